@@ -1,0 +1,109 @@
+"""The one exception root of the server and the single place that maps errors to GraphQL.
+
+Domain code raises an `AppError` subclass; `format_error` turns any exception that reached a
+resolver into the error shape monday documents (`extensions.code`, `status_code`,
+`error_data`, `request_id`). Anything that is not an `AppError` is logged and masked as
+INTERNAL_SERVER_ERROR, so no stack trace ever leaves the server.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    """An error the API reports to its caller with a stable code."""
+
+    code: str = "INTERNAL_SERVER_ERROR"
+    status_code: int = 200  # monday sends application errors with HTTP 200
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        error_data: dict[str, Any] | None = None,
+        extensions: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status_code is not None:
+            self.status_code = status_code
+        self.error_data = error_data or {}
+        self.extensions = extensions or {}
+
+
+class BadUserInput(AppError):
+    code = "BAD_USER_INPUT"
+
+
+class NotFound(AppError):
+    code = "NOT_FOUND"
+
+
+class Forbidden(AppError):
+    code = "FORBIDDEN"
+
+
+class Unauthorized(AppError):
+    code = "USER_UNAUTHORIZED"
+
+
+class ProjectNotFound(AppError):
+    code = "PROJECT_NOT_FOUND"
+
+
+class RateLimitExceeded(AppError):
+    code = "RATE_LIMIT_EXCEEDED"
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after_ms: int) -> None:
+        super().__init__(message, extensions={"retryAfterMs": retry_after_ms})
+
+
+class StorageError(AppError):
+    """S3 refused or failed a request; wrapped at the storage boundary."""
+
+    code = "STORAGE_ERROR"
+
+
+def format_error(exc: BaseException | None, message: str, request_id: str) -> dict[str, Any]:
+    """Return the `extensions` and message for one GraphQL error, masking internal ones."""
+    if isinstance(exc, AppError):
+        extensions: dict[str, Any] = {
+            "code": exc.code,
+            "status_code": exc.status_code,
+            "error_data": exc.error_data,
+            "request_id": request_id,
+            **exc.extensions,
+        }
+        return {"message": exc.message, "extensions": extensions}
+    if exc is None:
+        # graphql-core's own errors (syntax, validation, variables): the message is safe.
+        return {
+            "message": message,
+            "extensions": {
+                "code": "GRAPHQL_VALIDATION_FAILED",
+                "status_code": 200,
+                "error_data": {},
+                "request_id": request_id,
+            },
+        }
+    logger.error(
+        "internal error", exc_info=exc, extra={"request_id": request_id, "action": "resolve"}
+    )
+    return {
+        "message": f"Internal server error (request id {request_id})",
+        "extensions": {
+            "code": "INTERNAL_SERVER_ERROR",
+            "status_code": 500,
+            "error_data": {},
+            "request_id": request_id,
+        },
+    }
