@@ -1,0 +1,65 @@
+-- name: raw_job
+SELECT * FROM import_jobs WHERE id::text = $1
+
+-- name: create_job
+INSERT INTO import_jobs (id, kind, account_id, board_id, group_id, user_id, options, object_key, upload_expires_at, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+RETURNING *
+
+-- name: job_of_account
+SELECT * FROM import_jobs WHERE id::text = $1 AND account_id = $2
+
+-- name: pending_uploads
+-- Jobs still waiting for their file, while a PUT could still arrive.
+SELECT id, object_key FROM import_jobs
+WHERE status = 'UPLOAD_PENDING' AND upload_expires_at > $1
+ORDER BY created_at
+
+-- name: mark_uploaded
+UPDATE import_jobs SET status = 'PROCESSING', lease_expires_at = NULL
+WHERE id = $1 AND status = 'UPLOAD_PENDING'
+
+-- name: claim_job
+-- One statement: the row lock of SKIP LOCKED keeps two runners off the same job, and a job
+-- whose lease ran out (its runner died) is claimed again with a higher attempt number.
+UPDATE import_jobs SET attempt = attempt + 1, lease_expires_at = $1, started_at = coalesce(started_at, $2)
+WHERE id = (
+    SELECT id FROM import_jobs
+    WHERE status = 'PROCESSING' AND (lease_expires_at IS NULL OR lease_expires_at < $2)
+    ORDER BY created_at
+    FOR UPDATE SKIP LOCKED
+    LIMIT 1
+)
+RETURNING *
+
+-- name: renew_lease
+UPDATE import_jobs SET lease_expires_at = $3 WHERE id = $1 AND attempt = $2 AND status = 'PROCESSING'
+
+-- name: save_progress
+-- Written in each chunk's own transaction; the attempt check fences out a stale runner.
+UPDATE import_jobs SET checkpoint_line = $3, counts = $4, progress = $5, total_rows = $6, options = options || $7
+WHERE id = $1 AND attempt = $2 AND status = 'PROCESSING'
+
+-- name: finish_job
+UPDATE import_jobs SET status = $3, counts = $4, progress = $5, failure_reason = $6,
+    failure_message = $7, report_key = $8, finished_at = $9, lease_expires_at = NULL, total_rows = coalesce($10, total_rows)
+WHERE id = $1 AND attempt = $2 AND status = 'PROCESSING'
+
+-- name: insert_row_results
+INSERT INTO import_rows (job_id, line, status, item_id, errors, cells)
+SELECT $1, r.line, r.status, r.item_id, r.errors, r.cells
+FROM unnest($2::integer[], $3::text[], $4::bigint[], $5::jsonb[], $6::jsonb[]) AS r(line, status, item_id, errors, cells)
+ON CONFLICT (job_id, line) DO NOTHING
+
+-- name: row_results
+SELECT line, status, item_id, errors, cells FROM import_rows WHERE job_id = $1 ORDER BY line
+
+-- name: usage_in_window
+SELECT coalesce(sum(amount), 0)::bigint AS used, min(at) AS oldest
+FROM usage_events WHERE account_id = $1 AND kind = $2 AND at > $3 AND at <= $4
+
+-- name: record_usage
+INSERT INTO usage_events (account_id, kind, amount, at) VALUES ($1, $2, $3, $4)
+
+-- name: lock_account_usage
+SELECT pg_advisory_xact_lock(727002, ($1 % 2147483647)::integer)

@@ -1,0 +1,86 @@
+"""The admin API for tests that use the server as a local mock (CONTRACT §5)."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from server import clock, fixtures
+from server.errors import AppError
+from server.services import Services
+
+
+def _json(body: Any, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(body, default=str), status_code=status_code, media_type="application/json")
+
+
+def admin_routes(services: Services) -> list[Route]:
+    token = services.settings.admin_token
+
+    def allowed(request: Request) -> bool:
+        given = request.headers.get("x-admin-token", "")
+        return token is not None and hmac.compare_digest(given.encode(), token.encode())
+
+    def guarded(handler: Any) -> Any:
+        async def endpoint(request: Request) -> Response:
+            if not allowed(request):
+                return JSONResponse({"detail": "Not Found"}, status_code=404)
+            try:
+                result: Response = await handler(request)
+            except AppError as exc:
+                return _json({"error": exc.message, "code": exc.code}, status_code=400)
+            return result
+
+        return endpoint
+
+    async def body(request: Request) -> Any:
+        raw = await request.body()
+        try:
+            return orjson.loads(raw) if raw.strip() else {}
+        except orjson.JSONDecodeError as exc:
+            raise AppError(f"body is not JSON: {exc}", code="BAD_USER_INPUT") from exc
+
+    async def reset(request: Request) -> Response:
+        await fixtures.reset(services.pool)
+        await services.storage.delete_all()
+        await clock.reset(services.clock, services.pool)
+        if services.settings.fixture is not None:
+            await fixtures.load_fixture(services.pool, fixtures.read_fixture(services.settings.fixture))
+        return _json({"ok": True})
+
+    async def load_fixture(request: Request) -> Response:
+        data = await body(request)
+        if not isinstance(data, dict):
+            raise AppError("a fixture is a JSON object", code="BAD_USER_INPUT")
+        await fixtures.load_fixture(services.pool, data)
+        return _json({"ok": True})
+
+    async def move_clock(request: Request) -> Response:
+        data = await body(request)
+        if not isinstance(data, dict):
+            raise AppError("body must be a JSON object", code="BAD_USER_INPUT")
+        if data.get("reset"):
+            await clock.reset(services.clock, services.pool)
+        elif isinstance(data.get("advance_seconds"), int | float):
+            await clock.advance(services.clock, services.pool, float(data["advance_seconds"]))
+        else:
+            raise AppError('expected {"advance_seconds": N} or {"reset": true}', code="BAD_USER_INPUT")
+        return _json({"offset_seconds": services.clock.offset_seconds, "now": services.clock.now()})
+
+    async def job(request: Request) -> Response:
+        record = await services.jobs.raw_job(request.path_params["job_id"])
+        if record is None:
+            return _json({"error": "job not found"}, status_code=404)
+        return _json(record)
+
+    return [
+        Route("/__admin/reset", guarded(reset), methods=["POST"]),
+        Route("/__admin/fixture", guarded(load_fixture), methods=["POST"]),
+        Route("/__admin/clock", guarded(move_clock), methods=["POST"]),
+        Route("/__admin/jobs/{job_id}", guarded(job), methods=["GET"]),
+    ]

@@ -1,0 +1,44 @@
+"""The per-request context every resolver receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.types import Info as StrawberryInfo
+
+from server.errors import AppError
+from server.services import Services
+from server.store.records import User
+
+
+class NotAuthenticated(AppError):
+    code = "UNAUTHENTICATED"
+    status_code = 401
+
+
+@dataclass(kw_only=True)
+class Context:
+    services: Services
+    request: Request | WebSocket
+    response: Response | WebSocket
+    request_id: str
+    api_version: str
+    user_or_none: User | None = None
+    connection_params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def user(self) -> User:
+        if self.user_or_none is None:
+            raise NotAuthenticated("Not Authenticated")
+        return self.user_or_none
+
+    def set_status(self, status_code: int) -> None:
+        if isinstance(self.response, Response):
+            self.response.status_code = status_code
+
+
+Info = StrawberryInfo[Context, None]

@@ -1,0 +1,201 @@
+"""monday bulk item import: ingest_items, backfill_items and fetch_job_status (API 2026-07)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from strawberry import ID
+
+from server import limits
+from server.api.context import Info
+from server.errors import AppError, BadUserInput, NotFound, Unauthorized
+from server.store.jobs import Job
+from server.store.records import EDIT_ROLES, Board, User
+
+UPLOAD_URL_TTL = timedelta(minutes=10)
+REPORT_URL_TTL = timedelta(minutes=10)
+INGEST_ROLES = EDIT_ROLES | {"CLIENT"}
+ADMIN_ONLY = "Only admin users can perform this operation."
+
+
+@strawberry.enum
+class BulkImportState(Enum):
+    UPLOAD_PENDING = "UPLOAD_PENDING"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    REJECTED = "REJECTED"
+
+
+@strawberry.enum
+class BulkImportFailureReason(Enum):
+    ACCOUNT_CAPACITY_EXCEEDED = "ACCOUNT_CAPACITY_EXCEEDED"
+    AUTHORIZATION_FAILED = "AUTHORIZATION_FAILED"
+    BOARD_CAPACITY_EXCEEDED = "BOARD_CAPACITY_EXCEEDED"
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    INVALID_UPLOAD = "INVALID_UPLOAD"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+
+
+@strawberry.enum
+class ItemsJobMatchBehaviour(Enum):
+    UPSERT = "UPSERT"
+    SKIP = "SKIP"
+
+
+@strawberry.input
+class ItemsJobOnMatchInput:
+    behaviour: ItemsJobMatchBehaviour
+    match_column_id: ID
+
+
+@strawberry.type
+class ItemsJobResponse:
+    job_id: ID
+    upload_url: str
+
+
+@strawberry.type
+class ItemsJobCounts:
+    submitted: int
+    invalid: int
+    skipped: int
+    created: int
+    updated: int
+    failed: int
+
+
+@strawberry.type
+class ItemsJobStatus:
+    job: strawberry.Private[Job]
+    report_url: str | None
+
+    @strawberry.field
+    def status(self) -> BulkImportState:
+        return BulkImportState(self.job.status)
+
+    @strawberry.field
+    def counts(self) -> ItemsJobCounts:
+        return ItemsJobCounts(**{k: int(self.job.counts.get(k, 0)) for k in ItemsJobCounts.__annotations__})
+
+    @strawberry.field
+    def progress_percentage(self) -> int:
+        return self.job.progress
+
+    @strawberry.field
+    def failure_reason(self) -> BulkImportFailureReason | None:
+        reason = self.job.failure_reason
+        return BulkImportFailureReason(reason) if reason else None
+
+    @strawberry.field
+    def failure_message(self) -> str | None:
+        return self.job.failure_message
+
+    @strawberry.field
+    def fully_imported(self) -> bool:
+        counts = self.job.counts
+        return self.job.status == "COMPLETED" and counts["invalid"] == 0 and counts["failed"] == 0
+
+    @strawberry.field
+    def report_created(self) -> bool:
+        return self.job.report_key is not None
+
+
+JobStatus = Annotated[ItemsJobStatus, strawberry.union("JobStatus")]
+
+
+async def _editable_board(info: Info, user: User, board_id: str, group_id: str) -> Board:
+    board = await info.context.services.boards.board_for_user(user, str(board_id))
+    if board is None or board.state == "deleted":
+        raise NotFound(f"Board {board_id} not found", error_data={"board_id": board_id})
+    if board.role not in INGEST_ROLES:
+        raise Unauthorized(
+            "User unauthorized to perform action: edit access to the board is required",
+            status_code=403,
+            error_data={"board_id": board_id},
+        )
+    groups = (await info.context.services.boards.groups([board.id]))[board.id]
+    if group_id not in {g.id for g in groups}:
+        raise NotFound(f"Group {group_id!r} not found on board {board_id}", error_data={"group_id": group_id})
+    return board
+
+
+async def _start_job(
+    info: Info, kind: str, board: Board, group_id: str, options: dict[str, object]
+) -> ItemsJobResponse:
+    services = info.context.services
+    user = info.context.user
+    now = services.clock.now()
+    async with services.pool.acquire() as conn, conn.transaction():
+        try:
+            await limits.take_job_start(conn, user.account_id, now)
+        except AppError:
+            info.context.set_status(429)
+            raise
+        job = await services.jobs.create(
+            conn, kind=kind, account_id=user.account_id, board_id=board.id, group_id=group_id,
+            user_id=user.id, options=options, upload_expires_at=now + UPLOAD_URL_TTL, now=now,
+        )  # fmt: skip
+    url = await services.storage.presign_put(
+        job.object_key, expires_in=int(UPLOAD_URL_TTL.total_seconds())
+    )
+    return ItemsJobResponse(job_id=ID(str(job.id)), upload_url=url)
+
+
+@strawberry.type
+class MondayImportMutation:
+    @strawberry.mutation(description="Start an import job; PUT the CSV to upload_url within 10 minutes.")
+    async def ingest_items(
+        self,
+        info: Info,
+        board_id: ID,
+        group_id: str,
+        on_match: ItemsJobOnMatchInput | None = None,
+    ) -> ItemsJobResponse:
+        user = info.context.user
+        board = await _editable_board(info, user, board_id, group_id)
+        options: dict[str, object] = {}
+        if on_match is not None:
+            if board.hierarchy_levels > 1:
+                raise BadUserInput(
+                    "on_match is not supported on multi-level boards: MLS hierarchy imports are create-only"
+                )
+            columns = (await info.context.services.boards.columns([board.id]))[board.id]
+            column_id = str(on_match.match_column_id)
+            if column_id != "name" and column_id not in {c.id for c in columns}:
+                raise BadUserInput(
+                    f"match_column_id {column_id!r} is not a column of board {board.id}",
+                    error_data={"match_column_id": column_id},
+                )
+            options["on_match"] = {"behaviour": on_match.behaviour.value, "match_column_id": column_id}
+        return await _start_job(info, "ingest", board, group_id, options)
+
+    @strawberry.mutation(description="Admin-only one-time initial load: create-only, no activity log, no budget.")
+    async def backfill_items(self, info: Info, board_id: ID, group_id: str) -> ItemsJobResponse:
+        user = info.context.user
+        if not user.is_admin:
+            raise Unauthorized(ADMIN_ONLY, status_code=403)
+        board = await _editable_board(info, user, board_id, group_id)
+        return await _start_job(info, "backfill", board, group_id, {})
+
+
+@strawberry.type
+class MondayImportQuery:
+    @strawberry.field
+    async def fetch_job_status(self, info: Info, job_id: ID) -> JobStatus:
+        services = info.context.services
+        job = await services.jobs.job_of_account(str(job_id), info.context.user.account_id)
+        if job is None:
+            raise NotFound(f"Job {job_id} not found", error_data={"job_id": str(job_id)})
+        report_url = None
+        if job.report_key:
+            report_url = await services.storage.presign_get(
+                job.report_key,
+                expires_in=int(REPORT_URL_TTL.total_seconds()),
+                filename=f"import-report-{job.id}.csv",
+            )
+        return ItemsJobStatus(job=job, report_url=report_url)

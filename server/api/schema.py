@@ -1,0 +1,24 @@
+"""The one GraphQL schema that serves both API dialects."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.tools import merge_types
+
+from strawberry.schema.config import StrawberryConfig
+
+from server.api.monday_import import MondayImportMutation, MondayImportQuery
+from server.api.monday_v2 import MondayQuery
+
+Query = merge_types("Query", (MondayQuery, MondayImportQuery))
+Mutation = merge_types("Mutation", (MondayImportMutation,))
+
+# Field names are written exactly as each API spells them: snake_case for monday, camelCase for Blue.
+schema = strawberry.Schema(
+    query=Query, mutation=Mutation, config=StrawberryConfig(auto_camel_case=False)
+)
+
+
+def schema_sdl() -> str:
+    """The SDL written to `schema.graphql`."""
+    return schema.as_str() + "\n"

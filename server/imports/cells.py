@@ -1,0 +1,994 @@
+"""Parse and validate one CSV cell per column type, and render stored values back to CSV.
+
+The import runner compiles one parser per column (`compile_parser`) and calls it for every
+cell of that column; exports call `render_csv`. Stored values are monday API v2 column `value`
+JSON and `Cell.text` is monday's display `text` for them. Pure functions, no I/O.
+
+List cells (dropdown, people, board_relation) are split on commas and each piece is trimmed.
+A piece that starts with a double quote runs to the matching closing quote, with `""` standing
+for one quote inside it, so `"Acme, Inc",Other` holds the two references `Acme, Inc` and
+`Other`. A piece whose quotes do not close properly is taken literally up to the next comma.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import decimal
+import re
+import types
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, NoReturn
+
+import email_validator
+import phonenumbers
+
+JSON = Any  # a JSON-serialisable value
+
+MAX_LINKED_ITEMS = 50  # items per board_relation cell, monday's documented limit
+_MAX_SHOWN = 100  # characters of a bad value quoted back in a message
+_MAX_LISTED = 20  # labels or boards listed in a message
+_MAX_DATE_CHARS = 64  # characters; longer cells are no date, and this bounds regex work
+_MAX_PHONE_CHARS = 100  # characters; same reason
+_MAX_EXPONENT = 100  # decimal digits either side of the point in a number
+
+
+class CellError(Exception):
+    """A cell that does not validate. Carries a stable code and a human message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Column:
+    id: str
+    title: str
+    type: str
+    settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Person:
+    id: int
+    name: str
+    email: str
+    enabled: bool = True
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Team:
+    id: int
+    name: str
+
+
+_NO_ITEMS: Mapping[int, Mapping[int, str]] = types.MappingProxyType({})
+
+
+def _name_key(name: str) -> str:
+    # People are matched by name case-insensitively, ignoring runs of spaces: a CSV typed by
+    # hand says "ada lovelace" as often as "Ada Lovelace", and both mean the same person.
+    return " ".join(name.split()).casefold()
+
+
+class Directory:
+    """Per-account lookups loaded once per import job: people, teams, and the items of boards
+    that relation columns point at."""
+
+    def __init__(
+        self,
+        *,
+        users: Iterable[Person] = (),
+        teams: Iterable[Team] = (),
+        items: Mapping[int, Mapping[int, str]] = _NO_ITEMS,
+    ) -> None:
+        self._users = {user.id: user for user in users}
+        self._teams = {team.id: team for team in teams}
+        self._users_by_email: dict[str, list[Person]] = {}
+        self._users_by_name: dict[str, list[Person]] = {}
+        self._teams_by_name: dict[str, list[Team]] = {}
+        for user in self._users.values():
+            if user.email.strip():
+                self._users_by_email.setdefault(user.email.strip().lower(), []).append(user)
+            self._users_by_name.setdefault(_name_key(user.name), []).append(user)
+        for team in self._teams.values():
+            self._teams_by_name.setdefault(_name_key(team.name), []).append(team)
+        self._item_names: dict[int, str] = {}
+        self._item_boards: dict[int, int] = {}
+        self._items_by_name: dict[int, dict[str, list[int]]] = {}
+        for board_id, board_items in items.items():
+            by_name = self._items_by_name.setdefault(board_id, {})
+            for item_id, name in board_items.items():
+                self._item_names[item_id] = name
+                self._item_boards[item_id] = board_id
+                by_name.setdefault(name, []).append(item_id)
+
+    def person(self, person_id: int) -> Person | None:
+        """Return the user with this id, enabled or not."""
+        return self._users.get(person_id)
+
+    def team(self, team_id: int) -> Team | None:
+        """Return the team with this id."""
+        return self._teams.get(team_id)
+
+    def item_name(self, item_id: int) -> str | None:
+        """Return the name of an item on any loaded board."""
+        return self._item_names.get(item_id)
+
+    def item_board(self, item_id: int) -> int | None:
+        """Return the board that holds a loaded item."""
+        return self._item_boards.get(item_id)
+
+    def users_with_email(self, email: str) -> Sequence[Person]:
+        """Return the users whose email matches, ignoring case."""
+        return self._users_by_email.get(email.strip().lower(), ())
+
+    def users_named(self, name: str) -> Sequence[Person]:
+        """Return the users with this name, ignoring case and repeated spaces."""
+        return self._users_by_name.get(_name_key(name), ())
+
+    def teams_named(self, name: str) -> Sequence[Team]:
+        """Return the teams with this name, ignoring case and repeated spaces."""
+        return self._teams_by_name.get(_name_key(name), ())
+
+    def items_named(self, board_id: int, name: str) -> Sequence[int]:
+        """Return the ids of the items on a board whose name is exactly `name`."""
+        return self._items_by_name.get(board_id, {}).get(name, ())
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Cell:
+    value: JSON | None
+    text: str
+
+
+CellParser = Callable[[str], Cell | None]
+# Takes the trimmed, non-empty cell.
+_Parse = Callable[[str], Cell | None]
+_Show = Callable[[Column, JSON, Directory], str]
+
+
+class _Codec(NamedTuple):
+    compile: Callable[[Column, Directory], _Parse]
+    text: _Show
+    render: _Show
+
+
+def compile_parser(column: Column, directory: Directory) -> CellParser:
+    """Build the parser for one column's cells: raw cell text to a `Cell`, or None for an
+    empty or whitespace-only cell. The parser raises `CellError` on invalid input."""
+    codec = _CODECS.get(column.type)
+    if codec is None:
+        # An unsupported column fails only the rows that put something in it.
+        return lambda raw: _raise_unsupported(column.type) if raw.strip() else None
+    parse = codec.compile(column, directory)
+
+    def parse_raw(raw: str) -> Cell | None:
+        cell = raw.strip()
+        return parse(cell) if cell else None
+
+    return parse_raw
+
+
+def parse_cell(column: Column, raw: str, directory: Directory) -> Cell | None:
+    """Parse one cell; compile a parser with `compile_parser` to parse many."""
+    return compile_parser(column, directory)(raw)
+
+
+def render_csv(column: Column, value: JSON, directory: Directory) -> str:
+    """Render a stored value as CSV cell text that `parse_cell` reads back to the same value."""
+    codec = _codec(column)
+    return "" if value is None else codec.render(column, value, directory)
+
+
+def display_text(column: Column, value: JSON, directory: Directory) -> str:
+    """Return monday's display `text` for a stored value (the `Cell.text` of its parse)."""
+    codec = _codec(column)
+    return "" if value is None else codec.text(column, value, directory)
+
+
+def _always(parse: _Parse) -> Callable[[Column, Directory], _Parse]:
+    # For the types whose parsing depends on neither the column's settings nor the directory.
+    return lambda column, directory: parse
+
+
+def _codec(column: Column) -> _Codec:
+    codec = _CODECS.get(column.type)
+    if codec is None:
+        _raise_unsupported(column.type)
+    return codec
+
+
+def _raise_unsupported(column_type: str) -> NoReturn:
+    raise CellError(
+        "UNSUPPORTED_COLUMN_TYPE", f"Columns of type {_show(column_type)} cannot be imported."
+    )
+
+
+# Shared helpers
+
+
+def _show(text: str) -> str:
+    if len(text) > _MAX_SHOWN:
+        text = text[:_MAX_SHOWN] + "..."
+    return f"'{text}'"
+
+
+def _show_all(texts: Iterable[str]) -> str:
+    texts = list(texts)
+    shown = ", ".join(_show(text) for text in texts[:_MAX_LISTED])
+    more = len(texts) - _MAX_LISTED
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _field(value: JSON, key: str) -> Any:
+    return value.get(key) if isinstance(value, Mapping) else None
+
+
+_ID = re.compile(r"[0-9]{1,18}")
+
+
+def _as_id(text: str) -> int | None:
+    return int(text) if _ID.fullmatch(text) else None
+
+
+def _split_list(cell: str) -> list[str]:
+    if '"' not in cell:
+        return [piece for piece in (part.strip() for part in cell.split(",")) if piece]
+    pieces: list[str] = []
+    start = 0
+    while start <= len(cell):
+        comma = cell.find(",", start)
+        stop = len(cell) if comma < 0 else comma
+        piece = cell[start:stop].strip()
+        if piece.startswith('"'):
+            quoted = _read_quoted(cell, cell.index('"', start))
+            if quoted is not None:
+                piece, stop = quoted
+        if piece:
+            pieces.append(piece)
+        start = stop + 1
+    return pieces
+
+
+def _read_quoted(cell: str, opening: int) -> tuple[str, int] | None:
+    # Returns the unescaped text and where the piece ends, or None when the quotes do not
+    # close or something other than spaces follows the closing quote.
+    parts: list[str] = []
+    pos = opening + 1
+    while True:
+        closing = cell.find('"', pos)
+        if closing < 0:
+            return None
+        parts.append(cell[pos:closing])
+        if not cell.startswith('"', closing + 1):
+            break
+        parts.append('"')
+        pos = closing + 2
+    comma = cell.find(",", closing + 1)
+    stop = len(cell) if comma < 0 else comma
+    if cell[closing + 1 : stop].strip():
+        return None
+    return "".join(parts).strip(), stop
+
+
+def _quote_piece(text: str) -> str:
+    text = text.strip()
+    if "," in text or text.startswith('"'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _render_reference(
+    candidates: Iterable[str], resolve: Callable[[str], object], target: object
+) -> str:
+    # The first readable form that reads back to the same entity wins; the last candidate is
+    # the id form, used even when it no longer resolves (a deleted item, a disabled user).
+    piece = ""
+    for candidate in candidates:
+        piece = _quote_piece(candidate)
+        try:
+            if _split_list(piece) == [candidate.strip()] and resolve(candidate.strip()) == target:
+                return piece
+        except CellError:
+            pass
+    return piece
+
+
+# text and long_text
+
+
+def _parse_text(cell: str) -> Cell:
+    return Cell(cell, cell)
+
+
+def _text_of_text(column: Column, value: JSON, directory: Directory) -> str:
+    return str(value)
+
+
+def _parse_long_text(cell: str) -> Cell:
+    return Cell({"text": cell}, cell)
+
+
+def _text_of_long_text(column: Column, value: JSON, directory: Directory) -> str:
+    return str(_field(value, "text") or "")
+
+
+# numbers and currency
+
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def _parse_number(cell: str) -> Cell:
+    if not _NUMBER.fullmatch(cell):
+        raise CellError(
+            "INVALID_NUMBER",
+            f"{_show(cell)} is not a number; expected an integer or decimal such as 42 or -1.5,"
+            " without thousands separators.",
+        )
+    try:
+        number = decimal.Decimal(cell)
+    except decimal.InvalidOperation:
+        number = decimal.Decimal("Infinity")  # an exponent too large for decimal itself
+    if number.is_zero():
+        return Cell("0", "0")
+    if not number.is_finite() or not -_MAX_EXPONENT <= number.adjusted() <= _MAX_EXPONENT:
+        raise CellError("INVALID_NUMBER", f"{_show(cell)} is too large or too small a number.")
+    text = format(number, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return Cell(text, text)
+
+
+# status and dropdown
+
+
+class _Labels(NamedTuple):
+    ids: dict[str, int]  # active label -> index (status) or 1-based position (dropdown)
+    inactive: frozenset[str]
+    expected: str  # the active labels, for messages
+
+
+def _label_list(column: Column) -> list[str | None]:
+    # One entry per position, None where there is no usable active label.
+    return [label if active and label else None for label, active in _label_entries(column)]
+
+
+def _label_entries(column: Column) -> list[tuple[str, bool]]:
+    labels = column.settings.get("labels")
+    entries: list[tuple[str, bool]] = []
+    for entry in labels if isinstance(labels, list | tuple) else ():
+        if isinstance(entry, str):
+            entries.append((entry.strip(), True))
+        elif isinstance(entry, Mapping) and isinstance(entry.get("label"), str):
+            active = entry.get("active", True) not in (False, "false")
+            entries.append((str(entry["label"]).strip(), active))
+        else:
+            entries.append(("", False))  # keeps the positions of the labels after it
+    return entries
+
+
+def _index_labels(column: Column, first_id: int) -> _Labels:
+    ids: dict[str, int] = {}
+    for position, label in enumerate(_label_list(column), start=first_id):
+        if label:
+            ids.setdefault(label, position)
+    inactive = frozenset(label for label, _ in _label_entries(column) if label not in ids)
+    expected = f"one of {_show_all(ids)}" if ids else "nothing: the column has no active labels"
+    return _Labels(ids, inactive, expected)
+
+
+def _label_error(code: str, cell: str, labels: _Labels) -> CellError:
+    if cell in labels.inactive:
+        return CellError("INACTIVE_LABEL", f"The label {_show(cell)} is no longer active.")
+    near = [label for label in labels.ids if label.casefold() == cell.casefold()]
+    hint = f" Labels are case-sensitive: did you mean {_show(near[0])}?" if near else ""
+    return CellError(
+        code, f"{_show(cell)} is not a label of this column; expected {labels.expected}.{hint}"
+    )
+
+
+def _compile_status(column: Column, directory: Directory) -> _Parse:
+    labels = _index_labels(column, 0)
+
+    def parse(cell: str) -> Cell:
+        index = labels.ids.get(cell)
+        if index is None:
+            raise _label_error("INVALID_STATUS_LABEL", cell, labels)
+        return Cell({"index": index, "label": cell}, cell)
+
+    return parse
+
+
+def _text_of_status(column: Column, value: JSON, directory: Directory) -> str:
+    label = _field(value, "label")
+    if isinstance(label, str):
+        return label
+    index = _field(value, "index")
+    labels = _label_list(column)
+    if isinstance(index, int) and 0 <= index < len(labels):
+        return labels[index] or ""
+    return ""
+
+
+def _compile_dropdown(column: Column, directory: Directory) -> _Parse:
+    labels = _index_labels(column, 1)
+
+    def parse(cell: str) -> Cell | None:
+        chosen: dict[int, str] = {}
+        bad: list[str] = []
+        for piece in _split_list(cell):
+            label_id = labels.ids.get(piece)
+            if label_id is None:
+                bad.append(piece)
+            else:
+                chosen.setdefault(label_id, piece)
+        unknown = [piece for piece in bad if piece not in labels.inactive]
+        if len(unknown) > 1:
+            raise CellError(
+                "INVALID_DROPDOWN_LABEL",
+                f"{_show_all(unknown)} are not labels of this column; expected {labels.expected}.",
+            )
+        if bad:
+            # Unknown labels first: fixing an inactive one will not save the row while they remain.
+            raise _label_error("INVALID_DROPDOWN_LABEL", (unknown or bad)[0], labels)
+        if not chosen:
+            return None
+        return Cell({"ids": list(chosen)}, ", ".join(chosen.values()))
+
+    return parse
+
+
+def _dropdown_labels(column: Column, value: JSON) -> list[str]:
+    labels, ids = _label_list(column), _field(value, "ids")
+    if not isinstance(ids, list):
+        return []
+    valid = [i for i in ids if isinstance(i, int) and 0 < i <= len(labels)]
+    return [label for label in (labels[label_id - 1] for label_id in valid) if label]
+
+
+def _text_of_dropdown(column: Column, value: JSON, directory: Directory) -> str:
+    return ", ".join(_dropdown_labels(column, value))
+
+
+def _render_dropdown(column: Column, value: JSON, directory: Directory) -> str:
+    return ", ".join(_quote_piece(label) for label in _dropdown_labels(column, value))
+
+
+# date and timeline
+
+_MONTH_NAMES = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+_MONTHS = {
+    **{name: number for number, name in enumerate(_MONTH_NAMES, start=1)},
+    **{name[:3]: number for number, name in enumerate(_MONTH_NAMES, start=1)},
+    "sept": 9,
+}
+_TIME = re.compile(
+    r"(?:T|\s+)([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]+)?)?\s*([ap]m)?"
+    r"\s*(z|[+-][0-9]{2}(?::?[0-9]{2})?)?\Z",
+    re.IGNORECASE,
+)
+_YEAR_FIRST = re.compile(r"([0-9]{4})([-/.])([0-9]{1,2})\2([0-9]{1,2})")
+_YEAR_LAST = re.compile(r"([0-9]{1,2})([-/.])([0-9]{1,2})\2([0-9]{4})")
+_MONTH_FIRST = re.compile(
+    r"([a-z]+)\.?\s+([0-9]{1,2})(?:st|nd|rd|th)?(?:\s*,\s*|\s+)([0-9]{4})", re.IGNORECASE
+)
+_DAY_FIRST = re.compile(
+    r"([0-9]{1,2})(?:st|nd|rd|th)?(?:\s+|-)([a-z]+)\.?(?:\s*,\s*|\s+|-)([0-9]{4})", re.IGNORECASE
+)
+_ISO_DAY = r"([0-9]{4}-[0-9]{2}-[0-9]{2})"
+_TIMELINE = re.compile(_ISO_DAY + r"(?:\s*/\s*" + _ISO_DAY + ")?")
+
+
+def _invalid_date(cell: str) -> CellError:
+    return CellError(
+        "INVALID_DATE",
+        f"{_show(cell)} is not a valid date; expected YYYY-MM-DD such as 2025-12-31,"
+        " optionally followed by a time such as 14:30.",
+    )
+
+
+def _parse_date(cell: str) -> Cell:
+    if len(cell) > _MAX_DATE_CHARS:
+        raise _invalid_date(cell)
+    time = _TIME.search(cell)
+    day = _parse_day(cell if time is None else cell[: time.start()], cell)
+    if time is None:
+        value = {"date": day.isoformat()}
+    else:
+        moment = _parse_time(time, day, cell)
+        value = {"date": moment.date().isoformat(), "time": moment.strftime("%H:%M:%S")}
+    return Cell(value, _date_text(value))
+
+
+def _parse_day(text: str, cell: str) -> dt.date:
+    # Beyond ISO, only forms that cannot be misread: year first, dotted, an English month
+    # name, or a slashed or dashed day and month where one of the two is over 12 (or both
+    # are equal). 01/02/2025 is refused rather than guessed; two-digit years too.
+    if match := _YEAR_FIRST.fullmatch(text):
+        year, month, day = int(match[1]), int(match[3]), int(match[4])
+    elif match := _YEAR_LAST.fullmatch(text):
+        first, second, year = int(match[1]), int(match[3]), int(match[4])
+        if match[2] == ".":
+            day, month = first, second  # 31.12.2025: countries that write dots put the day first
+        elif first > 12 >= second:
+            day, month = first, second
+        elif second > 12 >= first or first == second:
+            month, day = first, second
+        elif first > 12:
+            raise _invalid_date(cell)
+        else:
+            raise CellError(
+                "AMBIGUOUS_DATE",
+                f"{_show(cell)} could be day/month or month/day; write it as YYYY-MM-DD.",
+            )
+    elif match := _MONTH_FIRST.fullmatch(text):
+        month, day, year = _MONTHS.get(match[1].lower(), 0), int(match[2]), int(match[3])
+    elif match := _DAY_FIRST.fullmatch(text):
+        day, month, year = int(match[1]), _MONTHS.get(match[2].lower(), 0), int(match[3])
+    else:
+        raise _invalid_date(cell)
+    try:
+        return dt.date(year, month, day)
+    except ValueError as exc:
+        raise _invalid_date(cell) from exc
+
+
+def _parse_time(time: re.Match[str], day: dt.date, cell: str) -> dt.datetime:
+    hour, minute, second = int(time[1]), int(time[2]), int(time[3] or 0)
+    if time[4]:
+        if not 1 <= hour <= 12:
+            raise _invalid_date(cell)
+        hour = hour % 12 + (12 if time[4].lower() == "pm" else 0)
+    try:
+        offset = _utc_offset(time[5])
+        moment = dt.datetime.combine(day, dt.time(hour, minute, second))
+        if offset is not None:
+            # monday keeps date-column times in UTC; times without an offset are taken as UTC.
+            moment = (moment - offset).replace(tzinfo=None)
+    except (ValueError, OverflowError) as exc:
+        raise _invalid_date(cell) from exc
+    return moment
+
+
+def _utc_offset(text: str | None) -> dt.timedelta | None:
+    if text is None:
+        return None
+    if text in ("z", "Z"):
+        return dt.timedelta(0)
+    digits = text[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:] or 0)
+    if hours > 23 or minutes > 59:
+        raise ValueError(f"no such UTC offset: {text}")
+    offset = dt.timedelta(hours=hours, minutes=minutes)
+    return -offset if text[0] == "-" else offset
+
+
+def _date_text(value: JSON) -> str:
+    day, time = _field(value, "date"), _field(value, "time")
+    return f"{day} {time}" if time else str(day or "")
+
+
+def _text_of_date(column: Column, value: JSON, directory: Directory) -> str:
+    return _date_text(value)
+
+
+def _invalid_timeline(cell: str, reason: str) -> CellError:
+    return CellError("INVALID_TIMELINE", f"{_show(cell)} is not a valid timeline: {reason}.")
+
+
+def _parse_timeline(cell: str) -> Cell:
+    match = _TIMELINE.fullmatch(cell)
+    if match is None:
+        raise _invalid_timeline(cell, "expected YYYY-MM-DD/YYYY-MM-DD or a single YYYY-MM-DD")
+    try:
+        start = dt.date.fromisoformat(match[1])
+        end = dt.date.fromisoformat(match[2] or match[1])
+    except ValueError as exc:
+        raise _invalid_timeline(cell, "a date does not exist") from exc
+    if start > end:
+        raise _invalid_timeline(cell, "it starts after it ends")
+    value = {"from": start.isoformat(), "to": end.isoformat()}
+    return Cell(value, f"{value['from']} - {value['to']}")
+
+
+def _text_of_timeline(column: Column, value: JSON, directory: Directory) -> str:
+    return f"{_field(value, 'from')} - {_field(value, 'to')}"
+
+
+def _render_timeline(column: Column, value: JSON, directory: Directory) -> str:
+    return f"{_field(value, 'from')}/{_field(value, 'to')}"
+
+
+# people
+
+
+def _positive_int(setting: Any) -> int:
+    if isinstance(setting, str):
+        setting = _as_id(setting.strip())
+    is_int = isinstance(setting, int) and not isinstance(setting, bool)
+    return setting if is_int and setting > 0 else 0
+
+
+def _resolve_person(directory: Directory, ref: str) -> Person | Team:
+    prefix, colon, rest = ref.partition(":")
+    kind, rest = prefix.strip().lower(), rest.strip()
+    if colon and kind == "user":
+        user_id = _as_id(rest)
+        if user_id is None:
+            return _choose_person(ref, directory.users_named(rest), ())
+        user = directory.person(user_id)
+        return _choose_person(ref, () if user is None else (user,), ())
+    if colon and kind == "team":
+        team_id = _as_id(rest)
+        if team_id is None:
+            return _choose_person(ref, (), directory.teams_named(rest))
+        team = directory.team(team_id)
+        return _choose_person(ref, (), () if team is None else (team,))
+    if "@" in ref:
+        return _choose_person(ref, directory.users_with_email(ref), ())
+    return _choose_person(ref, directory.users_named(ref), directory.teams_named(ref))
+
+
+def _choose_person(ref: str, users: Sequence[Person], teams: Sequence[Team]) -> Person | Team:
+    # Deactivated namesakes do not make a name ambiguous: only active users and teams count.
+    found: list[Person | Team] = [user for user in users if user.enabled]
+    found.extend(teams)
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise CellError(
+            "AMBIGUOUS_PERSON",
+            f"{_show(ref)} matches {len(found)} users or teams;"
+            " use an email address, user:<id> or team:<id>.",
+        )
+    if users:
+        raise CellError("INACTIVE_USER", f"{_show(ref)} is a deactivated user.")
+    raise CellError(
+        "PERSON_NOT_FOUND",
+        f"No user or team matches {_show(ref)}; expected an email address, user:<id>,"
+        " user:<name>, team:<id>, team:<name> or a name.",
+    )
+
+
+def _person_entry(entity: Person | Team) -> dict[str, Any]:
+    return {"id": entity.id, "kind": "person" if isinstance(entity, Person) else "team"}
+
+
+def _compile_people(column: Column, directory: Directory) -> _Parse:
+    limit = _positive_int(column.settings.get("max_people_allowed"))
+
+    def parse(cell: str) -> Cell | None:
+        found: dict[tuple[bool, int], Person | Team] = {}
+        for piece in _split_list(cell):
+            entity = _resolve_person(directory, piece)
+            found.setdefault((isinstance(entity, Person), entity.id), entity)
+        if not found:
+            return None
+        if limit and len(found) > limit:
+            raise CellError(
+                "TOO_MANY_PEOPLE",
+                f"{len(found)} people or teams given; this column allows at most {limit}.",
+            )
+        entries = [_person_entry(entity) for entity in found.values()]
+        text = ", ".join(entity.name for entity in found.values())
+        return Cell({"personsAndTeams": entries}, text)
+
+    return parse
+
+
+def _people_in(value: JSON, directory: Directory) -> list[tuple[str, Person | Team | None]]:
+    entries = _field(value, "personsAndTeams")
+    found: list[tuple[str, Person | Team | None]] = []
+    for entry in entries if isinstance(entries, list) else ():
+        entity_id, kind = _field(entry, "id"), _field(entry, "kind")
+        if isinstance(entity_id, int):
+            if kind == "team":
+                found.append((f"team:{entity_id}", directory.team(entity_id)))
+            else:
+                found.append((f"user:{entity_id}", directory.person(entity_id)))
+    return found
+
+
+def _text_of_people(column: Column, value: JSON, directory: Directory) -> str:
+    return ", ".join(entity.name for _, entity in _people_in(value, directory) if entity)
+
+
+def _render_people(column: Column, value: JSON, directory: Directory) -> str:
+    pieces = []
+    for id_ref, entity in _people_in(value, directory):
+        readable: list[str] = []
+        if isinstance(entity, Person):
+            readable = [entity.email]
+        elif isinstance(entity, Team):
+            readable = [f"team:{entity.name}"]
+        pieces.append(
+            _render_reference(
+                [*readable, id_ref], lambda ref: _resolve_person(directory, ref), entity
+            )
+        )
+    return ", ".join(pieces)
+
+
+# phone
+
+_PHONE_HINT = re.compile(r"(?:\s+\(?([A-Za-z]{2})\)?|\(([A-Za-z]{2})\))\s*$")
+
+
+def _invalid_phone(cell: str, reason: str) -> CellError:
+    return CellError("INVALID_PHONE", f"{_show(cell)} is not a valid phone number: {reason}.")
+
+
+def _parse_phone(cell: str) -> Cell:
+    if len(cell) > _MAX_PHONE_CHARS:
+        raise _invalid_phone(cell, "too long")
+    hint: str | None = None
+    digits = cell
+    if match := _PHONE_HINT.search(cell):
+        hint, digits = (match[1] or match[2]).upper(), cell[: match.start()].strip()
+        if hint not in phonenumbers.SUPPORTED_REGIONS:
+            raise _invalid_phone(cell, f"{_show(hint)} is not a known country code")
+    if hint is None and not digits.startswith("+"):
+        raise _invalid_phone(
+            cell, "start it with + and the country code, or end it with a country such as US"
+        )
+    try:
+        number = phonenumbers.parse(digits, hint)
+    except phonenumbers.NumberParseException as exc:
+        raise _invalid_phone(cell, str(exc)) from exc
+    if not phonenumbers.is_possible_number(number):
+        raise _invalid_phone(cell, "it has the wrong number of digits")
+    if hint is not None and phonenumbers.country_code_for_region(hint) != number.country_code:
+        raise _invalid_phone(cell, f"country {hint} does not use +{number.country_code}")
+    region = hint or (
+        phonenumbers.region_code_for_number(number)
+        or phonenumbers.region_code_for_country_code(number.country_code or 0)
+    )
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return Cell({"phone": e164, "countryShortName": region}, e164)
+
+
+def _text_of_phone(column: Column, value: JSON, directory: Directory) -> str:
+    return str(_field(value, "phone") or "")
+
+
+def _render_phone(column: Column, value: JSON, directory: Directory) -> str:
+    phone, region = str(_field(value, "phone") or ""), _field(value, "countryShortName")
+    # The country rides along because numbering plans such as +1 span several countries.
+    if isinstance(region, str) and re.fullmatch("[A-Z]{2}", region):
+        return f"{phone} {region}"
+    return phone
+
+
+# email
+
+
+def _parse_email(cell: str) -> Cell:
+    name, address = "", cell
+    if cell.endswith(">") and "<" in cell:
+        bracket = cell.rindex("<")
+        name, address = cell[:bracket].strip(), cell[bracket + 1 : -1].strip()
+        if len(name) >= 2 and name[0] == name[-1] == '"':
+            name = name[1:-1]
+    try:
+        email = email_validator.validate_email(address, check_deliverability=False).normalized
+    except email_validator.EmailNotValidError as exc:
+        raise CellError(
+            "INVALID_EMAIL", f"{_show(address)} is not a valid email address: {exc}"
+        ) from exc
+    return Cell({"email": email, "text": name or email}, email)
+
+
+def _text_of_email(column: Column, value: JSON, directory: Directory) -> str:
+    return str(_field(value, "email") or "")
+
+
+def _render_email(column: Column, value: JSON, directory: Directory) -> str:
+    email, name = str(_field(value, "email") or ""), _field(value, "text")
+    if not isinstance(name, str) or not name or name == email:
+        return email
+    if name != name.strip() or (len(name) >= 2 and name[0] == name[-1] == '"'):
+        name = f'"{name}"'  # the parser strips one pair of quotes and the spaces outside them
+    return f"{name} <{email}>"
+
+
+# link
+
+_HTTP = re.compile(r"https?://", re.IGNORECASE)
+_WHITESPACE = re.compile(r"\s")
+
+
+def _parse_link(cell: str) -> Cell:
+    text, url = "", cell
+    # [text](url): a URL holds no "](" and no whitespace, so the last "](" splits the two.
+    split = cell.rfind("](")
+    markdown = cell.startswith("[") and cell.endswith(")") and split > 0
+    if markdown and not _WHITESPACE.search(cell, split + 2, len(cell) - 1):
+        text, url = cell[1:split].strip(), cell[split + 2 : -1]
+    try:
+        host = urllib.parse.urlsplit(url).hostname
+    except ValueError:
+        host = None
+    if not _HTTP.match(url) or not host or _WHITESPACE.search(url):
+        raise CellError(
+            "INVALID_URL",
+            f"{_show(url)} is not a valid link; expected a URL starting with http:// or"
+            " https://, or [text](URL).",
+        )
+    value = {"url": url, "text": text or url}
+    return Cell(value, _link_text(value))
+
+
+def _link_text(value: JSON) -> str:
+    url, text = str(_field(value, "url") or ""), _field(value, "text")
+    return f"{text} - {url}" if isinstance(text, str) and text and text != url else url
+
+
+def _text_of_link(column: Column, value: JSON, directory: Directory) -> str:
+    return _link_text(value)
+
+
+def _render_link(column: Column, value: JSON, directory: Directory) -> str:
+    url, text = str(_field(value, "url") or ""), _field(value, "text")
+    return f"[{text}]({url})" if isinstance(text, str) and text and text != url else url
+
+
+# board_relation
+
+
+def _board_ids(column: Column) -> list[int]:
+    boards = column.settings.get("board_ids")
+    found: dict[int, None] = {}
+    for board in boards if isinstance(boards, list | tuple) else ():
+        board_id = _as_id(board) if isinstance(board, str) else board
+        if isinstance(board_id, int) and not isinstance(board_id, bool):
+            found[board_id] = None
+    return list(found)
+
+
+def _item_resolver(column: Column, directory: Directory) -> Callable[[str], int]:
+    boards = _board_ids(column)
+    listed = _show_all(str(board) for board in boards)
+
+    def resolve(ref: str) -> int:
+        if len(boards) == 1:
+            return _find_item(directory, boards[0], ref, ref)
+        prefix, colon, key = ref.partition(":")
+        board = _as_id(prefix.strip()) if colon else None
+        if not boards:
+            raise CellError("ITEM_NOT_FOUND", "This column is not connected to any board.")
+        if board is None:
+            raise CellError(
+                "BOARD_PREFIX_REQUIRED",
+                f"{_show(ref)} needs its board: this column connects boards {listed},"
+                " so write board_id:item_id or board_id:item_name.",
+            )
+        if board not in boards:
+            raise CellError(
+                "ITEM_NOT_FOUND",
+                f"Board {board} in {_show(ref)} is not connected to this column;"
+                f" expected one of {listed}.",
+            )
+        return _find_item(directory, board, key.strip(), ref)
+
+    return resolve
+
+
+def _find_item(directory: Directory, board: int, key: str, ref: str) -> int:
+    # An id wins over an item that happens to be named with digits.
+    item_id = _as_id(key)
+    if item_id is not None and directory.item_board(item_id) == board:
+        return item_id
+    named = directory.items_named(board, key)
+    if len(named) == 1:
+        return named[0]
+    if named:
+        raise CellError(
+            "AMBIGUOUS_ITEM",
+            f"{len(named)} items on board {board} are named {_show(key)}; use the item id.",
+        )
+    raise CellError("ITEM_NOT_FOUND", f"No item {_show(key)} on board {board}.")
+
+
+def _compile_board_relation(column: Column, directory: Directory) -> _Parse:
+    resolve = _item_resolver(column, directory)
+
+    def parse(cell: str) -> Cell | None:
+        found = dict.fromkeys(resolve(piece) for piece in _split_list(cell))
+        if not found:
+            return None
+        if len(found) > MAX_LINKED_ITEMS:
+            raise CellError(
+                "TOO_MANY_ITEMS",
+                f"{len(found)} items given; a cell links at most {MAX_LINKED_ITEMS} items.",
+            )
+        value = {"linkedPulseIds": [{"linkedPulseId": item_id} for item_id in found]}
+        return Cell(value, ", ".join(directory.item_name(item_id) or "" for item_id in found))
+
+    return parse
+
+
+def _linked_items(value: JSON) -> list[int]:
+    links = _field(value, "linkedPulseIds")
+    return [
+        item_id
+        for link in (links if isinstance(links, list) else ())
+        for item_id in (_field(link, "linkedPulseId"),)
+        if isinstance(item_id, int)
+    ]
+
+
+def _text_of_board_relation(column: Column, value: JSON, directory: Directory) -> str:
+    names = (directory.item_name(item_id) for item_id in _linked_items(value))
+    return ", ".join(name for name in names if name is not None)
+
+
+def _render_board_relation(column: Column, value: JSON, directory: Directory) -> str:
+    resolve = _item_resolver(column, directory)
+    prefixed = len(_board_ids(column)) != 1
+    pieces = []
+    for item_id in _linked_items(value):
+        name, board = directory.item_name(item_id), directory.item_board(item_id)
+        prefix = f"{board}:" if prefixed and board is not None else ""
+        readable = [] if name is None else [prefix + name]
+        pieces.append(_render_reference([*readable, f"{prefix}{item_id}"], resolve, item_id))
+    return ", ".join(pieces)
+
+
+# checkbox
+
+_CHECKED = frozenset({"true", "yes", "y", "1", "v", "x", "checked"})
+_UNCHECKED = frozenset({"false", "no", "n", "0", "unchecked"})
+
+
+def _parse_checkbox(cell: str) -> Cell:
+    word = cell.lower()
+    if word in _CHECKED:
+        return Cell({"checked": "true"}, "v")
+    if word in _UNCHECKED:
+        return Cell(None, "")
+    raise CellError(
+        "INVALID_CHECKBOX",
+        f"{_show(cell)} is not a checkbox value; expected true, yes, y, 1, v, x or checked to"
+        " check it, or false, no, n, 0 or unchecked to clear it.",
+    )
+
+
+def _text_of_checkbox(column: Column, value: JSON, directory: Directory) -> str:
+    return "v" if _field(value, "checked") in ("true", True) else ""
+
+
+_CODECS: dict[str, _Codec] = {
+    "text": _Codec(_always(_parse_text), _text_of_text, _text_of_text),
+    "long_text": _Codec(_always(_parse_long_text), _text_of_long_text, _text_of_long_text),
+    "numbers": _Codec(_always(_parse_number), _text_of_text, _text_of_text),
+    "currency": _Codec(_always(_parse_number), _text_of_text, _text_of_text),
+    "status": _Codec(_compile_status, _text_of_status, _text_of_status),
+    "dropdown": _Codec(_compile_dropdown, _text_of_dropdown, _render_dropdown),
+    "date": _Codec(_always(_parse_date), _text_of_date, _text_of_date),
+    "timeline": _Codec(_always(_parse_timeline), _text_of_timeline, _render_timeline),
+    "people": _Codec(_compile_people, _text_of_people, _render_people),
+    "phone": _Codec(_always(_parse_phone), _text_of_phone, _render_phone),
+    "email": _Codec(_always(_parse_email), _text_of_email, _render_email),
+    "link": _Codec(_always(_parse_link), _text_of_link, _render_link),
+    "board_relation": _Codec(
+        _compile_board_relation, _text_of_board_relation, _render_board_relation
+    ),
+    "checkbox": _Codec(_always(_parse_checkbox), _text_of_checkbox, _text_of_checkbox),
+}

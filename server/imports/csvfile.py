@@ -1,0 +1,114 @@
+"""Reading an uploaded CSV: strict UTF-8 per line, RFC 4180 quoting, the header rules.
+
+Lines are decoded one at a time from the binary file so that a decoding error names its
+exact line; the csv module then joins quoted newlines across lines.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+# Python's csv module stops at 128 KB per field by default; files may carry 10 MB cells.
+FIELD_SIZE_LIMIT = 160 * 1024 * 1024  # bytes
+MAX_LEVELS = 5  # name.l1 .. name.l5
+_LEVEL_HEADER = re.compile(r"^name\.l([1-9])$")
+
+csv.field_size_limit(FIELD_SIZE_LIMIT)
+
+
+class InvalidUpload(Exception):
+    """The file cannot be imported at all: REJECTED with INVALID_UPLOAD."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True, kw_only=True)
+class Header:
+    names: list[str]  # the header cells as written
+    level_of_index: dict[int, int]  # cell index -> hierarchy level (1 for `name`)
+    column_of_index: dict[int, str]  # cell index -> column id
+
+    @property
+    def is_multilevel(self) -> bool:
+        return any(level > 1 for level in self.level_of_index.values()) or any(
+            self.names[i].startswith("name.l") for i in self.level_of_index
+        )
+
+
+def _decoded_lines(stream: BinaryIO) -> Iterator[str]:
+    for number, raw in enumerate(stream, start=1):
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidUpload(
+                f"Line {number} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column "
+                f"{exc.start + 1}); save the file as UTF-8"
+            ) from exc
+
+
+def read_records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line where the record starts, cells) for every record, header first; blank lines skipped."""
+    with path.open("rb") as stream:
+        reader = csv.reader(_decoded_lines(stream), strict=True)
+        while True:
+            start = reader.line_num + 1
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise InvalidUpload(f"CSV parse error at line {start}: {exc}") from exc
+            if record:
+                yield start, record
+
+
+def parse_header(
+    cells: list[str], column_ids: Mapping[str, str], hierarchy_levels: int
+) -> Header:
+    """Check the header against the board: `name` (or name.l1..) first, then exact column ids."""
+    names = [cell.strip() for cell in cells]
+    seen: set[str] = set()
+    level_of_index: dict[int, int] = {}
+    column_of_index: dict[int, str] = {}
+    for index, name in enumerate(names):
+        if not name:
+            raise InvalidUpload(f"Header cell {index + 1} is empty")
+        if name in seen:
+            raise InvalidUpload(f"Duplicate header {name!r}")
+        seen.add(name)
+        level_match = _LEVEL_HEADER.match(name)
+        if name == "name":
+            level_of_index[index] = 1
+        elif level_match and hierarchy_levels > 1:
+            level = int(level_match.group(1))
+            if level > min(hierarchy_levels, MAX_LEVELS):
+                raise InvalidUpload(
+                    f"Header {name!r}: the board has {hierarchy_levels} hierarchy levels"
+                )
+            level_of_index[index] = level
+        elif name in column_ids:
+            column_of_index[index] = name
+        else:
+            raise InvalidUpload(
+                f"Header {name!r} is not a column id of this board (column ids are "
+                "case-sensitive; query the board's columns for them)"
+            )
+    if 0 not in level_of_index:
+        raise InvalidUpload(
+            "The first header must be 'name' (or 'name.l1' on a multi-level board)"
+        )
+    if "name" in seen and "name.l1" in seen:
+        raise InvalidUpload("Use either 'name' or 'name.l1' for the top level, not both")
+    levels = sorted(level_of_index.values())
+    if levels != list(range(1, len(levels) + 1)):
+        raise InvalidUpload("Level headers must run name.l1, name.l2, ... without gaps")
+    return Header(names=names, level_of_index=level_of_index, column_of_index=column_of_index)

@@ -1,0 +1,102 @@
+"""Turning CSV records into validated rows: cells per column, MLS levels and parents.
+
+The same `RowParser` serves the scan (which decides every row's validity before anything is
+written) and the write pass (which re-parses valid rows chunk by chunk, so memory stays bounded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.imports import cells
+from server.imports.csvfile import Header
+
+NULL_MARKER = "<NULL>"  # in UPSERT mode, clears the stored value
+MAX_ERROR_VALUE = 100  # characters of a bad value quoted in a message
+
+
+@dataclass
+class ParsedRow:
+    line: int
+    level: int
+    name: str
+    # column id -> Cell to store; a Cell with value None clears the column
+    values: dict[str, cells.Cell] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RowError:
+    column_id: str
+    code: str
+    message: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"column_id": self.column_id, "code": self.code, "message": self.message}
+
+
+class RowParser:
+    def __init__(
+        self,
+        header: Header,
+        columns: Mapping[str, cells.Column],
+        directory: cells.Directory,
+        *,
+        clear_with_null: bool,
+    ) -> None:
+        self.header = header
+        self.clear_with_null = clear_with_null
+        self.parsers = {
+            index: (column_id, cells.compile_parser(columns[column_id], directory))
+            for index, column_id in header.column_of_index.items()
+        }
+        self.rollup_columns = {
+            column_id
+            for column_id in header.column_of_index.values()
+            if columns[column_id].settings.get("rollup")
+        }
+        self.width = len(header.names)
+
+    def parse(self, line: int, record: list[str]) -> ParsedRow | list[RowError]:
+        errors: list[RowError] = []
+        if len(record) > self.width:
+            extra = len(record) - self.width
+            errors.append(
+                RowError("", "TOO_MANY_CELLS", f"The row has {extra} more cell(s) than the header")
+            )
+            return errors
+        levels = [
+            (level, record[index].strip())
+            for index, level in self.header.level_of_index.items()
+            if index < len(record) and record[index].strip()
+        ]
+        if not levels:
+            return [RowError("name", "MISSING_NAME", "The item name is empty")]
+        if len(levels) > 1:
+            return [
+                RowError("name", "NAME_IN_SEVERAL_LEVELS", "The row has a name in more than one level column")
+            ]
+        level, name = levels[0]
+        row = ParsedRow(line=line, level=level, name=name)
+        for index, (column_id, parser) in self.parsers.items():
+            raw = record[index] if index < len(record) else ""
+            if raw.strip() == NULL_MARKER:
+                if self.clear_with_null:
+                    row.values[column_id] = cells.Cell(value=None, text="")
+                continue
+            try:
+                cell = parser(raw)
+            except cells.CellError as exc:
+                errors.append(RowError(column_id, exc.code, exc.message))
+                continue
+            if cell is not None:
+                row.values[column_id] = cell
+        return errors or row
+
+    def sets_rollup(self, row: ParsedRow) -> bool:
+        return any(column_id in row.values for column_id in self.rollup_columns)
+
+
+def errors_json(errors: list[RowError]) -> list[dict[str, Any]]:
+    return [error.as_json() for error in errors]

@@ -1,0 +1,89 @@
+"""The job runner of one process: notices uploads, claims jobs, holds their lease.
+
+Jobs are claimed in the database (FOR UPDATE SKIP LOCKED), so several processes share the
+work and a job never runs twice at once; a lease renewed by a heartbeat lets another runner
+take over the job of a process that died, with a higher attempt number that fences out any
+late write of the dead one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+from server.imports.processing import process_job
+from server.services import Services
+from server.store.jobs import Job
+
+logger = logging.getLogger(__name__)
+
+POLL_INTERVAL = 0.5  # seconds between looks for uploads and claimable jobs
+LEASE = timedelta(seconds=30)  # how long a claim holds without a heartbeat
+HEARTBEAT_INTERVAL = 5.0  # seconds
+
+
+class Runner:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.wake = asyncio.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def poke(self) -> None:
+        """Wake the runner from any thread (the embedded S3 calls this on each upload)."""
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.wake.set)
+
+    async def run(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await self.detect_uploads()
+                while (job := await self.claim()) is not None:
+                    await self.run_job(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the loop must survive a database or S3 outage
+                logger.exception("runner iteration failed", extra={"action": "run"})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), POLL_INTERVAL)
+            self.wake.clear()
+
+    async def detect_uploads(self) -> None:
+        services = self.services
+        for job_id, key in await services.jobs.pending_uploads(services.clock.now()):
+            if await services.storage.head(key) is not None:
+                await services.jobs.mark_uploaded(job_id)
+                logger.info("upload noticed", extra={"job_id": str(job_id), "action": "upload"})
+
+    async def claim(self) -> Job | None:
+        # leases are about process liveness, so they run on real time, not the admin clock
+        now = datetime.now(UTC)
+        return await self.services.jobs.claim(now + LEASE, now)
+
+    async def run_job(self, job: Job) -> None:
+        work = asyncio.create_task(process_job(self.services, job))
+        heartbeat = asyncio.create_task(self._heartbeat(job, work))
+        try:
+            await work
+        except asyncio.CancelledError:
+            if not work.cancelled():
+                raise
+            logger.warning("job lease lost", extra={"job_id": str(job.id), "action": "heartbeat"})
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _heartbeat(self, job: Job, work: asyncio.Task[None]) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_INTERVAL)
+            try:
+                renewed = await self.services.jobs.renew_lease(job, datetime.now(UTC) + LEASE)
+            except Exception:  # a database blip: keep working, the next beat retries
+                logger.warning("heartbeat failed", extra={"job_id": str(job.id)})
+                continue
+            if not renewed and not work.done():
+                work.cancel()
+                return

@@ -1,0 +1,24 @@
+"""The long-lived parts of one server process, built at start and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.clock import Clock
+from server.db import Pool
+from server.settings import Settings
+from server.storage import Storage
+from server.store.accounts import AccountStore
+from server.store.boards import BoardStore
+from server.store.jobs import JobStore
+
+
+@dataclass(kw_only=True)
+class Services:
+    settings: Settings
+    pool: Pool
+    storage: Storage
+    clock: Clock
+    accounts: AccountStore
+    boards: BoardStore
+    jobs: JobStore

@@ -1,0 +1,66 @@
+"""Settings, read once from flags and environment into one typed object (CONTRACT §1)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_BUCKET = "imports"
+DEFAULT_REGION = "us-east-1"
+# credentials the embedded S3 endpoint accepts when none are configured
+EMBEDDED_ACCESS_KEY = "embedded-access-key"
+EMBEDDED_SECRET_KEY = "embedded-secret-key"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    fixture: Path | None = None
+    admin_token: str | None = None
+    data_dir: Path
+    database_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_public_endpoint_url: str | None = None
+    s3_bucket: str = DEFAULT_BUCKET
+    aws_access_key_id: str = EMBEDDED_ACCESS_KEY
+    aws_secret_access_key: str = EMBEDDED_SECRET_KEY
+    aws_region: str = DEFAULT_REGION
+    run_jobs: bool = True
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("importserver"))
+
+
+def load_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from command-line flags, each falling back to its environment variable."""
+    env = os.environ if env is None else env
+    parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
+    parser.add_argument("--host", default=env.get("HOST", DEFAULT_HOST))
+    parser.add_argument("--port", type=int, default=int(env.get("PORT", DEFAULT_PORT)))
+    parser.add_argument("--fixture", default=env.get("FIXTURE"))
+    parser.add_argument("--admin-token", default=env.get("ADMIN_TOKEN"))
+    parser.add_argument("--data-dir", default=env.get("DATA_DIR"))
+    args = parser.parse_args(argv)
+    return Settings(
+        host=args.host,
+        port=args.port,
+        fixture=Path(args.fixture) if args.fixture else None,
+        admin_token=args.admin_token or None,
+        data_dir=Path(args.data_dir) if args.data_dir else default_data_dir(),
+        database_url=env.get("DATABASE_URL") or None,
+        s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
+        s3_public_endpoint_url=env.get("S3_PUBLIC_ENDPOINT_URL") or None,
+        s3_bucket=env.get("S3_BUCKET") or DEFAULT_BUCKET,
+        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID") or EMBEDDED_ACCESS_KEY,
+        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or EMBEDDED_SECRET_KEY,
+        aws_region=env.get("AWS_REGION") or DEFAULT_REGION,
+    )

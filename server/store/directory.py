@@ -1,0 +1,30 @@
+"""The lookups cells resolve against, loaded once per import: people, teams, relation targets."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from server import sql
+from server.db import Pool
+from server.imports import cells
+
+QA = sql.queries("accounts")
+QB = sql.queries("boards")
+
+
+async def load_directory(
+    conn: Pool | asyncpg.Connection, account_id: int, board_ids: list[int]
+) -> cells.Directory:
+    users = await conn.fetch(QA["directory_users"], account_id)
+    teams = await conn.fetch(QA["directory_teams"], account_id)
+    items: dict[int, dict[int, str]] = {board_id: {} for board_id in board_ids}
+    for row in await conn.fetch(QB["item_names_of_boards"], board_ids):
+        items[row["board_id"]][row["id"]] = row["name"]
+    return cells.Directory(
+        users=[
+            cells.Person(id=r["id"], name=r["name"], email=r["email"], enabled=r["enabled"])
+            for r in users
+        ],
+        teams=[cells.Team(id=r["id"], name=r["name"]) for r in teams],
+        items=items,
+    )

@@ -1,0 +1,208 @@
+"""Import jobs: creation, claiming with leases, fenced checkpoints and row results."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Self
+
+import asyncpg
+
+from server import sql
+from server.db import Pool
+from server.store.records import Row
+
+Q = sql.queries("jobs")
+
+EMPTY_COUNTS = {"submitted": 0, "invalid": 0, "skipped": 0, "created": 0, "updated": 0, "failed": 0}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    id: uuid.UUID
+    kind: str
+    account_id: int
+    board_id: int
+    group_id: str
+    user_id: int
+    options: dict[str, Any]
+    status: str
+    object_key: str
+    upload_expires_at: datetime
+    counts: dict[str, int]
+    progress: int
+    total_rows: int | None
+    failure_reason: str | None
+    failure_message: str | None
+    report_key: str | None
+    attempt: int
+    checkpoint_line: int
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Row) -> Self:
+        return cls(
+            id=row["id"],
+            kind=row["kind"],
+            account_id=row["account_id"],
+            board_id=row["board_id"],
+            group_id=row["group_id"],
+            user_id=row["user_id"],
+            options=row["options"],
+            status=row["status"],
+            object_key=row["object_key"],
+            upload_expires_at=row["upload_expires_at"],
+            counts={**EMPTY_COUNTS, **row["counts"]},
+            progress=row["progress"],
+            total_rows=row["total_rows"],
+            failure_reason=row["failure_reason"],
+            failure_message=row["failure_message"],
+            report_key=row["report_key"],
+            attempt=row["attempt"],
+            checkpoint_line=row["checkpoint_line"],
+            created_at=row["created_at"],
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RowResult:
+    """One CSV row's outcome, kept for the report."""
+
+    line: int
+    status: str  # invalid | skipped | failed | created | updated
+    item_id: int | None
+    errors: list[dict[str, str]]
+    cells: list[str]
+
+
+class StaleAttempt(Exception):
+    """A runner whose lease was taken over tried to write: its transaction is rolled back."""
+
+
+class JobStore:
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+
+    async def raw_job(self, job_id: str) -> dict[str, Any] | None:
+        row = await self.pool.fetchrow(Q["raw_job"], job_id)
+        return dict(row) if row else None
+
+    async def create(
+        self,
+        conn: asyncpg.Connection,
+        *,
+        kind: str,
+        account_id: int,
+        board_id: int,
+        group_id: str,
+        user_id: int,
+        options: dict[str, Any],
+        upload_expires_at: datetime,
+        now: datetime,
+    ) -> Job:
+        job_id = uuid.uuid4()
+        row = await conn.fetchrow(
+            Q["create_job"],
+            job_id,
+            kind,
+            account_id,
+            board_id,
+            group_id,
+            user_id,
+            options,
+            f"uploads/{job_id}.csv",
+            upload_expires_at,
+            now,
+        )
+        assert row is not None
+        return Job.from_row(row)
+
+    async def job_of_account(self, job_id: str, account_id: int) -> Job | None:
+        row = await self.pool.fetchrow(Q["job_of_account"], job_id, account_id)
+        return Job.from_row(row) if row else None
+
+    async def pending_uploads(self, now: datetime) -> list[tuple[uuid.UUID, str]]:
+        rows = await self.pool.fetch(Q["pending_uploads"], now)
+        return [(row["id"], row["object_key"]) for row in rows]
+
+    async def mark_uploaded(self, job_id: uuid.UUID) -> bool:
+        return str(await self.pool.execute(Q["mark_uploaded"], job_id)) == "UPDATE 1"
+
+    async def claim(self, lease_until: datetime, now: datetime) -> Job | None:
+        row = await self.pool.fetchrow(Q["claim_job"], lease_until, now)
+        return Job.from_row(row) if row else None
+
+    async def renew_lease(self, job: Job, lease_until: datetime) -> bool:
+        result = await self.pool.execute(Q["renew_lease"], job.id, job.attempt, lease_until)
+        return str(result) == "UPDATE 1"
+
+    async def save_progress(
+        self,
+        conn: asyncpg.Connection,
+        job: Job,
+        *,
+        checkpoint_line: int,
+        counts: dict[str, int],
+        progress: int,
+        total_rows: int,
+        state: dict[str, Any],
+    ) -> None:
+        """Checkpoint inside the caller's chunk transaction; raise StaleAttempt if fenced out."""
+        result = await conn.execute(
+            Q["save_progress"], job.id, job.attempt, checkpoint_line, counts, progress, total_rows, state
+        )
+        if str(result) != "UPDATE 1":
+            raise StaleAttempt(str(job.id))
+
+    @staticmethod
+    async def insert_row_results(
+        conn: asyncpg.Connection, job: Job, results: Sequence[RowResult]
+    ) -> None:
+        if not results:
+            return
+        await conn.execute(
+            Q["insert_row_results"],
+            job.id,
+            [r.line for r in results],
+            [r.status for r in results],
+            [r.item_id for r in results],
+            [r.errors for r in results],
+            [r.cells for r in results],
+        )
+
+    async def row_results(self, job_id: uuid.UUID) -> list[RowResult]:
+        rows = await self.pool.fetch(Q["row_results"], job_id)
+        return [
+            RowResult(line=r["line"], status=r["status"], item_id=r["item_id"], errors=r["errors"], cells=r["cells"])
+            for r in rows
+        ]
+
+    async def finish(
+        self,
+        job: Job,
+        *,
+        status: str,
+        counts: dict[str, int],
+        progress: int,
+        now: datetime,
+        failure_reason: str | None = None,
+        failure_message: str | None = None,
+        report_key: str | None = None,
+        total_rows: int | None = None,
+    ) -> bool:
+        result = await self.pool.execute(
+            Q["finish_job"],
+            job.id,
+            job.attempt,
+            status,
+            counts,
+            progress,
+            failure_reason,
+            failure_message,
+            report_key,
+            now,
+            total_rows,
+        )
+        return str(result) == "UPDATE 1"

@@ -1,0 +1,77 @@
+"""Start-up, health, fixtures, reset and the admin API, through HTTP."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import Api, ServerProcess
+
+BOARDS = "{ boards { id name columns { id type } } }"
+
+
+async def test_healthz_answers_ok_once_database_and_s3_answer(server: ServerProcess) -> None:
+    response = httpx.get(f"{server.url}/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_start_fixture_is_loaded_and_readable_with_the_demo_token(api: Api) -> None:
+    data = await api.gql(BOARDS)
+    names = {b["name"] for b in data["boards"]}
+    assert names == {"Leads", "Roadmap"}
+    leads = next(b for b in data["boards"] if b["name"] == "Leads")
+    assert {"id": "status", "type": "status"} in leads["columns"]
+
+
+async def test_admin_fixture_loads_additively_and_reset_removes_it(api: Api) -> None:
+    await api.load_fixture(
+        {
+            "accounts": [{"id": 1, "name": "Acme", "slug": "acme", "plan": "enterprise"}],
+            "boards": [
+                {
+                    "id": 555, "account_id": 1, "name": "Extra", "slug": "extra",
+                    "members": [{"user_id": 10, "role": "OWNER"}],
+                    "columns": [{"id": "text", "title": "Text", "type": "text"}],
+                }
+            ],
+        }
+    )  # fmt: skip
+    names = {b["name"] for b in (await api.gql(BOARDS))["boards"]}
+    assert names == {"Leads", "Roadmap", "Extra"}
+    assert (await api.admin("POST", "/__admin/reset")).status_code == 200
+    names = {b["name"] for b in (await api.gql(BOARDS))["boards"]}
+    assert names == {"Leads", "Roadmap"}
+
+
+async def test_admin_api_needs_the_admin_token(api: Api) -> None:
+    response = await api.client.post("/__admin/reset")
+    assert response.status_code == 404
+    response = await api.client.post("/__admin/reset", headers={"X-Admin-Token": "wrong"})
+    assert response.status_code == 404
+
+
+async def test_invalid_fixture_is_refused_with_a_message(api: Api) -> None:
+    response = await api.admin(
+        "POST",
+        "/__admin/fixture",
+        {"accounts": [{"id": 1, "name": "Acme", "slug": "acme"}],
+         "boards": [{"id": 9, "account_id": 1, "name": "B", "slug": "b",
+                     "columns": [{"id": "x", "title": "X", "type": "nonsense"}]}]},
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert "nonsense" in response.json()["error"]
+
+
+async def test_clock_moves_forward_and_back(api: Api) -> None:
+    moved = await api.admin("POST", "/__admin/clock", {"advance_seconds": 3600})
+    assert moved.json()["offset_seconds"] == 3600
+    back = await api.admin("POST", "/__admin/clock", {"reset": True})
+    assert back.json()["offset_seconds"] == 0
+    bad = await api.admin("POST", "/__admin/clock", {"advance": "soon"})
+    assert bad.status_code == 400
+
+
+async def test_graphiql_is_served_to_browsers(server: ServerProcess) -> None:
+    response = httpx.get(f"{server.url}/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
