@@ -43,15 +43,15 @@ def start_server(data_dir: Path, *, extra_env: dict[str, str] | None = None) -> 
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "S3_ENDPOINT_URL")}
     env.update(extra_env or {})
     log_path = data_dir / f"server-{port}.log"
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "server", "--port", str(port),
-            "--admin-token", ADMIN_TOKEN, "--data-dir", str(data_dir),
-            "--fixture", str(DEMO_FIXTURE),
-        ],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "server", "--port", str(port),
+                "--admin-token", ADMIN_TOKEN, "--data-dir", str(data_dir),
+                "--fixture", str(DEMO_FIXTURE),
+            ],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:

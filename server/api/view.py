@@ -10,7 +10,7 @@ from graphql.language import FieldNode, visit
 from graphql.language.visitor import Visitor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -46,6 +46,19 @@ def version_gated_fields(query: str, version: str) -> list[str]:
     return sorted(collector.names & auth.BULK_IMPORT_FIELDS)
 
 
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
 def _error_response(error: AppError, request_id: str) -> JSONResponse:
     body = {"errors": [format_error(error, error.message, request_id)]}
     return JSONResponse(body, status_code=error.status_code)
@@ -58,10 +71,13 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            response = await self._gate_http(Request(scope, receive))
+            request = Request(scope, receive)
+            response = await self._gate_http(request)
             if response is not None:
                 await response(scope, receive, send)
                 return
+            # the gate read the body; hand strawberry a receive that replays it
+            receive = _replay(await request.body())
         await super().__call__(scope, receive, send)
 
     async def _gate_http(self, request: Request) -> Response | None:
