@@ -41,7 +41,9 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
-async def create_pool(database_url: str, *, min_size: int = POOL_MIN, max_size: int = POOL_MAX) -> Pool:
+async def create_pool(
+    database_url: str, *, min_size: int = POOL_MIN, max_size: int = POOL_MAX
+) -> Pool:
     pool = await asyncpg.create_pool(
         database_url, min_size=min_size, max_size=max_size, init=_init_connection
     )

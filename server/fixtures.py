@@ -143,12 +143,17 @@ async def _load_board(conn: asyncpg.Connection, board: dict[str, Any]) -> int:
 async def _load_values(conn: asyncpg.Connection, board: dict[str, Any], board_id: int) -> None:
     columns = {
         c["id"]: cells.Column(
-            id=c["id"], title=c.get("title", c["id"]), type=c["type"], settings=c.get("settings", {})
+            id=c["id"],
+            title=c.get("title", c["id"]),
+            type=c["type"],
+            settings=c.get("settings", {}),
         )
         for c in board.get("columns", [])
     }
     targets = [int(b) for c in columns.values() for b in c.settings.get("board_ids", [])]
-    directory = await directory_store.load_directory(conn, board["account_id"], [board_id, *targets])
+    directory = await directory_store.load_directory(
+        conn, board["account_id"], [board_id, *targets]
+    )
     for item in board.get("items", []):
         for column_id, raw in item.get("values", {}).items():
             if column_id not in columns:
@@ -156,9 +161,13 @@ async def _load_values(conn: asyncpg.Connection, board: dict[str, Any], board_id
             try:
                 cell = cells.parse_cell(columns[column_id], str(raw), directory)
             except cells.CellError as exc:
-                raise ValueError(f"item {item['name']!r}, column {column_id!r}: {exc.message}") from exc
+                raise ValueError(
+                    f"item {item['name']!r}, column {column_id!r}: {exc.message}"
+                ) from exc
             if cell is not None and cell.value is not None:
-                await conn.execute(Q["upsert_column_value"], item["id"], column_id, cell.value, cell.text)
+                await conn.execute(
+                    Q["upsert_column_value"], item["id"], column_id, cell.value, cell.text
+                )
 
 
 async def reset(pool: Pool) -> None:

@@ -20,7 +20,9 @@ JOB_START = "job_start"
 ITEMS = "items"
 
 
-async def _usage(conn: asyncpg.Connection, account_id: int, kind: str, now: datetime) -> tuple[int, datetime | None]:
+async def _usage(
+    conn: asyncpg.Connection, account_id: int, kind: str, now: datetime
+) -> tuple[int, datetime | None]:
     row = await conn.fetchrow(Q["usage_in_window"], account_id, kind, now - WINDOW, now)
     assert row is not None
     return int(row["used"]), row["oldest"]
@@ -42,7 +44,9 @@ async def take_job_start(conn: asyncpg.Connection, account_id: int, now: datetim
         await conn.execute(Q["record_usage"], account_id, JOB_START, 1, now)
 
 
-async def take_items(conn: asyncpg.Connection, account_id: int, count: int, now: datetime) -> int | None:
+async def take_items(
+    conn: asyncpg.Connection, account_id: int, count: int, now: datetime
+) -> int | None:
     """Consume `count` items of the hourly ingest budget; None when they do not fit (what is left is returned otherwise)."""
     async with conn.transaction():
         await conn.execute(Q["lock_account_usage"], account_id)

@@ -40,7 +40,9 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("importserver"))
 
 
-def load_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
     """Build the settings from command-line flags, each falling back to its environment variable."""
     env = os.environ if env is None else env
     parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)

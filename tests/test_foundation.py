@@ -10,7 +10,8 @@ BOARDS = "{ boards { id name columns { id type } } }"
 
 
 async def test_healthz_answers_ok_once_database_and_s3_answer(server: ServerProcess) -> None:
-    response = httpx.get(f"{server.url}/healthz")
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{server.url}/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
@@ -72,6 +73,7 @@ async def test_clock_moves_forward_and_back(api: Api) -> None:
 
 
 async def test_graphiql_is_served_to_browsers(server: ServerProcess) -> None:
-    response = httpx.get(f"{server.url}/graphql", headers={"Accept": "text/html"})
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{server.url}/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 200
     assert "graphiql" in response.text.lower()

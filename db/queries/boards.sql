@@ -49,3 +49,7 @@ WHERE v.item_id = ANY($1)
 
 -- name: item_names_of_boards
 SELECT board_id, id, name FROM items WHERE board_id = ANY($1) AND state = 'active'
+
+-- name: activity_of_board
+SELECT id, item_id, user_id, event, data, created_at FROM activity_log
+WHERE board_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3

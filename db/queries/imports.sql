@@ -20,7 +20,8 @@ WHERE items.id = r.id
 
 -- name: upsert_values
 INSERT INTO column_values (item_id, column_id, value, text)
-SELECT * FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::text[])
+SELECT r.item_id, r.column_id, r.value::jsonb, r.text
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS r(item_id, column_id, value, text)
 ON CONFLICT (item_id, column_id) DO UPDATE SET value = EXCLUDED.value, text = EXCLUDED.text
 
 -- name: clear_values

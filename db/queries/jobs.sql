@@ -47,8 +47,8 @@ WHERE id = $1 AND attempt = $2 AND status = 'PROCESSING'
 
 -- name: insert_row_results
 INSERT INTO import_rows (job_id, line, status, item_id, errors, cells)
-SELECT $1, r.line, r.status, r.item_id, r.errors, r.cells
-FROM unnest($2::integer[], $3::text[], $4::bigint[], $5::jsonb[], $6::jsonb[]) AS r(line, status, item_id, errors, cells)
+SELECT $1, r.line, r.status, r.item_id, r.errors::jsonb, r.cells::jsonb
+FROM unnest($2::integer[], $3::text[], $4::bigint[], $5::text[], $6::text[]) AS r(line, status, item_id, errors, cells)
 ON CONFLICT (job_id, line) DO NOTHING
 
 -- name: row_results

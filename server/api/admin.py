@@ -16,7 +16,9 @@ from server.services import Services
 
 
 def _json(body: Any, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(body, default=str), status_code=status_code, media_type="application/json")
+    return Response(
+        orjson.dumps(body, default=str), status_code=status_code, media_type="application/json"
+    )
 
 
 def admin_routes(services: Services) -> list[Route]:
@@ -50,7 +52,9 @@ def admin_routes(services: Services) -> list[Route]:
         await services.storage.delete_all()
         await clock.reset(services.clock, services.pool)
         if services.settings.fixture is not None:
-            await fixtures.load_fixture(services.pool, fixtures.read_fixture(services.settings.fixture))
+            await fixtures.load_fixture(
+                services.pool, fixtures.read_fixture(services.settings.fixture)
+            )
         return _json({"ok": True})
 
     async def load_fixture(request: Request) -> Response:
@@ -69,7 +73,9 @@ def admin_routes(services: Services) -> list[Route]:
         elif isinstance(data.get("advance_seconds"), int | float):
             await clock.advance(services.clock, services.pool, float(data["advance_seconds"]))
         else:
-            raise AppError('expected {"advance_seconds": N} or {"reset": true}', code="BAD_USER_INPUT")
+            raise AppError(
+                'expected {"advance_seconds": N} or {"reset": true}', code="BAD_USER_INPUT"
+            )
         return _json({"offset_seconds": services.clock.offset_seconds, "now": services.clock.now()})
 
     async def job(request: Request) -> Response:

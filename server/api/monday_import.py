@@ -80,7 +80,9 @@ class ItemsJobStatus:
 
     @strawberry.field
     def counts(self) -> ItemsJobCounts:
-        return ItemsJobCounts(**{k: int(self.job.counts.get(k, 0)) for k in ItemsJobCounts.__annotations__})
+        return ItemsJobCounts(
+            **{k: int(self.job.counts.get(k, 0)) for k in ItemsJobCounts.__annotations__}
+        )
 
     @strawberry.field
     def progress_percentage(self) -> int:
@@ -120,7 +122,9 @@ async def _editable_board(info: Info, user: User, board_id: str, group_id: str) 
         )
     groups = (await info.context.services.boards.groups([board.id]))[board.id]
     if group_id not in {g.id for g in groups}:
-        raise NotFound(f"Group {group_id!r} not found on board {board_id}", error_data={"group_id": group_id})
+        raise NotFound(
+            f"Group {group_id!r} not found on board {board_id}", error_data={"group_id": group_id}
+        )
     return board
 
 
@@ -148,7 +152,9 @@ async def _start_job(
 
 @strawberry.type
 class MondayImportMutation:
-    @strawberry.mutation(description="Start an import job; PUT the CSV to upload_url within 10 minutes.")
+    @strawberry.mutation(
+        description="Start an import job; PUT the CSV to upload_url within 10 minutes."
+    )
     async def ingest_items(
         self,
         info: Info,
@@ -171,10 +177,15 @@ class MondayImportMutation:
                     f"match_column_id {column_id!r} is not a column of board {board.id}",
                     error_data={"match_column_id": column_id},
                 )
-            options["on_match"] = {"behaviour": on_match.behaviour.value, "match_column_id": column_id}
+            options["on_match"] = {
+                "behaviour": on_match.behaviour.value,
+                "match_column_id": column_id,
+            }
         return await _start_job(info, "ingest", board, group_id, options)
 
-    @strawberry.mutation(description="Admin-only one-time initial load: create-only, no activity log, no budget.")
+    @strawberry.mutation(
+        description="Admin-only one-time initial load: create-only, no activity log, no budget."
+    )
     async def backfill_items(self, info: Info, board_id: ID, group_id: str) -> ItemsJobResponse:
         user = info.context.user
         if not user.is_admin:

@@ -8,15 +8,16 @@ from strawberry import ID
 
 from server.api.context import Info
 from server.store.records import (
-    Board as BoardRecord,
-)
-from server.store.records import (
+    ActivityRecord,
     ColumnRecord,
     ColumnValueRecord,
     GroupRecord,
     ItemRecord,
     TeamRecord,
     User,
+)
+from server.store.records import (
+    Board as BoardRecord,
 )
 
 DEFAULT_LIMIT = 25  # objects per page, as monday documents
@@ -235,6 +236,35 @@ class ItemType:
         ]
 
 
+@strawberry.type(name="ActivityLogType")
+class ActivityLogType:
+    record: strawberry.Private[ActivityRecord]
+
+    @strawberry.field
+    def id(self) -> ID:
+        return ID(str(self.record.id))
+
+    @strawberry.field
+    def event(self) -> str:
+        return self.record.event
+
+    @strawberry.field
+    def user_id(self) -> str:
+        return str(self.record.user_id or "")
+
+    @strawberry.field
+    def entity(self) -> str:
+        return "pulse"
+
+    @strawberry.field
+    def data(self) -> str:
+        return orjson.dumps({**self.record.data, "pulse_id": self.record.item_id}).decode()
+
+    @strawberry.field
+    def created_at(self) -> str:
+        return self.record.created_at.isoformat()
+
+
 @strawberry.type(name="Board")
 class BoardType:
     record: strawberry.Private[BoardRecord]
@@ -286,6 +316,14 @@ class BoardType:
         size, offset = page_window(limit, page)
         items = await info.context.services.boards.items_of_board(self.record.id, size, offset)
         return [ItemType(record=i) for i in items]
+
+    @strawberry.field
+    async def activity_logs(
+        self, info: Info, limit: int | None = None, page: int | None = None
+    ) -> list[ActivityLogType]:
+        size, offset = page_window(limit, page)
+        logs = await info.context.services.boards.activity(self.record.id, size, offset)
+        return [ActivityLogType(record=log) for log in logs]
 
 
 @strawberry.type

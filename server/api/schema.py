@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.tools import merge_types
-
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 
 from server.api.monday_import import MondayImportMutation, MondayImportQuery
 from server.api.monday_v2 import MondayQuery

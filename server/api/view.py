@@ -119,7 +119,9 @@ class GraphQLView(GraphQL[Context, None]):
             return "\n".join(str(b.get("query") or "") for b in body if isinstance(b, dict))
         return ""
 
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
         state = request.state
         return Context(
             services=self.services,
@@ -139,7 +141,9 @@ class GraphQLView(GraphQL[Context, None]):
         context.user_or_none = user
         return await super().on_ws_connect(context)
 
-    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
         request_id = getattr(request.state, "request_id", None) or str(uuid.uuid4())
         data: GraphQLHTTPResponse = {"data": result.data}
         if result.errors:
@@ -155,7 +159,9 @@ class GraphQLView(GraphQL[Context, None]):
     def _format(error: GraphQLError, request_id: str) -> dict[str, Any]:
         formatted = format_error(error.original_error, error.message, request_id)
         if error.locations:
-            formatted["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+            formatted["locations"] = [
+                {"line": loc.line, "column": loc.column} for loc in error.locations
+            ]
         if error.path:
             formatted["path"] = list(error.path)
         return formatted

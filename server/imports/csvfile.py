@@ -17,6 +17,9 @@ from typing import BinaryIO
 FIELD_SIZE_LIMIT = 160 * 1024 * 1024  # bytes
 MAX_LEVELS = 5  # name.l1 .. name.l5
 _LEVEL_HEADER = re.compile(r"^name\.l([1-9])$")
+# The report's own columns: a corrected report can be uploaded again as it is, so the
+# importer ignores these headers (unless the board has a column of that id).
+REPORT_COLUMNS = ("__line", "__status", "__item_id", "__errors")
 
 csv.field_size_limit(FIELD_SIZE_LIMIT)
 
@@ -71,9 +74,7 @@ def read_records(path: Path) -> Iterator[tuple[int, list[str]]]:
                 yield start, record
 
 
-def parse_header(
-    cells: list[str], column_ids: Mapping[str, str], hierarchy_levels: int
-) -> Header:
+def parse_header(cells: list[str], column_ids: Mapping[str, str], hierarchy_levels: int) -> Header:
     """Check the header against the board: `name` (or name.l1..) first, then exact column ids."""
     names = [cell.strip() for cell in cells]
     seen: set[str] = set()
@@ -97,15 +98,15 @@ def parse_header(
             level_of_index[index] = level
         elif name in column_ids:
             column_of_index[index] = name
+        elif name in REPORT_COLUMNS:
+            continue
         else:
             raise InvalidUpload(
                 f"Header {name!r} is not a column id of this board (column ids are "
                 "case-sensitive; query the board's columns for them)"
             )
     if 0 not in level_of_index:
-        raise InvalidUpload(
-            "The first header must be 'name' (or 'name.l1' on a multi-level board)"
-        )
+        raise InvalidUpload("The first header must be 'name' (or 'name.l1' on a multi-level board)")
     if "name" in seen and "name.l1" in seen:
         raise InvalidUpload("Use either 'name' or 'name.l1' for the top level, not both")
     levels = sorted(level_of_index.values())

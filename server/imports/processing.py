@@ -151,7 +151,11 @@ def plan_row(plan: Plan, line: int, record: list[str]) -> PlannedRow:
         name=parsed.name,
         level=parsed.level,
         parent_line=plan.scan.parent_of.get(line),
-        values={c: (cell.value, cell.text) for c, cell in parsed.values.items() if cell.value is not None},
+        values={
+            c: (cell.value, cell.text)
+            for c, cell in parsed.values.items()
+            if cell.value is not None
+        },
     )
     if plan.behaviour is None or plan.match_column is None:
         return row
@@ -203,10 +207,22 @@ async def process_job(services: Services, job: Job) -> None:
             raise
         except (StorageError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             logger.exception("job failed", extra=log)
-            await _finish(services, job, "FAILED", reason="INTERNAL_ERROR", message=f"{type(exc).__name__}: {exc}")
+            await _finish(
+                services,
+                job,
+                "FAILED",
+                reason="INTERNAL_ERROR",
+                message=f"{type(exc).__name__}: {exc}",
+            )
         except Exception as exc:
             logger.exception("job failed", extra=log)
-            await _finish(services, job, "FAILED", reason="INTERNAL_ERROR", message=f"Internal error ({type(exc).__name__})")
+            await _finish(
+                services,
+                job,
+                "FAILED",
+                reason="INTERNAL_ERROR",
+                message=f"Internal error ({type(exc).__name__})",
+            )
 
 
 async def _finish(services: Services, job: Job, status: str, *, reason: str, message: str) -> None:
@@ -234,7 +250,8 @@ async def _process(services: Services, job: Job, tmp: Path) -> None:
         raise Rejection("INVALID_UPLOAD", "No file was uploaded for this job")
     if size > MAX_FILE_BYTES:
         raise Rejection(
-            "FILE_TOO_LARGE", f"The file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} bytes (150 MB)"
+            "FILE_TOO_LARGE",
+            f"The file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} bytes (150 MB)",
         )
     path = tmp / "upload.csv"
     with path.open("wb") as out:
@@ -252,12 +269,18 @@ async def _process(services: Services, job: Job, tmp: Path) -> None:
 
     def make_parser(header_cells: list[str]) -> RowParser:
         header = csvfile.parse_header(header_cells, {c: c for c in columns}, board.hierarchy_levels)
-        relation_columns = [c for c in header.column_of_index.values() if columns[c].type == "board_relation"]
+        relation_columns = [
+            c for c in header.column_of_index.values() if columns[c].type == "board_relation"
+        ]
         if len(relation_columns) > MAX_RELATION_COLUMNS:
             raise csvfile.InvalidUpload(
                 f"The file has {len(relation_columns)} board relation columns; at most {MAX_RELATION_COLUMNS} per import"
             )
-        if match_column and match_column != "name" and match_column not in header.column_of_index.values():
+        if (
+            match_column
+            and match_column != "name"
+            and match_column not in header.column_of_index.values()
+        ):
             raise csvfile.InvalidUpload(f"The match column {match_column!r} is not in the header")
         return RowParser(header, columns, directory, clear_with_null=behaviour == "UPSERT")
 
@@ -278,7 +301,9 @@ async def _process(services: Services, job: Job, tmp: Path) -> None:
 async def _check_access(services: Services, job: Job) -> Board:
     users = await services.accounts.users(job.account_id, [job.user_id])
     if not users or not users[0].enabled:
-        raise Rejection("AUTHORIZATION_FAILED", "The user who started the job can no longer authenticate")
+        raise Rejection(
+            "AUTHORIZATION_FAILED", "The user who started the job can no longer authenticate"
+        )
     user = users[0]
     board = await services.boards.board_for_user(user, str(job.board_id))
     if job.kind == "backfill" and not user.is_admin:
@@ -329,8 +354,9 @@ async def _write(services: Services, plan: Plan, path: Path) -> None:
         chunk = await asyncio.to_thread(next, chunks, None)
         if chunk is None:
             break
-        _resolve_same_file_matches(chunk, target)
-        await _write_chunk(services, target, chunk)
+        for segment in _segments(chunk):
+            _resolve_same_file_matches(segment, target)
+            await _write_chunk(services, target, segment)
         processed += len(chunk)
         progress = min(99, processed * 100 // max(plan.scan.total, 1))
         async with services.pool.acquire() as conn, conn.transaction():
@@ -340,6 +366,21 @@ async def _write(services: Services, plan: Plan, path: Path) -> None:
                 conn, job, checkpoint_line=chunk[-1].line, counts=counts, progress=progress,
                 total_rows=plan.scan.total, state={},
             )  # fmt: skip
+
+
+def _segments(chunk: list[PlannedRow]) -> Iterator[list[PlannedRow]]:
+    """Split where a row updates an item created earlier in the same chunk: that item's id
+    exists only once its own transaction has run."""
+    segment: list[PlannedRow] = []
+    lines: set[int] = set()
+    for row in chunk:
+        if row.match_line in lines:
+            yield segment
+            segment, lines = [], set()
+        segment.append(row)
+        lines.add(row.line)
+    if segment:
+        yield segment
 
 
 def _resolve_same_file_matches(chunk: list[PlannedRow], target: ChunkTarget) -> None:
@@ -378,7 +419,9 @@ async def _write_chunk(services: Services, target: ChunkTarget, chunk: list[Plan
             await services.jobs.insert_row_results(conn, target.job, results)
 
 
-async def _complete(services: Services, job: Job, header: csvfile.Header, total: int, tmp: Path) -> None:
+async def _complete(
+    services: Services, job: Job, header: csvfile.Header, total: int, tmp: Path
+) -> None:
     counts = await _counts(services, job)
     counts["submitted"] = total
     report_rows = [r for r in await services.jobs.row_results(job.id) if r.status not in CLEAN]
@@ -394,15 +437,12 @@ async def _complete(services: Services, job: Job, header: csvfile.Header, total:
     )  # fmt: skip
 
 
-REPORT_COLUMNS = ["line", "status", "item_id", "errors"]
-
-
 def write_report(path: Path, header: list[str], rows: list[RowResult]) -> None:
     """The rows' own cells, then where and why: fix them in place and upload the file again."""
     width = len(header)
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
-        writer.writerow([*header, *REPORT_COLUMNS])
+        writer.writerow([*header, *csvfile.REPORT_COLUMNS])
         for row in rows:
             cells_ = (list(row.cells) + [""] * width)[:width]
             errors = "; ".join(

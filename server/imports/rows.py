@@ -75,7 +75,11 @@ class RowParser:
             return [RowError("name", "MISSING_NAME", "The item name is empty")]
         if len(levels) > 1:
             return [
-                RowError("name", "NAME_IN_SEVERAL_LEVELS", "The row has a name in more than one level column")
+                RowError(
+                    "name",
+                    "NAME_IN_SEVERAL_LEVELS",
+                    "The row has a name in more than one level column",
+                )
             ]
         level, name = levels[0]
         row = ParsedRow(line=line, level=level, name=name)

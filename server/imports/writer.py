@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import orjson
 
 from server import sql
 from server.store.jobs import Job, JobStore, RowResult
@@ -84,12 +85,14 @@ async def write_chunk(
             Q["upsert_values"],
             [v[0] for v in value_rows],
             [v[1] for v in value_rows],
-            [v[2] for v in value_rows],
+            [orjson.dumps(v[2]).decode() for v in value_rows],
             [v[3] for v in value_rows],
         )
     clear_rows = [(r.item_id, c) for r in updates for c in r.clears]
     if clear_rows:
-        await conn.execute(Q["clear_values"], [c[0] for c in clear_rows], [c[1] for c in clear_rows])
+        await conn.execute(
+            Q["clear_values"], [c[0] for c in clear_rows], [c[1] for c in clear_rows]
+        )
     if target.log_activity and (creates or updates):
         changed = creates + updates
         await conn.execute(

@@ -33,7 +33,11 @@ class AccountStore:
         return User.from_row(row) if row else None
 
     async def users(
-        self, account_id: int, ids: list[int] | None = None, limit: int | None = None, offset: int = 0
+        self,
+        account_id: int,
+        ids: list[int] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[User]:
         rows = await self.pool.fetch(Q["users_of_account"], account_id, ids, limit, offset)
         return [User.from_row(row) for row in rows]

@@ -7,6 +7,7 @@ from collections import defaultdict
 from server import sql
 from server.db import Pool
 from server.store.records import (
+    ActivityRecord,
     Board,
     ColumnRecord,
     ColumnValueRecord,
@@ -71,6 +72,10 @@ class BoardStore:
         for row in await self.pool.fetch(Q["column_values_of_items"], item_ids):
             result[row["item_id"]].append(ColumnValueRecord.from_row(row))
         return result
+
+    async def activity(self, board_id: int, limit: int, offset: int) -> list[ActivityRecord]:
+        rows = await self.pool.fetch(Q["activity_of_board"], board_id, limit, offset)
+        return [ActivityRecord.from_row(row) for row in rows]
 
     async def item_names(self, board_ids: list[int]) -> dict[int, dict[int, str]]:
         """board_id -> {item_id: name}, for resolving board-relation cells."""

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Self
 
 import asyncpg
+import orjson
 
 from server import sql
 from server.db import Pool
@@ -151,7 +152,14 @@ class JobStore:
     ) -> None:
         """Checkpoint inside the caller's chunk transaction; raise StaleAttempt if fenced out."""
         result = await conn.execute(
-            Q["save_progress"], job.id, job.attempt, checkpoint_line, counts, progress, total_rows, state
+            Q["save_progress"],
+            job.id,
+            job.attempt,
+            checkpoint_line,
+            counts,
+            progress,
+            total_rows,
+            state,
         )
         if str(result) != "UPDATE 1":
             raise StaleAttempt(str(job.id))
@@ -168,14 +176,21 @@ class JobStore:
             [r.line for r in results],
             [r.status for r in results],
             [r.item_id for r in results],
-            [r.errors for r in results],
-            [r.cells for r in results],
+            # JSON goes as text: asyncpg would read nested lists as a multi-dimensional array
+            [orjson.dumps(r.errors).decode() for r in results],
+            [orjson.dumps(r.cells).decode() for r in results],
         )
 
     async def row_results(self, job_id: uuid.UUID) -> list[RowResult]:
         rows = await self.pool.fetch(Q["row_results"], job_id)
         return [
-            RowResult(line=r["line"], status=r["status"], item_id=r["item_id"], errors=r["errors"], cells=r["cells"])
+            RowResult(
+                line=r["line"],
+                status=r["status"],
+                item_id=r["item_id"],
+                errors=r["errors"],
+                cells=r["cells"],
+            )
             for r in rows
         ]
 

@@ -190,3 +190,24 @@ class ColumnValueRecord:
         return cls(
             item_id=row["item_id"], column_id=row["column_id"], value=row["value"], text=row["text"]
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActivityRecord:
+    id: int
+    item_id: int | None
+    user_id: int | None
+    event: str
+    data: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Row) -> Self:
+        return cls(
+            id=row["id"],
+            item_id=row["item_id"],
+            user_id=row["user_id"],
+            event=row["event"],
+            data=row["data"],
+            created_at=row["created_at"],
+        )

@@ -1,0 +1,178 @@
+"""monday's bulk item import end to end: the documented three steps over HTTP and S3."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from tests.conftest import Api
+from tests.importing import (
+    board_items,
+    download_report,
+    run_import,
+    start_job,
+    upload,
+    wait_for_job,
+)
+
+DOC_EXAMPLE = """name,text,status,date,email,numeric,dropdown
+Task 1,Description text,Working on it,2025-12-31,task1@example.com,100,"Option A, Option B"
+Task 2,Another task,Done,2026-01-15,task2@example.com,200,Option C
+Task 3,Third task,Stuck,2026-02-28,task3@example.com,300,
+Task 4,,,,,,
+"""
+
+
+async def test_documented_example_csv_creates_every_row(api: Api) -> None:
+    status = await run_import(api, DOC_EXAMPLE)
+    assert status["status"] == "COMPLETED"
+    assert status["counts"] == {
+        "submitted": 4, "invalid": 0, "skipped": 0, "created": 4, "updated": 0, "failed": 0
+    }  # fmt: skip
+    assert status["progress_percentage"] == 100
+    assert status["fully_imported"] is True
+    assert status["report_created"] is False and status["report_url"] is None
+    items = await board_items(api)
+    assert items["Task 1"]["values"] == {
+        "text": "Description text", "status": "Working on it", "date": "2025-12-31",
+        "email": "task1@example.com", "numeric": "100", "dropdown": "Option A, Option B",
+    }  # fmt: skip
+    assert items["Task 4"]["values"] == {}
+    assert items["Task 1"]["group"] == "topics"
+
+
+async def test_job_waits_in_upload_pending_until_the_file_arrives(api: Api) -> None:
+    job = await start_job(api)
+    status = await wait_for_job_once(api, job["job_id"])
+    assert status == "UPLOAD_PENDING"
+    await upload(job["upload_url"], DOC_EXAMPLE)
+    final = await wait_for_job(api, job["job_id"])
+    assert final["status"] == "COMPLETED"
+
+
+async def wait_for_job_once(api: Api, job_id: str) -> str:
+    data = await api.gql(
+        "query($id: ID!) { fetch_job_status(job_id: $id) { ... on ItemsJobStatus { status } } }",
+        {"id": job_id},
+    )
+    return str(data["fetch_job_status"]["status"])
+
+
+async def test_invalid_cells_are_counted_and_reported_and_the_rest_imported(api: Api) -> None:
+    body = "name,status,numeric\nGood,Done,1\nBad label,done,2\nBad number,Done,lots\n"
+    status = await run_import(api, body)
+    assert status["status"] == "COMPLETED"
+    assert status["counts"]["created"] == 1
+    assert status["counts"]["invalid"] == 2
+    assert status["fully_imported"] is False
+    report = await download_report(status)
+    assert [r["name"] for r in report] == ["Bad label", "Bad number"]
+    assert report[0]["__line"] == "3" and report[0]["__status"] == "invalid"
+    assert "status: INVALID_STATUS_LABEL" in report[0]["__errors"]
+    assert "numeric: INVALID_NUMBER" in report[1]["__errors"]
+    assert set(await board_items(api)) == {"Existing lead", "Good"}
+
+
+async def test_fixed_report_can_be_uploaded_again_as_it_is(api: Api) -> None:
+    status = await run_import(api, "name,status\nFix me,done\n")
+    report = await download_report(status)
+    report[0]["status"] = "Done"
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(report[0]))
+    writer.writeheader()
+    writer.writerows(report)
+    again = await run_import(api, out.getvalue())
+    assert again["counts"]["created"] == 1, again
+    assert (await board_items(api))["Fix me"]["values"]["status"] == "Done"
+
+
+async def test_upsert_updates_matched_item_keeps_empty_cells_and_clears_null(api: Api) -> None:
+    body = (
+        "name,email,status,text,numeric\n"
+        "Renamed lead,old@acme.example.com,,<NULL>,5\n"
+        "New lead,new@example.com,Stuck,hello,\n"
+    )
+    await api.gql(
+        'mutation { ingest_items(board_id: "100", group_id: "closed") { job_id } }'
+    )  # a job that never gets a file does not disturb the next one
+    status = await run_import(
+        api, body, group_id="closed", on_match={"behaviour": "UPSERT", "match_column_id": "email"}
+    )
+    assert status["counts"] == {
+        "submitted": 2, "invalid": 0, "skipped": 0, "created": 1, "updated": 1, "failed": 0
+    }  # fmt: skip
+    items = await board_items(api)
+    assert "Existing lead" not in items
+    updated = items["Renamed lead"]
+    assert updated["id"] == "1000"
+    assert updated["group"] == "topics"  # matched items are not moved
+    assert updated["values"]["status"] == "Done"  # empty cell keeps the stored value
+    assert updated["values"]["numeric"] == "5"
+    assert items["New lead"]["group"] == "closed"
+
+
+async def test_null_marker_clears_a_stored_value(api: Api) -> None:
+    body = "name,email,status\nExisting lead,old@acme.example.com,<NULL>\n"
+    status = await run_import(
+        api, body, on_match={"behaviour": "UPSERT", "match_column_id": "email"}
+    )
+    assert status["counts"]["updated"] == 1
+    assert "status" not in (await board_items(api))["Existing lead"]["values"]
+
+
+async def test_skip_counts_matched_rows_as_skipped(api: Api) -> None:
+    body = "name,email,status\nWhatever,old@acme.example.com,Stuck\nFresh,fresh@example.com,Stuck\n"
+    status = await run_import(api, body, on_match={"behaviour": "SKIP", "match_column_id": "email"})
+    assert status["counts"]["skipped"] == 1 and status["counts"]["created"] == 1
+    items = await board_items(api)
+    assert items["Existing lead"]["values"]["status"] == "Done"
+    report = await download_report(status)
+    assert [(r["name"], r["__status"], r["__item_id"]) for r in report] == [
+        ("Whatever", "skipped", "1000")
+    ]
+
+
+async def test_key_repeated_in_the_file_updates_the_item_the_first_row_created(api: Api) -> None:
+    body = "name,email,numeric\nFirst,dup@example.com,1\nSecond,dup@example.com,2\n"
+    status = await run_import(
+        api, body, on_match={"behaviour": "UPSERT", "match_column_id": "email"}
+    )
+    assert status["counts"]["created"] == 1 and status["counts"]["updated"] == 1
+    items = await board_items(api)
+    assert "First" not in items
+    assert items["Second"]["values"]["numeric"] == "2"
+
+
+async def test_value_matching_several_items_makes_the_row_invalid(api: Api) -> None:
+    first = "name,email\nA,same@example.com\nB,same@example.com\n"
+    await run_import(api, first)
+    body = "name,email,numeric\nC,same@example.com,9\n"
+    status = await run_import(
+        api, body, on_match={"behaviour": "UPSERT", "match_column_id": "email"}
+    )
+    assert status["counts"]["invalid"] == 1
+    report = await download_report(status)
+    assert "MULTIPLE_MATCHES" in report[0]["__errors"]
+
+
+async def test_backfill_creates_items_without_activity_or_budget(api: Api) -> None:
+    status = await run_import(api, DOC_EXAMPLE, mutation="backfill_items")
+    assert status["counts"]["created"] == 4
+    assert status["status"] == "COMPLETED"
+
+
+async def test_fetch_job_status_of_unknown_or_foreign_job_is_not_found(api: Api) -> None:
+    job = await start_job(api)
+    for job_id, token in (
+        (job["job_id"], "tok-gus"),
+        ("7c9e6679-7425-40de-944b-e07fc1f90ae7", "tok-ada"),
+        ("nope", "tok-ada"),
+    ):
+        response = await api.post(
+            "query($id: ID!) { fetch_job_status(job_id: $id) { ... on ItemsJobStatus { status } } }",
+            {"id": job_id},
+            token=token,
+        )
+        body = response.json()
+        assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", body
+        assert body["data"] is None
