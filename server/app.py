@@ -57,7 +57,7 @@ class Runtime:
                 secret_key=settings.aws_secret_access_key,
                 region=settings.aws_region,
                 now=self.clock.time,
-                on_object_created=lambda _bucket, _key: self.runner and self.runner.poke(),
+                on_object_created=self._on_upload,
             )
             self.embedded_s3.start()
             s3_endpoint = self.embedded_s3.endpoint_url
@@ -91,6 +91,10 @@ class Runtime:
             self.tasks.append(asyncio.create_task(self.runner.run()))
         logger.info("server started", extra={"action": "start", "s3": s3_endpoint})
         return self.services
+
+    def _on_upload(self, bucket: str, key: str) -> None:
+        if self.runner is not None:
+            self.runner.poke()
 
     async def _refresh_clock(self, pool: db.Pool) -> None:
         while True:

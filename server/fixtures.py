@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from server import sql
-from server.db import Pool
+from server.db import Connection, Pool
 from server.errors import BadUserInput
 from server.imports import cells
 from server.store import directory as directory_store
@@ -53,7 +53,7 @@ async def load_fixture(pool: Pool, data: dict[str, Any]) -> None:
         raise BadUserInput(f"invalid fixture: {exc}") from exc
 
 
-async def _load(conn: asyncpg.Connection, data: dict[str, Any]) -> None:
+async def _load(conn: Connection, data: dict[str, Any]) -> None:
     for account in data.get("accounts", []):
         await conn.execute(
             Q["upsert_account"],
@@ -89,7 +89,7 @@ async def _load(conn: asyncpg.Connection, data: dict[str, Any]) -> None:
     await conn.execute(Q["bump_sequences"])
 
 
-async def _load_board(conn: asyncpg.Connection, board: dict[str, Any]) -> int:
+async def _load_board(conn: Connection, board: dict[str, Any]) -> int:
     members = board.get("members", [])
     owner = next((m["user_id"] for m in members if m.get("role") == "OWNER"), None)
     board_id: int = await conn.fetchval(
@@ -140,7 +140,7 @@ async def _load_board(conn: asyncpg.Connection, board: dict[str, Any]) -> int:
     return board_id
 
 
-async def _load_values(conn: asyncpg.Connection, board: dict[str, Any], board_id: int) -> None:
+async def _load_values(conn: Connection, board: dict[str, Any], board_id: int) -> None:
     columns = {
         c["id"]: cells.Column(
             id=c["id"],

@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-import asyncpg
-
 from server import sql
+from server.db import Connection
 from server.errors import RateLimitExceeded
 
 Q = sql.queries("jobs")
@@ -21,14 +20,14 @@ ITEMS = "items"
 
 
 async def _usage(
-    conn: asyncpg.Connection, account_id: int, kind: str, now: datetime
+    conn: Connection, account_id: int, kind: str, now: datetime
 ) -> tuple[int, datetime | None]:
     row = await conn.fetchrow(Q["usage_in_window"], account_id, kind, now - WINDOW, now)
     assert row is not None
     return int(row["used"]), row["oldest"]
 
 
-async def take_job_start(conn: asyncpg.Connection, account_id: int, now: datetime) -> None:
+async def take_job_start(conn: Connection, account_id: int, now: datetime) -> None:
     """Count one job start, or raise RATE_LIMIT_EXCEEDED with the wait until a slot frees."""
     async with conn.transaction():
         await conn.execute(Q["lock_account_usage"], account_id)
@@ -44,9 +43,7 @@ async def take_job_start(conn: asyncpg.Connection, account_id: int, now: datetim
         await conn.execute(Q["record_usage"], account_id, JOB_START, 1, now)
 
 
-async def take_items(
-    conn: asyncpg.Connection, account_id: int, count: int, now: datetime
-) -> int | None:
+async def take_items(conn: Connection, account_id: int, count: int, now: datetime) -> int | None:
     """Consume `count` items of the hourly ingest budget; None when they do not fit (what is left is returned otherwise)."""
     async with conn.transaction():
         await conn.execute(Q["lock_account_usage"], account_id)
@@ -59,6 +56,6 @@ async def take_items(
         return left - count
 
 
-async def items_left(conn: asyncpg.Connection, account_id: int, now: datetime) -> int:
+async def items_left(conn: Connection, account_id: int, now: datetime) -> int:
     used, _ = await _usage(conn, account_id, ITEMS, now)
     return ITEMS_PER_HOUR - used

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import orjson
 import strawberry
 from strawberry import ID
+from strawberry.scalars import JSON
 
 from server.api.context import Info
 from server.store.records import (
@@ -159,11 +162,12 @@ class ColumnValueType:
     def text(self) -> str | None:
         return self.stored.text if self.stored else None
 
-    @strawberry.field(description="The column value as the JSON string of its type's format")
-    def value(self) -> strawberry.scalars.JSON | None:
+    @strawberry.field
+    def value(self) -> JSON | None:
+        # monday's `value` is the JSON text of the column type's format
         if self.stored is None:
             return None
-        return orjson.dumps(self.stored.value).decode()
+        return cast(JSON, orjson.dumps(self.stored.value).decode())
 
     @strawberry.field(name="column")
     def column_info(self) -> ColumnType:

@@ -147,8 +147,9 @@ class GraphQLView(GraphQL[Context, None]):
         request_id = getattr(request.state, "request_id", None) or str(uuid.uuid4())
         data: GraphQLHTTPResponse = {"data": result.data}
         if result.errors:
-            data["errors"] = [self._format(error, request_id) for error in result.errors]
-            statuses = [e["extensions"]["status_code"] for e in data["errors"]]
+            errors = [self._format(error, request_id) for error in result.errors]
+            data["errors"] = list(errors)
+            statuses = {e["extensions"]["status_code"] for e in errors}
             if 429 in statuses and hasattr(request.state, "sub_response"):
                 request.state.sub_response.status_code = 429
         if result.extensions:

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 import orjson
 
 from server import sql
+from server.db import Connection
 from server.store.jobs import Job, JobStore, RowResult
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class ChunkTarget:
 
 
 async def write_chunk(
-    conn: asyncpg.Connection, target: ChunkTarget, rows: Sequence[PlannedRow], now: datetime
+    conn: Connection, target: ChunkTarget, rows: Sequence[PlannedRow], now: datetime
 ) -> list[RowResult]:
     """Write the rows in the caller's transaction; return their results."""
     job = target.job

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncpg
-
 from server import sql
-from server.db import Pool
+from server.db import Connection, Pool
 from server.imports import cells
 
 QA = sql.queries("accounts")
@@ -13,7 +11,7 @@ QB = sql.queries("boards")
 
 
 async def load_directory(
-    conn: Pool | asyncpg.Connection, account_id: int, board_ids: list[int]
+    conn: Pool | Connection, account_id: int, board_ids: list[int]
 ) -> cells.Directory:
     users = await conn.fetch(QA["directory_users"], account_id)
     teams = await conn.fetch(QA["directory_teams"], account_id)

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
-import asyncpg
 import orjson
 
 from server import sql
-from server.db import Pool
+from server.db import Connection, Pool
 from server.store.records import Row
 
 Q = sql.queries("jobs")
@@ -92,7 +91,7 @@ class JobStore:
 
     async def create(
         self,
-        conn: asyncpg.Connection,
+        conn: Connection,
         *,
         kind: str,
         account_id: int,
@@ -141,7 +140,7 @@ class JobStore:
 
     async def save_progress(
         self,
-        conn: asyncpg.Connection,
+        conn: Connection,
         job: Job,
         *,
         checkpoint_line: int,
@@ -165,9 +164,7 @@ class JobStore:
             raise StaleAttempt(str(job.id))
 
     @staticmethod
-    async def insert_row_results(
-        conn: asyncpg.Connection, job: Job, results: Sequence[RowResult]
-    ) -> None:
+    async def insert_row_results(conn: Connection, job: Job, results: Sequence[RowResult]) -> None:
         if not results:
             return
         await conn.execute(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Self
 
-Row = Mapping[str, Any]
+import asyncpg
+
+Row = asyncpg.Record
 
 ROLES = ("OWNER", "ADMIN", "MEMBER", "CLIENT", "COMMENT_ONLY", "VIEW_ONLY")
 EDIT_ROLES = frozenset({"OWNER", "ADMIN", "MEMBER"})
