@@ -19,6 +19,7 @@ from server.api.schema import schema
 from server.api.view import GraphQLView
 from server.clock import Clock
 from server.embedded_s3 import EmbeddedS3
+from server.events import EventBus
 from server.imports.runner import Runner
 from server.services import Services
 from server.settings import Settings
@@ -82,10 +83,12 @@ class Runtime:
             accounts=AccountStore(pool),
             boards=BoardStore(pool),
             jobs=JobStore(pool),
+            events=EventBus(database_url, pool),
         )
         if settings.fixture is not None:
             await fixtures.load_fixture(pool, fixtures.read_fixture(settings.fixture))
         self.tasks.append(asyncio.create_task(self._refresh_clock(pool)))
+        self.tasks.append(asyncio.create_task(self.services.events.run()))
         if settings.run_jobs:
             self.runner = Runner(self.services)
             self.tasks.append(asyncio.create_task(self.runner.run()))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from server.clock import Clock
 from server.db import Pool
+from server.events import EventBus
 from server.settings import Settings
 from server.storage import Storage
 from server.store.accounts import AccountStore
@@ -22,3 +23,4 @@ class Services:
     accounts: AccountStore
     boards: BoardStore
     jobs: JobStore
+    events: EventBus

@@ -1,0 +1,111 @@
+"""Import/export progress events, carried between processes by PostgreSQL LISTEN/NOTIFY.
+
+A runner publishes with `publish` (the event is also remembered per workspace, user and type,
+so a new subscriber starts from the current state); every process keeps one dedicated
+listening connection, outside the pool, that reconnects by itself, and fans events out to
+its local subscribers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import NotRequired, TypedDict
+
+import asyncpg
+import orjson
+
+from server import sql
+from server.db import Connection, Pool
+
+logger = logging.getLogger(__name__)
+Q = sql.queries("events")
+
+CHANNEL = "import_export_progress"
+RECONNECT_DELAY = 1.0  # seconds between attempts to get the listener back
+QUEUE_SIZE = 1000  # events a slow subscriber may fall behind before it is dropped
+
+
+class ProgressEvent(TypedDict):
+    type: str  # IMPORT | EXPORT
+    userId: str
+    username: str
+    projectId: str  # the workspace's slug
+    projectName: str
+    status: str  # IN_PROGRESS | COMPLETE | CANCELLED | ERROR
+    progress: float
+    error: str | None
+    fileUrl: NotRequired[str | None]
+    totalCount: NotRequired[int | None]
+
+
+class _Envelope(TypedDict):
+    board_id: int
+    user_id: int
+    seq: int
+    event: ProgressEvent
+
+
+async def publish(conn: Pool | Connection, board_id: int, user_id: int, event: ProgressEvent) -> None:
+    seq = await conn.fetchval(Q["remember_event"], board_id, user_id, event["type"], event)
+    envelope: _Envelope = {"board_id": board_id, "user_id": user_id, "seq": seq, "event": event}
+    await conn.execute(Q["notify"], orjson.dumps(envelope).decode())
+
+
+class EventBus:
+    def __init__(self, database_url: str, pool: Pool) -> None:
+        self.database_url = database_url
+        self.pool = pool
+        self.subscribers: dict[tuple[int, int], set[asyncio.Queue[_Envelope]]] = defaultdict(set)
+        self.connected = asyncio.Event()
+
+    async def run(self) -> None:
+        """Keep a listening connection open for as long as the process lives."""
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self.database_url)
+                await conn.add_listener(CHANNEL, self._on_notify)
+                self.connected.set()
+                while not conn.is_closed():
+                    await asyncio.sleep(RECONNECT_DELAY)
+            except asyncio.CancelledError:
+                raise
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                logger.warning("event listener lost, reconnecting", extra={"action": "listen"})
+            finally:
+                self.connected.clear()
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+            await asyncio.sleep(RECONNECT_DELAY)
+
+    def _on_notify(self, _conn: Connection, _pid: int, _channel: str, payload: object) -> None:
+        envelope: _Envelope = orjson.loads(str(payload))
+        for queue in list(self.subscribers.get((envelope["board_id"], envelope["user_id"]), ())):
+            try:
+                queue.put_nowait(envelope)
+            except asyncio.QueueFull:
+                logger.warning("subscriber too slow, event dropped", extra={"action": "fan_out"})
+
+    async def subscribe(self, board_id: int, user_id: int) -> AsyncIterator[ProgressEvent]:
+        """The current state first (one event per type, if any), then every new event."""
+        queue: asyncio.Queue[_Envelope] = asyncio.Queue(QUEUE_SIZE)
+        key = (board_id, user_id)
+        self.subscribers[key].add(queue)
+        seen = 0
+        try:
+            for row in await self.pool.fetch(Q["latest_events"], board_id, user_id):
+                seen = max(seen, row["seq"])
+                yield row["payload"]
+            while True:
+                envelope = await queue.get()
+                if envelope["seq"] > seen:  # older ones were covered by the state above
+                    yield envelope["event"]
+        finally:
+            self.subscribers[key].discard(queue)
+            if not self.subscribers[key]:
+                del self.subscribers[key]

@@ -1,0 +1,98 @@
+"""Blue's recognised record fields: how each is read from a CSV cell and written back.
+
+Imports and exports share these functions, so an exported workspace imports back into the
+same records. Custom fields go through `cells` like monday columns do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from server.imports import cells
+
+TITLE = "Title"
+LIST = "List"
+DONE = "Done"
+START_DATE = "Start Date"
+DUE_DATE = "Due Date"
+DESCRIPTION = "Description"
+ASSIGNEES = "Assignees"
+CREATED_AT = "Created At"
+UPDATED_AT = "Updated At"
+CREATED_BY = "Created By"
+COLOR = "Color"
+PROJECT = "Project"
+TAGS = "Tags"
+CURRENCY_TYPES = "Currency Types"
+
+# the template's and the export's leading columns, in Blue's documented order
+RECOGNISED = (
+    TITLE, LIST, DONE, START_DATE, DUE_DATE, DESCRIPTION, ASSIGNEES,
+    CREATED_AT, UPDATED_AT, CREATED_BY, COLOR, PROJECT, TAGS,
+)  # fmt: skip
+RECOGNISED_LOWER = {name.lower(): name for name in RECOGNISED}
+
+_TRUE = frozenset({"true", "yes", "y", "1", "x", "done", "completed"})
+_FALSE = frozenset({"false", "no", "n", "0", "", "todo", "open"})
+# a spreadsheet runs a cell that starts with one of these as a formula
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_DATE_COLUMN = cells.Column(id="date", title="date", type="date")
+
+
+def parse_done(text: str) -> bool:
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise cells.CellError("INVALID_DONE", f"Done must be true or false, not {text.strip()[:100]!r}")
+
+
+def render_done(done: bool) -> str:
+    return "true" if done else "false"
+
+
+def parse_timestamp(text: str) -> dt.datetime | None:
+    """A date or date-time cell as an aware UTC datetime; None when empty."""
+    cell = cells.parse_cell(_DATE_COLUMN, text, cells.Directory())
+    if cell is None or cell.value is None:
+        return None
+    day = dt.date.fromisoformat(cell.value["date"])
+    clock = dt.time.fromisoformat(cell.value.get("time", "00:00:00"))
+    return dt.datetime.combine(day, clock, tzinfo=dt.UTC)
+
+
+def render_timestamp(moment: dt.datetime | None) -> str:
+    if moment is None:
+        return ""
+    moment = moment.astimezone(dt.UTC)
+    if moment.time() == dt.time(0, 0):
+        return moment.date().isoformat()
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def split_names(text: str) -> list[str]:
+    """Comma-separated names, trimmed, empty pieces dropped, duplicates removed in order."""
+    seen: dict[str, None] = {}
+    for piece in text.split(","):
+        name = piece.strip()
+        if name and name.lower() not in {s.lower() for s in seen}:
+            seen[name] = None
+    return list(seen)
+
+
+def join_names(names: Iterable[str]) -> str:
+    return ", ".join(names)
+
+
+def neutralise(cell: str) -> str:
+    """Make a cell safe to open in a spreadsheet: a leading quote stops formula evaluation."""
+    return "'" + cell if cell.startswith(FORMULA_TRIGGERS) else cell
+
+
+def unneutralise(cell: str) -> str:
+    """Undo `neutralise` on import, so an exported file imports back to the same values."""
+    if cell.startswith("'") and cell[1:].startswith(FORMULA_TRIGGERS):
+        return cell[1:]
+    return cell
