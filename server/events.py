@@ -26,6 +26,7 @@ Q = sql.queries("events")
 
 CHANNEL = "import_export_progress"
 RECONNECT_DELAY = 1.0  # seconds between attempts to get the listener back
+PING_INTERVAL = 5.0  # seconds between liveness checks of the listening connection
 QUEUE_SIZE = 1000  # events a slow subscriber may fall behind before it is dropped
 
 
@@ -49,7 +50,9 @@ class _Envelope(TypedDict):
     event: ProgressEvent
 
 
-async def publish(conn: Pool | Connection, board_id: int, user_id: int, event: ProgressEvent) -> None:
+async def publish(
+    conn: Pool | Connection, board_id: int, user_id: int, event: ProgressEvent
+) -> None:
     seq = await conn.fetchval(Q["remember_event"], board_id, user_id, event["type"], event)
     envelope: _Envelope = {"board_id": board_id, "user_id": user_id, "seq": seq, "event": event}
     await conn.execute(Q["notify"], orjson.dumps(envelope).decode())
@@ -70,8 +73,7 @@ class EventBus:
                 conn = await asyncpg.connect(self.database_url)
                 await conn.add_listener(CHANNEL, self._on_notify)
                 self.connected.set()
-                while not conn.is_closed():
-                    await asyncio.sleep(RECONNECT_DELAY)
+                await self._hold(conn)
             except asyncio.CancelledError:
                 raise
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
@@ -82,6 +84,17 @@ class EventBus:
                     with contextlib.suppress(Exception):
                         await conn.close()
             await asyncio.sleep(RECONNECT_DELAY)
+
+    @staticmethod
+    async def _hold(conn: asyncpg.Connection) -> None:
+        """Return when the connection is gone: closed, or no longer answering a ping."""
+        lost = asyncio.Event()
+        conn.add_termination_listener(lambda _conn: lost.set())
+        while not lost.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(lost.wait(), PING_INTERVAL)
+                return
+            await asyncio.wait_for(conn.fetchval("SELECT 1"), PING_INTERVAL)
 
     def _on_notify(self, _conn: Connection, _pid: int, _channel: str, payload: object) -> None:
         envelope: _Envelope = orjson.loads(str(payload))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import time
 from typing import Any
 
@@ -105,3 +106,48 @@ async def board_items(api: Api, board_id: str = "100") -> dict[str, dict[str, An
         }
         for item in items
     }
+
+
+def csv_text(header: list[str], rows: list[list[str]]) -> str:
+    """A CSV file as a careful client writes it: RFC 4180 quoting, one record per line."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+async def stored_values(api: Api, board_id: str = "100") -> dict[str, dict[str, tuple[str, Any]]]:
+    """name -> {column id: (text, value)} of every item of a board, read back with
+    `items(ids) { column_values { id text value } }`; `value` is decoded from its JSON string
+    and columns without a stored value are left out."""
+    data = await api.gql(
+        "query($b: [ID!]) { boards(ids: $b) { items(limit: 500) { id } } }", {"b": [board_id]}
+    )
+    ids = [item["id"] for item in data["boards"][0]["items"]]
+    found: dict[str, dict[str, tuple[str, Any]]] = {}
+    for start in range(0, len(ids), 100):
+        data = await api.gql(
+            """query($ids: [ID!]) { items(ids: $ids, limit: 100) { id name
+                column_values { id text value } } }""",
+            {"ids": ids[start : start + 100]},
+        )
+        for item in data["items"]:
+            found[item["name"]] = {
+                v["id"]: (v["text"], json.loads(v["value"]))
+                for v in item["column_values"]
+                if v["value"] is not None
+            }
+    return found
+
+
+async def report_by_name(status: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The report's rows keyed by their `name` cell."""
+    return {row["name"]: row for row in await download_report(status)}
+
+
+async def item_count(api: Api, board_id: str = "100") -> int:
+    data = await api.gql(
+        "query($b: [ID!]) { boards(ids: $b) { items(limit: 500) { id } } }", {"b": [board_id]}
+    )
+    return len(data["boards"][0]["items"])

@@ -53,3 +53,9 @@ SELECT board_id, id, name FROM items WHERE board_id = ANY($1) AND state = 'activ
 -- name: activity_of_board
 SELECT id, item_id, user_id, event, data, created_at FROM activity_log
 WHERE board_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3
+
+-- name: assignees_of_item
+SELECT u.id FROM item_assignees a JOIN users u ON u.id = a.user_id WHERE a.item_id = $1 ORDER BY u.id
+
+-- name: tags_of_item
+SELECT t.id, t.name, t.color FROM item_tags it JOIN tags t ON t.id = it.tag_id WHERE it.item_id = $1 ORDER BY t.name

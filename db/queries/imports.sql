@@ -47,3 +47,54 @@ SELECT line, item_id FROM import_rows WHERE job_id = $1
 
 -- name: count_outcomes
 SELECT status, count(*)::integer AS n FROM import_rows WHERE job_id = $1 GROUP BY status
+
+-- name: insert_records
+-- Blue records: items with Blue's own fields.
+INSERT INTO items (id, board_id, group_id, level, name, position, creator_id, created_at, updated_at,
+                   done, start_date, due_date, description, color)
+SELECT r.id, $1, r.group_id, 1, r.name, r.position, r.creator_id, r.created_at, r.updated_at,
+       r.done, r.start_date, r.due_date, r.description, r.color
+FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::timestamptz[],
+            $8::timestamptz[], $9::boolean[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[])
+    AS r(id, group_id, name, position, creator_id, created_at, updated_at, done, start_date, due_date, description, color)
+
+-- name: add_assignees
+INSERT INTO item_assignees (item_id, user_id)
+SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING
+
+-- name: add_item_tags
+INSERT INTO item_tags (item_id, tag_id)
+SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING
+
+-- name: groups_by_title
+SELECT id, title FROM groups WHERE board_id = $1 AND NOT deleted
+
+-- name: create_group
+INSERT INTO groups (board_id, id, title, position)
+VALUES ($1, $2, $3, (SELECT coalesce(max(position), -1) + 1 FROM groups WHERE board_id = $1))
+ON CONFLICT (board_id, id) DO NOTHING
+
+-- name: tags_of_board
+SELECT id, name FROM tags WHERE board_id = $1
+
+-- name: create_tag
+INSERT INTO tags (account_id, board_id, name) VALUES ($1, $2, $3)
+ON CONFLICT (board_id, lower(name)) DO UPDATE SET name = tags.name
+RETURNING id
+
+-- name: board_members_directory
+SELECT u.id, u.name, u.email FROM board_members m JOIN users u ON u.id = m.user_id
+WHERE m.board_id = $1 AND u.enabled
+
+-- name: running_blue_import
+SELECT * FROM import_jobs WHERE board_id = $1 AND kind = 'blue' AND status = 'PROCESSING'
+
+-- name: latest_blue_import
+SELECT * FROM import_jobs WHERE board_id = $1 AND kind = 'blue' ORDER BY created_at DESC LIMIT 1
+
+-- name: request_cancel
+UPDATE import_jobs SET cancel_requested = true
+WHERE board_id = $1 AND kind = 'blue' AND status = 'PROCESSING'
+
+-- name: cancel_requested
+SELECT cancel_requested FROM import_jobs WHERE id = $1

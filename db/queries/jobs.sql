@@ -2,8 +2,8 @@
 SELECT * FROM import_jobs WHERE id::text = $1
 
 -- name: create_job
-INSERT INTO import_jobs (id, kind, account_id, board_id, group_id, user_id, options, object_key, upload_expires_at, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+INSERT INTO import_jobs (id, kind, account_id, board_id, group_id, user_id, options, object_key, upload_expires_at, created_at, status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 RETURNING *
 
 -- name: job_of_account

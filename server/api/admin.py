@@ -13,6 +13,7 @@ from starlette.routing import Route
 from server import clock, fixtures
 from server.errors import AppError
 from server.services import Services
+from server.store.exports import ExportStore
 
 
 def _json(body: Any, status_code: int = 200) -> Response:
@@ -84,9 +85,25 @@ def admin_routes(services: Services) -> list[Route]:
             return _json({"error": "job not found"}, status_code=404)
         return _json(record)
 
+    async def outbox(request: Request) -> Response:
+        messages = await ExportStore(services.pool).outbox()
+        return _json(
+            [
+                {
+                    "to": m.to,
+                    "subject": m.subject,
+                    "body": m.body,
+                    "links": m.links,
+                    "sent_at": m.sent_at,
+                }
+                for m in messages
+            ]
+        )
+
     return [
         Route("/__admin/reset", guarded(reset), methods=["POST"]),
         Route("/__admin/fixture", guarded(load_fixture), methods=["POST"]),
         Route("/__admin/clock", guarded(move_clock), methods=["POST"]),
         Route("/__admin/jobs/{job_id}", guarded(job), methods=["GET"]),
+        Route("/__admin/outbox", guarded(outbox), methods=["GET"]),
     ]

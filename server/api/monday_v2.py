@@ -174,6 +174,13 @@ class ColumnValueType:
         return ColumnType(record=self.column)
 
 
+@strawberry.type(name="Tag")
+class TagType:
+    id: ID
+    name: str
+    color: str
+
+
 @strawberry.type(name="Item")
 class ItemType:
     record: strawberry.Private[ItemRecord]
@@ -201,6 +208,39 @@ class ItemType:
     @strawberry.field
     def creator_id(self) -> ID | None:
         return ID(str(self.record.creator_id)) if self.record.creator_id is not None else None
+
+    @strawberry.field(description="Blue record field: completion status")
+    def done(self) -> bool:
+        return self.record.done
+
+    @strawberry.field(description="Blue record field")
+    def start_date(self) -> str | None:
+        return self.record.start_date.isoformat() if self.record.start_date else None
+
+    @strawberry.field(description="Blue record field")
+    def due_date(self) -> str | None:
+        return self.record.due_date.isoformat() if self.record.due_date else None
+
+    @strawberry.field(description="Blue record field")
+    def description(self) -> str | None:
+        return self.record.description
+
+    @strawberry.field(description="Blue record field")
+    def color(self) -> str | None:
+        return self.record.color
+
+    @strawberry.field(description="Blue record field: the record's assignees")
+    async def assignees(self, info: Info) -> list[UserType]:
+        ids = await info.context.services.boards.assignee_ids(self.record.id)
+        if not ids:
+            return []
+        users = await info.context.services.accounts.users(info.context.user.account_id, ids)
+        return [UserType(record=u) for u in users]
+
+    @strawberry.field
+    async def tags(self, info: Info) -> list[TagType]:
+        tags = await info.context.services.boards.item_tags(self.record.id)
+        return [TagType(id=ID(str(i)), name=n, color=c) for i, n, c in tags]
 
     @strawberry.field
     async def group(self, info: Info) -> GroupType | None:

@@ -6,15 +6,27 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from server.api.blue import BlueMutation, BlueQuery, BlueSubscription
+from server.api.blue_export import BlueExportMutation
 from server.api.monday_import import MondayImportMutation, MondayImportQuery
 from server.api.monday_v2 import MondayQuery
 
-Query = merge_types("Query", (MondayQuery, MondayImportQuery))
-Mutation = merge_types("Mutation", (MondayImportMutation,))
+Query = merge_types("Query", (MondayQuery, MondayImportQuery, BlueQuery))
+Mutation = merge_types(
+    "Mutation",
+    (
+        MondayImportMutation,
+        BlueMutation,
+        BlueExportMutation,
+    ),
+)
 
 # Field names are written exactly as each API spells them: snake_case for monday, camelCase for Blue.
 schema = strawberry.Schema(
-    query=Query, mutation=Mutation, config=StrawberryConfig(auto_camel_case=False)
+    query=Query,
+    mutation=Mutation,
+    subscription=BlueSubscription,
+    config=StrawberryConfig(auto_camel_case=False),
 )
 
 

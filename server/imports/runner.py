@@ -13,6 +13,7 @@ import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
+from server.imports.blue import process_blue_job
 from server.imports.processing import process_job
 from server.services import Services
 from server.store.jobs import Job
@@ -63,7 +64,8 @@ class Runner:
         return await self.services.jobs.claim(now + LEASE, now)
 
     async def run_job(self, job: Job) -> None:
-        work = asyncio.create_task(process_job(self.services, job))
+        process = process_blue_job if job.kind == "blue" else process_job
+        work = asyncio.create_task(process(self.services, job))
         heartbeat = asyncio.create_task(self._heartbeat(job, work))
         try:
             await work

@@ -77,6 +77,13 @@ class BoardStore:
         rows = await self.pool.fetch(Q["activity_of_board"], board_id, limit, offset)
         return [ActivityRecord.from_row(row) for row in rows]
 
+    async def assignee_ids(self, item_id: int) -> list[int]:
+        return [row["id"] for row in await self.pool.fetch(Q["assignees_of_item"], item_id)]
+
+    async def item_tags(self, item_id: int) -> list[tuple[int, str, str]]:
+        rows = await self.pool.fetch(Q["tags_of_item"], item_id)
+        return [(row["id"], row["name"], row["color"]) for row in rows]
+
     async def item_names(self, board_ids: list[int]) -> dict[int, dict[int, str]]:
         """board_id -> {item_id: name}, for resolving board-relation cells."""
         result: dict[int, dict[int, str]] = defaultdict(dict)

@@ -101,6 +101,8 @@ class JobStore:
         options: dict[str, Any],
         upload_expires_at: datetime,
         now: datetime,
+        object_key: str | None = None,
+        status: str = "UPLOAD_PENDING",
     ) -> Job:
         job_id = uuid.uuid4()
         row = await conn.fetchrow(
@@ -112,9 +114,10 @@ class JobStore:
             group_id,
             user_id,
             options,
-            f"uploads/{job_id}.csv",
+            object_key or f"uploads/{job_id}.csv",
             upload_expires_at,
             now,
+            status,
         )
         assert row is not None
         return Job.from_row(row)

@@ -161,10 +161,21 @@ class ItemRecord:
     state: str
     created_at: datetime
     updated_at: datetime
+    # Blue's record fields
+    done: bool = False
+    start_date: datetime | None = None
+    due_date: datetime | None = None
+    description: str | None = None
+    color: str | None = None
 
     @classmethod
     def from_row(cls, row: Row) -> Self:
         return cls(
+            done=row["done"],
+            start_date=row["start_date"],
+            due_date=row["due_date"],
+            description=row["description"],
+            color=row["color"],
             id=row["id"],
             board_id=row["board_id"],
             group_id=row["group_id"],

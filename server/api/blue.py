@@ -1,0 +1,247 @@
+"""Blue-style import: createFileUpload, importTodos, cancelTodoImport, the import report and
+the subscribeToImportExportProgress subscription (camelCase, as Blue spells them)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import tempfile
+import uuid
+from collections.abc import AsyncGenerator
+from datetime import timedelta
+from pathlib import Path
+from typing import cast
+
+import asyncpg
+import strawberry
+from strawberry.scalars import JSON
+
+from server import sql
+from server.api.context import Info
+from server.errors import AppError, BadUserInput, Forbidden, ProjectNotFound
+from server.imports import blue as blue_import
+from server.imports import csvfile
+from server.store.records import EDIT_ROLES, MANAGE_ROLES, Board
+
+Q = sql.queries("imports")
+UPLOAD_URL_TTL = timedelta(minutes=10)
+REPORT_URL_TTL = timedelta(minutes=10)
+S3_KEY = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_./-]*$")
+MAX_REPORTED_ERRORS = 1000  # rows listed in todoImportReport; the report file has them all
+PROJECT_NOT_FOUND = "Project was not found."
+
+
+class TodoImportLimit(AppError):
+    code = "TODO_IMPORT_LIMIT"
+
+
+class ImportAlreadyInProgress(AppError):
+    code = "IMPORT_ALREADY_IN_PROGRESS"
+
+
+async def visible_project(info: Info, project_id: str) -> Board:
+    board = await info.context.services.boards.board_for_user(info.context.user, project_id)
+    if board is None:
+        raise ProjectNotFound(PROJECT_NOT_FOUND)
+    return board
+
+
+def check_s3_key(key: str) -> None:
+    if not S3_KEY.match(key) or ".." in key:
+        raise BadUserInput(
+            "Invalid s3Key: use letters, digits, '_', '.', '/' and '-', starting with a letter or digit, without '..'"
+        )
+
+
+def _safe_filename(filename: str) -> str:
+    name = re.sub(r"[^a-zA-Z0-9_.-]+", "-", Path(filename).name).strip("-.") or "import.csv"
+    return name[:120]
+
+
+@strawberry.input
+class CreateFileUploadInput:
+    projectId: str
+    filename: str
+
+
+@strawberry.type
+class FileUpload:
+    s3Key: str
+    uploadUrl: str
+    expiresAt: str
+
+
+@strawberry.input
+class ImportTodosInput:
+    s3Key: str
+    headers: JSON
+    projectId: str
+    useRustImport: bool | None = False
+
+
+@strawberry.type
+class TodoImportError:
+    line: int
+    column: str
+    code: str
+    message: str
+
+
+@strawberry.type
+class TodoImportReport:
+    status: str
+    progress: float
+    total: int
+    imported: int
+    failed: int
+    error: str | None
+    unknownHeaders: list[str]
+    errors: list[TodoImportError]
+
+
+BLUE_STATUS = {
+    "PROCESSING": "IN_PROGRESS",
+    "COMPLETED": "COMPLETE",
+    "CANCELLED": "CANCELLED",
+    "FAILED": "ERROR",
+}
+
+
+async def _import_todos(info: Info, input: ImportTodosInput) -> bool:
+    services = info.context.services
+    user = info.context.user
+    check_s3_key(input.s3Key)
+    board = await visible_project(info, input.projectId)
+    if board.role not in EDIT_ROLES:
+        raise Forbidden("You are not authorized to import records into this workspace.")
+    try:
+        headers = blue_import.parse_headers(input.headers)
+    except ValueError as exc:
+        raise BadUserInput(str(exc)) from exc
+    running = await services.pool.fetchrow(Q["running_blue_import"], board.id)
+    if running is not None:
+        if input.useRustImport:
+            return True  # documented: the Rust importer silently accepts a second call
+        raise ImportAlreadyInProgress("Import already in progress.")
+    size = await services.storage.head(input.s3Key)
+    if size is None:
+        raise BadUserInput(f"No file at s3Key {input.s3Key!r}: upload it first (createFileUpload)")
+    if user.account_plan != "enterprise":
+        records = await _count_records(info, input.s3Key, headers)
+        if records > blue_import.TODO_IMPORT_LIMIT:
+            raise TodoImportLimit("You are importing too many todos.")
+    now = services.clock.now()
+    options = {"headers": headers, "useRustImport": bool(input.useRustImport)}
+    groups = (await services.boards.groups([board.id]))[board.id]
+    try:
+        async with services.pool.acquire() as conn, conn.transaction():
+            await services.jobs.create(
+                conn, kind="blue", account_id=user.account_id, board_id=board.id,
+                group_id=groups[0].id if groups else "topics", user_id=user.id, options=options,
+                upload_expires_at=now, now=now, object_key=input.s3Key, status="PROCESSING",
+            )  # fmt: skip
+    except asyncpg.UniqueViolationError as exc:  # another call won the race
+        if input.useRustImport:
+            return True
+        raise ImportAlreadyInProgress("Import already in progress.") from exc
+    return True
+
+
+async def _count_records(info: Info, key: str, headers: list[str]) -> int:
+    with tempfile.TemporaryDirectory(prefix="blue-count-") as tmp:
+        path = Path(tmp) / "file.csv"
+        with path.open("wb") as out:
+            async for piece in info.context.services.storage.read_chunks(key):
+                await asyncio.to_thread(out.write, piece)
+        try:
+            return await asyncio.to_thread(blue_import.count_records, path, headers)
+        except csvfile.InvalidUpload as exc:
+            raise BadUserInput(exc.message) from exc
+
+
+async def _cancel(info: Info, project_id: str) -> bool:
+    board = await visible_project(info, project_id)
+    if board.role not in MANAGE_ROLES:
+        raise Forbidden("Only workspace administrators can cancel imports.")
+    await info.context.services.pool.execute(Q["request_cancel"], board.id)
+    return True
+
+
+@strawberry.type
+class BlueMutation:
+    @strawberry.mutation
+    async def createFileUpload(self, info: Info, input: CreateFileUploadInput) -> FileUpload:
+        board = await visible_project(info, input.projectId)
+        services = info.context.services
+        key = f"uploads/{info.context.user.account_slug}/{board.slug}/{uuid.uuid4()}/{_safe_filename(input.filename)}"
+        check_s3_key(key)
+        url = await services.storage.presign_put(
+            key, expires_in=int(UPLOAD_URL_TTL.total_seconds())
+        )
+        expires = services.clock.now() + UPLOAD_URL_TTL
+        return FileUpload(s3Key=key, uploadUrl=url, expiresAt=expires.isoformat())
+
+    @strawberry.mutation(
+        description="Import records from a CSV already in storage; runs in the background."
+    )
+    async def importTodos(self, info: Info, input: ImportTodosInput) -> bool:
+        return await _import_todos(info, input)
+
+    @strawberry.mutation(description="Blue's newer name for importTodos.")
+    async def importRecords(self, info: Info, input: ImportTodosInput) -> bool:
+        return await _import_todos(info, input)
+
+    @strawberry.mutation
+    async def cancelTodoImport(self, info: Info, projectId: str) -> bool:
+        return await _cancel(info, projectId)
+
+    @strawberry.mutation(description="Blue's newer name for cancelTodoImport.")
+    async def cancelRecordImport(self, info: Info, projectId: str) -> bool:
+        return await _cancel(info, projectId)
+
+
+@strawberry.type
+class BlueQuery:
+    @strawberry.field(
+        description="The latest import of a workspace: its state and every row that was not imported, with why."
+    )
+    async def todoImportReport(self, info: Info, projectId: str) -> TodoImportReport | None:
+        board = await visible_project(info, projectId)
+        services = info.context.services
+        row = await services.pool.fetchrow(Q["latest_blue_import"], board.id)
+        if row is None:
+            return None
+        job_id = row["id"]
+        results = await services.jobs.row_results(job_id)
+        failed = [r for r in results if r.status not in ("created", "updated")]
+        return TodoImportReport(
+            status=BLUE_STATUS.get(row["status"], row["status"]),
+            progress=float(row["progress"]),
+            total=int(row["options"].get("total", row["total_rows"] or 0)),
+            imported=sum(1 for r in results if r.status == "created"),
+            failed=len(failed),
+            error=row["failure_message"],
+            unknownHeaders=list(row["options"].get("unknown_headers", [])),
+            errors=[
+                TodoImportError(
+                    line=r.line, column=e.get("column_id", ""), code=e["code"], message=e["message"]
+                )
+                for r in failed[:MAX_REPORTED_ERRORS]
+                for e in r.errors
+                or [{"column_id": "", "code": "FAILED", "message": "The row was not imported"}]
+            ],
+        )
+
+
+@strawberry.type
+class BlueSubscription:
+    @strawberry.subscription
+    async def subscribeToImportExportProgress(
+        self, info: Info, projectId: str, userId: str
+    ) -> AsyncGenerator[JSON, None]:
+        user = info.context.user
+        if str(userId) != str(user.id):
+            raise Forbidden("You can only subscribe to your own progress.")
+        board = await visible_project(info, projectId)
+        async for event in info.context.services.events.subscribe(board.id, user.id):
+            yield cast(JSON, event)

@@ -1,0 +1,190 @@
+"""Exporting a workspace's records to CSV in the background, as Blue's exportTodos does.
+
+The caller gets `true` at once; a background task streams the matching records from one
+database snapshot in batches into a temporary file, uploads it, and delivers the link the
+way Blue does: by e-mail (kept in the outbox, since this server sends no mail) and in the
+final EXPORT progress event. Rows use the template's columns, so the file imports back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import tempfile
+import uuid
+from datetime import timedelta
+
+from server import errors, events
+from server.exports import template
+from server.imports import blue_fields, cells
+from server.services import Services
+from server.store import directory as directory_store
+from server.store.exports import ExportRecord, ExportStore, RecordFilter
+from server.store.records import Board, User
+
+logger = logging.getLogger(__name__)
+
+EXPORT_URL_TTL = timedelta(hours=24)
+EXPORT_WINDOW = timedelta(seconds=50)  # at most one export per user in this window
+BATCH_ROWS = 500  # records per database fetch, file write and progress event
+IN_PROGRESS_CAP = 99.0  # percent; 100 is kept for the finished, uploaded file
+FAILED_MESSAGE = "The export failed. Please try again."
+
+# Running exports: the event loop keeps only weak references to tasks.
+_running: set[asyncio.Task[None]] = set()
+
+
+async def request_export(
+    services: Services, user: User, board: Board, record_filter: RecordFilter
+) -> None:
+    """Take the user's export slot (or raise RATE_LIMITED) and start the export."""
+    store = ExportStore(services.pool)
+    wait = await store.take_export_slot(user.id, board.id, services.clock.now(), EXPORT_WINDOW)
+    if wait is not None:
+        seconds = max(1, math.ceil(wait.total_seconds()))
+        raise errors.RateLimited(
+            f"You can export once every {int(EXPORT_WINDOW.total_seconds())} seconds. "
+            f"Please try again in {seconds} seconds.",
+            retry_after_ms=max(1, math.ceil(wait.total_seconds() * 1000)),
+        )
+    task = asyncio.create_task(
+        export_records(services, user, board, record_filter), name=f"export-{board.id}-{user.id}"
+    )
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+
+
+def first_name(user: User) -> str:
+    return user.name.split()[0] if user.name.split() else ""
+
+
+def _event(
+    user: User,
+    board: Board,
+    status: str,
+    progress: float,
+    *,
+    error: str | None = None,
+    file_url: str | None = None,
+    total: int | None = None,
+) -> events.ProgressEvent:
+    return {
+        "type": "EXPORT",
+        "userId": str(user.id),
+        "username": first_name(user),
+        "projectId": board.slug,
+        "projectName": board.name,
+        "status": status,
+        "progress": progress,
+        "error": error,
+        "fileUrl": file_url,
+        "totalCount": total,
+    }
+
+
+async def export_records(
+    services: Services, user: User, board: Board, record_filter: RecordFilter
+) -> None:
+    """Write, upload and deliver one export; failures end in an ERROR event, never raise."""
+    log_extra = {"board_id": board.id, "user_id": user.id, "action": "export"}
+    try:
+        await events.publish(
+            services.pool, board.id, user.id, _event(user, board, "IN_PROGRESS", 0)
+        )
+        key = f"exports/{user.account_slug}/{board.slug}/{uuid.uuid4()}.csv"
+        total = await _write_and_upload(services, user, board, record_filter, key)
+        now = services.clock.now()
+        url = await services.storage.presign_get(
+            key,
+            expires_in=int(EXPORT_URL_TTL.total_seconds()),
+            filename=f"{board.slug}-export-{now:%Y%m%d-%H%M%S}.csv",
+        )
+        await _send_link(services, user, board, url, total)
+        done = _event(user, board, "COMPLETE", 100.0, file_url=url, total=total)
+        await events.publish(services.pool, board.id, user.id, done)
+        logger.info("export complete", extra={**log_extra, "records": total})
+    # Any failure is reported to the user as an ERROR event: the task must not die silently.
+    except Exception as exc:
+        logger.exception("export failed", extra=log_extra)
+        message = exc.message if isinstance(exc, errors.AppError) else FAILED_MESSAGE
+        failed = _event(user, board, "ERROR", 0.0, error=message)
+        try:
+            await events.publish(services.pool, board.id, user.id, failed)
+        except Exception:  # the database may be what failed; the log above has the cause
+            logger.exception("could not publish export failure", extra=log_extra)
+
+
+async def _write_and_upload(
+    services: Services, user: User, board: Board, record_filter: RecordFilter, key: str
+) -> int:
+    """Stream the records into a temporary CSV file, upload it to `key`; return the count."""
+    layout = await template.load_layout(services, board)
+    directory = await directory_store.load_directory(
+        services.pool, user.account_id, [board.id, *layout.relation_board_ids]
+    )
+    store = ExportStore(services.pool)
+    fd, path = await asyncio.to_thread(tempfile.mkstemp, prefix="export-", suffix=".csv")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
+            await asyncio.to_thread(file.write, template.csv_text([layout.header]))
+            written = 0
+            progress = 0.0
+            batches = store.record_batches(board.id, record_filter, BATCH_ROWS)
+            async with contextlib.aclosing(batches):
+                async for batch in batches:
+                    rows = [_row(board, layout, directory, record) for record in batch.records]
+                    await asyncio.to_thread(file.write, template.csv_text(rows))
+                    written += len(rows)
+                    # never decreasing, and 100 only once the file is uploaded
+                    progress = max(
+                        progress, min(IN_PROGRESS_CAP, round(written * 100 / batch.total, 1))
+                    )
+                    event = _event(user, board, "IN_PROGRESS", progress)
+                    await events.publish(services.pool, board.id, user.id, event)
+        await services.storage.put_file(key, path)
+    finally:
+        await asyncio.to_thread(os.unlink, path)
+    return written
+
+
+def _row(
+    board: Board, layout: template.Layout, directory: cells.Directory, record: ExportRecord
+) -> list[str]:
+    """One record in the template's columns (neutralised later, with the whole row)."""
+    return [
+        record.name,
+        record.list,
+        blue_fields.render_done(record.done),
+        blue_fields.render_timestamp(record.start_date),
+        blue_fields.render_timestamp(record.due_date),
+        record.description or "",
+        blue_fields.join_names(record.assignees),
+        blue_fields.render_timestamp(record.created_at),
+        blue_fields.render_timestamp(record.updated_at),
+        record.creator or "",
+        record.color or "",
+        board.name,
+        blue_fields.join_names(record.tags),
+        *layout.custom_cells(record.values, directory),
+    ]
+
+
+async def _send_link(services: Services, user: User, board: Board, url: str, total: int) -> None:
+    noun = "record" if total == 1 else "records"
+    hours = int(EXPORT_URL_TTL.total_seconds() // 3600)
+    body = (
+        f"Hi {first_name(user) or user.email},\n\n"
+        f"Your export of {total} {noun} from {board.name} is ready. Download the CSV file "
+        f"here (the link expires in {hours} hours):\n\n{url}\n"
+    )
+    await ExportStore(services.pool).send_message(
+        account_id=user.account_id,
+        to=user.email,
+        subject=f"Your export of {board.name} is ready",
+        body=body,
+        links=[url],
+        now=services.clock.now(),
+    )

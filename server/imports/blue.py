@@ -1,0 +1,442 @@
+"""Processing a Blue-style import (importTodos): records with Blue's fields and custom fields.
+
+`headers` maps the file's columns by position. The file's first row is skipped when it
+repeats those headers (as the exported template does) and imported as data otherwise. A
+header that is neither recognised nor the title of a custom field is ignored and listed in
+the import report; a row with a bad cell is not imported and is listed with its line, column
+and reason. Each chunk is one transaction: if the database refuses it, the whole chunk is
+rolled back, earlier chunks stay, and the import ends with status ERROR.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import logging
+import re
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+
+from server import events, sql
+from server.db import Connection
+from server.imports import blue_fields as bf
+from server.imports import cells, csvfile
+from server.services import Services
+from server.store import directory as directory_store
+from server.store.jobs import Job, JobStore, RowResult, StaleAttempt
+from server.store.records import Board, User
+
+logger = logging.getLogger(__name__)
+Q = sql.queries("imports")
+
+CHUNK_ROWS = 500  # records per transaction
+TODO_IMPORT_LIMIT = 2_500  # records per file for accounts not on the enterprise plan
+
+
+class CancelledImport(Exception):
+    """cancelTodoImport was called: stop after the current chunk."""
+
+
+@dataclass(frozen=True)
+class HeaderMap:
+    fields: dict[int, str]  # cell index -> recognised field name
+    columns: dict[int, cells.Column]  # cell index -> custom field
+    currency_types: set[int]  # cell indexes of "Currency Types" columns
+    unknown: list[str]  # headers that matched nothing (ignored)
+    headers: list[str]
+
+
+@dataclass
+class Record:
+    line: int
+    raw: list[str]
+    name: str = ""
+    list_title: str | None = None
+    done: bool = False
+    start_date: dt.datetime | None = None
+    due_date: dt.datetime | None = None
+    description: str | None = None
+    color: str | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    creator_id: int | None = None
+    assignee_ids: list[int] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    values: dict[str, cells.Cell] = field(default_factory=dict)
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+
+def map_headers(headers: list[str], columns: list[cells.Column]) -> HeaderMap:
+    by_title = {c.title.strip().lower(): c for c in columns}
+    fields: dict[int, str] = {}
+    custom: dict[int, cells.Column] = {}
+    currency: set[int] = set()
+    unknown: list[str] = []
+    for index, header in enumerate(headers):
+        key = header.strip().lower()
+        if key in bf.RECOGNISED_LOWER:
+            fields[index] = bf.RECOGNISED_LOWER[key]
+        elif key == bf.CURRENCY_TYPES.lower():
+            currency.add(index)
+        elif key in by_title:
+            custom[index] = by_title[key]
+        elif key:
+            unknown.append(header)
+    return HeaderMap(
+        fields=fields, columns=custom, currency_types=currency, unknown=unknown, headers=headers
+    )
+
+
+class People:
+    """Workspace members by lower-cased name and e-mail (Assignees, Created By)."""
+
+    def __init__(self, members: list[tuple[int, str, str]]) -> None:
+        self.by_key: dict[str, set[int]] = {}
+        for user_id, name, email in members:
+            for key in (name.strip().lower(), email.strip().lower()):
+                if key:
+                    self.by_key.setdefault(key, set()).add(user_id)
+
+    def resolve(self, ref: str) -> int:
+        found = self.by_key.get(ref.strip().lower(), set())
+        if len(found) != 1:
+            problem = "is not a member of the workspace" if not found else "matches several members"
+            raise cells.CellError("UNKNOWN_ASSIGNEE", f"{ref.strip()[:100]!r} {problem}")
+        return next(iter(found))
+
+
+def parse_record(
+    line: int,
+    raw: list[str],
+    header: HeaderMap,
+    parsers: Mapping[int, cells.CellParser],
+    people: People,
+) -> Record:
+    values = [bf.unneutralise(cell) for cell in raw]
+    record = Record(line=line, raw=raw)
+    if len(values) > len(header.headers):
+        record.errors.append({"column": "", "code": "TOO_MANY_CELLS",
+                              "message": f"The row has {len(values)} cells; headers name {len(header.headers)}"})  # fmt: skip
+        return record
+    for index, name in header.fields.items():
+        text = values[index].strip() if index < len(values) else ""
+        try:
+            _set_field(record, name, text, people)
+        except cells.CellError as exc:
+            record.errors.append({"column": name, "code": exc.code, "message": exc.message})
+    for index, parser in parsers.items():
+        column = header.columns[index]
+        try:
+            cell = parser(values[index] if index < len(values) else "")
+        except cells.CellError as exc:
+            record.errors.append({"column": column.title, "code": exc.code, "message": exc.message})
+            continue
+        if cell is not None and cell.value is not None:
+            record.values[column.id] = cell
+    return record
+
+
+def _set_field(record: Record, name: str, text: str, people: People) -> None:
+    if name == bf.TITLE:
+        record.name = text
+    elif name == bf.LIST:
+        record.list_title = text or None
+    elif name == bf.DONE:
+        record.done = bf.parse_done(text)
+    elif name in (bf.START_DATE, bf.DUE_DATE, bf.CREATED_AT, bf.UPDATED_AT):
+        moment = bf.parse_timestamp(text)
+        attribute = {bf.START_DATE: "start_date", bf.DUE_DATE: "due_date",
+                     bf.CREATED_AT: "created_at", bf.UPDATED_AT: "updated_at"}[name]  # fmt: skip
+        setattr(record, attribute, moment)
+    elif name == bf.DESCRIPTION:
+        record.description = text or None
+    elif name == bf.COLOR:
+        record.color = text or None
+    elif name == bf.ASSIGNEES:
+        record.assignee_ids = list(dict.fromkeys(people.resolve(n) for n in bf.split_names(text)))
+    elif name == bf.CREATED_BY:
+        record.creator_id = people.resolve(text) if text else None
+    elif name == bf.TAGS:
+        record.tags = bf.split_names(text)
+    # PROJECT names the workspace the file came from: informative only
+
+
+def same_as_headers(record: list[str], headers: list[str]) -> bool:
+    return [c.strip().lower() for c in record] == [h.strip().lower() for h in headers]
+
+
+def count_records(path: Path, headers: list[str]) -> int:
+    """Data records in the file, for the TODO_IMPORT_LIMIT check."""
+    count = 0
+    for index, (_line, record) in enumerate(csvfile.read_records(path)):
+        if index == 0 and same_as_headers(record, headers):
+            continue
+        if any(cell.strip() for cell in record):
+            count += 1
+    return count
+
+
+def record_chunks(
+    path: Path,
+    header: HeaderMap,
+    parsers: Mapping[int, cells.CellParser],
+    people: People,
+    done: set[int],
+) -> Iterator[list[Record]]:
+    chunk: list[Record] = []
+    for index, (line, raw) in enumerate(csvfile.read_records(path)):
+        if index == 0 and same_as_headers(raw, header.headers):
+            continue
+        if line in done or not any(cell.strip() for cell in raw):
+            continue
+        chunk.append(parse_record(line, raw, header, parsers, people))
+        if len(chunk) >= CHUNK_ROWS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def list_group_id(title: str) -> str:
+    """A stable group id for a list created by an import."""
+    slug = re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")[:30] or "list"
+    return f"{slug}_{hashlib.sha1(title.lower().encode()).hexdigest()[:6]}"
+
+
+def progress_event(
+    user: User, board: Board, status: str, progress: float, error: str | None = None
+) -> events.ProgressEvent:
+    return {
+        "type": "IMPORT",
+        "userId": str(user.id),
+        "username": user.name.split()[0] if user.name.split() else user.name,
+        "projectId": board.slug,
+        "projectName": board.name,
+        "status": status,
+        "progress": progress,
+        "error": error,
+    }
+
+
+@dataclass
+class BlueTarget:
+    job: Job
+    board: Board
+    user: User
+    header: HeaderMap
+    parsers: dict[int, cells.CellParser]
+    people: People
+    groups: dict[str, str]  # lower-cased title -> group id
+    tags: dict[str, int]  # lower-cased name -> tag id
+    position: int
+    total: int
+    processed: int = 0
+    last_progress: float = 0.0
+
+
+async def process_blue_job(services: Services, job: Job) -> None:
+    users = await services.accounts.users(job.account_id, [job.user_id])
+    user = users[0] if users else None
+    board = await services.boards.board_for_user(user, str(job.board_id)) if user else None
+    if user is None or board is None:
+        await _end(services, job, "FAILED", "The workspace or the user is gone", None)
+        return
+    target: BlueTarget | None = None
+    with tempfile.TemporaryDirectory(prefix="blue-import-") as tmp:
+        try:
+            path = Path(tmp) / "import.csv"
+            with path.open("wb") as out:
+                async for piece in services.storage.read_chunks(job.object_key):
+                    await asyncio.to_thread(out.write, piece)
+            target = await _prepare(services, job, board, user, path)
+            await _run(services, target, path)
+        except StaleAttempt:
+            logger.warning("blue import taken over", extra={"job_id": str(job.id)})
+        except CancelledImport:
+            await _end(services, job, "CANCELLED", None, target)
+            await events.publish(services.pool, board.id, user.id,
+                                 progress_event(user, board, "CANCELLED", target.last_progress if target else 0))  # fmt: skip
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            message = exc.message if isinstance(exc, csvfile.InvalidUpload) else _db_message(exc)
+            logger.warning("blue import failed: %s", message, extra={"job_id": str(job.id)})
+            await _end(services, job, "FAILED", message, target)
+            await events.publish(services.pool, board.id, user.id,
+                                 progress_event(user, board, "ERROR", target.last_progress if target else 0, message))  # fmt: skip
+
+
+def _db_message(exc: Exception) -> str:
+    if isinstance(exc, asyncpg.PostgresError | csvfile.InvalidUpload | OSError):
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return f"Internal error ({type(exc).__name__})"
+
+
+async def _prepare(
+    services: Services, job: Job, board: Board, user: User, path: Path
+) -> BlueTarget:
+    columns = [
+        cells.Column(id=c.id, title=c.title, type=c.type, settings=c.settings)
+        for c in (await services.boards.columns([board.id]))[board.id]
+        if not c.archived
+    ]
+    header = map_headers([str(h) for h in job.options["headers"]], columns)
+    targets = sorted(
+        {int(b) for c in header.columns.values() for b in c.settings.get("board_ids", [])}
+    )
+    directory = await directory_store.load_directory(services.pool, job.account_id, targets)
+    parsers = {
+        index: cells.compile_parser(column, directory) for index, column in header.columns.items()
+    }
+    members = await services.pool.fetch(Q["board_members_directory"], board.id)
+    people = People([(m["id"], m["name"], m["email"]) for m in members])
+    total = await asyncio.to_thread(count_records, path, header.headers)
+    groups = {
+        r["title"].strip().lower(): r["id"]
+        for r in await services.pool.fetch(Q["groups_by_title"], board.id)
+    }
+    tags = {
+        r["name"].strip().lower(): r["id"]
+        for r in await services.pool.fetch(Q["tags_of_board"], board.id)
+    }
+    position = int(await services.pool.fetchval(Q["next_position"], board.id))
+    state = {"unknown_headers": header.unknown, "total": total}
+    async with services.pool.acquire() as conn, conn.transaction():
+        await services.jobs.save_progress(conn, job, checkpoint_line=job.checkpoint_line, counts=job.counts,
+                                          progress=job.progress, total_rows=total, state=state)  # fmt: skip
+    return BlueTarget(job=job, board=board, user=user, header=header, parsers=parsers, people=people,
+                      groups=groups, tags=tags, position=position, total=total)  # fmt: skip
+
+
+async def _run(services: Services, target: BlueTarget, path: Path) -> None:
+    job, board, user = target.job, target.board, target.user
+    done = {r["line"] for r in await services.pool.fetch(Q["done_lines"], job.id)}
+    target.processed = len(done)
+    target.last_progress = _progress(target)
+    await events.publish(
+        services.pool,
+        board.id,
+        user.id,
+        progress_event(user, board, "IN_PROGRESS", target.last_progress),
+    )
+    chunks = record_chunks(path, target.header, target.parsers, target.people, done)
+    while True:
+        if await services.pool.fetchval(Q["cancel_requested"], job.id):
+            raise CancelledImport
+        chunk = await asyncio.to_thread(next, chunks, None)
+        if chunk is None:
+            break
+        async with services.pool.acquire() as conn, conn.transaction():
+            await _write_records(conn, target, chunk, services.clock.now())
+            target.processed += len(chunk)
+            target.last_progress = _progress(target)
+            counts = await _counts(conn, job, target.total)
+            await services.jobs.save_progress(conn, job, checkpoint_line=chunk[-1].line, counts=counts,
+                                              progress=int(target.last_progress), total_rows=target.total, state={})  # fmt: skip
+            await events.publish(conn, board.id, user.id,
+                                 progress_event(user, board, "IN_PROGRESS", target.last_progress))  # fmt: skip
+    await _end(services, job, "COMPLETED", None, target)
+    await events.publish(
+        services.pool, board.id, user.id, progress_event(user, board, "COMPLETE", 100.0)
+    )
+
+
+def _progress(target: BlueTarget) -> float:
+    return round(min(100.0, target.processed * 100.0 / max(target.total, 1)), 2)
+
+
+async def _counts(conn: Connection, job: Job, total: int) -> dict[str, int]:
+    counts = {key: 0 for key in job.counts}
+    for row in await conn.fetch(Q["count_outcomes"], job.id):
+        counts[row["status"]] = row["n"]
+    counts["submitted"] = total
+    return counts
+
+
+async def _end(
+    services: Services, job: Job, status: str, message: str | None, target: BlueTarget | None
+) -> None:
+    async with services.pool.acquire() as conn:
+        counts = await _counts(conn, job, target.total if target else 0)
+    await services.jobs.finish(
+        job, status=status, counts=counts, progress=100 if status == "COMPLETED" else int(target.last_progress if target else 0),
+        now=services.clock.now(), failure_reason="INTERNAL_ERROR" if status == "FAILED" else None,
+        failure_message=message,
+    )  # fmt: skip
+
+
+async def _write_records(
+    conn: Connection, target: BlueTarget, chunk: list[Record], now: dt.datetime
+) -> None:
+    board, job = target.board, target.job
+    good = [r for r in chunk if not r.errors]
+    for record in good:
+        title = (record.list_title or "").strip()
+        if title and title.lower() not in target.groups:
+            group_id = list_group_id(title)
+            await conn.execute(Q["create_group"], board.id, group_id, title)
+            target.groups[title.lower()] = group_id
+        for tag in record.tags:
+            if tag.lower() not in target.tags:
+                target.tags[tag.lower()] = await conn.fetchval(
+                    Q["create_tag"], board.account_id, board.id, tag
+                )
+    default_group = next(iter(target.groups.values()), None)
+    if good and default_group is None:
+        await conn.execute(Q["create_group"], board.id, "topics", "Records")
+        target.groups["records"] = default_group = "topics"
+    ids = [r["id"] for r in await conn.fetch(Q["allocate_item_ids"], len(good))] if good else []
+    if good:
+        await conn.execute(
+            Q["insert_records"], board.id, ids,
+            [target.groups[r.list_title.strip().lower()] if r.list_title else default_group for r in good],
+            [r.name for r in good],
+            list(range(target.position, target.position + len(good))),
+            [r.creator_id or target.user.id for r in good],
+            [r.created_at or now for r in good], [r.updated_at or r.created_at or now for r in good],
+            [r.done for r in good], [r.start_date for r in good], [r.due_date for r in good],
+            [r.description for r in good], [r.color for r in good],
+        )  # fmt: skip
+        target.position += len(good)
+        pairs = [(i, u) for i, r in zip(ids, good, strict=True) for u in r.assignee_ids]
+        if pairs:
+            await conn.execute(Q["add_assignees"], [p[0] for p in pairs], [p[1] for p in pairs])
+        tag_pairs = [
+            (i, target.tags[t.lower()]) for i, r in zip(ids, good, strict=True) for t in r.tags
+        ]
+        if tag_pairs:
+            await conn.execute(
+                Q["add_item_tags"], [p[0] for p in tag_pairs], [p[1] for p in tag_pairs]
+            )
+        values = [
+            (i, c, cell) for i, r in zip(ids, good, strict=True) for c, cell in r.values.items()
+        ]
+        if values:
+            await conn.execute(
+                Q["upsert_values"], [v[0] for v in values], [v[1] for v in values],
+                [orjson.dumps(v[2].value).decode() for v in values], [v[2].text for v in values],
+            )  # fmt: skip
+    item_of = dict(zip((r.line for r in good), ids, strict=True))
+    results = [
+        RowResult(
+            line=r.line, status="invalid" if r.errors else "created", item_id=item_of.get(r.line),
+            errors=[{"column_id": e["column"], "code": e["code"], "message": e["message"]} for e in r.errors],
+            cells=r.raw,
+        )
+        for r in chunk
+    ]  # fmt: skip
+    await JobStore.insert_row_results(conn, job, results)
+
+
+def parse_headers(value: Any) -> list[str]:
+    """`headers` is JSON: an array of strings (or null for 'use the file's first row')."""
+    if not isinstance(value, list) or not value or not all(isinstance(h, str) for h in value):
+        raise ValueError("headers must be a non-empty JSON array of strings")
+    return [str(h) for h in value]

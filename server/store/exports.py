@@ -1,0 +1,153 @@
+"""Blue exports: the per-user export window, the records an export streams, and the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Self
+
+from server import sql
+from server.db import Pool
+from server.store.records import Row
+
+Q = sql.queries("exports")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordFilter:
+    """Which records an export writes; an empty tuple or None leaves that criterion out."""
+
+    list_ids: tuple[str, ...] = ()
+    list_titles: tuple[str, ...] = ()  # matched ignoring case
+    tag_names: tuple[str, ...] = ()  # matched ignoring case; a record needs any one of them
+    assignee_ids: tuple[int, ...] = ()  # a record needs any one of them
+    done: bool | None = None
+    due_from: datetime | None = None  # inclusive
+    due_to: datetime | None = None  # inclusive
+
+    def arguments(self) -> list[Any]:
+        """The filter parameters ($2..$8) of the `records` query."""
+        return [
+            list(self.list_ids) or None,
+            [title.lower() for title in self.list_titles] or None,
+            [name.lower() for name in self.tag_names] or None,
+            list(self.assignee_ids) or None,
+            self.done,
+            self.due_from,
+            self.due_to,
+        ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportRecord:
+    """One record as an export row shows it; people are e-mail addresses (names without one)."""
+
+    id: int
+    name: str
+    list: str
+    done: bool
+    start_date: datetime | None
+    due_date: datetime | None
+    description: str | None
+    color: str | None
+    created_at: datetime
+    updated_at: datetime
+    creator: str | None
+    assignees: tuple[str, ...]
+    tags: tuple[str, ...]
+    values: dict[str, Any]  # column id -> stored value
+
+    @classmethod
+    def from_row(cls, row: Row) -> Self:
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            list=row["list"],
+            done=row["done"],
+            start_date=row["start_date"],
+            due_date=row["due_date"],
+            description=row["description"],
+            color=row["color"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            creator=row["creator"],
+            assignees=tuple(row["assignees"]),
+            tags=tuple(row["tags"]),
+            values=row["custom_values"],
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Batch:
+    records: list[ExportRecord]
+    total: int  # records matching the filter in the whole export
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboxMessage:
+    to: str
+    subject: str
+    body: str
+    links: list[str]
+    sent_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Row) -> Self:
+        return cls(
+            to=row["recipient"],
+            subject=row["subject"],
+            body=row["body"],
+            links=row["links"],
+            sent_at=row["sent_at"],
+        )
+
+
+class ExportStore:
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+
+    async def take_export_slot(
+        self, user_id: int, board_id: int, now: datetime, window: timedelta
+    ) -> timedelta | None:
+        """Record an export request, or return how long the user must still wait."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(Q["lock_user_exports"], user_id)
+            latest: datetime | None = await conn.fetchval(
+                Q["latest_export_request"], user_id, now - window, now
+            )
+            if latest is not None:
+                return latest + window - now
+            await conn.execute(Q["record_export_request"], user_id, board_id, now)
+            return None
+
+    async def record_batches(
+        self, board_id: int, record_filter: RecordFilter, batch_size: int
+    ) -> AsyncGenerator[Batch, None]:
+        """The matching records in batches, from one consistent snapshot of the workspace."""
+        async with (
+            self.pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            cursor = await conn.cursor(Q["records"], board_id, *record_filter.arguments())
+            while rows := await cursor.fetch(batch_size):
+                yield Batch(
+                    records=[ExportRecord.from_row(row) for row in rows], total=rows[0]["total"]
+                )
+
+    async def send_message(
+        self,
+        *,
+        account_id: int,
+        to: str,
+        subject: str,
+        body: str,
+        links: Sequence[str],
+        now: datetime,
+    ) -> None:
+        """Keep the e-mail this server would send (it sends none) for the admin outbox."""
+        await self.pool.execute(Q["send_message"], account_id, to, subject, body, list(links), now)
+
+    async def outbox(self) -> list[OutboxMessage]:
+        """Every kept message, oldest first."""
+        return [OutboxMessage.from_row(row) for row in await self.pool.fetch(Q["outbox"])]
