@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import httpx
 
-from tests.conftest import Api
+from tests.conftest import Api, ServerProcess
 
 JOB_TIMEOUT = 120.0  # seconds a test waits for a job to end
 TERMINAL = frozenset({"COMPLETED", "FAILED", "REJECTED"})
@@ -151,3 +154,42 @@ async def item_count(api: Api, board_id: str = "100") -> int:
         "query($b: [ID!]) { boards(ids: $b) { items(limit: 500) { id } } }", {"b": [board_id]}
     )
     return len(data["boards"][0]["items"])
+
+
+def postgres_socket(server: ServerProcess) -> tuple[str, int]:
+    """(host or socket directory, port) of the server's embedded PostgreSQL, read from the
+    postmaster.pid in its data dir (the folder of the server's log): the lines are pid, data
+    dir, start time, port, socket directory, listen address, shared memory, status."""
+    pid_file = next(server.log_path.parent.rglob("postmaster.pid"))
+    lines = [line.strip() for line in pid_file.read_text().splitlines()]
+    host = lines[4] or (lines[5] if lines[5] not in ("", "*") else "127.0.0.1")
+    return host, int(lines[3])
+
+
+@contextlib.asynccontextmanager
+async def refusing_name(server: ServerProcess, name: str) -> AsyncIterator[None]:
+    """A trigger on `items` that makes PostgreSQL refuse any item called `name`."""
+    host, port = postgres_socket(server)
+    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
+    try:
+        await conn.execute(
+            f"""
+            CREATE OR REPLACE FUNCTION test_refuse_item() RETURNS trigger AS $$
+            BEGIN
+                IF NEW.name = '{name}' THEN
+                    RAISE EXCEPTION 'test trigger refuses item %', NEW.name;
+                END IF;
+                RETURN NEW;
+            END $$ LANGUAGE plpgsql;
+            DROP TRIGGER IF EXISTS test_refuse_item ON items;
+            CREATE TRIGGER test_refuse_item BEFORE INSERT OR UPDATE ON items
+                FOR EACH ROW EXECUTE FUNCTION test_refuse_item();
+            """
+        )
+        yield
+    finally:
+        await conn.execute(
+            "DROP TRIGGER IF EXISTS test_refuse_item ON items; "
+            "DROP FUNCTION IF EXISTS test_refuse_item();"
+        )
+        await conn.close()

@@ -293,3 +293,26 @@ async def test_subscription_to_another_user_or_invisible_project_is_refused(
         await subscribe(ws, "graphql-transport-ws", "leads", "20")
         message = await next_event(ws)
         assert message["payload"][0]["extensions"]["code"] == "PROJECT_NOT_FOUND"
+
+
+async def test_rust_import_gives_the_same_records_as_the_standard_one(api: Api) -> None:
+    headers = ["Title", "List", "Done", "Due Date", "Assignees", "Tags", "Status", "Score"]
+    body = csv_text(
+        [headers]
+        + [[f"rec {i}", f"list {i % 3}", str(i % 2 == 0).lower(), f"2025-03-{1 + i % 28:02d}",
+            "Bob Member", f"t{i % 4}", "Done", str(i)] for i in range(1100)]
+    )  # fmt: skip
+    standard = await import_file(api, "leads", body, headers)
+    first = await records(api)
+    await api.admin("POST", "/__admin/reset")
+    rust = await import_file(api, "leads", body, headers, useRustImport=True)
+    second = await records(api)
+    assert standard["imported"] == rust["imported"] == 1100
+
+    def comparable(items: dict[str, dict[str, object]]) -> dict[str, object]:
+        return {
+            name: {k: v for k, v in item.items() if k not in ("id", "created_at", "updated_at")}
+            for name, item in items.items()
+        }
+
+    assert comparable(first) == comparable(second)

@@ -3,13 +3,9 @@ and row counts, and a chunk the database refuses."""
 
 from __future__ import annotations
 
-import contextlib
 import urllib.parse
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from tests.conftest import Api, ServerProcess
@@ -19,6 +15,7 @@ from tests.importing import (
     download_report,
     item_count,
     job_status,
+    refusing_name,
     report_by_name,
     run_import,
     start_job,
@@ -292,43 +289,7 @@ async def test_upload_within_ten_minutes_is_accepted(api: Api) -> None:
 # A chunk the database refuses
 
 
-def postgres_socket(server: ServerProcess) -> tuple[str, int]:
-    """(socket directory, port) of the server's embedded PostgreSQL, from postmaster.pid."""
-    lines = (server.log_path.parent / "pg" / "postmaster.pid").read_text().splitlines()
-    return lines[4].strip() or "127.0.0.1", int(lines[3])
-
-
-@contextlib.asynccontextmanager
-async def refusing_name(server: ServerProcess, name: str) -> AsyncIterator[None]:
-    """A trigger on `items` that makes PostgreSQL refuse any item called `name`."""
-    host, port = postgres_socket(server)
-    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
-    try:
-        await conn.execute(
-            f"""
-            CREATE OR REPLACE FUNCTION test_refuse_item() RETURNS trigger AS $$
-            BEGIN
-                IF NEW.name = '{name}' THEN
-                    RAISE EXCEPTION 'test trigger refuses item %', NEW.name;
-                END IF;
-                RETURN NEW;
-            END $$ LANGUAGE plpgsql;
-            DROP TRIGGER IF EXISTS test_refuse_item ON items;
-            CREATE TRIGGER test_refuse_item BEFORE INSERT OR UPDATE ON items
-                FOR EACH ROW EXECUTE FUNCTION test_refuse_item();
-            """
-        )
-        yield
-    finally:
-        await conn.execute(
-            "DROP TRIGGER IF EXISTS test_refuse_item ON items; "
-            "DROP FUNCTION IF EXISTS test_refuse_item();"
-        )
-        await conn.close()
-
-
 async def test_only_the_row_the_database_refuses_fails(api: Api, server: ServerProcess) -> None:
-    assert Path(server.log_path.parent / "pg" / "postmaster.pid").exists()
     rows = [[f"Row {n}", f"text {n}", "Done"] for n in range(1, 8)]
     rows.insert(3, ["Poison", "bad", "Stuck"])
     body = csv_text(["name", "text", "status"], rows)

@@ -7,12 +7,6 @@ SELECT coalesce(max(position), 0) + 1 FROM items WHERE board_id = $1
 -- name: active_item_count
 SELECT count(*) FROM items WHERE board_id = $1 AND state = 'active'
 
--- name: insert_items
-INSERT INTO items (id, board_id, group_id, parent_id, level, name, position, creator_id, created_at, updated_at)
-SELECT r.id, $1, $2, r.parent_id, r.level, r.name, r.position, $3, $4, $4
-FROM unnest($5::bigint[], $6::bigint[], $7::integer[], $8::text[], $9::bigint[])
-    AS r(id, parent_id, level, name, position)
-
 -- name: rename_items
 UPDATE items SET name = r.name, updated_at = $1
 FROM unnest($2::bigint[], $3::text[]) AS r(id, name)

@@ -8,14 +8,12 @@ from typing import Annotated
 import strawberry
 from strawberry import ID
 
+from server.api.blue import visible_project
 from server.api.context import Info
-from server.errors import BadUserInput, ProjectNotFound
+from server.errors import BadUserInput
 from server.exports import records, template
 from server.imports import blue_fields, cells
 from server.store.exports import RecordFilter
-from server.store.records import Board
-
-PROJECT_NOT_FOUND = "Project was not found."
 
 
 @strawberry.input(description="The workspace whose CSV import template to generate.")
@@ -81,14 +79,6 @@ class ExportTodosInput:
     )
 
 
-async def _visible_project(info: Info, project_id: str) -> Board:
-    """The workspace, at any access level; PROJECT_NOT_FOUND when unknown or not visible."""
-    board = await info.context.services.boards.board_for_user(info.context.user, project_id)
-    if board is None or board.state == "deleted":
-        raise ProjectNotFound(PROJECT_NOT_FOUND)
-    return board
-
-
 def _due_bound(field: str, text: str | None, *, end_of_day: bool) -> dt.datetime | None:
     if text is None or not text.strip():
         return None
@@ -141,7 +131,7 @@ def _record_filter(given: TodosFilter | None) -> RecordFilter:
 
 
 async def _export_todos(info: Info, given: ExportTodosInput) -> bool:
-    board = await _visible_project(info, given.project_id)
+    board = await visible_project(info, given.project_id)
     record_filter = _record_filter(given.filter)
     await records.request_export(info.context.services, info.context.user, board, record_filter)
     return True
@@ -170,7 +160,7 @@ class BlueExportMutation:
         input_: Annotated[ExportCSVTemplateInput, strawberry.argument(name="input")],
     ) -> str:
         user = info.context.user
-        board = await _visible_project(info, input_.project_id)
+        board = await visible_project(info, input_.project_id)
         return await template.export_template(info.context.services, user.account_slug, board)
 
     @strawberry.mutation(name="exportTodos", description=EXPORT_TODOS_DESCRIPTION)

@@ -92,7 +92,7 @@ async def export_records(
     log_extra = {"board_id": board.id, "user_id": user.id, "action": "export"}
     try:
         await events.publish(
-            services.pool, board.id, user.id, _event(user, board, "IN_PROGRESS", 0)
+            services.pool, board.id, user.id, _event(user, board, "IN_PROGRESS", 0.0)
         )
         key = f"exports/{user.account_slug}/{board.slug}/{uuid.uuid4()}.csv"
         total = await _write_and_upload(services, user, board, record_filter, key)

@@ -37,6 +37,10 @@ logger = logging.getLogger(__name__)
 Q = sql.queries("imports")
 
 CHUNK_ROWS = 500  # records per transaction
+RECORD_COLUMNS = [
+    "id", "board_id", "group_id", "name", "position", "creator_id", "created_at", "updated_at",
+    "done", "start_date", "due_date", "description", "color",
+]  # fmt: skip
 TODO_IMPORT_LIMIT = 2_500  # records per file for accounts not on the enterprise plan
 
 
@@ -394,16 +398,22 @@ async def _write_records(
         target.groups["records"] = default_group = "topics"
     ids = [r["id"] for r in await conn.fetch(Q["allocate_item_ids"], len(good))] if good else []
     if good:
-        await conn.execute(
-            Q["insert_records"], board.id, ids,
-            [target.groups[r.list_title.strip().lower()] if r.list_title else default_group for r in good],
-            [r.name for r in good],
-            list(range(target.position, target.position + len(good))),
-            [r.creator_id or target.user.id for r in good],
-            [r.created_at or now for r in good], [r.updated_at or r.created_at or now for r in good],
-            [r.done for r in good], [r.start_date for r in good], [r.due_date for r in good],
-            [r.description for r in good], [r.color for r in good],
-        )  # fmt: skip
+        groups = [
+            target.groups[r.list_title.strip().lower()] if r.list_title else default_group
+            for r in good
+        ]
+        rows = [
+            (item_id, board.id, group, r.name, position, r.creator_id or target.user.id,
+             r.created_at or now, r.updated_at or r.created_at or now, r.done, r.start_date,
+             r.due_date, r.description, r.color)
+            for item_id, group, r, position in zip(ids, groups, good, range(target.position, target.position + len(good)), strict=True)
+        ]  # fmt: skip
+        if job.options.get("useRustImport"):
+            await conn.copy_records_to_table("items", columns=RECORD_COLUMNS, records=rows)
+        else:
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            # the same rows as arrays, one per column (the board id is the statement's $1)
+            await conn.execute(Q["insert_records"], board.id, columns[0], *columns[2:])
         target.position += len(good)
         pairs = [(i, u) for i, r in zip(ids, good, strict=True) for u in r.assignee_ids]
         if pairs:

@@ -23,6 +23,19 @@ logger = logging.getLogger(__name__)
 Q = sql.queries("imports")
 
 
+ITEM_COLUMNS = [
+    "id", "board_id", "group_id", "parent_id", "level", "name", "position", "creator_id",
+    "created_at", "updated_at",
+]  # fmt: skip
+VALUE_COLUMNS = ["item_id", "column_id", "value", "text"]
+
+
+async def copy_values(conn: Connection, rows: list[tuple[Any, str, Any, str]]) -> None:
+    """Column values of items created in this transaction, by COPY."""
+    if rows:
+        await conn.copy_records_to_table("column_values", columns=VALUE_COLUMNS, records=rows)
+
+
 @dataclass
 class PlannedRow:
     """A row the chunk will write, or only report."""
@@ -62,24 +75,26 @@ async def write_chunk(
         for row, item_id in zip(creates, ids, strict=True):
             row.item_id = item_id
             target.created[row.line] = item_id
-        positions = list(range(target.next_position, target.next_position + len(creates)))
-        await conn.execute(
-            Q["insert_items"],
-            job.board_id,
-            target.group_id,
-            job.user_id,
-            now,
-            ids,
-            [target.created.get(r.parent_line) if r.parent_line else None for r in creates],
-            [r.level for r in creates],
-            [r.name for r in creates],
-            positions,
+        positions = range(target.next_position, target.next_position + len(creates))
+        # COPY: new rows with ids allocated above, so nothing can conflict
+        await conn.copy_records_to_table(
+            "items",
+            columns=ITEM_COLUMNS,
+            records=[
+                (item_id, job.board_id, target.group_id,
+                 target.created.get(r.parent_line) if r.parent_line else None,
+                 r.level, r.name, position, job.user_id, now, now)
+                for r, item_id, position in zip(creates, ids, positions, strict=True)
+            ],
+        )  # fmt: skip
+        await copy_values(
+            conn, [(r.item_id, c, v, t) for r in creates for c, (v, t) in r.values.items()]
         )
     if updates:
         await conn.execute(
             Q["rename_items"], now, [r.item_id for r in updates], [r.name for r in updates]
         )
-    value_rows = [(r.item_id, c, v, t) for r in creates + updates for c, (v, t) in r.values.items()]
+    value_rows = [(r.item_id, c, v, t) for r in updates for c, (v, t) in r.values.items()]
     if value_rows:
         await conn.execute(
             Q["upsert_values"],

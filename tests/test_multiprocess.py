@@ -1,0 +1,65 @@
+"""Two server processes on one database and one bucket: events and jobs cross between them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from server.embedded_s3 import EmbeddedS3
+from server.settings import DEFAULT_REGION, EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
+from tests.blue import next_event, put_file, start_import, subscribe, websocket
+from tests.conftest import ADMIN_TOKEN, Api, ServerProcess, start_server, stop_server
+from tests.importing import run_import
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """Processes A and B sharing the embedded PostgreSQL of one data dir and one S3 endpoint."""
+    s3 = EmbeddedS3(access_key=EMBEDDED_ACCESS_KEY, secret_key=EMBEDDED_SECRET_KEY, region=DEFAULT_REGION)
+    s3.start()
+    data_dir = tmp_path_factory.mktemp("shared-data")
+    env = {"S3_ENDPOINT_URL": s3.endpoint_url, "S3_BUCKET": "shared"}
+    first = start_server(data_dir, extra_env=env)
+    second = start_server(data_dir, extra_env=env)
+    yield first, second
+    stop_server(second)
+    stop_server(first)
+    s3.stop()
+
+
+@pytest.fixture
+async def api_a(pair: tuple[ServerProcess, ServerProcess]) -> AsyncIterator[Api]:
+    async with httpx.AsyncClient(base_url=pair[0].url, timeout=30) as client:
+        api = Api(client)
+        response = await client.post("/__admin/reset", headers={"X-Admin-Token": ADMIN_TOKEN})
+        assert response.status_code == 200
+        yield api
+
+
+async def test_subscriber_on_one_process_sees_an_import_another_runs(
+    api_a: Api, pair: tuple[ServerProcess, ServerProcess]
+) -> None:
+    body = "Title\n" + "".join(f"r{i}\n" for i in range(1200))
+    key = await put_file(api_a, "leads", body)
+    async with websocket(pair[1].url, "graphql-transport-ws") as ws:
+        await subscribe(ws, "graphql-transport-ws", "leads", "10")
+        assert (await start_import(api_a, "leads", key, ["Title"])).json() == {"data": {"importTodos": True}}
+        statuses = []
+        while not statuses or statuses[-1] == "IN_PROGRESS":
+            statuses.append((await next_event(ws))["status"])
+    assert statuses[0] == "IN_PROGRESS" and statuses[-1] == "COMPLETE"
+
+
+async def test_jobs_started_on_either_process_each_run_exactly_once(
+    api_a: Api, pair: tuple[ServerProcess, ServerProcess]
+) -> None:
+    async with httpx.AsyncClient(base_url=pair[1].url, timeout=30) as client:
+        api_b = Api(client)
+        body = "name\n" + "".join(f"item {i}\n" for i in range(3000))
+        first = await run_import(api_a, body, mutation="backfill_items")
+        second = await run_import(api_b, body, mutation="backfill_items")
+    assert first["counts"]["created"] == second["counts"]["created"] == 3000
+    data = await api_a.gql('{ boards(ids: [100]) { items(limit: 500, page: 13) { id } } }')
+    assert len(data["boards"][0]["items"]) == 1  # 1 fixture item + 6000: 6001 items, page 13 has one
