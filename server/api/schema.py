@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -21,12 +22,22 @@ Mutation = merge_types(
     ),
 )
 
+MAX_DEPTH = 6  # levels of nesting, as monday documents
+MAX_ALIASES = 30  # aliases per document, fragments included
+MAX_TOKENS = 10_000  # lexer tokens per document
+
 # Field names are written exactly as each API spells them: snake_case for monday, camelCase for Blue.
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     subscription=BlueSubscription,
     config=StrawberryConfig(auto_camel_case=False),
+    # factories: one extension per request, as strawberry asks
+    extensions=[
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+    ],
 )
 
 

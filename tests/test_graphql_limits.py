@@ -1,0 +1,34 @@
+"""GraphQL abuse limits: depth, aliases, tokens; no stack traces."""
+
+from __future__ import annotations
+
+from tests.conftest import Api
+
+
+async def test_query_deeper_than_six_levels_is_refused(api: Api) -> None:
+    deep = "{ boards { items { board { items { board { items { board { id } } } } } } } }"
+    response = await api.post(deep)
+    error = response.json()["errors"][0]
+    assert "exceeds maximum operation depth" in error["message"]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    ok = await api.post("{ boards { items { board { items { board { id } } } } } }")
+    assert "errors" not in ok.json()
+
+
+async def test_too_many_aliases_even_through_fragments_are_refused(api: Api) -> None:
+    aliases = " ".join(f"a{i}: me {{ id }}" for i in range(20))
+    query = f"query {{ ...F {aliases} }} fragment F on Query {{ {aliases.replace('a', 'b')} }}"
+    response = await api.post(query)
+    assert "aliases found" in response.json()["errors"][0]["message"]
+
+
+async def test_oversized_documents_are_refused(api: Api) -> None:
+    query = "{ me { " + "id " * 12000 + "} }"
+    response = await api.post(query)
+    assert "token" in response.json()["errors"][0]["message"].lower()
+
+
+async def test_errors_never_carry_stack_traces(api: Api) -> None:
+    response = await api.post('{ items(ids: ["x' + "\\u0000" + '"]) { id } }')
+    assert "Traceback" not in response.text
+    assert 'File "' not in response.text
