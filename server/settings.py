@@ -14,6 +14,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_BUCKET = "imports"
 DEFAULT_REGION = "us-east-1"
+# how long a job stays claimed without a heartbeat before another runner may take it over
+DEFAULT_JOB_LEASE = 30.0  # seconds
 # credentials the embedded S3 endpoint accepts when none are configured
 EMBEDDED_ACCESS_KEY = "embedded-access-key"
 EMBEDDED_SECRET_KEY = "embedded-secret-key"
@@ -34,6 +36,7 @@ class Settings:
     aws_secret_access_key: str = EMBEDDED_SECRET_KEY
     aws_region: str = DEFAULT_REGION
     run_jobs: bool = True
+    job_lease_seconds: float = DEFAULT_JOB_LEASE
 
 
 def default_data_dir() -> Path:
@@ -65,4 +68,5 @@ def load_settings(
         aws_access_key_id=env.get("AWS_ACCESS_KEY_ID") or EMBEDDED_ACCESS_KEY,
         aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or EMBEDDED_SECRET_KEY,
         aws_region=env.get("AWS_REGION") or DEFAULT_REGION,
+        job_lease_seconds=float(env.get("JOB_LEASE_SECONDS") or DEFAULT_JOB_LEASE),
     )

@@ -18,6 +18,7 @@ REPORT = """query($p: String!) { todoImportReport(projectId: $p) {
     status progress total imported failed error unknownHeaders errors { line column code message } } }"""
 SUBSCRIBE = "subscription($p: String!, $u: String!) { subscribeToImportExportProgress(projectId: $p, userId: $u) }"
 TIMEOUT = 120.0  # seconds a test waits for an import
+EVENT_TIMEOUT = 30.0  # seconds a test waits for the next progress event
 
 
 async def put_file(
@@ -70,12 +71,14 @@ async def websocket(
     server_url: str, protocol: str, token: str = "tok-ada"
 ) -> AsyncIterator[AsyncWebSocketSession]:
     """An acknowledged websocket in either subprotocol."""
-    async with httpx.AsyncClient(base_url=server_url) as client:
-        async with aconnect_ws("/graphql", client, subprotocols=[protocol]) as ws:
-            await ws.send_json({"type": "connection_init", "payload": {"Authorization": token}})
-            ack = await ws.receive_json(timeout=10)
-            assert ack["type"] == "connection_ack", ack
-            yield ws
+    async with (
+        httpx.AsyncClient(base_url=server_url) as client,
+        aconnect_ws("/graphql", client, subprotocols=[protocol]) as ws,
+    ):
+        await ws.send_json({"type": "connection_init", "payload": {"Authorization": token}})
+        ack = await ws.receive_json(timeout=10)
+        assert ack["type"] == "connection_ack", ack
+        yield ws
 
 
 async def subscribe(ws: AsyncWebSocketSession, protocol: str, project: str, user_id: str) -> None:
@@ -89,10 +92,10 @@ async def subscribe(ws: AsyncWebSocketSession, protocol: str, project: str, user
     )
 
 
-async def next_event(ws: AsyncWebSocketSession, timeout: float = 30.0) -> dict[str, Any]:
+async def next_event(ws: AsyncWebSocketSession) -> dict[str, Any]:
     """The next subscription payload (skipping keep-alives)."""
     while True:
-        message = await ws.receive_json(timeout=timeout)
+        message = await ws.receive_json(timeout=EVENT_TIMEOUT)
         if message["type"] in ("next", "data"):
             payload = message["payload"]
             if payload.get("errors"):

@@ -29,7 +29,8 @@ FIXTURE: dict[str, Any] = {
             "email": "olga@acme.example.com",
             "enabled": False,
         },
-    ],  # fmt: skip
+        {"id": 17, "account_id": 1, "name": "Ops", "email": "ops@acme.example.com"},
+    ],
     "teams": [{"id": 6, "account_id": 1, "name": "Design", "user_ids": [11]}],
     "boards": [
         {
@@ -43,21 +44,21 @@ FIXTURE: dict[str, Any] = {
                 {"id": 5003, "name": "Twin"},
                 {"id": 5004, "name": "Twin"},
             ],
-        },  # fmt: skip
+        },
         {
             "id": 501,
             "account_id": 1,
             "name": "Vendors",
             "members": OWNERS,
             "items": [{"id": 5101, "name": "Initech"}, {"id": 5102, "name": "Globex"}],
-        },  # fmt: skip
+        },
         {
             "id": 502,
             "account_id": 1,
             "name": "Parts",
             "members": OWNERS,
             "items": [{"id": 6000 + n, "name": f"Part {n}"} for n in range(51)],
-        },  # fmt: skip
+        },
         {
             "id": 400,
             "account_id": 1,
@@ -105,7 +106,7 @@ FIXTURE: dict[str, Any] = {
                 {"id": "parts", "type": "board_relation", "settings": {"board_ids": [502]}},
                 {"id": "done", "type": "checkbox"},
             ],
-        },  # fmt: skip
+        },
     ],
 }
 COLUMN_IDS = [c["id"] for c in FIXTURE["boards"][-1]["columns"]]
@@ -273,7 +274,9 @@ async def test_people_matching_nobody_or_several_make_the_row_invalid(board: Api
         [("Good", "Ada Admin"), ("Unknown email", "nobody@acme.example.com"),
          ("Other account", "gus@globex.example.com"), ("Unknown id", "user:99999"),
          ("Unknown team", "team:Nope"), ("Ambiguous", "Sam Same"),
-         ("Deactivated", "Olga Old"), ("One of two bad", "Ada Admin, Nobody Atall")],
+         ("Deactivated", "Olga Old"), ("One of two bad", "Ada Admin, Nobody Atall"),
+         ("Ambiguous user name", "user:Sam Same"), ("User and team", "Ops"),
+         ("Deactivated by email", "olga@acme.example.com")],
     )  # fmt: skip
     assert stored["Good"]["owner"][0] == "Ada Admin"
     await assert_invalid(
@@ -281,7 +284,8 @@ async def test_people_matching_nobody_or_several_make_the_row_invalid(board: Api
         {"Unknown email": "PERSON_NOT_FOUND", "Other account": "PERSON_NOT_FOUND",
          "Unknown id": "PERSON_NOT_FOUND", "Unknown team": "PERSON_NOT_FOUND",
          "Ambiguous": "AMBIGUOUS_PERSON", "Deactivated": "INACTIVE_USER",
-         "One of two bad": "PERSON_NOT_FOUND"},
+         "One of two bad": "PERSON_NOT_FOUND", "Ambiguous user name": "AMBIGUOUS_PERSON",
+         "User and team": "AMBIGUOUS_PERSON", "Deactivated by email": "INACTIVE_USER"},
     )  # fmt: skip
 
 

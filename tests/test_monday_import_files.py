@@ -6,8 +6,6 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
-import pytest
-
 from tests.conftest import Api, ServerProcess
 from tests.importing import (
     board_items,
@@ -39,6 +37,7 @@ async def assert_rejected(
     for fragment in fragments:
         assert fragment.lower() in message.lower(), (fragment, message)
     assert status["fully_imported"] is False
+    assert status["report_created"] is False and status["report_url"] is None
     assert status["counts"]["created"] == 0 and status["counts"]["updated"] == 0, status
     assert set(await board_items(api, kwargs.get("board_id", "100"))) == NOTHING_WRITTEN
     return status
@@ -87,14 +86,6 @@ async def test_text_after_a_closing_quote_is_rejected_naming_the_line(api: Api) 
     await assert_rejected(api, 'name,text\nA,x\nB,"quoted"tail\n', "INVALID_UPLOAD", "line 3")
 
 
-@pytest.mark.xfail(
-    reason="server bug: csvfile.read_records accepts NUL bytes (Python 3.11's csv no longer "
-    "refuses them), so the row reaches PostgreSQL, which cannot store U+0000 in text or jsonb; "
-    "_write_chunk's row-by-row retry then fails again storing the failed row's cells "
-    "(import_rows.cells jsonb), the job ends FAILED INTERNAL_ERROR after writing the other "
-    "rows, instead of REJECTED INVALID_UPLOAD naming the line with nothing written",
-    strict=True,
-)
 async def test_nul_byte_is_rejected_naming_the_line(api: Api) -> None:
     await assert_rejected(api, b"name,text\nA,x\nB,nul\x00here\n", "INVALID_UPLOAD", "line 3")
 
@@ -130,6 +121,14 @@ async def test_crlf_and_mixed_line_endings_are_read(api: Api) -> None:
     assert stored["A"]["text"][0] == "one" and stored["A"]["status"][0] == "Done"
     assert stored["B"]["status"][0] == "Stuck"
     assert stored["C"]["status"][0] == "Working on it"  # no stray "\r" in the last cell
+
+
+async def test_bare_cr_line_endings_are_read(api: Api) -> None:
+    status = await run_import(api, b"name,text\r\nA,one\rB,two\nC,three\r")
+    assert status["status"] == "COMPLETED", status
+    assert status["counts"]["created"] == 3, status
+    stored = await stored_values(api)
+    assert [stored[n]["text"][0] for n in "ABC"] == ["one", "two", "three"]
 
 
 async def test_rfc4180_quoting_keeps_newlines_commas_and_quotes(api: Api) -> None:
@@ -315,3 +314,18 @@ async def test_only_the_row_the_database_refuses_fails(api: Api, server: ServerP
     assert await item_count(api) == 8
     logs = await api.gql("query { boards(ids: [100]) { activity_logs(limit: 100) { event } } }")
     assert [log["event"] for log in logs["boards"][0]["activity_logs"]] == ["create_pulse"] * 7
+
+
+async def test_repeated_key_after_a_refused_row_creates_the_item(
+    api: Api, server: ServerProcess
+) -> None:
+    body = "name,email,numeric\nPoison,dup@example.com,1\nSecond,dup@example.com,2\n"
+    async with refusing_name(server, "Poison"):
+        status = await run_import(
+            api, body, on_match={"behaviour": "UPSERT", "match_column_id": "email"}
+        )
+    assert status["status"] == "COMPLETED", status
+    assert status["counts"]["failed"] == 1 and status["counts"]["created"] == 1, status
+    stored = await stored_values(api)
+    assert stored["Second"]["email"][0] == "dup@example.com"
+    assert stored["Second"]["numeric"][0] == "2"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api
-from tests.importing import board_items, run_import, start_job
+from tests.importing import board_items, run_import, start_job, upload, wait_for_job
 
 START = """mutation($b: ID!, $g: String!) {{
     {mutation}(board_id: $b, group_id: $g) {{ job_id upload_url }} }}"""
@@ -103,18 +103,23 @@ def names(prefix: str, count: int) -> str:
 
 async def test_ingest_beyond_the_hourly_item_budget_is_rejected(clock: Api) -> None:
     api = clock
-    for prefix in ("A", "B"):
-        status = await run_import(api, names(prefix, 9_500))
-        assert status["status"] == "COMPLETED" and status["counts"]["created"] == 9_500, status
-    assert await last_page_names(api, 39) != []  # 19,001 items: the last on page 39
-    # the budget is spent: one more valid row is refused, and nothing of the job is written
+    for prefix, count in (("A", 9_500), ("B", 9_499)):
+        status = await run_import(api, names(prefix, count))
+        assert status["status"] == "COMPLETED" and status["counts"]["created"] == count, status
+    # one item of the budget is left: a job of two valid rows is refused as a whole ...
     status = await run_import(api, "name\nOne too many\nAnd another\n")
     assert status["status"] == "REJECTED", status
     assert status["failure_reason"] == "ACCOUNT_CAPACITY_EXCEEDED"
     assert "19,000" in status["failure_message"]
     assert status["counts"]["created"] == 0
-    assert len(await last_page_names(api, 39)) == 1
-    assert await last_page_names(api, 40) == []
+    assert await last_page_names(api, 39) == []  # 1 + 18,999 items fill 38 pages of 500
+    # ... without using up what is left: exactly 19,000 fit
+    status = await run_import(api, "name\nThe last one\n")
+    assert status["status"] == "COMPLETED" and status["counts"]["created"] == 1, status
+    assert await last_page_names(api, 39) == ["The last one"]
+    status = await run_import(api, "name\nPast the budget\n")
+    assert status["failure_reason"] == "ACCOUNT_CAPACITY_EXCEEDED", status
+    assert await last_page_names(api, 39) == ["The last one"]
 
 
 async def test_invalid_rows_do_not_count_against_the_item_budget(clock: Api) -> None:
@@ -167,9 +172,9 @@ async def test_comment_only_user_cannot_start_an_ingest(api: Api) -> None:
                                     {"user_id": 16, "role": "COMMENT_ONLY"}]}],
         }
     )  # fmt: skip
-    http, body = await start(api, board_id="420", token="tok-cora")
+    _, body = await start(api, board_id="420", token="tok-cora")
     assert error_of(body)["extensions"]["code"] == "USER_UNAUTHORIZED", body
-    http, body = await start(api, board_id="420", token="tok-ada")
+    _, body = await start(api, board_id="420", token="tok-ada")
     assert "errors" not in body, body
 
 
@@ -180,7 +185,7 @@ async def test_board_member_can_ingest(api: Api) -> None:
 
 
 async def test_backfill_by_a_non_admin_is_refused(api: Api) -> None:
-    http, body = await start(api, "backfill_items", token="tok-bob")
+    _, body = await start(api, "backfill_items", token="tok-bob")
     error = error_of(body)
     assert error["message"] == "Only admin users can perform this operation.", error
 
@@ -194,7 +199,7 @@ async def test_backfill_by_a_non_admin_is_refused(api: Api) -> None:
 async def test_unknown_board_or_group_is_not_found(
     api: Api, mutation: str, board_id: str, group_id: str
 ) -> None:
-    http, body = await start(api, mutation, board_id=board_id, group_id=group_id)
+    _, body = await start(api, mutation, board_id=board_id, group_id=group_id)
     assert error_of(body)["extensions"]["code"] == "NOT_FOUND", body
 
 
@@ -206,6 +211,76 @@ async def test_import_mutations_need_api_version_2026_07(api: Api) -> None:
         body = response.json()
         assert body.get("data") is None, body
         assert mutation in body["errors"][0]["message"], body
+
+
+async def test_non_member_of_a_board_does_not_see_it(api: Api) -> None:
+    _, body = await start(api, board_id="200", token="tok-vera")
+    assert error_of(body)["extensions"]["code"] == "NOT_FOUND", body
+
+
+# Access is checked again when the file is processed
+
+ACME = [{"id": 1, "name": "Acme", "slug": "acme", "plan": "enterprise"}]
+
+
+async def upload_after(api: Api, change: dict[str, Any], *, token: str, **kwargs: Any) -> Any:
+    """Start a job, apply a fixture change, then upload; return the final status."""
+    job = await start_job(api, token=token, **kwargs)
+    await api.load_fixture({"accounts": ACME, **change})
+    response = await upload(job["upload_url"], "name\nToo late\n")
+    assert response.status_code == 200, response.text
+    status = await wait_for_job(api, job["job_id"], token="tok-ada")
+    assert "Too late" not in await board_items(api)
+    return status
+
+
+async def test_job_of_a_user_who_lost_edit_access_is_rejected_as_permission_denied(
+    api: Api,
+) -> None:
+    demoted = {"boards": [{
+        "id": 100, "account_id": 1, "name": "Leads", "uid": "clm4n8qwx000008l0g4oxdqn7",
+        "slug": "leads", "groups": [{"id": "topics", "title": "Topics"}],
+        "members": [{"user_id": 10, "role": "OWNER"}, {"user_id": 11, "role": "VIEW_ONLY"}],
+    }]}  # fmt: skip
+    status = await upload_after(api, demoted, token="tok-bob")
+    assert status["status"] == "REJECTED", status
+    assert status["failure_reason"] == "PERMISSION_DENIED"
+
+
+async def test_backfill_of_a_user_no_longer_admin_is_rejected_as_permission_denied(
+    api: Api,
+) -> None:
+    ada = {"id": 10, "account_id": 1, "name": "Ada Admin", "email": "ada@acme.example.com",
+           "token": "tok-ada", "is_admin": False}  # fmt: skip
+    status = await upload_after(api, {"users": [ada]}, token="tok-ada", mutation="backfill_items")
+    assert status["status"] == "REJECTED", status
+    assert status["failure_reason"] == "PERMISSION_DENIED"
+    assert status["failure_message"] == "Only admin users can perform this operation."
+
+
+async def test_job_of_a_deactivated_user_is_rejected_as_authorization_failed(api: Api) -> None:
+    bob = {"id": 11, "account_id": 1, "name": "Bob Member", "email": "bob@acme.example.com",
+           "token": "tok-bob", "enabled": False}  # fmt: skip
+    status = await upload_after(api, {"users": [bob]}, token="tok-bob")
+    assert status["status"] == "REJECTED", status
+    assert status["failure_reason"] == "AUTHORIZATION_FAILED"
+
+
+async def test_job_that_would_pass_100000_items_on_a_board_is_rejected(api: Api) -> None:
+    await api.load_fixture(
+        {"accounts": ACME, "boards": [{"id": 430, "account_id": 1, "name": "Huge",
+                                       "members": [{"user_id": 10, "role": "OWNER"}]}]}
+    )  # fmt: skip
+    for batch in range(5):
+        status = await run_import(api, names(f"B{batch}-", 20_000), board_id="430",
+                                  mutation="backfill_items")  # fmt: skip
+        assert status["counts"]["created"] == 20_000, status
+    status = await run_import(api, "name\nOne more\n", board_id="430")
+    assert status["status"] == "REJECTED", status
+    assert status["failure_reason"] == "BOARD_CAPACITY_EXCEEDED"
+    assert "100,000" in status["failure_message"]
+    data = await api.gql("query { boards(ids: [430]) { items(limit: 500, page: 201) { id } } }")
+    assert data["boards"][0]["items"] == []
 
 
 # The activity log

@@ -17,7 +17,9 @@ from tests.importing import run_import
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, ServerProcess]]:
     """Processes A and B sharing the embedded PostgreSQL of one data dir and one S3 endpoint."""
-    s3 = EmbeddedS3(access_key=EMBEDDED_ACCESS_KEY, secret_key=EMBEDDED_SECRET_KEY, region=DEFAULT_REGION)
+    s3 = EmbeddedS3(
+        access_key=EMBEDDED_ACCESS_KEY, secret_key=EMBEDDED_SECRET_KEY, region=DEFAULT_REGION
+    )
     s3.start()
     data_dir = tmp_path_factory.mktemp("shared-data")
     env = {"S3_ENDPOINT_URL": s3.endpoint_url, "S3_BUCKET": "shared"}
@@ -45,7 +47,9 @@ async def test_subscriber_on_one_process_sees_an_import_another_runs(
     key = await put_file(api_a, "leads", body)
     async with websocket(pair[1].url, "graphql-transport-ws") as ws:
         await subscribe(ws, "graphql-transport-ws", "leads", "10")
-        assert (await start_import(api_a, "leads", key, ["Title"])).json() == {"data": {"importTodos": True}}
+        assert (await start_import(api_a, "leads", key, ["Title"])).json() == {
+            "data": {"importTodos": True}
+        }
         statuses = []
         while not statuses or statuses[-1] == "IN_PROGRESS":
             statuses.append((await next_event(ws))["status"])
@@ -61,5 +65,7 @@ async def test_jobs_started_on_either_process_each_run_exactly_once(
         first = await run_import(api_a, body, mutation="backfill_items")
         second = await run_import(api_b, body, mutation="backfill_items")
     assert first["counts"]["created"] == second["counts"]["created"] == 3000
-    data = await api_a.gql('{ boards(ids: [100]) { items(limit: 500, page: 13) { id } } }')
-    assert len(data["boards"][0]["items"]) == 1  # 1 fixture item + 6000: 6001 items, page 13 has one
+    data = await api_a.gql("{ boards(ids: [100]) { items(limit: 500, page: 13) { id } } }")
+    assert (
+        len(data["boards"][0]["items"]) == 1
+    )  # 1 fixture item + 6000: 6001 items, page 13 has one

@@ -39,9 +39,6 @@ SELECT name AS key, id AS item_id FROM items WHERE board_id = $1 AND state = 'ac
 -- name: done_lines
 SELECT line, item_id FROM import_rows WHERE job_id = $1
 
--- name: count_outcomes
-SELECT status, count(*)::integer AS n FROM import_rows WHERE job_id = $1 GROUP BY status
-
 -- name: insert_records
 -- Blue records: items with Blue's own fields.
 INSERT INTO items (id, board_id, group_id, level, name, position, creator_id, created_at, updated_at,

@@ -49,7 +49,6 @@ WHERE id = $1 AND attempt = $2 AND status = 'PROCESSING'
 INSERT INTO import_rows (job_id, line, status, item_id, errors, cells)
 SELECT $1, r.line, r.status, r.item_id, r.errors::jsonb, r.cells::jsonb
 FROM unnest($2::integer[], $3::text[], $4::bigint[], $5::text[], $6::text[]) AS r(line, status, item_id, errors, cells)
-ON CONFLICT (job_id, line) DO NOTHING
 
 -- name: row_results
 SELECT line, status, item_id, errors, cells FROM import_rows WHERE job_id = $1 ORDER BY line
@@ -63,3 +62,6 @@ INSERT INTO usage_events (account_id, kind, amount, at) VALUES ($1, $2, $3, $4)
 
 -- name: lock_account_usage
 SELECT pg_advisory_xact_lock(727002, ($1 % 2147483647)::integer)
+
+-- name: count_outcomes
+SELECT status, count(*)::integer AS n FROM import_rows WHERE job_id = $1 GROUP BY status

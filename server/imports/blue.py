@@ -341,7 +341,7 @@ async def _run(services: Services, target: BlueTarget, path: Path) -> None:
             await _write_records(conn, target, chunk, services.clock.now())
             target.processed += len(chunk)
             target.last_progress = _progress(target)
-            counts = await _counts(conn, job, target.total)
+            counts = await JobStore.outcome_counts(conn, job.id, target.total)
             await services.jobs.save_progress(conn, job, checkpoint_line=chunk[-1].line, counts=counts,
                                               progress=int(target.last_progress), total_rows=target.total, state={})  # fmt: skip
             await events.publish(conn, board.id, user.id,
@@ -356,19 +356,11 @@ def _progress(target: BlueTarget) -> float:
     return round(min(100.0, target.processed * 100.0 / max(target.total, 1)), 2)
 
 
-async def _counts(conn: Connection, job: Job, total: int) -> dict[str, int]:
-    counts = {key: 0 for key in job.counts}
-    for row in await conn.fetch(Q["count_outcomes"], job.id):
-        counts[row["status"]] = row["n"]
-    counts["submitted"] = total
-    return counts
-
-
 async def _end(
     services: Services, job: Job, status: str, message: str | None, target: BlueTarget | None
 ) -> None:
     async with services.pool.acquire() as conn:
-        counts = await _counts(conn, job, target.total if target else 0)
+        counts = await JobStore.outcome_counts(conn, job.id, target.total if target else 0)
     await services.jobs.finish(
         job, status=status, counts=counts, progress=100 if status == "COMPLETED" else int(target.last_progress if target else 0),
         now=services.clock.now(), failure_reason="INTERNAL_ERROR" if status == "FAILED" else None,

@@ -16,6 +16,7 @@ from typing import BinaryIO
 # Python's csv module stops at 128 KB per field by default; files may carry 10 MB cells.
 FIELD_SIZE_LIMIT = 160 * 1024 * 1024  # bytes
 MAX_LEVELS = 5  # name.l1 .. name.l5
+_BARE_CR = re.compile(rb"(?<=\r)(?!\n)(?=.)", re.DOTALL)
 _LEVEL_HEADER = re.compile(r"^name\.l([1-9])$")
 # The report's own columns: a corrected report can be uploaded again as it is, so the
 # importer ignores these headers (unless the board has a column of that id).
@@ -46,16 +47,26 @@ class Header:
 
 
 def _decoded_lines(stream: BinaryIO) -> Iterator[str]:
-    for number, raw in enumerate(stream, start=1):
-        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidUpload(
-                f"Line {number} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column "
-                f"{exc.start + 1}); save the file as UTF-8"
-            ) from exc
+    number = 0
+    for chunk in stream:
+        # a bare CR (classic Mac line ending) ends a line too
+        for raw in _BARE_CR.split(chunk):
+            number += 1
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            nul = raw.find(b"\x00")
+            if nul >= 0:
+                raise InvalidUpload(
+                    f"Line {number} contains a NUL byte (column {nul + 1}); "
+                    "is the file UTF-16 or binary? Save it as UTF-8 text"
+                )
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InvalidUpload(
+                    f"Line {number} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column "
+                    f"{exc.start + 1}); save the file as UTF-8"
+                ) from exc
 
 
 def read_records(path: Path) -> Iterator[tuple[int, list[str]]]:

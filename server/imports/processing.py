@@ -21,13 +21,14 @@ from typing import Any
 import asyncpg
 
 from server import limits, sql
+from server.db import Connection
 from server.errors import StorageError
 from server.imports import cells, csvfile
 from server.imports.rows import ParsedRow, RowParser, errors_json
 from server.imports.writer import ChunkTarget, PlannedRow, failed_result, write_chunk
 from server.services import Services
 from server.store import directory as directory_store
-from server.store.jobs import Job, RowResult, StaleAttempt
+from server.store.jobs import Job, JobStore, RowResult, StaleAttempt
 from server.store.records import EDIT_ROLES, Board
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,9 @@ def scan_file(path: Path, parser_factory: Any, limit: int) -> tuple[Scan, RowPar
         parsed = parser.parse(line, record)
         if not isinstance(parsed, ParsedRow):
             scan.invalid[line] = errors_json(parsed)
+            level = parser.level_of(record)
+            if level is not None:  # its children must not find an earlier row instead
+                _set_latest(latest, level, line, False)
             continue
         if parsed.level > 1:
             parent = latest.get(parsed.level - 1)
@@ -116,10 +120,15 @@ def scan_file(path: Path, parser_factory: Any, limit: int) -> tuple[Scan, RowPar
                 ]  # fmt: skip
                 continue
             scan.parent_of[line] = parent[0]
-        latest[parsed.level] = (line, parser.sets_rollup(parsed))
-        for deeper in [lv for lv in latest if lv > parsed.level]:
-            del latest[deeper]
+        _set_latest(latest, parsed.level, line, parser.sets_rollup(parsed))
     return scan, parser
+
+
+def _set_latest(latest: dict[int, tuple[int, bool]], level: int, line: int, rollup: bool) -> None:
+    """A row at `level` becomes the parent candidate there and ends every deeper branch."""
+    latest[level] = (line, rollup)
+    for deeper in [lv for lv in latest if lv > level]:
+        del latest[deeper]
 
 
 def plan_chunks(plan: Plan, path: Path, done: set[int]) -> Iterator[list[PlannedRow]]:
@@ -235,12 +244,10 @@ async def _finish(services: Services, job: Job, status: str, *, reason: str, mes
 
 
 async def _counts(services: Services, job: Job) -> dict[str, int]:
-    counts = {key: 0 for key in job.counts}
-    counts["submitted"] = job.total_rows or 0
-    with contextlib.suppress(asyncpg.PostgresError, OSError):
-        for row in await services.pool.fetch(Q["count_outcomes"], job.id):
-            counts[row["status"]] = row["n"]
-    return counts
+    try:
+        return await JobStore.outcome_counts(services.pool, job.id, job.total_rows or 0)
+    except (asyncpg.PostgresError, OSError):
+        return dict(job.counts)
 
 
 async def _process(services: Services, job: Job, tmp: Path) -> None:
@@ -339,6 +346,16 @@ async def _check_capacity(services: Services, job: Job, board: Board, scan: Scan
         )  # fmt: skip
 
 
+@dataclass
+class Progress:
+    total: int
+    processed: int
+
+    @property
+    def percent(self) -> int:
+        return min(99, self.processed * 100 // max(self.total, 1))
+
+
 async def _write(services: Services, plan: Plan, path: Path) -> None:
     job = plan.job
     done_rows = await services.pool.fetch(Q["done_lines"], job.id)
@@ -348,7 +365,7 @@ async def _write(services: Services, plan: Plan, path: Path) -> None:
         job=job, group_id=job.group_id, log_activity=job.kind == "ingest", created=created,
         next_position=int(await services.pool.fetchval(Q["next_position"], job.board_id)),
     )  # fmt: skip
-    processed = len(done)
+    progress = Progress(total=plan.scan.total, processed=len(done))
     chunks = plan_chunks(plan, path, done)
     while True:
         chunk = await asyncio.to_thread(next, chunks, None)
@@ -356,16 +373,7 @@ async def _write(services: Services, plan: Plan, path: Path) -> None:
             break
         for segment in _segments(chunk):
             _resolve_same_file_matches(segment, target)
-            await _write_chunk(services, target, segment)
-        processed += len(chunk)
-        progress = min(99, processed * 100 // max(plan.scan.total, 1))
-        async with services.pool.acquire() as conn, conn.transaction():
-            counts = await _counts(services, job)
-            counts["submitted"] = plan.scan.total
-            await services.jobs.save_progress(
-                conn, job, checkpoint_line=chunk[-1].line, counts=counts, progress=progress,
-                total_rows=plan.scan.total, state={},
-            )  # fmt: skip
+            await _write_chunk(services, target, segment, progress)
 
 
 def _segments(chunk: list[PlannedRow]) -> Iterator[list[PlannedRow]]:
@@ -392,12 +400,31 @@ def _resolve_same_file_matches(chunk: list[PlannedRow], target: ChunkTarget) -> 
                 row.status = "created"
 
 
-async def _write_chunk(services: Services, target: ChunkTarget, chunk: list[PlannedRow]) -> None:
+async def _checkpoint(
+    services: Services, conn: Connection, job: Job, progress: Progress, rows: list[PlannedRow]
+) -> None:
+    """In the rows' own transaction: counts and checkpoint, fenced by the attempt number."""
+    done = Progress(total=progress.total, processed=progress.processed + len(rows))
+    counts = await JobStore.outcome_counts(conn, job.id, progress.total)
+    await services.jobs.save_progress(
+        conn, job, checkpoint_line=rows[-1].line, counts=counts, progress=done.percent,
+        total_rows=progress.total, state={},
+    )  # fmt: skip
+
+
+async def _write_chunk(
+    services: Services, target: ChunkTarget, chunk: list[PlannedRow], progress: Progress
+) -> None:
     now = services.clock.now()
     try:
         async with services.pool.acquire() as conn, conn.transaction():
             await write_chunk(conn, target, chunk, now)
+            await _checkpoint(services, conn, target.job, progress, chunk)
+        progress.processed += len(chunk)
         return
+    except asyncpg.UniqueViolationError as exc:
+        # a (job, line) result exists already: another runner wrote these rows
+        raise StaleAttempt(str(target.job.id)) from exc
     except asyncpg.PostgresError as exc:
         logger.warning(
             "chunk refused, retrying row by row",
@@ -407,23 +434,27 @@ async def _write_chunk(services: Services, target: ChunkTarget, chunk: list[Plan
         if row.status == "created":
             row.item_id = None
             target.created.pop(row.line, None)
-    results: list[RowResult] = []
     for row in chunk:
         try:
             async with services.pool.acquire() as conn, conn.transaction():
                 await write_chunk(conn, target, [row], now)
+                await _checkpoint(services, conn, target.job, progress, [row])
+        except asyncpg.UniqueViolationError as exc:
+            raise StaleAttempt(str(target.job.id)) from exc
         except asyncpg.PostgresError as exc:
-            results.append(failed_result(row, exc))
-    if results:
-        async with services.pool.acquire() as conn, conn.transaction():
-            await services.jobs.insert_row_results(conn, target.job, results)
+            # the row's item was rolled back: a later row repeating its key must create it
+            target.created.pop(row.line, None)
+            row.item_id = None
+            async with services.pool.acquire() as conn, conn.transaction():
+                await services.jobs.insert_row_results(conn, target.job, [failed_result(row, exc)])
+                await _checkpoint(services, conn, target.job, progress, [row])
+        progress.processed += 1
 
 
 async def _complete(
     services: Services, job: Job, header: csvfile.Header, total: int, tmp: Path
 ) -> None:
-    counts = await _counts(services, job)
-    counts["submitted"] = total
+    counts = await JobStore.outcome_counts(services.pool, job.id, total)
     report_rows = [r for r in await services.jobs.row_results(job.id) if r.status not in CLEAN]
     report_key = None
     if report_rows:

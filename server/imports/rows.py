@@ -98,6 +98,15 @@ class RowParser:
                 row.values[column_id] = cell
         return errors or row
 
+    def level_of(self, record: list[str]) -> int | None:
+        """The hierarchy level a record names, when it names exactly one."""
+        levels = [
+            level
+            for index, level in self.header.level_of_index.items()
+            if index < len(record) and record[index].strip()
+        ]
+        return levels[0] if len(levels) == 1 else None
+
     def sets_rollup(self, row: ParsedRow) -> bool:
         return any(column_id in row.values for column_id in self.rollup_columns)
 

@@ -21,13 +21,14 @@ from server.store.jobs import Job
 logger = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.5  # seconds between looks for uploads and claimable jobs
-LEASE = timedelta(seconds=30)  # how long a claim holds without a heartbeat
-HEARTBEAT_INTERVAL = 5.0  # seconds
+HEARTBEATS_PER_LEASE = 6  # a lease survives a few missed beats
 
 
 class Runner:
     def __init__(self, services: Services) -> None:
         self.services = services
+        self.lease = timedelta(seconds=services.settings.job_lease_seconds)
+        self.heartbeat_interval = services.settings.job_lease_seconds / HEARTBEATS_PER_LEASE
         self.wake = asyncio.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -61,7 +62,7 @@ class Runner:
     async def claim(self) -> Job | None:
         # leases are about process liveness, so they run on real time, not the admin clock
         now = datetime.now(UTC)
-        return await self.services.jobs.claim(now + LEASE, now)
+        return await self.services.jobs.claim(now + self.lease, now)
 
     async def run_job(self, job: Job) -> None:
         process = process_blue_job if job.kind == "blue" else process_job
@@ -80,9 +81,9 @@ class Runner:
 
     async def _heartbeat(self, job: Job, work: asyncio.Task[None]) -> None:
         while True:
-            await asyncio.sleep(HEARTBEAT_INTERVAL)
+            await asyncio.sleep(self.heartbeat_interval)
             try:
-                renewed = await self.services.jobs.renew_lease(job, datetime.now(UTC) + LEASE)
+                renewed = await self.services.jobs.renew_lease(job, datetime.now(UTC) + self.lease)
             except Exception:  # a database blip: keep working, the next beat retries
                 logger.warning("heartbeat failed", extra={"job_id": str(job.id)})
                 continue

@@ -68,6 +68,7 @@ async def write_chunk(
 ) -> list[RowResult]:
     """Write the rows in the caller's transaction; return their results."""
     job = target.job
+    _fail_orphans(rows, target)
     creates = [r for r in rows if r.status == "created"]
     updates = [r for r in rows if r.status == "updated"]
     if creates:
@@ -125,6 +126,22 @@ async def write_chunk(
     await JobStore.insert_row_results(conn, job, results)
     target.next_position += len(creates)
     return results
+
+
+def _fail_orphans(rows: Sequence[PlannedRow], target: ChunkTarget) -> None:
+    """A row whose parent row was not created (the database refused it) cannot be created."""
+    known = set(target.created)
+    for row in rows:
+        if row.status != "created":
+            continue
+        if row.parent_line is not None and row.parent_line not in known:
+            row.status = "failed"
+            row.errors = [
+                {"column_id": "name", "code": "PARENT_NOT_CREATED",
+                 "message": f"The parent row at line {row.parent_line} could not be created"}
+            ]  # fmt: skip
+        else:
+            known.add(row.line)
 
 
 def failed_result(row: PlannedRow, exc: Exception) -> RowResult:

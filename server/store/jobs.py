@@ -181,6 +181,17 @@ class JobStore:
             [orjson.dumps(r.cells).decode() for r in results],
         )
 
+    @staticmethod
+    async def outcome_counts(
+        conn: Pool | Connection, job_id: uuid.UUID, submitted: int
+    ) -> dict[str, int]:
+        """The job's counts, from its row results: the one source of truth, even after a resume."""
+        counts = dict(EMPTY_COUNTS)
+        for row in await conn.fetch(Q["count_outcomes"], job_id):
+            counts[row["status"]] = row["n"]
+        counts["submitted"] = submitted
+        return counts
+
     async def row_results(self, job_id: uuid.UUID) -> list[RowResult]:
         rows = await self.pool.fetch(Q["row_results"], job_id)
         return [

@@ -1,0 +1,145 @@
+"""SIGKILL in the middle of an import: after a restart every row is imported exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from server.embedded_s3 import EmbeddedS3
+from server.settings import DEFAULT_REGION, EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
+from tests.blue import put_file, start_import, wait_for_report
+from tests.conftest import ADMIN_TOKEN, Api, ServerProcess, start_server, stop_server
+from tests.importing import job_status, start_job, upload, wait_for_job
+
+ROWS = 20_000
+LEASE = "2"  # seconds: a dead runner's job is taken over quickly
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
+    """An S3 endpoint that outlives server processes, and a data dir they share."""
+    s3 = EmbeddedS3(
+        access_key=EMBEDDED_ACCESS_KEY, secret_key=EMBEDDED_SECRET_KEY, region=DEFAULT_REGION
+    )
+    s3.start()
+    env = {"S3_ENDPOINT_URL": s3.endpoint_url, "S3_BUCKET": "crash", "JOB_LEASE_SECONDS": LEASE}
+    yield tmp_path_factory.mktemp("crash-data"), env
+    s3.stop()
+
+
+@pytest.fixture
+async def first(shared: tuple[Path, dict[str, str]]) -> AsyncIterator[ServerProcess]:
+    data_dir, env = shared
+    server = start_server(data_dir, extra_env=env)
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        reset = await client.post("/__admin/reset", headers={"X-Admin-Token": ADMIN_TOKEN})
+        assert reset.status_code == 200
+    yield server
+    if server.process.poll() is None:
+        stop_server(server)
+
+
+def kill(server: ServerProcess) -> None:
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait()
+
+
+async def wait_for_progress(check: object, low: int) -> None:
+    for _ in range(600):
+        if await check() >= low:  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the import did not make progress")
+
+
+async def all_names(api: Api, board: str = "100") -> list[str]:
+    names: list[str] = []
+    page = 1
+    while True:
+        data = await api.gql(
+            "query($b: [ID!], $p: Int) { boards(ids: $b) { items(limit: 500, page: $p) { name } } }",
+            {"b": [board], "p": page},
+        )
+        batch = [i["name"] for i in data["boards"][0]["items"]]
+        names += batch
+        if len(batch) < 500:
+            return names
+        page += 1
+
+
+async def test_monday_import_killed_twice_imports_every_row_exactly_once(
+    first: ServerProcess, shared: tuple[Path, dict[str, str]]
+) -> None:
+    data_dir, env = shared
+    body = "name,numeric\n" + "".join(f"row {i},{i}\n" for i in range(ROWS))
+    server = first
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        api = Api(client)
+        job = await start_job(api, mutation="backfill_items")
+        assert (await upload(job["upload_url"], body)).status_code == 200
+
+        async def progress() -> int:
+            return int((await job_status(api, job["job_id"]))["progress_percentage"])
+
+        await wait_for_progress(progress, random.randint(5, 30))
+    kill(server)
+    for low in (random.randint(40, 60), None):
+        server = start_server(data_dir, extra_env=env)
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            api = Api(client)
+            if low is not None:
+                await wait_for_progress(progress_on(api, job["job_id"]), low)
+                kill(server)
+                continue
+            status = await wait_for_job(api, job["job_id"])
+            names = await all_names(api)
+        stop_server(server)
+    assert status["status"] == "COMPLETED", status
+    assert status["counts"]["created"] == ROWS
+    imported = [n for n in names if n.startswith("row ")]
+    assert len(imported) == len(set(imported)) == ROWS
+
+
+def progress_on(api: Api, job_id: str) -> object:
+    async def progress() -> int:
+        return int((await job_status(api, job_id))["progress_percentage"])
+
+    return progress
+
+
+async def test_blue_import_killed_mid_way_resumes_and_imports_every_row_once(
+    first: ServerProcess, shared: tuple[Path, dict[str, str]]
+) -> None:
+    data_dir, env = shared
+    body = "Title\n" + "".join(f"rec {i}\n" for i in range(ROWS))
+    async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
+        api = Api(client)
+        key = await put_file(api, "leads", body)
+        assert (await start_import(api, "leads", key, ["Title"])).json() == {
+            "data": {"importTodos": True}
+        }
+
+        async def progress() -> int:
+            report = (await api.gql('{ todoImportReport(projectId: "leads") { imported } }'))[
+                "todoImportReport"
+            ]
+            return int(report["imported"] * 100 / ROWS) if report else 0
+
+        await wait_for_progress(progress, random.randint(10, 60))
+    kill(first)
+    server = start_server(data_dir, extra_env=env)
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        api = Api(client)
+        report = await wait_for_report(api, "leads")
+        names = await all_names(api)
+    stop_server(server)
+    assert report["status"] == "COMPLETE", report
+    imported = [n for n in names if n.startswith("rec ")]
+    assert len(imported) == len(set(imported)) == ROWS
