@@ -20,6 +20,7 @@ import orjson
 
 from server import sql
 from server.db import Connection, Pool
+from server.store.records import Board, User
 
 logger = logging.getLogger(__name__)
 Q = sql.queries("events")
@@ -41,6 +42,26 @@ class ProgressEvent(TypedDict):
     error: str | None
     fileUrl: NotRequired[str | None]
     totalCount: NotRequired[int | None]
+
+
+def first_name(user: User) -> str:
+    return user.name.split()[0] if user.name.split() else ""
+
+
+def progress_event(
+    type_: str, user: User, board: Board, status: str, progress: float, error: str | None = None
+) -> ProgressEvent:
+    """Blue's payload, exactly: who, which workspace (by slug), how far."""
+    return {
+        "type": type_,
+        "userId": str(user.id),
+        "username": first_name(user),
+        "projectId": board.slug,
+        "projectName": board.name,
+        "status": status,
+        "progress": progress,
+        "error": error,
+    }
 
 
 class _Envelope(TypedDict):

@@ -41,7 +41,7 @@ class ImportAlreadyInProgress(AppError):
 
 async def visible_project(info: Info, project_id: str) -> Board:
     board = await info.context.services.boards.board_for_user(info.context.user, project_id)
-    if board is None:
+    if board is None or board.state == "deleted":
         raise ProjectNotFound(PROJECT_NOT_FOUND)
     return board
 

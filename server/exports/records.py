@@ -57,10 +57,6 @@ async def request_export(
     task.add_done_callback(_running.discard)
 
 
-def first_name(user: User) -> str:
-    return user.name.split()[0] if user.name.split() else ""
-
-
 def _event(
     user: User,
     board: Board,
@@ -72,14 +68,7 @@ def _event(
     total: int | None = None,
 ) -> events.ProgressEvent:
     return {
-        "type": "EXPORT",
-        "userId": str(user.id),
-        "username": first_name(user),
-        "projectId": board.slug,
-        "projectName": board.name,
-        "status": status,
-        "progress": progress,
-        "error": error,
+        **events.progress_event("EXPORT", user, board, status, progress, error),
         "fileUrl": file_url,
         "totalCount": total,
     }
@@ -176,7 +165,7 @@ async def _send_link(services: Services, user: User, board: Board, url: str, tot
     noun = "record" if total == 1 else "records"
     hours = int(EXPORT_URL_TTL.total_seconds() // 3600)
     body = (
-        f"Hi {first_name(user) or user.email},\n\n"
+        f"Hi {events.first_name(user) or user.email},\n\n"
         f"Your export of {total} {noun} from {board.name} is ready. Download the CSV file "
         f"here (the link expires in {hours} hours):\n\n{url}\n"
     )

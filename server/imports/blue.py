@@ -11,6 +11,7 @@ rolled back, earlier chunks stay, and the import ends with status ERROR.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -78,7 +79,11 @@ class Record:
 
 
 def map_headers(headers: list[str], columns: list[cells.Column]) -> HeaderMap:
-    by_title = {c.title.strip().lower(): c for c in columns}
+    by_title: dict[str, cells.Column] = {}
+    for (
+        column
+    ) in columns:  # by position: the first of two same-titled fields wins, as in the template
+        by_title.setdefault(column.title.strip().lower(), column)
     fields: dict[int, str] = {}
     custom: dict[int, cells.Column] = {}
     currency: set[int] = set()
@@ -166,14 +171,18 @@ def _set_field(record: Record, name: str, text: str, people: People) -> None:
     elif name == bf.ASSIGNEES:
         record.assignee_ids = list(dict.fromkeys(people.resolve(n) for n in bf.split_names(text)))
     elif name == bf.CREATED_BY:
-        record.creator_id = people.resolve(text) if text else None
+        # informative: a creator who is not a member here falls back to the importing user
+        with contextlib.suppress(cells.CellError):
+            record.creator_id = people.resolve(text) if text else None
     elif name == bf.TAGS:
         record.tags = bf.split_names(text)
     # PROJECT names the workspace the file came from: informative only
 
 
 def same_as_headers(record: list[str], headers: list[str]) -> bool:
-    return [c.strip().lower() for c in record] == [h.strip().lower() for h in headers]
+    return [bf.unneutralise(c).strip().lower() for c in record] == [
+        h.strip().lower() for h in headers
+    ]
 
 
 def count_records(path: Path, headers: list[str]) -> int:
@@ -217,16 +226,7 @@ def list_group_id(title: str) -> str:
 def progress_event(
     user: User, board: Board, status: str, progress: float, error: str | None = None
 ) -> events.ProgressEvent:
-    return {
-        "type": "IMPORT",
-        "userId": str(user.id),
-        "username": user.name.split()[0] if user.name.split() else user.name,
-        "projectId": board.slug,
-        "projectName": board.name,
-        "status": status,
-        "progress": progress,
-        "error": error,
-    }
+    return events.progress_event("IMPORT", user, board, status, progress, error)
 
 
 @dataclass

@@ -214,24 +214,18 @@ async def process_job(services: Services, job: Job) -> None:
             logger.warning("job taken over by another runner", extra=log)
         except asyncio.CancelledError:
             raise
-        except (StorageError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            logger.exception("job failed", extra=log)
-            await _finish(
-                services,
-                job,
-                "FAILED",
-                reason="INTERNAL_ERROR",
-                message=f"{type(exc).__name__}: {exc}",
-            )
         except Exception as exc:
             logger.exception("job failed", extra=log)
-            await _finish(
-                services,
-                job,
-                "FAILED",
-                reason="INTERNAL_ERROR",
-                message=f"Internal error ({type(exc).__name__})",
+            # driver and storage errors say what failed; anything else stays internal
+            known = isinstance(
+                exc, StorageError | OSError | asyncpg.PostgresError | asyncpg.InterfaceError
             )
+            message = (
+                f"{type(exc).__name__}: {exc}"
+                if known
+                else f"Internal error ({type(exc).__name__})"
+            )
+            await _finish(services, job, "FAILED", reason="INTERNAL_ERROR", message=message)
 
 
 async def _finish(services: Services, job: Job, status: str, *, reason: str, message: str) -> None:
