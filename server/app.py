@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from server import clock, db, fixtures
+from server import callbacks, clock, db, fixtures
 from server.api.admin import admin_routes
 from server.api.schema import schema
 from server.api.view import GraphQLView
@@ -92,6 +92,7 @@ class Runtime:
             await fixtures.load_fixture(pool, fixtures.read_fixture(settings.fixture))
         self.tasks.append(asyncio.create_task(self._refresh_clock(pool)))
         self.tasks.append(asyncio.create_task(self.services.events.run()))
+        self.tasks.append(asyncio.create_task(callbacks.Sender(pool).run()))
         if settings.run_jobs:
             self.runner = Runner(self.services)
             self.tasks.append(asyncio.create_task(self.runner.run()))

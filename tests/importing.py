@@ -27,25 +27,34 @@ STATUS_QUERY = (
 )
 
 
+OPTION_TYPES = {
+    "on_match": "ItemsJobOnMatchInput",
+    "ignore_empty": "Boolean",
+    "field_mappings": "[ItemsJobFieldMapping!]",
+    "character_encoding": "String",
+    "callback": "ItemsJobCallbackInput",
+    "dry_run": "Boolean",
+    "report": "ItemsJobReportMode",
+}
+
+
 async def start_job(
     api: Api,
     board_id: str = "100",
     group_id: str = "topics",
     *,
     mutation: str = "ingest_items",
-    on_match: dict[str, str] | None = None,
     token: str = "tok-ada",
+    **options: Any,
 ) -> dict[str, str]:
-    """Step 1: start the job; returns {job_id, upload_url}."""
-    if mutation == "ingest_items" and on_match is not None:
-        query = """mutation($b: ID!, $g: String!, $m: ItemsJobOnMatchInput) {
-            ingest_items(board_id: $b, group_id: $g, on_match: $m) { job_id upload_url } }"""
-        variables: dict[str, Any] = {"b": board_id, "g": group_id, "m": on_match}
-    else:
-        query = f"""mutation($b: ID!, $g: String!) {{
-            {mutation}(board_id: $b, group_id: $g) {{ job_id upload_url }} }}"""
-        variables = {"b": board_id, "g": group_id}
-    data = await api.gql(query, variables, token=token)
+    """Step 1: start the job; returns {job_id, upload_url}. `options` are the optional
+    arguments (on_match, dry_run, ...), passed as variables."""
+    given = {name: value for name, value in options.items() if value is not None}
+    declared = "".join(f", ${name}: {OPTION_TYPES[name]}" for name in given)
+    arguments = "".join(f", {name}: ${name}" for name in given)
+    query = f"""mutation($b: ID!, $g: String!{declared}) {{
+        {mutation}(board_id: $b, group_id: $g{arguments}) {{ job_id upload_url }} }}"""
+    data = await api.gql(query, {"b": board_id, "g": group_id, **given}, token=token)
     return dict(data[mutation])
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 from datetime import timedelta
 from enum import Enum
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import strawberry
 from strawberry import ID
@@ -12,11 +14,11 @@ from strawberry import ID
 from server import limits
 from server.api.context import Info
 from server.errors import AppError, BadUserInput, NotFound, Unauthorized
+from server.imports import status as job_status
 from server.store.jobs import Job
 from server.store.records import EDIT_ROLES, Board, User
 
 UPLOAD_URL_TTL = timedelta(minutes=10)
-REPORT_URL_TTL = timedelta(minutes=10)
 INGEST_ROLES = EDIT_ROLES | {"CLIENT"}
 ADMIN_ONLY = "Only admin users can perform this operation."
 
@@ -45,6 +47,26 @@ class BulkImportFailureReason(Enum):
 class ItemsJobMatchBehaviour(Enum):
     UPSERT = "UPSERT"
     SKIP = "SKIP"
+    UPDATE = "UPDATE"  # Zoho's update mode: matched rows are updated, the rest skipped
+
+
+@strawberry.enum
+class ItemsJobReportMode(Enum):
+    FAILED_ROWS = "FAILED_ROWS"  # monday's report: rows not created or updated cleanly
+    ALL_ROWS = "ALL_ROWS"  # every row with its outcome and item id
+
+
+@strawberry.input(description="Zoho-style mapping of a CSV column, by index, to a board column.")
+class ItemsJobFieldMapping:
+    column_id: ID
+    index: int
+    default_value: str | None = None
+
+
+@strawberry.input(description="Called once when the job reaches a terminal state.")
+class ItemsJobCallbackInput:
+    url: str
+    method: str = "POST"
 
 
 @strawberry.input
@@ -99,8 +121,7 @@ class ItemsJobStatus:
 
     @strawberry.field
     def fully_imported(self) -> bool:
-        counts = self.job.counts
-        return self.job.status == "COMPLETED" and counts["invalid"] == 0 and counts["failed"] == 0
+        return job_status.fully_imported(self.job)
 
     @strawberry.field
     def report_created(self) -> bool:
@@ -150,6 +171,42 @@ async def _start_job(
     return ItemsJobResponse(job_id=ID(str(job.id)), upload_url=url)
 
 
+def _common_options(
+    field_mappings: list[ItemsJobFieldMapping] | None,
+    character_encoding: str | None,
+    callback: ItemsJobCallbackInput | None,
+    dry_run: bool | None,
+    report: ItemsJobReportMode | None,
+) -> dict[str, object]:
+    """The optional Zoho-style and beyond-the-anchors options; absent ones change nothing."""
+    options: dict[str, object] = {}
+    if field_mappings:
+        if any(m.index < 0 for m in field_mappings):
+            raise BadUserInput("field_mappings: index must be 0 or more")
+        options["field_mappings"] = [
+            {"column_id": str(m.column_id), "index": m.index, "default_value": m.default_value}
+            for m in field_mappings
+        ]
+    if character_encoding:
+        try:
+            codecs.lookup(character_encoding)
+        except LookupError as exc:
+            raise BadUserInput(f"Unknown character_encoding {character_encoding!r}") from exc
+        options["character_encoding"] = character_encoding
+    if callback is not None:
+        parsed = urlsplit(callback.url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise BadUserInput("callback.url must be an http(s) URL")
+        if callback.method.upper() != "POST":
+            raise BadUserInput("callback.method must be POST")
+        options["callback"] = {"url": callback.url, "method": "POST"}
+    if dry_run:
+        options["dry_run"] = True
+    if report is not None:
+        options["report"] = report.value
+    return options
+
+
 @strawberry.type
 class MondayImportMutation:
     @strawberry.mutation(
@@ -161,10 +218,18 @@ class MondayImportMutation:
         board_id: ID,
         group_id: str,
         on_match: ItemsJobOnMatchInput | None = None,
+        ignore_empty: bool | None = None,
+        field_mappings: list[ItemsJobFieldMapping] | None = None,
+        character_encoding: str | None = None,
+        callback: ItemsJobCallbackInput | None = None,
+        dry_run: bool | None = None,
+        report: ItemsJobReportMode | None = None,
     ) -> ItemsJobResponse:
         user = info.context.user
         board = await _editable_board(info, user, board_id, group_id)
-        options: dict[str, object] = {}
+        options = _common_options(field_mappings, character_encoding, callback, dry_run, report)
+        if ignore_empty is not None:
+            options["ignore_empty"] = ignore_empty
         if on_match is not None:
             if board.hierarchy_levels > 1:
                 raise BadUserInput(
@@ -186,12 +251,23 @@ class MondayImportMutation:
     @strawberry.mutation(
         description="Admin-only one-time initial load: create-only, no activity log, no budget."
     )
-    async def backfill_items(self, info: Info, board_id: ID, group_id: str) -> ItemsJobResponse:
+    async def backfill_items(
+        self,
+        info: Info,
+        board_id: ID,
+        group_id: str,
+        field_mappings: list[ItemsJobFieldMapping] | None = None,
+        character_encoding: str | None = None,
+        callback: ItemsJobCallbackInput | None = None,
+        dry_run: bool | None = None,
+        report: ItemsJobReportMode | None = None,
+    ) -> ItemsJobResponse:
         user = info.context.user
         if not user.is_admin:
             raise Unauthorized(ADMIN_ONLY, status_code=403)
         board = await _editable_board(info, user, board_id, group_id)
-        return await _start_job(info, "backfill", board, group_id, {})
+        options = _common_options(field_mappings, character_encoding, callback, dry_run, report)
+        return await _start_job(info, "backfill", board, group_id, options)
 
 
 @strawberry.type
@@ -202,11 +278,4 @@ class MondayImportQuery:
         job = await services.jobs.job_of_account(str(job_id), info.context.user.account_id)
         if job is None:
             raise NotFound(f"Job {job_id} not found", error_data={"job_id": str(job_id)})
-        report_url = None
-        if job.report_key:
-            report_url = await services.storage.presign_get(
-                job.report_key,
-                expires_in=int(REPORT_URL_TTL.total_seconds()),
-                filename=f"import-report-{job.id}.csv",
-            )
-        return ItemsJobStatus(job=job, report_url=report_url)
+        return ItemsJobStatus(job=job, report_url=await job_status.report_url(services, job))

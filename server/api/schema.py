@@ -7,12 +7,13 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from server.api.account import AccountQuery
 from server.api.blue import BlueMutation, BlueQuery, BlueSubscription
 from server.api.blue_export import BlueExportMutation
 from server.api.monday_import import MondayImportMutation, MondayImportQuery
 from server.api.monday_v2 import MondayQuery
 
-Query = merge_types("Query", (MondayQuery, MondayImportQuery, BlueQuery))
+Query = merge_types("Query", (MondayQuery, MondayImportQuery, BlueQuery, AccountQuery))
 Mutation = merge_types(
     "Mutation",
     (

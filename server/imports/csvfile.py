@@ -124,3 +124,43 @@ def parse_header(cells: list[str], column_ids: Mapping[str, str], hierarchy_leve
     if levels != list(range(1, len(levels) + 1)):
         raise InvalidUpload("Level headers must run name.l1, name.l2, ... without gaps")
     return Header(names=names, level_of_index=level_of_index, column_of_index=column_of_index)
+
+
+def header_from_mappings(
+    cells: list[str],
+    mappings: list[dict[str, object]],
+    column_ids: Mapping[str, str],
+    hierarchy_levels: int,
+) -> tuple[Header, dict[int, str]]:
+    """Zoho-style field mappings: columns chosen by index instead of by header name.
+
+    Returns the header and the default value of each mapped cell index. The file's first
+    row is still its header row; its names do not matter.
+    """
+    level_of_index: dict[int, int] = {}
+    column_of_index: dict[int, str] = {}
+    defaults: dict[int, str] = {}
+    for mapping in mappings:
+        column_id, index = str(mapping["column_id"]), int(str(mapping["index"]))
+        if index < 0 or index >= len(cells):
+            raise InvalidUpload(
+                f"Field mapping for {column_id!r}: index {index} is outside the row "
+                f"(the header has {len(cells)} cells, indexes 0 to {len(cells) - 1})"
+            )
+        if index in level_of_index or index in column_of_index:
+            raise InvalidUpload(f"Field mapping index {index} is mapped twice")
+        level_match = _LEVEL_HEADER.match(column_id)
+        if column_id == "name":
+            level_of_index[index] = 1
+        elif level_match and hierarchy_levels > 1 and int(level_match.group(1)) <= hierarchy_levels:
+            level_of_index[index] = int(level_match.group(1))
+        elif column_id in column_ids:
+            column_of_index[index] = column_id
+        else:
+            raise InvalidUpload(f"Field mapping: {column_id!r} is not a column id of this board")
+        if mapping.get("default_value") is not None:
+            defaults[index] = str(mapping["default_value"])
+    if 1 not in level_of_index.values():
+        raise InvalidUpload("Field mappings must map 'name' (the item name) to a column index")
+    return Header(names=[c.strip() for c in cells], level_of_index=level_of_index,
+                  column_of_index=column_of_index), defaults  # fmt: skip

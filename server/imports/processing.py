@@ -9,6 +9,7 @@ validation run in a worker thread so the event loop keeps answering while a job 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import csv
 import logging
@@ -178,6 +179,10 @@ def plan_row(plan: Plan, line: int, record: list[str]) -> PlannedRow:
         ]  # fmt: skip
         return row
     if not found:
+        if plan.behaviour == "UPDATE":  # Zoho's update mode never creates
+            row.status = "skipped"
+            row.values = {}
+            return row
         if key:
             plan.matches[key] = [f"line:{line}"]
         return row
@@ -255,9 +260,7 @@ async def _process(services: Services, job: Job, tmp: Path) -> None:
             f"The file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} bytes (150 MB)",
         )
     path = tmp / "upload.csv"
-    with path.open("wb") as out:
-        async for chunk in services.storage.read_chunks(job.object_key):
-            await asyncio.to_thread(out.write, chunk)
+    await download(services, job.object_key, path, job.options.get("character_encoding"))
     columns = {
         c.id: cells.Column(id=c.id, title=c.title, type=c.type, settings=c.settings)
         for c in (await services.boards.columns([board.id]))[board.id]
@@ -269,7 +272,18 @@ async def _process(services: Services, job: Job, tmp: Path) -> None:
     match_column = (job.options.get("on_match") or {}).get("match_column_id")
 
     def make_parser(header_cells: list[str]) -> RowParser:
-        header = csvfile.parse_header(header_cells, {c: c for c in columns}, board.hierarchy_levels)
+        defaults: dict[int, str] = {}
+        if job.options.get("field_mappings"):
+            header, defaults = csvfile.header_from_mappings(
+                header_cells,
+                job.options["field_mappings"],
+                {c: c for c in columns},
+                board.hierarchy_levels,
+            )
+        else:
+            header = csvfile.parse_header(
+                header_cells, {c: c for c in columns}, board.hierarchy_levels
+            )
         relation_columns = [
             c for c in header.column_of_index.values() if columns[c].type == "board_relation"
         ]
@@ -283,7 +297,10 @@ async def _process(services: Services, job: Job, tmp: Path) -> None:
             and match_column not in header.column_of_index.values()
         ):
             raise csvfile.InvalidUpload(f"The match column {match_column!r} is not in the header")
-        return RowParser(header, columns, directory, clear_with_null=behaviour == "UPSERT")
+        return RowParser(
+            header, columns, directory, clear_with_null=behaviour in ("UPSERT", "UPDATE"),
+            clear_empty=job.options.get("ignore_empty") is False, defaults=defaults,
+        )  # fmt: skip
 
     scan, parser = await asyncio.to_thread(scan_file, path, make_parser, ROW_LIMITS[job.kind])
     await _check_capacity(services, job, board, scan)
@@ -297,6 +314,23 @@ async def _process(services: Services, job: Job, tmp: Path) -> None:
                 match_column=match_column, matches=matches)  # fmt: skip
     await _write(services, plan, path)
     await _complete(services, job, parser.header, scan.total, tmp)
+
+
+async def download(services: Services, key: str, path: Path, encoding: str | None) -> None:
+    """Copy the upload to a local file, as UTF-8: a named charset (Zoho's
+    character_encoding) is transcoded on the way, in a streaming decoder."""
+    decoder = None
+    if encoding and codecs.lookup(encoding).name != "utf-8":
+        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    with path.open("wb") as out:
+        try:
+            async for chunk in services.storage.read_chunks(key):
+                data = chunk if decoder is None else decoder.decode(chunk).encode("utf-8")
+                await asyncio.to_thread(out.write, data)
+            if decoder is not None:
+                out.write(decoder.decode(b"", final=True).encode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise csvfile.InvalidUpload(f"The file is not valid {encoding}: {exc.reason}") from exc
 
 
 async def _check_access(services: Services, job: Job) -> Board:
@@ -324,10 +358,14 @@ async def _check_capacity(services: Services, job: Job, board: Board, scan: Scan
             f"The board holds {active:,} items; {scan.valid:,} more would pass its limit of {BOARD_ITEM_LIMIT:,}",
         )
     now = services.clock.now()
+    dry_run = bool(job.options.get("dry_run"))
     async with services.pool.acquire() as conn, conn.transaction():
         if job.kind == "ingest":
-            left = await limits.take_items(conn, job.account_id, scan.valid, now)
-            if left is None:
+            if dry_run:  # what would happen, without consuming the budget
+                fits = await limits.items_left(conn, job.account_id, now) >= scan.valid
+            else:
+                fits = await limits.take_items(conn, job.account_id, scan.valid, now) is not None
+            if not fits:
                 available = await limits.items_left(conn, job.account_id, now)
                 raise Rejection(
                     "ACCOUNT_CAPACITY_EXCEEDED",
@@ -336,7 +374,8 @@ async def _check_capacity(services: Services, job: Job, board: Board, scan: Scan
                 )
         await services.jobs.save_progress(
             conn, job, checkpoint_line=0, counts={**job.counts, "submitted": scan.total},
-            progress=0, total_rows=scan.total, state={"budget_taken": scan.valid if job.kind == "ingest" else 0},
+            progress=0, total_rows=scan.total,
+            state={"budget_taken": scan.valid if job.kind == "ingest" and not dry_run else 0},
         )  # fmt: skip
 
 
@@ -365,6 +404,9 @@ async def _write(services: Services, plan: Plan, path: Path) -> None:
         chunk = await asyncio.to_thread(next, chunks, None)
         if chunk is None:
             break
+        if job.options.get("dry_run"):
+            await _record_plan(services, target, chunk, progress)
+            continue
         for segment in _segments(chunk):
             _resolve_same_file_matches(segment, target)
             await _write_chunk(services, target, segment, progress)
@@ -404,6 +446,20 @@ async def _checkpoint(
         conn, job, checkpoint_line=rows[-1].line, counts=counts, progress=done.percent,
         total_rows=progress.total, state={},
     )  # fmt: skip
+
+
+async def _record_plan(
+    services: Services, target: ChunkTarget, chunk: list[PlannedRow], progress: Progress
+) -> None:
+    """A dry run: every row's would-be outcome goes to the report; the board is not touched."""
+    results = [
+        RowResult(line=r.line, status=r.status, item_id=r.item_id, errors=r.errors, cells=r.cells)
+        for r in chunk
+    ]
+    async with services.pool.acquire() as conn, conn.transaction():
+        await services.jobs.insert_row_results(conn, target.job, results)
+        await _checkpoint(services, conn, target.job, progress, chunk)
+    progress.processed += len(chunk)
 
 
 async def _write_chunk(
@@ -449,7 +505,10 @@ async def _complete(
     services: Services, job: Job, header: csvfile.Header, total: int, tmp: Path
 ) -> None:
     counts = await JobStore.outcome_counts(services.pool, job.id, total)
-    report_rows = [r for r in await services.jobs.row_results(job.id) if r.status not in CLEAN]
+    every_row = job.options.get("report") == "ALL_ROWS" or job.options.get("dry_run")
+    report_rows = [
+        r for r in await services.jobs.row_results(job.id) if every_row or r.status not in CLEAN
+    ]
     report_key = None
     if report_rows:
         report_path = tmp / "report.csv"

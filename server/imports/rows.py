@@ -44,9 +44,15 @@ class RowParser:
         directory: cells.Directory,
         *,
         clear_with_null: bool,
+        clear_empty: bool = False,
+        defaults: Mapping[int, str] | None = None,
     ) -> None:
         self.header = header
         self.clear_with_null = clear_with_null
+        # Zoho's ignore_empty=false: an empty cell clears the matched item's value
+        self.clear_empty = clear_empty
+        # Zoho's field-mapping default_value, per cell index, for empty cells
+        self.defaults = dict(defaults or {})
         self.parsers = {
             index: (column_id, cells.compile_parser(columns[column_id], directory))
             for index, column_id in header.column_of_index.items()
@@ -66,6 +72,8 @@ class RowParser:
                 RowError("", "TOO_MANY_CELLS", f"The row has {extra} more cell(s) than the header")
             )
             return errors
+        if self.defaults:
+            record = self.with_defaults(record)
         levels = [
             (level, record[index].strip())
             for index, level in self.header.level_of_index.items()
@@ -96,7 +104,16 @@ class RowParser:
                 continue
             if cell is not None:
                 row.values[column_id] = cell
+            elif self.clear_empty:
+                row.values[column_id] = cells.Cell(value=None, text="")
         return errors or row
+
+    def with_defaults(self, record: list[str]) -> list[str]:
+        filled = list(record) + [""] * (self.width - len(record))
+        for index, default in self.defaults.items():
+            if not filled[index].strip():
+                filled[index] = default
+        return filled
 
     def level_of(self, record: list[str]) -> int | None:
         """The hierarchy level a record names, when it names exactly one."""

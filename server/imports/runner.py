@@ -13,6 +13,8 @@ import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
+from server import callbacks
+from server.imports import status as job_status
 from server.imports.blue import process_blue_job
 from server.imports.processing import process_job
 from server.services import Services
@@ -78,6 +80,19 @@ class Runner:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+        await self.after_job(job)
+
+    async def after_job(self, job: Job) -> None:
+        """Queue the completion callback of a job that ended (never for one taken over)."""
+        ended = await self.services.jobs.get(job.id)
+        if ended is None or ended.status not in job_status.TERMINAL:
+            return
+        callback = ended.options.get("callback")
+        if callback:
+            payload = await job_status.status_payload(self.services, ended)
+            await callbacks.enqueue(
+                self.services.pool, ended.id, ended.account_id, callback["url"], payload
+            )
 
     async def _heartbeat(self, job: Job, work: asyncio.Task[None]) -> None:
         while True:

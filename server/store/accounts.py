@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+from asyncpg import Record
+
 from server import sql
 from server.db import Pool
 from server.store.records import TeamRecord, User
@@ -41,6 +43,11 @@ class AccountStore:
     ) -> list[User]:
         rows = await self.pool.fetch(Q["users_of_account"], account_id, ids, limit, offset)
         return [User.from_row(row) for row in rows]
+
+    async def account(self, account_id: int) -> Record:
+        row = await self.pool.fetchrow(Q["account"], account_id)
+        assert row is not None  # a user's account exists: users cascade with it
+        return row
 
     async def teams(self, account_id: int, ids: list[int] | None = None) -> list[TeamRecord]:
         rows = await self.pool.fetch(Q["teams_of_account"], account_id, ids)

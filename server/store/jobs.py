@@ -122,6 +122,10 @@ class JobStore:
         assert row is not None
         return Job.from_row(row)
 
+    async def get(self, job_id: uuid.UUID) -> Job | None:
+        row = await self.pool.fetchrow(Q["raw_job"], str(job_id))
+        return Job.from_row(row) if row else None
+
     async def job_of_account(self, job_id: str, account_id: int) -> Job | None:
         row = await self.pool.fetchrow(Q["job_of_account"], job_id, account_id)
         return Job.from_row(row) if row else None
