@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from server import callbacks, clock, db, fixtures
+from server import callbacks, clock, db, fixtures, metrics
 from server.api.admin import admin_routes
 from server.api.schema import schema
 from server.api.view import GraphQLView
@@ -30,7 +30,6 @@ from server.store.jobs import JobStore
 
 logger = logging.getLogger(__name__)
 
-CONNECTION_INIT_TIMEOUT = timedelta(seconds=10)
 MAX_SUBSCRIPTIONS_PER_SOCKET = 20
 CLOCK_REFRESH_INTERVAL = 1.0  # seconds
 
@@ -131,7 +130,7 @@ def create_app(settings: Settings) -> Starlette:
         view = GraphQLView(
             services,
             schema=schema,
-            connection_init_wait_timeout=CONNECTION_INIT_TIMEOUT,
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
             max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_SOCKET,
         )
         app.router.routes.extend(
@@ -139,6 +138,7 @@ def create_app(settings: Settings) -> Starlette:
                 Route("/graphql", view, methods=["GET", "POST"]),
                 Route("/v2", view, methods=["POST"]),
                 WebSocketRoute("/graphql", view),
+                Route("/metrics", metrics.endpoint(services), methods=["GET"]),
                 *admin_routes(services),
             ]
         )

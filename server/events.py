@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import NotRequired, TypedDict
 
 import asyncpg
@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 Q = sql.queries("events")
 
 CHANNEL = "import_export_progress"
+# payload: the id of a user whose token was revoked; their open websockets are closed
+TOKEN_REVOKED_CHANNEL = "token_revoked"
+JOB_CHANNEL = "job_changed"  # payload: a job id; sent by every update of an import job
 RECONNECT_DELAY = 1.0  # seconds between attempts to get the listener back
 PING_INTERVAL = 5.0  # seconds between liveness checks of the listening connection
 QUEUE_SIZE = 1000  # events a slow subscriber may fall behind before it is dropped
@@ -84,6 +87,8 @@ class EventBus:
         self.database_url = database_url
         self.pool = pool
         self.subscribers: dict[tuple[int, int], set[asyncio.Queue[_Envelope]]] = defaultdict(set)
+        self.job_watchers: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self.notice_hooks: dict[str, list[Callable[[str], None]]] = defaultdict(list)
         self.connected = asyncio.Event()
 
     async def run(self) -> None:
@@ -93,6 +98,9 @@ class EventBus:
             try:
                 conn = await asyncpg.connect(self.database_url)
                 await conn.add_listener(CHANNEL, self._on_notify)
+                await conn.add_listener(JOB_CHANNEL, self._on_job_changed)
+                for channel in self.notice_hooks:
+                    await conn.add_listener(channel, self._on_notice)
                 self.connected.set()
                 await self._hold(conn)
             except asyncio.CancelledError:
@@ -124,6 +132,38 @@ class EventBus:
                 queue.put_nowait(envelope)
             except asyncio.QueueFull:
                 logger.warning("subscriber too slow, event dropped", extra={"action": "fan_out"})
+
+    def on_notice(self, channel: str, hook: Callable[[str], None]) -> None:
+        """Call `hook(payload)` for every NOTIFY on `channel`, sent by any process. Register
+        before `run` starts: channels are listened to when the connection opens."""
+        self.notice_hooks[channel].append(hook)
+
+    def _on_notice(self, _conn: Connection, _pid: int, channel: str, payload: object) -> None:
+        for hook in list(self.notice_hooks.get(channel, ())):
+            hook(str(payload))
+
+    def active_subscriptions(self) -> int:
+        return sum(len(q) for q in self.subscribers.values()) + sum(
+            len(w) for w in self.job_watchers.values()
+        )
+
+    def _on_job_changed(self, _conn: Connection, _pid: int, _channel: str, payload: object) -> None:
+        for changed in list(self.job_watchers.get(str(payload), ())):
+            changed.set()
+
+    async def job_changes(self, job_id: str) -> AsyncIterator[None]:
+        """Yields once at once, then after every change of the job (changes may coalesce)."""
+        changed = asyncio.Event()
+        self.job_watchers[job_id].add(changed)
+        try:
+            while True:
+                yield
+                await changed.wait()
+                changed.clear()
+        finally:
+            self.job_watchers[job_id].discard(changed)
+            if not self.job_watchers[job_id]:
+                del self.job_watchers[job_id]
 
     async def subscribe(self, board_id: int, user_id: int) -> AsyncIterator[ProgressEvent]:
         """The current state first (one event per type, if any), then every new event."""

@@ -16,6 +16,8 @@ DEFAULT_BUCKET = "imports"
 DEFAULT_REGION = "us-east-1"
 # how long a job stays claimed without a heartbeat before another runner may take it over
 DEFAULT_JOB_LEASE = 30.0  # seconds
+# how long a websocket may wait before its connection_init, then it is closed with 4408
+DEFAULT_WS_INIT_TIMEOUT = 10.0  # seconds
 # credentials the embedded S3 endpoint accepts when none are configured
 EMBEDDED_ACCESS_KEY = "embedded-access-key"
 EMBEDDED_SECRET_KEY = "embedded-secret-key"
@@ -37,6 +39,7 @@ class Settings:
     aws_region: str = DEFAULT_REGION
     run_jobs: bool = True
     job_lease_seconds: float = DEFAULT_JOB_LEASE
+    ws_init_timeout_seconds: float = DEFAULT_WS_INIT_TIMEOUT
 
 
 def default_data_dir() -> Path:
@@ -69,4 +72,7 @@ def load_settings(
         aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or EMBEDDED_SECRET_KEY,
         aws_region=env.get("AWS_REGION") or DEFAULT_REGION,
         job_lease_seconds=float(env.get("JOB_LEASE_SECONDS") or DEFAULT_JOB_LEASE),
+        ws_init_timeout_seconds=float(
+            env.get("WS_INIT_TIMEOUT_SECONDS") or DEFAULT_WS_INIT_TIMEOUT
+        ),
     )

@@ -316,3 +316,14 @@ async def test_rust_import_gives_the_same_records_as_the_standard_one(api: Api) 
         }
 
     assert comparable(first) == comparable(second)
+
+
+async def test_dry_run_validates_and_reports_without_creating(api: Api) -> None:
+    headers = ["Title", "List", "Status"]
+    body = csv_text([headers, ["ok", "Brand new list", "Done"], ["bad", "", "Nope"]])
+    report = await import_file(api, "leads", body, headers, dryRun=True)
+    assert report["status"] == "COMPLETE"
+    assert (report["imported"], report["failed"]) == (1, 1)
+    board = (await api.gql(ITEMS))["boards"][0]
+    assert [i["name"] for i in board["items"]] == ["Existing lead"]
+    assert "Brand new list" not in [g["title"] for g in board["groups"]]

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import hashlib
 import hmac
+import io
 import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.conftest import Api
-from tests.importing import board_items, download_report, run_import
+from tests.blue import websocket
+from tests.conftest import Api, ServerProcess
+from tests.importing import (
+    board_items,
+    download_report,
+    run_import,
+    start_job,
+    upload,
+    wait_for_job,
+)
 
 UPSERT_EMAIL = {"behaviour": "UPSERT", "match_column_id": "email"}
 
@@ -206,3 +217,120 @@ async def test_callback_secret_is_for_admins_only(api: Api) -> None:
     assert (await api.gql("{ account { id name slug plan { tier } } }", token="tok-bob"))["account"] == {
         "id": "1", "name": "Acme", "slug": "acme", "plan": {"tier": "enterprise"}
     }  # fmt: skip
+
+
+async def test_job_status_subscription_pushes_every_change_until_the_end(
+    api: Api, server: ServerProcess
+) -> None:
+    job = await start_job(api)
+    query = "subscription($id: ID!) { job_status(job_id: $id) { ... on ItemsJobStatus { status progress_percentage counts { created } } } }"
+    async with websocket(server.url, "graphql-transport-ws") as ws:
+        await ws.send_json(
+            {
+                "id": "j",
+                "type": "subscribe",
+                "payload": {"query": query, "variables": {"id": job["job_id"]}},
+            }
+        )
+        first = await ws.receive_json(timeout=10)
+        assert first["payload"]["data"]["job_status"]["status"] == "UPLOAD_PENDING"
+        body = "name\n" + "".join(f"r{i}\n" for i in range(3000))
+        assert (await upload(job["upload_url"], body)).status_code == 200
+        statuses = []
+        while True:
+            message = await ws.receive_json(timeout=30)
+            if message["type"] == "complete":
+                break
+            statuses.append(message["payload"]["data"]["job_status"])
+    assert statuses[-1]["status"] == "COMPLETED" and statuses[-1]["counts"]["created"] == 3000
+    assert "PROCESSING" in [s["status"] for s in statuses]
+    progress = [s["progress_percentage"] for s in statuses]
+    assert progress == sorted(progress)
+
+
+async def test_job_status_subscription_to_a_foreign_job_is_not_found(
+    api: Api, server: ServerProcess
+) -> None:
+    job = await start_job(api)
+    query = (
+        "subscription($id: ID!) { job_status(job_id: $id) { ... on ItemsJobStatus { status } } }"
+    )
+    async with websocket(server.url, "graphql-transport-ws", token="tok-gus") as ws:
+        await ws.send_json(
+            {
+                "id": "j",
+                "type": "subscribe",
+                "payload": {"query": query, "variables": {"id": job["job_id"]}},
+            }
+        )
+        message = await ws.receive_json(timeout=10)
+        assert message["payload"]["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+SUBITEMS = {"parent_key_column_id": "email", "parent_key_header": "parent_email"}
+
+
+async def import_with_subitems(
+    api: Api, parents: str, children: str, **options: Any
+) -> dict[str, Any]:
+    query = """mutation($b: ID!, $g: String!, $s: ItemsJobSubitemsInput, $d: Boolean) {
+        ingest_items(board_id: $b, group_id: $g, subitems: $s, dry_run: $d) { job_id upload_url subitems_upload_url } }"""
+    job = (
+        await api.gql(
+            query, {"b": "100", "g": "topics", "s": SUBITEMS, "d": options.get("dry_run")}
+        )
+    )["ingest_items"]
+    assert (await upload(job["upload_url"], parents)).status_code == 200
+    pending = await api.gql(
+        "query($id: ID!) { fetch_job_status(job_id: $id) { ... on ItemsJobStatus { status } } }",
+        {"id": job["job_id"]},
+    )
+    await asyncio.sleep(1.0)
+    assert pending["fetch_job_status"]["status"] == "UPLOAD_PENDING"  # waits for both files
+    assert (await upload(job["subitems_upload_url"], children)).status_code == 200
+    return {**await wait_for_job(api, job["job_id"]), "job_id": job["job_id"]}
+
+
+PARENTS = "name,email\nAcme deal,acme@example.com\nGlobex deal,globex@example.com\n"
+CHILDREN = (
+    "name,parent_email,status\n"
+    "Call Acme,acme@example.com,Done\nSend quote,acme@example.com,Stuck\n"
+    "Visit Globex,globex@example.com,\nOrphan,nobody@example.com,Done\nBad,acme@example.com,nope\n"
+)
+
+
+async def test_parent_child_files_create_subitems_joined_by_key(api: Api) -> None:
+    status = await import_with_subitems(api, PARENTS, CHILDREN)
+    assert status["status"] == "COMPLETED", status
+    assert status["counts"] == {
+        "submitted": 7,
+        "invalid": 2,
+        "skipped": 0,
+        "created": 5,
+        "updated": 0,
+        "failed": 0,
+    }
+    data = await api.gql(
+        "{ boards(ids: [100]) { items(limit: 100) { name parent_item { name } } } }"
+    )
+    parents = {i["name"]: (i["parent_item"] or {}).get("name") for i in data["boards"][0]["items"]}
+    assert parents["Call Acme"] == parents["Send quote"] == "Acme deal"
+    assert parents["Visit Globex"] == "Globex deal"
+    assert "Orphan" not in parents and "Bad" not in parents
+    report = await api.gql(
+        "query($id: ID!) { fetch_job_status(job_id: $id) { ... on ItemsJobStatus { report_created subitems_report_url } } }",
+        {"id": status["job_id"]},
+    )
+    url = report["fetch_job_status"]["subitems_report_url"]
+    async with httpx.AsyncClient() as client:
+        rows = list(csv.DictReader(io.StringIO((await client.get(url)).text)))
+    assert {(r["name"], r["__line"], r["__errors"].split(":")[1].strip()) for r in rows} == {
+        ("Orphan", "5", "PARENT_NOT_FOUND"), ("Bad", "6", "INVALID_STATUS_LABEL")
+    }  # fmt: skip
+
+
+async def test_parent_child_dry_run_writes_nothing(api: Api) -> None:
+    before = await board_items(api)
+    status = await import_with_subitems(api, PARENTS, CHILDREN, dry_run=True)
+    assert status["counts"]["created"] == 5 and status["counts"]["invalid"] == 2
+    assert await board_items(api) == before

@@ -32,3 +32,8 @@ SELECT id, name, email, enabled FROM users WHERE account_id = $1
 
 -- name: directory_teams
 SELECT id, name FROM teams WHERE account_id = $1
+
+-- name: revoke_token
+-- The token stops working, and every process hears of it (on commit) to close its sockets.
+WITH revoked AS (UPDATE users SET token_hash = NULL WHERE token_hash = $1 RETURNING id)
+SELECT id, pg_notify($2, id::text) FROM revoked

@@ -7,7 +7,8 @@ WHERE b.account_id = $1
   AND ($3 OR m.user_id IS NOT NULL)
   AND ($4::bigint[] IS NULL OR b.id = ANY($4))
   AND ($5::text IS NULL OR b.state = $5)
-ORDER BY b.id
+  AND ($8::text IS NULL OR b.board_kind = $8)
+ORDER BY CASE WHEN $9 THEN b.created_at END DESC, CASE WHEN $9 THEN b.id END DESC, b.id
 LIMIT $6 OFFSET $7
 
 -- name: board_for_user
@@ -59,3 +60,144 @@ SELECT u.id FROM item_assignees a JOIN users u ON u.id = a.user_id WHERE a.item_
 
 -- name: tags_of_item
 SELECT t.id, t.name, t.color FROM item_tags it JOIN tags t ON t.id = it.tag_id WHERE it.item_id = $1 ORDER BY t.name
+
+-- name: items_page
+-- Items the caller may see (boards of its account it is a member of; admins: all), filtered
+-- by ids, state, board and group; $8 orders them: 'id', 'position' (board order) or 'newest'.
+SELECT i.*
+FROM items i
+JOIN boards b ON b.id = i.board_id
+LEFT JOIN board_members m ON m.board_id = b.id AND m.user_id = $2
+WHERE b.account_id = $1 AND ($3 OR m.user_id IS NOT NULL)
+  AND ($4::bigint[] IS NULL OR i.id = ANY($4))
+  AND ($5::text IS NULL OR i.state = $5)
+  AND ($6::bigint IS NULL OR i.board_id = $6)
+  AND ($7::text IS NULL OR i.group_id = $7)
+ORDER BY CASE WHEN $8 = 'newest' THEN i.created_at END DESC,
+         CASE WHEN $8 = 'newest' THEN i.id END DESC,
+         CASE WHEN $8 = 'position' THEN i.position END,
+         i.id
+LIMIT $9 OFFSET $10
+
+-- name: items_by_column_value
+-- Items of one board whose column $2 reads $3: its display text, a date column's day, or
+-- for the pseudo-column `name` the item name.
+SELECT i.*
+FROM items i
+LEFT JOIN column_values v ON v.item_id = i.id AND v.column_id = $2
+WHERE i.board_id = $1
+  AND ($4::text IS NULL OR i.state = $4)
+  AND CASE WHEN $2 = 'name' THEN i.name = $3
+           ELSE v.text = $3 OR v.value ->> 'date' = $3 END
+ORDER BY i.position, i.id
+LIMIT $5 OFFSET $6
+
+-- name: members_of_board
+SELECT u.*, a.plan AS account_plan, a.slug AS account_slug, m.role
+FROM board_members m
+JOIN users u ON u.id = m.user_id
+JOIN accounts a ON a.id = u.account_id
+WHERE m.board_id = $1
+ORDER BY u.id
+
+-- name: board_tags
+-- The board's own tags and the tags its active items carry.
+SELECT t.id, t.account_id, t.board_id, t.name, t.color FROM tags t WHERE t.board_id = $1
+UNION
+SELECT t.id, t.account_id, t.board_id, t.name, t.color
+FROM tags t
+JOIN item_tags it ON it.tag_id = t.id
+JOIN items i ON i.id = it.item_id
+WHERE i.board_id = $1 AND i.state = 'active'
+ORDER BY id
+
+-- name: public_tags
+-- monday's account tags: account-wide ones and those of public boards the caller can see.
+SELECT t.id, t.account_id, t.board_id, t.name, t.color
+FROM tags t
+LEFT JOIN boards b ON b.id = t.board_id
+LEFT JOIN board_members m ON m.board_id = b.id AND m.user_id = $2
+WHERE t.account_id = $1
+  AND (t.board_id IS NULL OR (b.board_kind = 'public' AND ($3 OR m.user_id IS NOT NULL)))
+  AND ($4::bigint[] IS NULL OR t.id = ANY($4))
+ORDER BY t.id
+
+-- name: updates_page
+-- Updates on items the caller may see, newest first; by ids, board or item.
+SELECT up.*
+FROM updates up
+JOIN items i ON i.id = up.item_id
+JOIN boards b ON b.id = up.board_id
+LEFT JOIN board_members m ON m.board_id = b.id AND m.user_id = $2
+WHERE b.account_id = $1 AND ($3 OR m.user_id IS NOT NULL)
+  AND i.state <> 'deleted'
+  AND ($4::bigint[] IS NULL OR up.id = ANY($4))
+  AND ($5::bigint IS NULL OR up.board_id = $5)
+  AND ($6::bigint IS NULL OR up.item_id = $6)
+ORDER BY up.id DESC
+LIMIT $7 OFFSET $8
+
+-- name: update_authors
+SELECT DISTINCT creator_id FROM updates WHERE item_id = $1 AND creator_id IS NOT NULL
+
+-- name: create_board
+-- A new board owned by its creator; the slug is its id, as for fixture boards without one.
+WITH new AS (SELECT nextval('boards_id_seq') AS id)
+INSERT INTO boards (id, account_id, name, uid, slug, description, board_kind, owner_id,
+                    created_at, updated_at)
+SELECT new.id, $1, $2, $3, new.id::text, $4, $5, $6, $7, $7 FROM new
+RETURNING *
+
+-- name: add_board_member
+INSERT INTO board_members (board_id, user_id, role) VALUES ($1, $2, $3)
+ON CONFLICT (board_id, user_id) DO UPDATE SET role = EXCLUDED.role
+
+-- name: set_board_state
+UPDATE boards SET state = $2, updated_at = $3 WHERE id = $1 RETURNING *
+
+-- name: create_column
+INSERT INTO columns (board_id, id, title, type, settings, position)
+VALUES ($1, $2, $3, $4, $5, (SELECT coalesce(max(position), -1) + 1 FROM columns WHERE board_id = $1))
+ON CONFLICT (board_id, id) DO NOTHING
+RETURNING *
+
+-- name: column_ids
+SELECT id FROM columns WHERE board_id = $1
+
+-- name: lock_column
+SELECT * FROM columns WHERE board_id = $1 AND id = $2 FOR UPDATE
+
+-- name: set_column_settings
+UPDATE columns SET settings = $3 WHERE board_id = $1 AND id = $2 RETURNING *
+
+-- name: insert_group
+-- A new group first ($5 = true) or last among the board's groups.
+INSERT INTO groups (board_id, id, title, color, position)
+SELECT $1, $2, $3, $4,
+       CASE WHEN $5 THEN coalesce(min(position), 1) - 1 ELSE coalesce(max(position), -1) + 1 END
+FROM groups WHERE board_id = $1
+ON CONFLICT (board_id, id) DO NOTHING
+RETURNING *
+
+-- name: group_of_board
+SELECT * FROM groups WHERE board_id = $1 AND id = $2 AND NOT deleted
+
+-- name: live_group_count
+SELECT count(*) FROM groups WHERE board_id = $1 AND NOT deleted AND NOT archived
+
+-- name: archive_group
+UPDATE groups SET archived = true WHERE board_id = $1 AND id = $2 AND NOT deleted RETURNING *
+
+-- name: delete_group
+UPDATE groups SET deleted = true WHERE board_id = $1 AND id = $2 AND NOT deleted RETURNING *
+
+-- name: set_group_items_state
+-- Archiving archives the group's active items; deleting deletes every item not deleted yet.
+UPDATE items SET state = $3, updated_at = $4
+WHERE board_id = $1 AND group_id = $2
+  AND state <> 'deleted' AND ($3 = 'deleted' OR state = 'active')
+RETURNING id
+
+-- name: log_board_event
+INSERT INTO activity_log (board_id, item_id, user_id, event, data, created_at)
+VALUES ($1, NULL, $2, $3, $4, $5)

@@ -58,7 +58,7 @@ SELECT setval('boards_id_seq', greatest((SELECT max(id) FROM boards), (SELECT la
 -- name: reset_all
 TRUNCATE accounts, users, teams, team_members, boards, board_members, columns, groups, items,
     column_values, tags, item_tags, activity_log, import_jobs, import_rows, usage_events,
-    item_assignees, progress_events, outbox, export_requests CASCADE
+    item_assignees, progress_events, outbox, export_requests, faults, complexity_budgets CASCADE
 
 -- name: reset_clock
 UPDATE server_clock SET offset_seconds = 0

@@ -89,3 +89,9 @@ WHERE board_id = $1 AND kind = 'blue' AND status = 'PROCESSING'
 
 -- name: cancel_requested
 SELECT cancel_requested FROM import_jobs WHERE id = $1
+
+-- name: parent_keys
+-- Parent-file rows of a job with subitems: their key cell (by index) and the item they became.
+SELECT btrim(r.cells->>$2::integer) AS key, r.item_id, r.status, coalesce(i.level, 1) AS level
+FROM import_rows r LEFT JOIN items i ON i.id = r.item_id
+WHERE r.job_id = $1 AND r.line < $3 AND r.status IN ('created', 'updated', 'skipped')

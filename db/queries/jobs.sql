@@ -11,7 +11,7 @@ SELECT * FROM import_jobs WHERE id::text = $1 AND account_id = $2
 
 -- name: pending_uploads
 -- Jobs still waiting for their file, while a PUT could still arrive.
-SELECT id, object_key FROM import_jobs
+SELECT * FROM import_jobs
 WHERE status = 'UPLOAD_PENDING' AND upload_expires_at > $1
 ORDER BY created_at
 
@@ -65,3 +65,9 @@ SELECT pg_advisory_xact_lock(727002, ($1 % 2147483647)::integer)
 
 -- name: count_outcomes
 SELECT status, count(*)::integer AS n FROM import_rows WHERE job_id = $1 GROUP BY status
+
+-- name: notify_changed
+SELECT pg_notify('job_changed', $1::text)
+
+-- name: merge_options
+UPDATE import_jobs SET options = options || $2 WHERE id = $1

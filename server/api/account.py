@@ -33,16 +33,19 @@ class AccountType:
         return await callbacks.account_secret(info.context.services.pool, self.account_id)
 
 
+async def account_of(info: Info, account_id: int) -> AccountType:
+    row = await info.context.services.accounts.account(account_id)
+    return AccountType(
+        id=ID(str(account_id)),
+        name=row["name"],
+        slug=row["slug"],
+        plan=AccountPlan(tier=row["plan"]),
+        account_id=account_id,
+    )
+
+
 @strawberry.type
 class AccountQuery:
     @strawberry.field
     async def account(self, info: Info) -> AccountType:
-        user = info.context.user
-        row = await info.context.services.accounts.account(user.account_id)
-        return AccountType(
-            id=ID(str(user.account_id)),
-            name=row["name"],
-            slug=row["slug"],
-            plan=AccountPlan(tier=row["plan"]),
-            account_id=user.account_id,
-        )
+        return await account_of(info, info.context.user.account_id)

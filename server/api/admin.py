@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server import clock, fixtures
+from server import clock, events, faults, fixtures
 from server.errors import AppError
 from server.services import Services
 from server.store.exports import ExportStore
@@ -79,6 +79,16 @@ def admin_routes(services: Services) -> list[Route]:
             )
         return _json({"offset_seconds": services.clock.offset_seconds, "now": services.clock.now()})
 
+    async def revoke(request: Request) -> Response:
+        data = await body(request)
+        token = data.get("token") if isinstance(data, dict) else None
+        if not isinstance(token, str) or not token:
+            raise AppError('expected {"token": "..."}', code="BAD_USER_INPUT")
+        user_ids = await services.accounts.revoke_token(token, events.TOKEN_REVOKED_CHANNEL)
+        if not user_ids:
+            return _json({"error": "no user has this token"}, status_code=404)
+        return _json({"revoked": True, "user_ids": user_ids})
+
     async def job(request: Request) -> Response:
         record = await services.jobs.raw_job(request.path_params["job_id"])
         if record is None:
@@ -100,10 +110,24 @@ def admin_routes(services: Services) -> list[Route]:
             ]
         )
 
+    async def add_fault(request: Request) -> Response:
+        data = await body(request)
+        if not isinstance(data, dict):
+            raise AppError("body must be a JSON object", code="BAD_USER_INPUT")
+        await faults.add(services.pool, data)
+        return _json({"ok": True})
+
+    async def clear_faults(request: Request) -> Response:
+        await faults.clear(services.pool)
+        return _json({"ok": True})
+
     return [
+        Route("/__admin/faults", guarded(add_fault), methods=["POST"]),
+        Route("/__admin/faults", guarded(clear_faults), methods=["DELETE"]),
         Route("/__admin/reset", guarded(reset), methods=["POST"]),
         Route("/__admin/fixture", guarded(load_fixture), methods=["POST"]),
         Route("/__admin/clock", guarded(move_clock), methods=["POST"]),
+        Route("/__admin/revoke", guarded(revoke), methods=["POST"]),
         Route("/__admin/jobs/{job_id}", guarded(job), methods=["GET"]),
         Route("/__admin/outbox", guarded(outbox), methods=["GET"]),
     ]

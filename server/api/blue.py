@@ -77,6 +77,10 @@ class ImportTodosInput:
     headers: JSON
     projectId: str
     useRustImport: bool | None = False
+    dryRun: bool | None = strawberry.field(
+        default=False,
+        description="Validate the whole file and fill todoImportReport; create nothing.",
+    )
 
 
 @strawberry.type
@@ -131,7 +135,11 @@ async def _import_todos(info: Info, input: ImportTodosInput) -> bool:
         if records > blue_import.TODO_IMPORT_LIMIT:
             raise TodoImportLimit("You are importing too many todos.")
     now = services.clock.now()
-    options = {"headers": headers, "useRustImport": bool(input.useRustImport)}
+    options = {
+        "headers": headers,
+        "useRustImport": bool(input.useRustImport),
+        "dryRun": bool(input.dryRun),
+    }
     groups = (await services.boards.groups([board.id]))[board.id]
     try:
         async with services.pool.acquire() as conn, conn.transaction():

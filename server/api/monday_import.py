@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+from collections.abc import AsyncGenerator
 from datetime import timedelta
 from enum import Enum
 from typing import Annotated
@@ -15,6 +16,7 @@ from server import limits
 from server.api.context import Info
 from server.errors import AppError, BadUserInput, NotFound, Unauthorized
 from server.imports import status as job_status
+from server.imports import subitems
 from server.store.jobs import Job
 from server.store.records import EDIT_ROLES, Board, User
 
@@ -63,6 +65,16 @@ class ItemsJobFieldMapping:
     default_value: str | None = None
 
 
+@strawberry.input(
+    description="Parent-child files: a second CSV whose rows become subitems of the items this "
+    "job's file creates or matches. parent_key_column_id is the key column of the main file "
+    "(a column id or `name`); parent_key_header the child file's header that holds that key."
+)
+class ItemsJobSubitemsInput:
+    parent_key_column_id: ID
+    parent_key_header: str
+
+
 @strawberry.input(description="Called once when the job reaches a terminal state.")
 class ItemsJobCallbackInput:
     url: str
@@ -79,6 +91,9 @@ class ItemsJobOnMatchInput:
 class ItemsJobResponse:
     job_id: ID
     upload_url: str
+    subitems_upload_url: str | None = strawberry.field(
+        default=None, description="Where to PUT the subitems file, when the job has `subitems`."
+    )
 
 
 @strawberry.type
@@ -125,7 +140,11 @@ class ItemsJobStatus:
 
     @strawberry.field
     def report_created(self) -> bool:
-        return self.job.report_key is not None
+        return job_status.report_created(self.job)
+
+    @strawberry.field(description="The subitems file's report, when the job has `subitems`.")
+    async def subitems_report_url(self, info: Info) -> str | None:
+        return await job_status.subitems_report_url(info.context.services, self.job)
 
 
 JobStatus = Annotated[ItemsJobStatus, strawberry.union("JobStatus")]
@@ -165,10 +184,37 @@ async def _start_job(
             conn, kind=kind, account_id=user.account_id, board_id=board.id, group_id=group_id,
             user_id=user.id, options=options, upload_expires_at=now + UPLOAD_URL_TTL, now=now,
         )  # fmt: skip
-    url = await services.storage.presign_put(
-        job.object_key, expires_in=int(UPLOAD_URL_TTL.total_seconds())
+    expires = int(UPLOAD_URL_TTL.total_seconds())
+    url = await services.storage.presign_put(job.object_key, expires_in=expires)
+    children_url = None
+    if options.get("subitems"):
+        children_url = await services.storage.presign_put(
+            subitems.children_key(job), expires_in=expires
+        )
+    return ItemsJobResponse(
+        job_id=ID(str(job.id)), upload_url=url, subitems_upload_url=children_url
     )
-    return ItemsJobResponse(job_id=ID(str(job.id)), upload_url=url)
+
+
+async def _subitems_option(
+    info: Info, board: Board, subitems_input: ItemsJobSubitemsInput | None
+) -> dict[str, object]:
+    if subitems_input is None:
+        return {}
+    key_column = str(subitems_input.parent_key_column_id)
+    columns = (await info.context.services.boards.columns([board.id]))[board.id]
+    if key_column != "name" and key_column not in {c.id for c in columns}:
+        raise BadUserInput(
+            f"subitems.parent_key_column_id {key_column!r} is not a column of board {board.id}"
+        )
+    if not subitems_input.parent_key_header.strip():
+        raise BadUserInput("subitems.parent_key_header must name a header of the subitems file")
+    return {
+        "subitems": {
+            "parent_key_column_id": key_column,
+            "parent_key_header": subitems_input.parent_key_header.strip(),
+        }
+    }
 
 
 def _common_options(
@@ -224,10 +270,12 @@ class MondayImportMutation:
         callback: ItemsJobCallbackInput | None = None,
         dry_run: bool | None = None,
         report: ItemsJobReportMode | None = None,
+        subitems: ItemsJobSubitemsInput | None = None,
     ) -> ItemsJobResponse:
         user = info.context.user
         board = await _editable_board(info, user, board_id, group_id)
         options = _common_options(field_mappings, character_encoding, callback, dry_run, report)
+        options.update(await _subitems_option(info, board, subitems))
         if ignore_empty is not None:
             options["ignore_empty"] = ignore_empty
         if on_match is not None:
@@ -261,12 +309,14 @@ class MondayImportMutation:
         callback: ItemsJobCallbackInput | None = None,
         dry_run: bool | None = None,
         report: ItemsJobReportMode | None = None,
+        subitems: ItemsJobSubitemsInput | None = None,
     ) -> ItemsJobResponse:
         user = info.context.user
         if not user.is_admin:
             raise Unauthorized(ADMIN_ONLY, status_code=403)
         board = await _editable_board(info, user, board_id, group_id)
         options = _common_options(field_mappings, character_encoding, callback, dry_run, report)
+        options.update(await _subitems_option(info, board, subitems))
         return await _start_job(info, "backfill", board, group_id, options)
 
 
@@ -279,3 +329,26 @@ class MondayImportQuery:
         if job is None:
             raise NotFound(f"Job {job_id} not found", error_data={"job_id": str(job_id)})
         return ItemsJobStatus(job=job, report_url=await job_status.report_url(services, job))
+
+
+@strawberry.type
+class MondayImportSubscription:
+    @strawberry.subscription(
+        description="Pushes the job's ItemsJobStatus at once and on every change, until it ends."
+    )
+    async def job_status(self, info: Info, job_id: ID) -> AsyncGenerator[JobStatus, None]:
+        services = info.context.services
+        account_id = info.context.user.account_id
+        if await services.jobs.job_of_account(str(job_id), account_id) is None:
+            raise NotFound(f"Job {job_id} not found", error_data={"job_id": str(job_id)})
+        last: tuple[object, ...] | None = None
+        async for _ in services.events.job_changes(str(job_id)):
+            job = await services.jobs.job_of_account(str(job_id), account_id)
+            if job is None:
+                return
+            snapshot = (job.status, tuple(sorted(job.counts.items())), job.progress, job.report_key)
+            if snapshot != last:
+                last = snapshot
+                yield ItemsJobStatus(job=job, report_url=await job_status.report_url(services, job))
+            if job.status in job_status.TERMINAL:
+                return

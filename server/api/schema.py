@@ -3,41 +3,65 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from server.api.account import AccountQuery
 from server.api.blue import BlueMutation, BlueQuery, BlueSubscription
 from server.api.blue_export import BlueExportMutation
-from server.api.monday_import import MondayImportMutation, MondayImportQuery
+from server.api.complexity import ComplexityBudget, ComplexityQuery
+from server.api.monday_import import (
+    MondayImportMutation,
+    MondayImportQuery,
+    MondayImportSubscription,
+)
 from server.api.monday_v2 import MondayQuery
+from server.api.monday_v2_mutations import MondayMutation
+from server.errors import AppError
 
-Query = merge_types("Query", (MondayQuery, MondayImportQuery, BlueQuery, AccountQuery))
+Query = merge_types(
+    "Query", (MondayQuery, MondayImportQuery, BlueQuery, AccountQuery, ComplexityQuery)
+)
 Mutation = merge_types(
     "Mutation",
     (
         MondayImportMutation,
         BlueMutation,
         BlueExportMutation,
+        MondayMutation,
     ),
 )
+Subscription = merge_types("Subscription", (BlueSubscription, MondayImportSubscription))
 
 MAX_DEPTH = 6  # levels of nesting, as monday documents
 MAX_ALIASES = 30  # aliases per document, fragments included
 MAX_TOKENS = 10_000  # lexer tokens per document
 
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # an AppError is an answer to the caller, not a server fault: only the rest is logged
+        unexpected = [e for e in errors if not isinstance(e.original_error, AppError)]
+        super().process_errors(unexpected, execution_context)
+
+
 # Field names are written exactly as each API spells them: snake_case for monday, camelCase for Blue.
-schema = strawberry.Schema(
+schema = Schema(
     query=Query,
     mutation=Mutation,
-    subscription=BlueSubscription,
+    subscription=Subscription,
     config=StrawberryConfig(auto_camel_case=False),
     # factories: one extension per request, as strawberry asks
     extensions=[
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: ComplexityBudget(),
     ],
 )
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError, parse
-from graphql.language import FieldNode, visit
+from graphql.language import FieldNode, OperationDefinitionNode, visit
 from graphql.language.visitor import Visitor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,7 +20,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
-from server import auth
+from server import auth, events, faults
 from server.api.context import Context
 from server.errors import AppError, format_error
 from server.services import Services
@@ -46,6 +48,21 @@ def version_gated_fields(query: str, version: str) -> list[str]:
     return sorted(collector.names & auth.BULK_IMPORT_FIELDS)
 
 
+def root_fields(query: str) -> list[str]:
+    """The top-level field names of every operation in the document."""
+    try:
+        document = parse(query)
+    except GraphQLSyntaxError:
+        return []
+    return [
+        selection.name.value
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+        for selection in definition.selection_set.selections
+        if isinstance(selection, FieldNode)
+    ]
+
+
 def _replay(body: bytes) -> Receive:
     sent = False
 
@@ -64,12 +81,25 @@ def _error_response(error: AppError, request_id: str) -> JSONResponse:
     return JSONResponse(body, status_code=error.status_code)
 
 
+REVOKED_CLOSE_CODE = 4403  # graphql-transport-ws's "Forbidden"
+
+
 class GraphQLView(GraphQL[Context, None]):
     def __init__(self, services: Services, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.services = services
+        # the acknowledged websockets of this process: id(scope) -> (user id, socket)
+        self.sockets: dict[int, tuple[int, WebSocket]] = {}
+        self.closing: set[asyncio.Task[None]] = set()
+        services.events.on_notice(events.TOKEN_REVOKED_CHANNEL, self._close_sockets_of)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                self.sockets.pop(id(scope), None)
+            return
         if scope["type"] == "http":
             request = Request(scope, receive)
             response = await self._gate_http(request)
@@ -103,6 +133,22 @@ class GraphQLView(GraphQL[Context, None]):
             )
             error = AppError(message, code="GRAPHQL_VALIDATION_FAILED")
             return _error_response(error, request_id)
+        return await self._injected_fault(query, request_id) if query else None
+
+    async def _injected_fault(self, query: str, request_id: str) -> Response | None:
+        """A fault queued through the admin API for one of the operation's root fields."""
+        for name in root_fields(query):
+            fault = await faults.take(self.services.pool, name)
+            if fault is None:
+                continue
+            if fault.error == faults.SLOW:
+                await faults.delay(fault)
+                continue
+            error = faults.graphql_error(fault, name)
+            body = {"data": None, "errors": [format_error(error, error.message, request_id)]}
+            # transport-level statuses as monday sends them; application errors ride on 200
+            http_status = error.status_code if error.status_code in (429, 500) else 200
+            return JSONResponse(body, status_code=http_status)
         return None
 
     @staticmethod
@@ -139,7 +185,24 @@ class GraphQLView(GraphQL[Context, None]):
         if user is None:
             raise ConnectionRejectionError({"message": "Not Authenticated"})
         context.user_or_none = user
+        if isinstance(context.request, WebSocket):
+            self.sockets[id(context.request.scope)] = (user.id, context.request)
         return await super().on_ws_connect(context)
+
+    def _close_sockets_of(self, user_id: str) -> None:
+        """A token of this user was revoked (by any process): close the user's sockets."""
+        for key, (owner, socket) in list(self.sockets.items()):
+            if str(owner) == user_id:
+                del self.sockets[key]
+                task = asyncio.create_task(self._close(socket))
+                self.closing.add(task)
+                task.add_done_callback(self.closing.discard)
+
+    @staticmethod
+    async def _close(socket: WebSocket) -> None:
+        # the client may be gone already, or strawberry may have closed it meanwhile
+        with contextlib.suppress(RuntimeError, OSError):
+            await socket.close(code=REVOKED_CLOSE_CODE, reason="Token revoked")
 
     async def process_result(
         self, request: Request, result: ExecutionResult

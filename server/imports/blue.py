@@ -28,7 +28,7 @@ import orjson
 from server import events, sql
 from server.db import Connection
 from server.imports import blue_fields as bf
-from server.imports import cells, csvfile
+from server.imports import cells, csvfile, processing
 from server.services import Services
 from server.store import directory as directory_store
 from server.store.jobs import Job, JobStore, RowResult, StaleAttempt
@@ -270,6 +270,12 @@ async def process_blue_job(services: Services, job: Job) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if processing.is_transient(exc) and job.attempt < processing.MAX_ATTEMPTS:
+                # resumed from the last committed chunk once the lease runs out
+                logger.warning(
+                    "blue import interrupted, will resume: %s", exc, extra={"job_id": str(job.id)}
+                )
+                return
             message = exc.message if isinstance(exc, csvfile.InvalidUpload) else _db_message(exc)
             logger.warning("blue import failed: %s", message, extra={"job_id": str(job.id)})
             await _end(services, job, "FAILED", message, target)
@@ -373,6 +379,9 @@ async def _write_records(
 ) -> None:
     board, job = target.board, target.job
     good = [r for r in chunk if not r.errors]
+    if job.options.get("dryRun"):  # validation and the report only: nothing is created
+        await JobStore.insert_row_results(conn, job, [_result(r, None) for r in chunk])
+        return
     for record in good:
         title = (record.list_title or "").strip()
         if title and title.lower() not in target.groups:
@@ -426,15 +435,21 @@ async def _write_records(
                 [orjson.dumps(v[2].value).decode() for v in values], [v[2].text for v in values],
             )  # fmt: skip
     item_of = dict(zip((r.line for r in good), ids, strict=True))
-    results = [
-        RowResult(
-            line=r.line, status="invalid" if r.errors else "created", item_id=item_of.get(r.line),
-            errors=[{"column_id": e["column"], "code": e["code"], "message": e["message"]} for e in r.errors],
-            cells=r.raw,
-        )
-        for r in chunk
-    ]  # fmt: skip
+    results = [_result(r, item_of.get(r.line)) for r in chunk]
     await JobStore.insert_row_results(conn, job, results)
+
+
+def _result(record: Record, item_id: int | None) -> RowResult:
+    return RowResult(
+        line=record.line,
+        status="invalid" if record.errors else "created",
+        item_id=item_id,
+        errors=[
+            {"column_id": e["column"], "code": e["code"], "message": e["message"]}
+            for e in record.errors
+        ],
+        cells=record.raw,
+    )
 
 
 def parse_headers(value: Any) -> list[str]:

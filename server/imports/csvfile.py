@@ -85,7 +85,12 @@ def read_records(path: Path) -> Iterator[tuple[int, list[str]]]:
                 yield start, record
 
 
-def parse_header(cells: list[str], column_ids: Mapping[str, str], hierarchy_levels: int) -> Header:
+def parse_header(
+    cells: list[str],
+    column_ids: Mapping[str, str],
+    hierarchy_levels: int,
+    ignore: frozenset[str] = frozenset(),
+) -> Header:
     """Check the header against the board: `name` (or name.l1..) first, then exact column ids."""
     names = [cell.strip() for cell in cells]
     seen: set[str] = set()
@@ -109,7 +114,7 @@ def parse_header(cells: list[str], column_ids: Mapping[str, str], hierarchy_leve
             level_of_index[index] = level
         elif name in column_ids:
             column_of_index[index] = name
-        elif name in REPORT_COLUMNS:
+        elif name in REPORT_COLUMNS or name in ignore:
             continue
         else:
             raise InvalidUpload(

@@ -11,21 +11,22 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
-import csv
+import dataclasses
 import logging
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import asyncpg
 
-from server import limits, sql
+from server import faults, limits, sql
 from server.db import Connection
 from server.errors import StorageError
-from server.imports import cells, csvfile
-from server.imports.rows import ParsedRow, RowParser, errors_json
+from server.imports import cells, csvfile, report, subitems
+from server.imports.planning import CHUNK_ROWS, Plan, Rejection, plan_chunks, scan_file
+from server.imports.rows import RowParser
 from server.imports.writer import ChunkTarget, PlannedRow, failed_result, write_chunk
 from server.services import Services
 from server.store import directory as directory_store
@@ -37,172 +38,11 @@ Q = sql.queries("imports")
 
 MAX_FILE_BYTES = 150 * 1024 * 1024  # bytes, as monday documents
 ROW_LIMITS = {"ingest": 10_000, "backfill": 20_000}  # data rows per file
-CHUNK_ROWS = 1000  # rows per write transaction
 BOARD_ITEM_LIMIT = 100_000  # active items a board may hold
 MAX_RELATION_COLUMNS = 5  # board relation columns per file
+MAX_ATTEMPTS = 5  # claims of one job before a transient failure ends it FAILED
 REPORT_PREFIX = "reports/"
 CLEAN = frozenset({"created", "updated"})
-
-
-class Rejection(Exception):
-    """The job is refused before anything is written: REJECTED with a failure reason."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-
-@dataclass
-class Scan:
-    header: csvfile.Header
-    total: int = 0
-    invalid: dict[int, list[dict[str, str]]] = field(default_factory=dict)
-    parent_of: dict[int, int] = field(default_factory=dict)  # MLS: line -> parent line
-
-    @property
-    def valid(self) -> int:
-        return self.total - len(self.invalid)
-
-
-@dataclass
-class Plan:
-    """What the job writes: the columns, the parser and how matched rows behave."""
-
-    job: Job
-    board: Board
-    parser: RowParser
-    scan: Scan
-    behaviour: str | None  # UPSERT | SKIP | None (create only)
-    match_column: str | None
-    matches: dict[str, list[int | str]]  # key -> item ids, or "line:N" for rows this job creates
-
-
-def scan_file(path: Path, parser_factory: Any, limit: int) -> tuple[Scan, RowParser]:
-    """Validate the whole file; raise InvalidUpload or Rejection for a file that cannot go in."""
-    records = csvfile.read_records(path)
-    first = next(records, None)
-    if first is None:
-        raise csvfile.InvalidUpload("The file is empty: expected a header row starting with 'name'")
-    parser: RowParser = parser_factory(first[1])
-    scan = Scan(header=parser.header)
-    # MLS: the latest valid row at each level, with whether it set rollup columns
-    latest: dict[int, tuple[int, bool]] = {}
-    for line, record in records:
-        scan.total += 1
-        if scan.total > limit:
-            raise Rejection(
-                "INVALID_UPLOAD",
-                f"The file has more than {limit:,} data rows, the most one job accepts; split it",
-            )
-        parsed = parser.parse(line, record)
-        if not isinstance(parsed, ParsedRow):
-            scan.invalid[line] = errors_json(parsed)
-            level = parser.level_of(record)
-            if level is not None:  # its children must not find an earlier row instead
-                _set_latest(latest, level, line, False)
-            continue
-        if parsed.level > 1:
-            parent = latest.get(parsed.level - 1)
-            if parent is None or parent[0] in scan.invalid:
-                scan.invalid[line] = [
-                    {"column_id": "name", "code": "MISSING_PARENT",
-                     "message": f"No valid row at level {parsed.level - 1} comes before this one"}
-                ]  # fmt: skip
-                continue
-            if parent[1]:
-                scan.invalid[parent[0]] = [
-                    {"column_id": "", "code": "ROLLUP_ON_PARENT",
-                     "message": "A parent row may not set rollup columns; they are computed from its children"}
-                ]  # fmt: skip
-                scan.invalid[line] = [
-                    {"column_id": "name", "code": "MISSING_PARENT",
-                     "message": f"The parent row at line {parent[0]} is invalid"}
-                ]  # fmt: skip
-                continue
-            scan.parent_of[line] = parent[0]
-        _set_latest(latest, parsed.level, line, parser.sets_rollup(parsed))
-    return scan, parser
-
-
-def _set_latest(latest: dict[int, tuple[int, bool]], level: int, line: int, rollup: bool) -> None:
-    """A row at `level` becomes the parent candidate there and ends every deeper branch."""
-    latest[level] = (line, rollup)
-    for deeper in [lv for lv in latest if lv > level]:
-        del latest[deeper]
-
-
-def plan_chunks(plan: Plan, path: Path, done: set[int]) -> Iterator[list[PlannedRow]]:
-    """Valid rows re-parsed and matched, CHUNK_ROWS at a time; lines already written skipped."""
-    chunk: list[PlannedRow] = []
-    records = csvfile.read_records(path)
-    next(records)  # header
-    for line, record in records:
-        if line in done:
-            continue
-        chunk.append(plan_row(plan, line, record))
-        if len(chunk) >= CHUNK_ROWS:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def plan_row(plan: Plan, line: int, record: list[str]) -> PlannedRow:
-    errors = plan.scan.invalid.get(line)
-    if errors is not None:
-        return PlannedRow(line=line, cells=record, status="invalid", errors=errors)
-    parsed = plan.parser.parse(line, record)
-    assert isinstance(parsed, ParsedRow)  # the scan saw this row valid
-    row = PlannedRow(
-        line=line,
-        cells=record,
-        status="created",
-        name=parsed.name,
-        level=parsed.level,
-        parent_line=plan.scan.parent_of.get(line),
-        values={
-            c: (cell.value, cell.text)
-            for c, cell in parsed.values.items()
-            if cell.value is not None
-        },
-    )
-    if plan.behaviour is None or plan.match_column is None:
-        return row
-    key = parsed.name if plan.match_column == "name" else _match_key(parsed, plan.match_column)
-    found = plan.matches.get(key, []) if key else []
-    if len(found) > 1:
-        row.status = "invalid"
-        row.errors = [
-            {"column_id": plan.match_column, "code": "MULTIPLE_MATCHES",
-             "message": f"{len(found)} items match {key!r}; nothing was changed"}
-        ]  # fmt: skip
-        return row
-    if not found:
-        if plan.behaviour == "UPDATE":  # Zoho's update mode never creates
-            row.status = "skipped"
-            row.values = {}
-            return row
-        if key:
-            plan.matches[key] = [f"line:{line}"]
-        return row
-    if plan.behaviour == "SKIP":
-        row.status = "skipped"
-        row.values = {}
-    else:
-        row.status = "updated"
-        row.clears = [c for c, cell in parsed.values.items() if cell.value is None]
-    target = found[0]
-    if isinstance(target, str):
-        row.match_line = int(target.removeprefix("line:"))  # resolved at write time
-    else:
-        row.item_id = target
-    return row
-
-
-def _match_key(parsed: ParsedRow, column_id: str) -> str:
-    cell = parsed.values.get(column_id)
-    return cell.text if cell is not None and cell.value is not None else ""
 
 
 async def process_job(services: Services, job: Job) -> None:
@@ -220,17 +60,32 @@ async def process_job(services: Services, job: Job) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if is_transient(exc) and job.attempt < MAX_ATTEMPTS:
+                # the database or S3 went away: leave the job claimed; when the lease runs
+                # out a runner resumes it from its last committed chunk
+                logger.warning("job interrupted, will resume: %s", exc, extra=log)
+                return
             logger.exception("job failed", extra=log)
             # driver and storage errors say what failed; anything else stays internal
-            known = isinstance(
-                exc, StorageError | OSError | asyncpg.PostgresError | asyncpg.InterfaceError
-            )
+            known = is_transient(exc) or isinstance(exc, asyncpg.PostgresError | InjectedFault)
             message = (
                 f"{type(exc).__name__}: {exc}"
                 if known
                 else f"Internal error ({type(exc).__name__})"
             )
             await _finish(services, job, "FAILED", reason="INTERNAL_ERROR", message=message)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure of the database connection or of S3, not of the job itself."""
+    return isinstance(
+        exc,
+        StorageError
+        | OSError
+        | asyncpg.InterfaceError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.OperatorInterventionError,
+    )
 
 
 async def _finish(services: Services, job: Job, status: str, *, reason: str, message: str) -> None:
@@ -250,6 +105,7 @@ async def _counts(services: Services, job: Job) -> dict[str, int]:
 
 
 async def _process(services: Services, job: Job, tmp: Path) -> None:
+    await _injected_fault(services)
     board = await _check_access(services, job)
     size = await services.storage.head(job.object_key)
     if size is None:
@@ -297,13 +153,43 @@ async def _process(services: Services, job: Job, tmp: Path) -> None:
             and match_column not in header.column_of_index.values()
         ):
             raise csvfile.InvalidUpload(f"The match column {match_column!r} is not in the header")
+        key_column = (job.options.get("subitems") or {}).get("parent_key_column_id")
+        if (
+            key_column
+            and key_column != "name"
+            and key_column not in header.column_of_index.values()
+        ):
+            raise csvfile.InvalidUpload(
+                f"The parent key column {key_column!r} is not in the header"
+            )
         return RowParser(
             header, columns, directory, clear_with_null=behaviour in ("UPSERT", "UPDATE"),
             clear_empty=job.options.get("ignore_empty") is False, defaults=defaults,
         )  # fmt: skip
 
     scan, parser = await asyncio.to_thread(scan_file, path, make_parser, ROW_LIMITS[job.kind])
-    await _check_capacity(services, job, board, scan)
+    child_scan = child_path = None
+    if job.options.get("subitems"):
+        child_path = tmp / "subitems.csv"
+        await download(
+            services, subitems.children_key(job), child_path, job.options.get("character_encoding")
+        )
+
+        def make_child_parser(header_cells: list[str], key_header: str) -> RowParser:
+            header = csvfile.parse_header(
+                header_cells, {c: c for c in columns}, 1, frozenset({key_header})
+            )
+            return RowParser(header, columns, directory, clear_with_null=False)
+
+        child_scan = await asyncio.to_thread(
+            subitems.scan_children, child_path, make_child_parser,
+            job.options["subitems"]["parent_key_header"], ROW_LIMITS[job.kind],
+        )  # fmt: skip
+    totals = Totals(
+        total=scan.total + (child_scan.total if child_scan else 0),
+        valid=scan.valid + (child_scan.valid if child_scan else 0),
+    )
+    await _check_capacity(services, job, board, totals)
     matches: dict[str, list[int | str]] = {}
     if behaviour and match_column:
         query = Q["match_by_name"] if match_column == "name" else Q["match_by_column"]
@@ -312,8 +198,53 @@ async def _process(services: Services, job: Job, tmp: Path) -> None:
             matches.setdefault(row["key"], []).append(row["item_id"])
     plan = Plan(job=job, board=board, parser=parser, scan=scan, behaviour=behaviour,
                 match_column=match_column, matches=matches)  # fmt: skip
-    await _write(services, plan, path)
-    await _complete(services, job, parser.header, scan.total, tmp)
+    await _write(services, job, lambda done: plan_chunks(plan, path, done), totals.total)
+    if child_scan is not None and child_path is not None:
+        parents = await _parent_keys(services, job, parser)
+        await _write(
+            services, job,
+            lambda done: subitems.plan_children(child_scan, child_path, parents, done, CHUNK_ROWS),
+            totals.total,
+        )  # fmt: skip
+    await _complete(services, job, parser.header, child_scan, totals.total, tmp)
+
+
+async def _parent_keys(
+    services: Services, job: Job, parser: RowParser
+) -> dict[str, list[subitems.Parent]]:
+    """Key -> the items the parent file's rows became (or would become, in a dry run)."""
+    key_column = job.options["subitems"]["parent_key_column_id"]
+    header = parser.header
+    if key_column == "name":
+        index = next(i for i, level in header.level_of_index.items() if level == 1)
+    else:
+        index = next(i for i, column in header.column_of_index.items() if column == key_column)
+    parents: dict[str, list[subitems.Parent]] = {}
+    for row in await services.pool.fetch(
+        Q["parent_keys"], job.id, index, subitems.CHILD_LINE_OFFSET
+    ):
+        if row["key"]:
+            parents.setdefault(row["key"], []).append(
+                subitems.Parent(item_id=row["item_id"], level=row["level"])
+            )
+    return parents
+
+
+async def _injected_fault(services: Services) -> None:
+    """A fault the admin API queued for the next uploaded file (operation "upload")."""
+    fault = await faults.take(services.pool, "upload")
+    if fault is None:
+        return
+    if fault.error == faults.SLOW:
+        await faults.delay(fault)
+    elif fault.error == "INTERNAL_ERROR":
+        raise InjectedFault(str(fault.params.get("message") or "Injected internal error"))
+    else:
+        raise Rejection(fault.error, str(fault.params.get("message") or f"Injected {fault.error}"))
+
+
+class InjectedFault(Exception):
+    """An internal error the admin API asked for: the job ends FAILED."""
 
 
 async def download(services: Services, key: str, path: Path, encoding: str | None) -> None:
@@ -348,7 +279,7 @@ async def _check_access(services: Services, job: Job) -> Board:
     return board
 
 
-async def _check_capacity(services: Services, job: Job, board: Board, scan: Scan) -> None:
+async def _check_capacity(services: Services, job: Job, board: Board, scan: Counted) -> None:
     if job.options.get("budget_taken") is not None:
         return  # a resumed job: already checked and charged on its first attempt
     active = int(await services.pool.fetchval(Q["active_item_count"], board.id))
@@ -379,6 +310,21 @@ async def _check_capacity(services: Services, job: Job, board: Board, scan: Scan
         )  # fmt: skip
 
 
+class Counted(Protocol):
+    total: int
+
+    @property
+    def valid(self) -> int: ...
+
+
+@dataclass
+class Totals:
+    """Rows of the parent file and of the subitems file together."""
+
+    total: int
+    valid: int
+
+
 @dataclass
 class Progress:
     total: int
@@ -389,8 +335,13 @@ class Progress:
         return min(99, self.processed * 100 // max(self.total, 1))
 
 
-async def _write(services: Services, plan: Plan, path: Path) -> None:
-    job = plan.job
+async def _write(
+    services: Services,
+    job: Job,
+    chunks: Callable[[set[int]], Iterator[list[PlannedRow]]],
+    total: int,
+) -> None:
+    """Write (or, in a dry run, only record) planned rows, resuming after the lines done."""
     done_rows = await services.pool.fetch(Q["done_lines"], job.id)
     created = {r["line"]: r["item_id"] for r in done_rows if r["item_id"] is not None}
     done = {r["line"] for r in done_rows}
@@ -398,10 +349,10 @@ async def _write(services: Services, plan: Plan, path: Path) -> None:
         job=job, group_id=job.group_id, log_activity=job.kind == "ingest", created=created,
         next_position=int(await services.pool.fetchval(Q["next_position"], job.board_id)),
     )  # fmt: skip
-    progress = Progress(total=plan.scan.total, processed=len(done))
-    chunks = plan_chunks(plan, path, done)
+    progress = Progress(total=total, processed=len(done))
+    planned = chunks(done)
     while True:
-        chunk = await asyncio.to_thread(next, chunks, None)
+        chunk = await asyncio.to_thread(next, planned, None)
         if chunk is None:
             break
         if job.options.get("dry_run"):
@@ -502,34 +453,44 @@ async def _write_chunk(
 
 
 async def _complete(
-    services: Services, job: Job, header: csvfile.Header, total: int, tmp: Path
+    services: Services,
+    job: Job,
+    header: csvfile.Header,
+    child_scan: subitems.ChildScan | None,
+    total: int,
+    tmp: Path,
 ) -> None:
     counts = await JobStore.outcome_counts(services.pool, job.id, total)
     every_row = job.options.get("report") == "ALL_ROWS" or job.options.get("dry_run")
-    report_rows = [
+    rows = [
         r for r in await services.jobs.row_results(job.id) if every_row or r.status not in CLEAN
     ]
-    report_key = None
-    if report_rows:
-        report_path = tmp / "report.csv"
-        await asyncio.to_thread(write_report, report_path, header.names, report_rows)
-        report_key = f"{REPORT_PREFIX}{job.id}.csv"
-        await services.storage.put_file(report_key, str(report_path))
+    parent_rows = [r for r in rows if r.line < subitems.CHILD_LINE_OFFSET]
+    child_rows = [
+        dataclasses.replace(r, line=r.line - subitems.CHILD_LINE_OFFSET)
+        for r in rows
+        if r.line >= subitems.CHILD_LINE_OFFSET
+    ]
+    report_key = await _put_report(
+        services, tmp, f"{REPORT_PREFIX}{job.id}.csv", header.names, parent_rows
+    )
+    if child_scan is not None:
+        child_key = await _put_report(
+            services, tmp, subitems.report_key(job), child_scan.parser.header.names, child_rows
+        )
+        await services.jobs.merge_options(job, {"subitems_report": child_key is not None})
     await services.jobs.finish(
         job, status="COMPLETED", counts=counts, progress=100, now=services.clock.now(),
         report_key=report_key, total_rows=total,
     )  # fmt: skip
 
 
-def write_report(path: Path, header: list[str], rows: list[RowResult]) -> None:
-    """The rows' own cells, then where and why: fix them in place and upload the file again."""
-    width = len(header)
-    with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow([*header, *csvfile.REPORT_COLUMNS])
-        for row in rows:
-            cells_ = (list(row.cells) + [""] * width)[:width]
-            errors = "; ".join(
-                f"{e['column_id'] or 'row'}: {e['code']}: {e['message']}" for e in row.errors
-            )
-            writer.writerow([*cells_, row.line, row.status, row.item_id or "", errors])
+async def _put_report(
+    services: Services, tmp: Path, key: str, header: list[str], rows: list[RowResult]
+) -> str | None:
+    if not rows:
+        return None
+    path = tmp / key.replace("/", "_")
+    await asyncio.to_thread(report.write_report, path, header, rows)
+    await services.storage.put_file(key, str(path))
+    return key

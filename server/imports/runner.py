@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from server import callbacks
 from server.imports import status as job_status
+from server.imports import subitems
 from server.imports.blue import process_blue_job
 from server.imports.processing import process_job
 from server.services import Services
@@ -56,10 +57,13 @@ class Runner:
 
     async def detect_uploads(self) -> None:
         services = self.services
-        for job_id, key in await services.jobs.pending_uploads(services.clock.now()):
-            if await services.storage.head(key) is not None:
-                await services.jobs.mark_uploaded(job_id)
-                logger.info("upload noticed", extra={"job_id": str(job_id), "action": "upload"})
+        for job in await services.jobs.pending_uploads(services.clock.now()):
+            keys = [job.object_key]
+            if job.options.get("subitems"):  # both files must be there
+                keys.append(subitems.children_key(job))
+            if all([await services.storage.head(key) is not None for key in keys]):
+                await services.jobs.mark_uploaded(job.id)
+                logger.info("upload noticed", extra={"job_id": str(job.id), "action": "upload"})
 
     async def claim(self) -> Job | None:
         # leases are about process liveness, so they run on real time, not the admin clock

@@ -27,6 +27,20 @@ async def report_url(services: Services, job: Job) -> str | None:
     )
 
 
+def report_created(job: Job) -> bool:
+    return job.report_key is not None or bool(job.options.get("subitems_report"))
+
+
+async def subitems_report_url(services: Services, job: Job) -> str | None:
+    if not job.options.get("subitems_report"):
+        return None
+    return await services.storage.presign_get(
+        f"reports/{job.id}.subitems.csv",
+        expires_in=int(REPORT_URL_TTL.total_seconds()),
+        filename=f"import-report-{job.id}-subitems.csv",
+    )
+
+
 async def status_payload(services: Services, job: Job) -> dict[str, Any]:
     """The ItemsJobStatus fields as JSON, with the job id."""
     return {
@@ -37,6 +51,7 @@ async def status_payload(services: Services, job: Job) -> dict[str, Any]:
         "failure_reason": job.failure_reason,
         "failure_message": job.failure_message,
         "fully_imported": fully_imported(job),
-        "report_created": job.report_key is not None,
+        "report_created": report_created(job),
         "report_url": await report_url(services, job),
+        "subitems_report_url": await subitems_report_url(services, job),
     }

@@ -48,6 +48,7 @@ class PlannedRow:
     parent_line: int | None = None
     item_id: int | None = None  # the matched item, for updates
     match_line: int | None = None  # matched an item an earlier row of this file creates
+    parent_id: int | None = None  # a subitem's parent, known before the write
     values: dict[str, tuple[Any, str]] = field(default_factory=dict)  # column -> (value, text)
     clears: list[str] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
@@ -83,7 +84,7 @@ async def write_chunk(
             columns=ITEM_COLUMNS,
             records=[
                 (item_id, job.board_id, target.group_id,
-                 target.created.get(r.parent_line) if r.parent_line else None,
+                 r.parent_id or (target.created.get(r.parent_line) if r.parent_line else None),
                  r.level, r.name, position, job.user_id, now, now)
                 for r, item_id, position in zip(creates, ids, positions, strict=True)
             ],

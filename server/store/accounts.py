@@ -34,6 +34,11 @@ class AccountStore:
         )
         return User.from_row(row) if row else None
 
+    async def revoke_token(self, token: str, channel: str) -> list[int]:
+        """Unset the token; NOTIFY `channel` with each user it belonged to. Returns their ids."""
+        rows = await self.pool.fetch(Q["revoke_token"], hash_token(token), channel)
+        return [row["id"] for row in rows]
+
     async def users(
         self,
         account_id: int,

@@ -1,11 +1,17 @@
-"""Boards, columns, groups, items and column values: the read side."""
+"""Boards, columns, groups, items and column values: the read side, and the writes that
+shape a board (boards, columns, groups)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from server import sql
-from server.db import Pool
+from server.db import Connection, Pool
+from server.store.items import TagRecord, UpdateRecord, fetch_one
 from server.store.records import (
     ActivityRecord,
     Board,
@@ -17,6 +23,7 @@ from server.store.records import (
 )
 
 Q = sql.queries("boards")
+DEFAULT_GROUP_COLOR = "#579bfc"  # monday's blue, the groups table default
 
 
 class BoardStore:
@@ -31,10 +38,14 @@ class BoardStore:
         state: str | None = None,
         limit: int | None = None,
         offset: int = 0,
+        board_kind: str | None = None,
+        newest_first: bool = False,
     ) -> list[Board]:
         rows = await self.pool.fetch(
-            Q["visible_boards"], user.account_id, user.id, user.is_admin, ids, state, limit, offset
-        )
+            Q["visible_boards"],
+            user.account_id, user.id, user.is_admin, ids, state, limit, offset,
+            board_kind, newest_first,
+        )  # fmt: skip
         return [Board.from_row(row, is_admin=user.is_admin) for row in rows]
 
     async def board_for_user(self, user: User, ref: str) -> Board | None:
@@ -90,3 +101,161 @@ class BoardStore:
         for row in await self.pool.fetch(Q["item_names_of_boards"], board_ids):
             result[row["board_id"]][row["id"]] = row["name"]
         return result
+
+    async def items_page(
+        self,
+        user: User,
+        *,
+        ids: list[int] | None = None,
+        state: str | None = None,
+        board_id: int | None = None,
+        group_id: str | None = None,
+        order: str = "id",
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ItemRecord]:
+        """Items the caller may see; `order` is 'id', 'position' (board order) or 'newest'."""
+        rows = await self.pool.fetch(
+            Q["items_page"],
+            user.account_id, user.id, user.is_admin, ids, state, board_id, group_id, order,
+            limit, offset,
+        )  # fmt: skip
+        return [ItemRecord.from_row(row) for row in rows]
+
+    async def items_by_column_value(
+        self, board_id: int, column_id: str, value: str, state: str | None, limit: int, offset: int
+    ) -> list[ItemRecord]:
+        rows = await self.pool.fetch(
+            Q["items_by_column_value"], board_id, column_id, value, state, limit, offset
+        )
+        return [ItemRecord.from_row(row) for row in rows]
+
+    async def members(self, board_id: int) -> list[tuple[User, str]]:
+        """The board's members (monday's subscribers) with their roles."""
+        rows = await self.pool.fetch(Q["members_of_board"], board_id)
+        return [(User.from_row(row), row["role"]) for row in rows]
+
+    async def board_tags(self, board_id: int) -> list[TagRecord]:
+        return [TagRecord.from_row(row) for row in await self.pool.fetch(Q["board_tags"], board_id)]
+
+    async def public_tags(self, user: User, ids: list[int] | None) -> list[TagRecord]:
+        rows = await self.pool.fetch(Q["public_tags"], user.account_id, user.id, user.is_admin, ids)
+        return [TagRecord.from_row(row) for row in rows]
+
+    async def updates(
+        self,
+        user: User,
+        *,
+        ids: list[int] | None = None,
+        board_id: int | None = None,
+        item_id: int | None = None,
+        limit: int,
+        offset: int,
+    ) -> list[UpdateRecord]:
+        """Updates on items the caller may see, newest first."""
+        rows = await self.pool.fetch(
+            Q["updates_page"],
+            user.account_id, user.id, user.is_admin, ids, board_id, item_id, limit, offset,
+        )  # fmt: skip
+        return [UpdateRecord.from_row(row) for row in rows]
+
+    async def update_authors(self, item_id: int) -> list[int]:
+        return [row["creator_id"] for row in await self.pool.fetch(Q["update_authors"], item_id)]
+
+    async def create_board(
+        self,
+        user: User,
+        *,
+        name: str,
+        board_kind: str,
+        description: str | None,
+        uid: str,
+        first_group: tuple[str, str],
+        now: datetime,
+    ) -> Board:
+        """A board owned by `user` with one empty group (id, title)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await fetch_one(
+                conn,
+                Q["create_board"],
+                user.account_id,
+                name,
+                uid,
+                description,
+                board_kind,
+                user.id,
+                now,
+            )
+            await conn.execute(Q["add_board_member"], row["id"], user.id, "OWNER")
+            await self.insert_group(conn, row["id"], *first_group, at_top=False)
+        return dataclasses.replace(Board.from_row(row), role="OWNER")
+
+    async def set_board_state(self, board: Board, state: str, now: datetime) -> Board:
+        row = await fetch_one(self.pool, Q["set_board_state"], board.id, state, now)
+        return dataclasses.replace(Board.from_row(row), role=board.role)
+
+    async def create_column(
+        self, board_id: int, column_id: str, title: str, column_type: str, settings: dict[str, Any]
+    ) -> ColumnRecord | None:
+        """The new last column; None when the board already has a column with that id."""
+        row = await self.pool.fetchrow(
+            Q["create_column"], board_id, column_id, title, column_type, settings
+        )
+        return ColumnRecord.from_row(row) if row else None
+
+    async def column_ids(self, board_id: int) -> set[str]:
+        return {row["id"] for row in await self.pool.fetch(Q["column_ids"], board_id)}
+
+    async def add_labels(
+        self, board_id: int, column_id: str, labels: Sequence[str]
+    ) -> ColumnRecord:
+        """Append the labels a status or dropdown column does not have yet."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            column = ColumnRecord.from_row(
+                await fetch_one(conn, Q["lock_column"], board_id, column_id)
+            )
+            current = column.settings.get("labels")
+            entries = list(current) if isinstance(current, list) else []
+            known = {e if isinstance(e, str) else (e or {}).get("label") for e in entries}
+            entries.extend(label for label in dict.fromkeys(labels) if label not in known)
+            settings = {**column.settings, "labels": entries}
+            row = await fetch_one(conn, Q["set_column_settings"], board_id, column_id, settings)
+        return ColumnRecord.from_row(row)
+
+    @staticmethod
+    async def insert_group(
+        conn: Connection | Pool,
+        board_id: int,
+        group_id: str,
+        title: str,
+        color: str = DEFAULT_GROUP_COLOR,
+        *,
+        at_top: bool,
+    ) -> GroupRecord | None:
+        """A new group first or last on the board; None when the id is taken."""
+        row = await conn.fetchrow(Q["insert_group"], board_id, group_id, title, color, at_top)
+        return GroupRecord.from_row(row) if row else None
+
+    async def group(self, board_id: int, group_id: str) -> GroupRecord | None:
+        """A group that is not deleted (archived ones included)."""
+        row = await self.pool.fetchrow(Q["group_of_board"], board_id, group_id)
+        return GroupRecord.from_row(row) if row else None
+
+    async def live_group_count(self, board_id: int) -> int:
+        return int(await self.pool.fetchval(Q["live_group_count"], board_id))
+
+    async def close_group(
+        self, board_id: int, group_id: str, state: str, *, user_id: int, now: datetime
+    ) -> GroupRecord | None:
+        """Archive or delete a group with its items, logged as `archive_group`/`delete_group`
+        with the ids of the items it took along; None when there is no such group."""
+        event = {"archived": "archive_group", "deleted": "delete_group"}[state]
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(Q[event], board_id, group_id)
+            if row is None:
+                return None
+            items = await conn.fetch(Q["set_group_items_state"], board_id, group_id, state, now)
+            data = {"group_id": group_id, "group_title": row["title"],
+                    "pulse_ids": [item["id"] for item in items]}  # fmt: skip
+            await conn.execute(Q["log_board_event"], board_id, user_id, event, data, now)
+        return GroupRecord.from_row(row)

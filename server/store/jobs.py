@@ -122,6 +122,9 @@ class JobStore:
         assert row is not None
         return Job.from_row(row)
 
+    async def merge_options(self, job: Job, extra: dict[str, Any]) -> None:
+        await self.pool.execute(Q["merge_options"], job.id, extra)
+
     async def get(self, job_id: uuid.UUID) -> Job | None:
         row = await self.pool.fetchrow(Q["raw_job"], str(job_id))
         return Job.from_row(row) if row else None
@@ -130,12 +133,14 @@ class JobStore:
         row = await self.pool.fetchrow(Q["job_of_account"], job_id, account_id)
         return Job.from_row(row) if row else None
 
-    async def pending_uploads(self, now: datetime) -> list[tuple[uuid.UUID, str]]:
-        rows = await self.pool.fetch(Q["pending_uploads"], now)
-        return [(row["id"], row["object_key"]) for row in rows]
+    async def pending_uploads(self, now: datetime) -> list[Job]:
+        return [Job.from_row(row) for row in await self.pool.fetch(Q["pending_uploads"], now)]
 
     async def mark_uploaded(self, job_id: uuid.UUID) -> bool:
-        return str(await self.pool.execute(Q["mark_uploaded"], job_id)) == "UPDATE 1"
+        async with self.pool.acquire() as conn, conn.transaction():
+            marked = str(await conn.execute(Q["mark_uploaded"], job_id)) == "UPDATE 1"
+            await conn.execute(Q["notify_changed"], str(job_id))
+        return marked
 
     async def claim(self, lease_until: datetime, now: datetime) -> Job | None:
         row = await self.pool.fetchrow(Q["claim_job"], lease_until, now)
@@ -169,6 +174,7 @@ class JobStore:
         )
         if str(result) != "UPDATE 1":
             raise StaleAttempt(str(job.id))
+        await conn.execute(Q["notify_changed"], str(job.id))  # sent when the chunk commits
 
     @staticmethod
     async def insert_row_results(conn: Connection, job: Job, results: Sequence[RowResult]) -> None:
@@ -222,17 +228,10 @@ class JobStore:
         report_key: str | None = None,
         total_rows: int | None = None,
     ) -> bool:
-        result = await self.pool.execute(
-            Q["finish_job"],
-            job.id,
-            job.attempt,
-            status,
-            counts,
-            progress,
-            failure_reason,
-            failure_message,
-            report_key,
-            now,
-            total_rows,
-        )
+        async with self.pool.acquire() as conn, conn.transaction():
+            result = await conn.execute(
+                Q["finish_job"], job.id, job.attempt, status, counts, progress, failure_reason,
+                failure_message, report_key, now, total_rows,
+            )  # fmt: skip
+            await conn.execute(Q["notify_changed"], str(job.id))
         return str(result) == "UPDATE 1"

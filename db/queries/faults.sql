@@ -1,0 +1,25 @@
+-- name: add
+INSERT INTO faults (operation, error, remaining, params) VALUES ($1, $2, $3, $4)
+
+-- name: take
+-- One call's worth of the oldest fault queued for the operation, atomically.
+UPDATE faults SET remaining = remaining - 1
+WHERE id = (
+    SELECT id FROM faults WHERE operation = $1 AND remaining > 0
+    ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1
+)
+RETURNING error, params
+
+-- name: clear
+DELETE FROM faults
+
+-- name: metrics_jobs
+SELECT kind, status, count(*)::bigint AS n FROM import_jobs GROUP BY kind, status
+
+-- name: metrics_rows
+SELECT status, count(*)::bigint AS n FROM import_rows GROUP BY status
+
+-- name: metrics_durations
+SELECT kind, extract(epoch FROM finished_at - started_at)::float8 AS seconds,
+       coalesce(total_rows, 0) AS rows
+FROM import_jobs WHERE finished_at IS NOT NULL AND started_at IS NOT NULL

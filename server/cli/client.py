@@ -1,0 +1,199 @@
+"""A small synchronous client of the server's HTTP API: GraphQL calls, admin calls, downloads.
+
+Every lower-level failure (httpx's, a body that is not JSON) leaves it as a `ClientError` with
+a code and a message, translated in `translate_errors`; GraphQL errors become `GraphQLError`
+with the first error's `extensions.code`. (Websockets, and so httpx-ws, are `server.cli.blue`'s
+business: the pytest plugin imports this module and should not pay for them.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import IO, Any, Self
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+DEFAULT_TIMEOUT = 60.0  # seconds per HTTP request
+CHUNK_SIZE = 1024 * 1024  # bytes per read when downloading to a file
+
+
+class ClientError(Exception):
+    """A failure the caller reports: `code` (a GraphQL or S3 error code, or our own) and
+    `message`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class GraphQLError(ClientError):
+    """The server answered with GraphQL errors; `errors` holds them all."""
+
+    def __init__(self, errors: list[dict[str, Any]], status_code: int) -> None:
+        first = errors[0] if errors else {}
+        extensions = first.get("extensions") or {}
+        super().__init__(
+            str(extensions.get("code") or "GRAPHQL_ERROR"), str(first.get("message", ""))
+        )
+        self.errors = errors
+        self.extensions: dict[str, Any] = dict(extensions)
+        self.status_code = status_code
+
+
+@contextlib.contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn transport failures into `ClientError` (the one place that knows httpx's)."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise ClientError("TIMEOUT", f"the server did not answer in time: {exc}") from exc
+    except httpx.HTTPError as exc:
+        raise ClientError("CONNECTION_ERROR", f"{type(exc).__name__}: {exc}") from exc
+
+
+def raise_for_errors(body: Mapping[str, Any], status_code: int) -> dict[str, Any]:
+    """The `data` of a GraphQL response body, or `GraphQLError` if it carries errors."""
+    errors = body.get("errors")
+    if errors:
+        raise GraphQLError(list(errors), status_code)
+    return dict(body.get("data") or {})
+
+
+def s3_error(response: httpx.Response) -> ClientError:
+    """An S3 error answer (XML `<Code>` and `<Message>`) as a `ClientError`."""
+    text = response.text
+
+    def element(name: str) -> str:
+        start, end = text.find(f"<{name}>"), text.find(f"</{name}>")
+        return text[start + len(name) + 2 : end] if 0 <= start < end else ""
+
+    code = element("Code") or f"HTTP_{response.status_code}"
+    return ClientError(code, element("Message") or text[:500] or response.reason_phrase)
+
+
+class Client:
+    """GraphQL over HTTP with a token, plus the pre-signed S3 URLs the server hands out."""
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        token: str | None = None,
+        *,
+        api_version: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.api_version = api_version
+        self.http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def headers(self, token: str | None = None, api_version: str | None = None) -> dict[str, str]:
+        sent: dict[str, str] = {}
+        if token or self.token:
+            sent["Authorization"] = str(token or self.token)
+        if api_version or self.api_version:
+            sent["API-Version"] = str(api_version or self.api_version)
+        return sent
+
+    def graphql(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        api_version: str | None = None,
+    ) -> dict[str, Any]:
+        """POST /graphql and return the JSON body as it is (`data` and/or `errors`), whatever
+        the HTTP status (401, 429 and 400 answers carry GraphQL errors too)."""
+        return self._post(query, variables, token, api_version)[1]
+
+    def execute(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        api_version: str | None = None,
+    ) -> dict[str, Any]:
+        """Run a query that must succeed: its `data`, or `GraphQLError`."""
+        status_code, body = self._post(query, variables, token, api_version)
+        return raise_for_errors(body, status_code)
+
+    def _post(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None,
+        token: str | None,
+        api_version: str | None,
+    ) -> tuple[int, dict[str, Any]]:
+        with translate_errors():
+            response = self.http.post(
+                "/graphql",
+                json={"query": query, "variables": dict(variables or {})},
+                headers=self.headers(token, api_version),
+            )
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise ClientError(
+                f"HTTP_{response.status_code}", f"not a GraphQL answer: {response.text[:500]}"
+            ) from exc
+        if not isinstance(body, dict):
+            raise ClientError(f"HTTP_{response.status_code}", f"not a GraphQL answer: {body!r}")
+        return response.status_code, body
+
+    def call_admin(self, method: str, path: str, admin_token: str, json: Any = None) -> Any:
+        """Call the admin API (CONTRACT §5); its JSON answer, or `ClientError` on a non-2xx."""
+        with translate_errors():
+            response = self.http.request(
+                method, path, json=json, headers={"X-Admin-Token": admin_token}
+            )
+        if not response.is_success:
+            raise ClientError(
+                f"HTTP_{response.status_code}", f"{method} {path}: {response.text[:500]}"
+            )
+        return response.json() if response.content else None
+
+    def put_file(self, url: str, content: bytes | IO[bytes], size: int | None = None) -> None:
+        """PUT a CSV to a pre-signed URL with `Content-Type: text/csv` and nothing else (an
+        unsigned `x-amz-*` header would be refused)."""
+        headers = {"Content-Type": "text/csv"}
+        if size is not None:  # a stream is sent with its length, not chunked: S3 wants that
+            headers["Content-Length"] = str(size)
+        with translate_errors():
+            response = self.http.put(url, content=content, headers=headers)
+        if response.status_code != 200:
+            raise s3_error(response)
+
+    def download(self, url: str) -> bytes:
+        """GET a pre-signed URL."""
+        with translate_errors():
+            response = self.http.get(url)
+        if response.status_code != 200:
+            raise s3_error(response)
+        return response.content
+
+    def download_to(self, url: str, out: IO[bytes]) -> int:
+        """Stream a pre-signed URL into `out`; return the number of bytes written."""
+        written = 0
+        with translate_errors(), self.http.stream("GET", url) as response:
+            if response.status_code != 200:
+                response.read()
+                raise s3_error(response)
+            for chunk in response.iter_bytes(CHUNK_SIZE):
+                out.write(chunk)
+                written += len(chunk)
+        return written

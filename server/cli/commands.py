@@ -1,0 +1,389 @@
+"""The command line: `import` (monday's three steps), `export` and `template` (Blue's)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from server.cli import blue, monday
+from server.cli.client import DEFAULT_URL, Client, ClientError
+
+EXIT_OK = 0  # COMPLETED, nothing invalid or failed; or an export/template saved
+EXIT_ROWS = 1  # COMPLETED, but some rows were invalid or failed
+EXIT_ERROR = 2  # FAILED/REJECTED, a GraphQL or transport error, or a usage error
+EXIT_INTERRUPTED = 130  # Ctrl+C, as a shell reports SIGINT
+DEFAULT_WAIT = 600.0  # seconds to wait for a job or an export to end
+BAR_WIDTH = 30  # characters of the progress bar
+COUNTS = ("submitted", "created", "updated", "skipped", "invalid", "failed")
+
+DESCRIPTION = """\
+A command-line client of importserver (and of any server with the same API).
+
+  import FILE --board ID [--group G] [--backfill]
+         [--upsert COLUMN | --skip COLUMN | --update COLUMN] [--ignore-empty | --no-ignore-empty]
+         [--dry-run] [--report failed|all] [--encoding CHARSET] [--map COLUMN=INDEX[:DEFAULT]]...
+         [--callback URL] [--out REPORT.csv] [--json]
+      monday's bulk import: ingest_items (backfill_items with --backfill), PUT the file to the
+      pre-signed upload URL, poll fetch_job_status every second with a progress bar on stderr,
+      print the counts and the final status, save the report CSV when the server made one
+      (default FILE with the suffix .report.csv).
+  export --project P [--out F] [--list TITLE]... [--tag NAME]... [--assignee USER_ID]...
+         [--done | --no-done] [--due-from DATE] [--due-to DATE]
+      Blue's exportTodos: wait for the link in the EXPORT event of
+      subscribeToImportExportProgress and download the CSV (default P-export.csv).
+  template --project P [--out F]
+      Blue's exportCSVTemplate: download the workspace's blank import template
+      (default P-template.csv).
+
+Every command also takes --url URL (env IMPORTSERVER_URL, default http://127.0.0.1:8000),
+--token T (env IMPORTSERVER_TOKEN), --api-version YYYY-MM, --timeout SECONDS (default 600)
+and -q/--quiet. `python -m server.cli COMMAND --help` describes each flag.
+
+Exit status: 0 done (an import COMPLETED with no invalid or failed rows); 1 an import
+COMPLETED with invalid or failed rows; 2 a job FAILED or REJECTED, an API error (its code and
+message are printed on stderr) or a usage error; 130 interrupted (Ctrl+C).
+"""
+
+IMPORT_EPILOG = """\
+examples:
+  python -m server.cli import leads.csv --board 100 --group topics --token tok-ada
+  python -m server.cli import leads.csv --board 100 --upsert email --report all
+  python -m server.cli import leads.csv --board 100 --dry-run --out check.csv
+  python -m server.cli import legacy.csv --board 100 --backfill --encoding ISO-8859-1
+  python -m server.cli import raw.csv --board 100 --map name=0 --map status=2:Working\\ on\\ it
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.token:
+        parser.error("a token is needed: --token T or the IMPORTSERVER_TOKEN variable")
+    progress = Progress(sys.stderr, enabled=not args.quiet)
+    try:
+        with Client(args.url, args.token, api_version=args.api_version) as client:
+            result: int = args.run(client, args, progress)
+            return result
+    except ClientError as exc:
+        progress.finish()
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:  # the file to import, or the one to write
+        progress.finish()
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:  # the job goes on on the server: its id was shown at the start
+        progress.finish()
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    server = common.add_argument_group("server")
+    server.add_argument(
+        "--url",
+        default=os.environ.get("IMPORTSERVER_URL", DEFAULT_URL),
+        help="server base URL (env IMPORTSERVER_URL; default %(default)s)",
+    )
+    server.add_argument(
+        "--token",
+        default=os.environ.get("IMPORTSERVER_TOKEN"),
+        help="API token, sent as the Authorization header (env IMPORTSERVER_TOKEN)",
+    )
+    server.add_argument(
+        "--api-version",
+        metavar="YYYY-MM",
+        help="API-Version header (default: the server's current version)",
+    )
+    server.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_WAIT,
+        metavar="SECONDS",
+        help="how long to wait for the job or export to end (default %(default)g)",
+    )
+    server.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar or messages on stderr"
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="python -m server.cli",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    _add_import(commands, common)
+    _add_export(commands, common)
+    _add_template(commands, common)
+    return parser
+
+
+def _add_import(commands: Any, common: argparse.ArgumentParser) -> None:
+    command = commands.add_parser(
+        "import",
+        parents=[common],
+        help="import a CSV file into a board (monday's three steps)",
+        description="Import a CSV file into a board with monday's three-step bulk import.",
+        epilog=IMPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.set_defaults(run=run_import)
+    command.add_argument("file", type=Path, metavar="FILE", help="the CSV file to upload")
+    command.add_argument("--board", required=True, metavar="ID", help="board id")
+    command.add_argument(
+        "--group", metavar="G", help="group for new items (default: the board's top group)"
+    )
+    command.add_argument(
+        "--backfill",
+        action="store_true",
+        help="use backfill_items (admin only, create-only, no item budget) instead of ingest_items",
+    )
+    match = command.add_mutually_exclusive_group()
+    match.add_argument(
+        "--upsert",
+        metavar="COLUMN",
+        help="on_match UPSERT: update the item whose COLUMN matches the row, else create",
+    )
+    match.add_argument(
+        "--skip", metavar="COLUMN", help="on_match SKIP: leave matched items alone, create others"
+    )
+    match.add_argument(
+        "--update",
+        metavar="COLUMN",
+        help="on_match UPDATE: update matched items, skip the other rows, never create",
+    )
+    command.add_argument(
+        "--ignore-empty",
+        action=argparse.BooleanOptionalAction,
+        help="with --no-ignore-empty an empty cell clears a matched item's value",
+    )
+    command.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate the whole file and produce the report, write nothing",
+    )
+    command.add_argument(
+        "--report",
+        choices=["failed", "all"],
+        help="report rows: failed (default: rows not created or updated) or all (every row "
+        "with its outcome and item id)",
+    )
+    command.add_argument(
+        "--encoding", metavar="CHARSET", help="the file's character_encoding (default UTF-8)"
+    )
+    command.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="COLUMN=INDEX[:DEFAULT]",
+        help="field_mappings: read COLUMN from the 0-based CSV column INDEX, DEFAULT for empty "
+        "cells (repeat for each column)",
+    )
+    command.add_argument(
+        "--callback", metavar="URL", help="POST the final job status to URL (signed)"
+    )
+    command.add_argument(
+        "--out",
+        type=Path,
+        metavar="REPORT.csv",
+        help="where to save the report (default: FILE with the suffix .report.csv)",
+    )
+    command.add_argument(
+        "--json", action="store_true", help="print the final job status as JSON on stdout"
+    )
+
+
+def _add_export(commands: Any, common: argparse.ArgumentParser) -> None:
+    command = commands.add_parser(
+        "export",
+        parents=[common],
+        help="export a workspace's records as CSV (Blue's exportTodos)",
+        description="Export a workspace's records: exportTodos, then wait for the link in "
+        "the EXPORT event of subscribeToImportExportProgress and download the CSV.",
+    )
+    command.set_defaults(run=run_export)
+    command.add_argument(
+        "--project", required=True, metavar="P", help="workspace id, numeric id or slug"
+    )
+    command.add_argument(
+        "--out", type=Path, metavar="F", help="where to save it (default: P-export.csv)"
+    )
+    filters = command.add_argument_group("filter (all optional; repeat a flag for several)")
+    filters.add_argument("--list", action="append", metavar="TITLE", help="list title")
+    filters.add_argument("--tag", action="append", metavar="NAME", help="tag name")
+    filters.add_argument("--assignee", action="append", metavar="USER_ID", help="assignee id")
+    filters.add_argument(
+        "--done", action=argparse.BooleanOptionalAction, help="done (or with --no-done, open)"
+    )
+    filters.add_argument("--due-from", metavar="DATE", help="due on or after (ISO 8601)")
+    filters.add_argument("--due-to", metavar="DATE", help="due on or before (ISO 8601)")
+
+
+def _add_template(commands: Any, common: argparse.ArgumentParser) -> None:
+    command = commands.add_parser(
+        "template",
+        parents=[common],
+        help="download a workspace's blank CSV import template (Blue's exportCSVTemplate)",
+        description="Download a workspace's blank CSV import template (exportCSVTemplate).",
+    )
+    command.set_defaults(run=run_template)
+    command.add_argument(
+        "--project", required=True, metavar="P", help="workspace id, numeric id or slug"
+    )
+    command.add_argument(
+        "--out", type=Path, metavar="F", help="where to save it (default: P-template.csv)"
+    )
+
+
+def import_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The mutation's optional arguments from the flags (None for those not given)."""
+    on_match = None
+    for behaviour in ("upsert", "skip", "update"):
+        column = getattr(args, behaviour)
+        if column:
+            on_match = {"behaviour": behaviour.upper(), "match_column_id": column}
+    return {
+        "on_match": on_match,
+        "ignore_empty": args.ignore_empty,
+        "field_mappings": [parse_mapping(text) for text in args.map] or None,
+        "character_encoding": args.encoding,
+        "callback": {"url": args.callback, "method": "POST"} if args.callback else None,
+        "dry_run": True if args.dry_run else None,
+        "report": {"failed": "FAILED_ROWS", "all": "ALL_ROWS"}.get(args.report or ""),
+    }
+
+
+def parse_mapping(text: str) -> dict[str, Any]:
+    """`COLUMN=INDEX[:DEFAULT]` as an ItemsJobFieldMapping."""
+    column, _, rest = text.partition("=")
+    index, _, default = rest.partition(":")
+    if not column or not index.strip().isdigit():
+        raise ClientError("BAD_USER_INPUT", f"--map {text!r}: expected COLUMN=INDEX[:DEFAULT]")
+    return {"column_id": column, "index": int(index), "default_value": default or None}
+
+
+def run_import(client: Client, args: argparse.Namespace, progress: Progress) -> int:
+    options = import_options(args)
+    if args.backfill and (options["on_match"] or options["ignore_empty"] is not None):
+        raise ClientError(
+            "BAD_USER_INPUT",
+            "backfill_items is create-only: no --upsert/--skip/--update/--ignore-empty",
+        )
+    size = args.file.stat().st_size
+    group = args.group or monday.first_group(client, args.board)
+
+    def started(job: monday.StartedJob) -> None:
+        progress.message(f"job {job.job_id}: uploading {args.file} ({size} bytes)")
+
+    with args.file.open("rb") as stream:
+        status = monday.run_import(
+            client, args.board, group, stream, size=size, backfill=args.backfill,
+            options=options, timeout=args.timeout, on_started=started, on_status=progress.job,
+        )  # fmt: skip
+    progress.finish()
+    report_path = None
+    if status["report_created"] and status["report_url"]:
+        report_path = args.out or args.file.with_suffix(".report.csv")
+        with report_path.open("wb") as out:
+            client.download_to(status["report_url"], out)
+    if args.json:
+        print(json.dumps({**status, "report_path": str(report_path) if report_path else None}))
+    else:
+        print_status(status, report_path, dry_run=bool(args.dry_run))
+    return exit_status(status)
+
+
+def exit_status(status: dict[str, Any]) -> int:
+    if status["status"] != "COMPLETED":
+        return EXIT_ERROR
+    counts = status["counts"]
+    return EXIT_ROWS if counts["invalid"] or counts["failed"] else EXIT_OK
+
+
+def print_status(status: dict[str, Any], report_path: Path | None, *, dry_run: bool) -> None:
+    print(f"job {status['job_id']}: {status['status']}")
+    if status["failure_reason"]:
+        print(f"failure: {status['failure_reason']}: {status['failure_message']}")
+    for name in COUNTS:
+        print(f"{name}: {status['counts'][name]}")
+    if dry_run:
+        print("dry run: nothing was written")
+    if report_path is not None:
+        print(f"report: {report_path}")
+
+
+def run_export(client: Client, args: argparse.Namespace, progress: Progress) -> int:
+    record_filter = {
+        "listTitles": args.list,
+        "tagNames": args.tag,
+        "assigneeIds": args.assignee,
+        "done": args.done,
+        "dueDateFrom": args.due_from,
+        "dueDateTo": args.due_to,
+    }
+    event = blue.export_records(
+        client,
+        args.project,
+        record_filter={k: v for k, v in record_filter.items() if v is not None},
+        timeout=args.timeout,
+        on_event=progress.export,
+    )
+    progress.finish()
+    out = args.out or Path(f"{args.project}-export.csv")
+    with out.open("wb") as file:
+        client.download_to(str(event["fileUrl"]), file)
+    print(f"exported {event.get('totalCount')} records to {out}")
+    return EXIT_OK
+
+
+def run_template(client: Client, args: argparse.Namespace, progress: Progress) -> int:
+    url = blue.export_template(client, args.project)
+    out = args.out or Path(f"{args.project}-template.csv")
+    with out.open("wb") as file:
+        client.download_to(url, file)
+    print(f"template saved to {out}")
+    return EXIT_OK
+
+
+class Progress:
+    """A one-line, carriage-return progress bar on a stream (stderr)."""
+
+    def __init__(self, stream: TextIO, *, enabled: bool = True) -> None:
+        self.stream = stream
+        self.enabled = enabled
+        self.drawn = False
+
+    def message(self, text: str) -> None:
+        if self.enabled:
+            self.finish()
+            print(text, file=self.stream, flush=True)
+
+    def draw(self, percent: float, label: str) -> None:
+        if not self.enabled:
+            return
+        percent = max(0.0, min(100.0, percent))
+        filled = round(BAR_WIDTH * percent / 100)
+        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+        self.stream.write(f"\r[{bar}] {percent:5.1f}% {label:<12}")
+        self.stream.flush()
+        self.drawn = True
+
+    def finish(self) -> None:
+        """End the bar's line, if one is drawn."""
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
+
+    def job(self, status: dict[str, Any]) -> None:
+        self.draw(float(status.get("progress_percentage") or 0), str(status["status"]))
+
+    def export(self, event: dict[str, Any]) -> None:
+        self.draw(float(event.get("progress") or 0), str(event.get("status")))

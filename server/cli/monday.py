@@ -1,0 +1,136 @@
+"""monday's bulk import in its three documented steps, as a client runs them: start the job
+(`ingest_items` or `backfill_items`), PUT the CSV to the pre-signed URL, poll
+`fetch_job_status` until the job ends."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
+
+from server.cli.client import Client, ClientError
+
+POLL_INTERVAL = 1.0  # seconds between fetch_job_status calls
+TERMINAL = frozenset({"COMPLETED", "FAILED", "REJECTED"})
+STATUS_FIELDS = """status counts { submitted invalid skipped created updated failed }
+    progress_percentage failure_reason failure_message fully_imported report_created report_url"""
+STATUS_QUERY = (
+    "query($id: ID!) { fetch_job_status(job_id: $id) { ... on ItemsJobStatus { "
+    + STATUS_FIELDS
+    + " } } }"
+)
+GROUPS_QUERY = "query($b: [ID!]) { boards(ids: $b) { id groups { id } } }"
+
+# The optional arguments of ingest_items/backfill_items and their GraphQL types; a caller
+# passes them by these names, as the API spells them.
+OPTION_TYPES = {
+    "on_match": "ItemsJobOnMatchInput",
+    "ignore_empty": "Boolean",
+    "field_mappings": "[ItemsJobFieldMapping!]",
+    "character_encoding": "String",
+    "callback": "ItemsJobCallbackInput",
+    "dry_run": "Boolean",
+    "report": "ItemsJobReportMode",
+}
+
+StatusCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartedJob:
+    job_id: str
+    upload_url: str
+
+
+def start_job(
+    client: Client,
+    board_id: str,
+    group_id: str,
+    *,
+    backfill: bool = False,
+    token: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> StartedJob:
+    """Step 1: `ingest_items` (or `backfill_items`) with the options that are not None."""
+    given = {name: value for name, value in (options or {}).items() if value is not None}
+    unknown = sorted(set(given) - set(OPTION_TYPES))
+    if unknown:
+        raise TypeError(f"unknown import options {unknown}; expected some of {list(OPTION_TYPES)}")
+    mutation = "backfill_items" if backfill else "ingest_items"
+    declared = "".join(f", ${name}: {OPTION_TYPES[name]}" for name in given)
+    arguments = "".join(f", {name}: ${name}" for name in given)
+    query = (
+        f"mutation($b: ID!, $g: String!{declared}) {{ "
+        f"{mutation}(board_id: $b, group_id: $g{arguments}) {{ job_id upload_url }} }}"
+    )
+    data = client.execute(query, {"b": str(board_id), "g": group_id, **given}, token=token)
+    job = data[mutation]
+    return StartedJob(job_id=str(job["job_id"]), upload_url=str(job["upload_url"]))
+
+
+def job_status(client: Client, job_id: str, *, token: str | None = None) -> dict[str, Any]:
+    data = client.execute(STATUS_QUERY, {"id": job_id}, token=token)
+    return dict(data["fetch_job_status"])
+
+
+def wait_for_job(
+    client: Client,
+    job_id: str,
+    *,
+    token: str | None = None,
+    interval: float = POLL_INTERVAL,
+    timeout: float | None = None,
+    on_status: StatusCallback | None = None,
+) -> dict[str, Any]:
+    """Step 3: poll `fetch_job_status` every `interval` seconds until the job ends."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        status = job_status(client, job_id, token=token)
+        if on_status is not None:
+            on_status(status)
+        if status["status"] in TERMINAL:
+            return status
+        if deadline is not None and time.monotonic() >= deadline:
+            raise ClientError(
+                "TIMEOUT", f"job {job_id} still {status['status']} after {timeout:g} seconds"
+            )
+        time.sleep(interval)
+
+
+def run_import(
+    client: Client,
+    board_id: str,
+    group_id: str,
+    content: bytes | IO[bytes],
+    *,
+    size: int | None = None,
+    backfill: bool = False,
+    token: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    interval: float = POLL_INTERVAL,
+    timeout: float | None = None,
+    on_started: Callable[[StartedJob], None] | None = None,
+    on_status: StatusCallback | None = None,
+) -> dict[str, Any]:
+    """All three steps; the final status, with its `job_id`. `content` is the file's bytes or
+    a binary stream of `size` bytes."""
+    job = start_job(client, board_id, group_id, backfill=backfill, token=token, options=options)
+    if on_started is not None:
+        on_started(job)
+    client.put_file(job.upload_url, content, size)
+    status = wait_for_job(
+        client, job.job_id, token=token, interval=interval, timeout=timeout, on_status=on_status
+    )
+    return {**status, "job_id": job.job_id}
+
+
+def first_group(client: Client, board_id: str, *, token: str | None = None) -> str:
+    """The id of the board's top group, where monday puts new items when none is named."""
+    boards = client.execute(GROUPS_QUERY, {"b": [str(board_id)]}, token=token)["boards"]
+    if not boards:
+        raise ClientError("NOT_FOUND", f"Board {board_id} not found")
+    groups = boards[0]["groups"]
+    if not groups:
+        raise ClientError("NOT_FOUND", f"Board {board_id} has no group")
+    return str(groups[0]["id"])

@@ -1,0 +1,363 @@
+"""monday API v2 column values: the JSON a mutation sends, turned into what an import stores.
+
+Each documented JSON format is rewritten as the CSV cell an import of the same value would
+hold and parsed by `cells.parse_cell`, so validation, the stored `value` and the `text` are
+the import's own and the two ways in cannot drift apart. Structured formats go through
+`cells.render_csv`, the export's writer of CSV cells. A plain string is read as a CSV cell.
+`""`, `{}` and null clear the column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from server.errors import AppError, BadUserInput
+from server.imports import cells
+
+MAX_SHOWN_VALUE = 200  # characters of a refused value echoed in error_data
+
+Convert = Callable[[cells.Column, Any, cells.Directory], cells.Cell | None]
+
+
+class ColumnValueError(AppError):
+    """A column value monday would refuse; monday's own error code for it."""
+
+    code = "ColumnValueException"
+
+
+class MissingLabels(ColumnValueError):
+    """Status or dropdown labels the column does not have (create_labels_if_missing adds them)."""
+
+    def __init__(self, message: str, *, labels: list[str], error_data: dict[str, Any]) -> None:
+        super().__init__(message, error_data=error_data)
+        self.labels = labels
+
+
+def decode(raw: Any) -> Any:
+    """A value as a client sent it: JSON text decoded; text that is no JSON (a plain CSV
+    cell) and values sent as JSON objects in variables taken as they are."""
+    if isinstance(raw, str):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return raw
+    return raw
+
+
+def decode_object(raw: Any, argument: str) -> dict[str, Any]:
+    """`column_values`: a JSON object (or its text) keyed by column id."""
+    value = decode(raw)
+    if value is None or value == "":
+        return {}
+    if not isinstance(value, dict):
+        raise BadUserInput(
+            f"{argument} must be a JSON object keyed by column id, such as "
+            '{"status": {"label": "Done"}}',
+            error_data={argument: _shown(value)},
+        )
+    return value
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == {} or value == []
+
+
+def from_json(column: cells.Column, value: Any, directory: cells.Directory) -> cells.Cell | None:
+    """The stored value and text for a v2 JSON value; None (or a Cell with value None)
+    clears the column. Raises ColumnValueError for a value the column refuses."""
+    if is_empty(value):
+        return None
+    convert = _CONVERTERS.get(column.type, _scalar)
+    try:
+        return convert(column, value, directory)
+    except cells.CellError as exc:
+        raise _refused(column, value, exc.message, reason=exc.code) from exc
+
+
+def _refused(column: cells.Column, value: Any, message: str, **extra: Any) -> ColumnValueError:
+    return ColumnValueError(message, error_data=_error_data(column, value, **extra))
+
+
+def _error_data(column: cells.Column, value: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "column_id": column.id,
+        "column_type": column.type,
+        "column_value": _shown(value),
+        **extra,
+    }
+
+
+def _shown(value: Any) -> str:
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    return text[:MAX_SHOWN_VALUE]
+
+
+def _text_of(column: cells.Column, value: Any) -> str:
+    """A scalar as the cell text an import would read."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise _refused(column, value, f"Column {column.id!r} ({column.type}) expects a string.")
+
+
+def _parse(column: cells.Column, text: str, directory: cells.Directory) -> cells.Cell | None:
+    return cells.parse_cell(column, text, directory)
+
+
+def _object(column: cells.Column, value: Any, keys: tuple[str, ...]) -> dict[str, Any] | None:
+    """The JSON object of a structured format (also sent as JSON text inside a string);
+    None for a plain string, which is a CSV cell."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if not stripped.startswith("{"):
+            return None
+        value = decode(stripped)
+    if isinstance(value, dict) and any(key in value for key in keys):
+        return value
+    expected = " or ".join(f'"{key}"' for key in keys)
+    raise _refused(
+        column, value, f"Column {column.id!r} ({column.type}) expects an object with {expected}."
+    )
+
+
+# text, numbers, currency and long text
+
+
+def _scalar(column: cells.Column, value: Any, directory: cells.Directory) -> cells.Cell | None:
+    return _parse(column, _text_of(column, value), directory)
+
+
+def _long_text(column: cells.Column, value: Any, directory: cells.Directory) -> cells.Cell | None:
+    found = _object(column, value, ("text",)) if not isinstance(value, str) else None
+    text = value if found is None else found.get("text")
+    return None if is_empty(text) else _parse(column, _text_of(column, text), directory)
+
+
+# formats the export's CSV writer renders: build the stored shape, render it, parse it back
+
+
+Shape = Callable[[dict[str, Any]], Any]
+
+
+def _rendered(*keys: str, shape: Shape, fallback: Shape | None = None) -> Convert:
+    """A converter for a structured format; `fallback` reshapes a value the import refuses
+    into a second reading of the same format, tried once."""
+
+    def convert(column: cells.Column, value: Any, directory: cells.Directory) -> cells.Cell | None:
+        found = _object(column, value, keys)
+        if found is None:
+            return _parse(column, value, directory)
+        if all(is_empty(found.get(key)) for key in keys):
+            return None
+        candidate = shape(found)
+        try:
+            return _parse(column, cells.render_csv(column, candidate, directory), directory)
+        except cells.CellError:
+            second = fallback(candidate) if fallback else None
+            if second is None:
+                raise
+        return _parse(column, cells.render_csv(column, second, directory), directory)
+
+    return convert
+
+
+def _strings(found: Mapping[str, Any], *keys: str) -> dict[str, str]:
+    return {key: _plain(found.get(key)) for key in keys if not is_empty(found.get(key))}
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def _phone(found: Mapping[str, Any]) -> dict[str, str]:
+    shape = _strings(found, "phone", "countryShortName")
+    if "countryShortName" in shape:
+        shape["countryShortName"] = shape["countryShortName"].strip().upper()
+    return shape
+
+
+def _international(shape: dict[str, str]) -> dict[str, str] | None:
+    # monday's example sends "11231234567" with US: the country code's digits without a "+"
+    phone = shape.get("phone", "")
+    return {**shape, "phone": "+" + phone} if phone.isdigit() else None
+
+
+def _id(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _people(found: Mapping[str, Any]) -> dict[str, Any]:
+    entries = found.get("personsAndTeams")
+    if entries is None and "id" in found:  # the person column's {"id": 235326}
+        entries = [{"id": found["id"], "kind": "person"}]
+    if entries is None and "team_id" in found:  # the team column's {"team_id": 51166}
+        entries = [{"id": found["team_id"], "kind": "team"}]
+    shaped = []
+    for entry in entries if isinstance(entries, list) else [entries]:
+        entity = _id(entry.get("id")) if isinstance(entry, dict) else None
+        kind = entry.get("kind", "person") if isinstance(entry, dict) else None
+        if entity is None or kind not in ("person", "team"):
+            raise cells.CellError(
+                "INVALID_PERSON",
+                'Each entry of "personsAndTeams" needs a numeric "id" and a "kind" of'
+                f' "person" or "team", not {_shown(entry)}.',
+            )
+        shaped.append({"id": entity, "kind": kind})
+    return {"personsAndTeams": shaped}
+
+
+def _linked_items(found: Mapping[str, Any]) -> dict[str, Any]:
+    ids = found.get("item_ids")
+    if ids is None:
+        links = found.get("linkedPulseIds")
+        ids = [
+            link.get("linkedPulseId") if isinstance(link, dict) else link for link in links or []
+        ]
+    shaped = []
+    for entry in ids if isinstance(ids, list) else [ids]:
+        item_id = _id(entry)
+        if item_id is None:
+            raise cells.CellError("INVALID_ITEM", f"{_shown(entry)} is not an item id.")
+        shaped.append({"linkedPulseId": item_id})
+    return {"linkedPulseIds": shaped}
+
+
+def _checkbox(column: cells.Column, value: Any, directory: cells.Directory) -> cells.Cell | None:
+    found = _object(column, value, ("checked",))
+    if found is None:
+        return _parse(column, value, directory)
+    checked = found.get("checked")
+    return None if is_empty(checked) else _parse(column, _text_of(column, checked), directory)
+
+
+# status and dropdown: labels by index or id, with monday's errors that list them
+
+
+def _label_ids(column: cells.Column, directory: cells.Directory, status: bool) -> dict[int, str]:
+    """The column's active labels by status index (from 0) or dropdown id (from 1)."""
+    labels = column.settings.get("labels")
+    count = len(labels) if isinstance(labels, list | tuple) else 0
+    found: dict[int, str] = {}
+    for position in range(count):
+        label_id = position if status else position + 1
+        value = {"index": label_id} if status else {"ids": [label_id]}
+        label = cells.display_text(column, value, directory)
+        if label:
+            found[label_id] = label
+    return found
+
+
+def _listing(labels: Mapping[int, str]) -> str:
+    return "{" + ", ".join(f"{label_id}: {label}" for label_id, label in labels.items()) + "}"
+
+
+def _label_data(labels: Mapping[int, str]) -> dict[str, str]:
+    # JSON object keys are strings
+    return {str(label_id): label for label_id, label in labels.items()}
+
+
+def _status(column: cells.Column, value: Any, directory: cells.Directory) -> cells.Cell | None:
+    labels = _label_ids(column, directory, status=True)
+    found = _object(column, value, ("index", "label"))
+    if found is None:
+        label = value
+    elif "index" in found and not is_empty(found["index"]):
+        index = _id(found["index"])
+        if index is None or index not in labels:
+            raise _refused(
+                column,
+                value,
+                f"This status index doesn't exist, possible statuses are: {_listing(labels)}",
+                labels=_label_data(labels),
+            )
+        label = labels[index]
+    else:
+        label = found.get("label")
+    if is_empty(label):
+        return None
+    label = _text_of(column, label).strip()
+    if label not in labels.values():
+        raise MissingLabels(
+            f"This status label doesn't exist, possible statuses are: {_listing(labels)}",
+            labels=[label],
+            error_data=_error_data(column, value, labels=_label_data(labels)),
+        )
+    return _parse(column, label, directory)
+
+
+def _dropdown(column: cells.Column, value: Any, directory: cells.Directory) -> cells.Cell | None:
+    labels = _label_ids(column, directory, status=False)
+    found = _object(column, value, ("ids", "id", "labels", "label"))
+    if found is None:
+        text = _text_of(column, value)
+        # missing labels are told apart only for unquoted lists; quoted ones go to the parser
+        pieces = [] if '"' in text else [p.strip() for p in text.split(",") if p.strip()]
+        missing = [piece for piece in pieces if piece not in labels.values()]
+        if missing:
+            raise _missing_dropdown(column, value, labels, missing)
+        return _parse(column, text, directory)
+    ids: list[int] = []
+    for entry in _listed(found, "ids", "id"):
+        label_id = _id(entry)
+        if label_id is None or label_id not in labels:
+            raise _refused(
+                column,
+                value,
+                f"The dropdown label id {_shown(entry)} doesn't exist, possible labels are:"
+                f" {_listing(labels)}",
+                labels=_label_data(labels),
+            )
+        ids.append(label_id)
+    by_label = {label: label_id for label_id, label in reversed(labels.items())}
+    names = [_text_of(column, entry).strip() for entry in _listed(found, "labels", "label")]
+    missing = [name for name in names if name not in by_label]
+    if missing:
+        raise _missing_dropdown(column, value, labels, missing)
+    ids.extend(by_label[name] for name in names)
+    if not ids:
+        return None
+    return _parse(column, cells.render_csv(column, {"ids": ids}, directory), directory)
+
+
+def _listed(found: Mapping[str, Any], many: str, one: str) -> list[Any]:
+    entries = found.get(many, [found[one]] if one in found else [])
+    entries = entries if isinstance(entries, list) else [entries]
+    return [entry for entry in entries if not is_empty(entry)]
+
+
+def _missing_dropdown(
+    column: cells.Column, value: Any, labels: Mapping[int, str], missing: list[str]
+) -> MissingLabels:
+    shown = ", ".join(repr(name) for name in missing)
+    return MissingLabels(
+        f"The dropdown label {shown} doesn't exist, possible labels are: {_listing(labels)}",
+        labels=missing,
+        error_data=_error_data(column, value, labels=_label_data(labels)),
+    )
+
+
+_CONVERTERS: dict[str, Convert] = {
+    "long_text": _long_text,
+    "status": _status,
+    "dropdown": _dropdown,
+    "date": _rendered("date", "time", shape=lambda f: _strings(f, "date", "time")),
+    "timeline": _rendered("from", "to", shape=lambda f: _strings(f, "from", "to")),
+    "phone": _rendered("phone", "countryShortName", shape=_phone, fallback=_international),
+    "email": _rendered("email", "text", shape=lambda f: _strings(f, "email", "text")),
+    "link": _rendered("url", "text", shape=lambda f: _strings(f, "url", "text")),
+    "people": _rendered("personsAndTeams", "id", "team_id", shape=_people),
+    "board_relation": _rendered("item_ids", "linkedPulseIds", shape=_linked_items),
+    "checkbox": _checkbox,
+}

@@ -1,0 +1,90 @@
+"""Fault injection for client teams (admin API, CONTRACT §5): make the next N calls of an
+operation fail with a documented error, as the real service would return it.
+
+`operation` is a GraphQL root field (`ingest_items`, `fetch_job_status`, `importTodos`...) or
+`upload` for the processing of the next uploaded file. Faults live in PostgreSQL, so every
+server process sharing the database sees them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from server import sql
+from server.db import Pool
+from server.errors import AppError, BadUserInput, RateLimitExceeded
+
+Q = sql.queries("faults")
+
+SLOW = "SLOW"  # not an error: the call is answered after params.delay_ms
+DEFAULT_RETRY_AFTER_MS = 30_000  # ms, for an injected RATE_LIMIT_EXCEEDED
+DEFAULT_DELAY_MS = 3_000  # ms, for an injected slow response
+MAX_DELAY_MS = 60_000  # ms
+# what an injected fault of each kind does to the call or the uploaded file
+GRAPHQL_ERRORS = frozenset(
+    {"RATE_LIMIT_EXCEEDED", "COMPLEXITY_BUDGET_EXHAUSTED", "INTERNAL_SERVER_ERROR", "NOT_FOUND",
+     "USER_UNAUTHORIZED", "BAD_USER_INPUT", SLOW}
+)  # fmt: skip
+UPLOAD_REASONS = frozenset(
+    {"ACCOUNT_CAPACITY_EXCEEDED", "AUTHORIZATION_FAILED", "BOARD_CAPACITY_EXCEEDED",
+     "FILE_TOO_LARGE", "INTERNAL_ERROR", "INVALID_UPLOAD", "PERMISSION_DENIED", SLOW}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Fault:
+    error: str
+    params: dict[str, Any]
+
+
+async def add(pool: Pool, body: dict[str, Any]) -> None:
+    operation = str(body.get("operation") or "")
+    error = str(body.get("error") or "")
+    count = body.get("count", 1)
+    allowed = UPLOAD_REASONS if operation == "upload" else GRAPHQL_ERRORS
+    if not operation or error not in allowed:
+        raise BadUserInput(
+            f"error must be one of {sorted(allowed)} for operation {operation or '?'!r}"
+        )
+    if not isinstance(count, int) or count < 1:
+        raise BadUserInput("count must be a positive integer")
+    params = {k: v for k, v in body.items() if k in ("retry_after_ms", "delay_ms", "message")}
+    await pool.execute(Q["add"], operation, error, count, params)
+
+
+async def clear(pool: Pool) -> None:
+    await pool.execute(Q["clear"])
+
+
+async def take(pool: Pool, operation: str) -> Fault | None:
+    row = await pool.fetchrow(Q["take"], operation)
+    return Fault(error=row["error"], params=row["params"]) if row else None
+
+
+async def delay(fault: Fault) -> None:
+    milliseconds = min(int(fault.params.get("delay_ms", DEFAULT_DELAY_MS)), MAX_DELAY_MS)
+    await asyncio.sleep(milliseconds / 1000)
+
+
+def graphql_error(fault: Fault, operation: str) -> AppError:
+    """The documented error the real service would answer with."""
+    message = str(fault.params.get("message") or "")
+    if fault.error == "RATE_LIMIT_EXCEEDED":
+        retry = int(fault.params.get("retry_after_ms", DEFAULT_RETRY_AFTER_MS))
+        return RateLimitExceeded(
+            message or "Rate limit exceeded for the requested operation", retry_after_ms=retry
+        )
+    if fault.error == "COMPLEXITY_BUDGET_EXHAUSTED":
+        return AppError(
+            message or "Complexity budget exhausted", code=fault.error, status_code=429,
+            extensions={"complexity": 0, "complexity_budget_left": 0,
+                        "complexity_budget_limit": 10_000_000, "retry_in_seconds": 60},
+        )  # fmt: skip
+    status = {"INTERNAL_SERVER_ERROR": 500, "USER_UNAUTHORIZED": 403, "NOT_FOUND": 404}.get(
+        fault.error, 400
+    )
+    return AppError(
+        message or f"Injected {fault.error} for {operation}", code=fault.error, status_code=status
+    )

@@ -1,0 +1,178 @@
+"""Planning an import from its file: the scan that validates every row before anything is
+written, and the re-read that turns valid rows into planned writes, CHUNK_ROWS at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from server.imports import csvfile
+from server.imports.rows import ParsedRow, RowParser, errors_json
+from server.imports.writer import PlannedRow
+from server.store.jobs import Job
+from server.store.records import Board
+
+CHUNK_ROWS = 1000  # rows per write transaction
+
+
+class Rejection(Exception):
+    """The job is refused before anything is written: REJECTED with a failure reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass
+class Scan:
+    header: csvfile.Header
+    total: int = 0
+    invalid: dict[int, list[dict[str, str]]] = field(default_factory=dict)
+    parent_of: dict[int, int] = field(default_factory=dict)  # MLS: line -> parent line
+
+    @property
+    def valid(self) -> int:
+        return self.total - len(self.invalid)
+
+
+@dataclass
+class Plan:
+    """What the job writes: the columns, the parser and how matched rows behave."""
+
+    job: Job
+    board: Board
+    parser: RowParser
+    scan: Scan
+    behaviour: str | None  # UPSERT | SKIP | None (create only)
+    match_column: str | None
+    matches: dict[str, list[int | str]]  # key -> item ids, or "line:N" for rows this job creates
+
+
+def scan_file(path: Path, parser_factory: Any, limit: int) -> tuple[Scan, RowParser]:
+    """Validate the whole file; raise InvalidUpload or Rejection for a file that cannot go in."""
+    records = csvfile.read_records(path)
+    first = next(records, None)
+    if first is None:
+        raise csvfile.InvalidUpload("The file is empty: expected a header row starting with 'name'")
+    parser: RowParser = parser_factory(first[1])
+    scan = Scan(header=parser.header)
+    # MLS: the latest valid row at each level, with whether it set rollup columns
+    latest: dict[int, tuple[int, bool]] = {}
+    for line, record in records:
+        scan.total += 1
+        if scan.total > limit:
+            raise Rejection(
+                "INVALID_UPLOAD",
+                f"The file has more than {limit:,} data rows, the most one job accepts; split it",
+            )
+        parsed = parser.parse(line, record)
+        if not isinstance(parsed, ParsedRow):
+            scan.invalid[line] = errors_json(parsed)
+            level = parser.level_of(record)
+            if level is not None:  # its children must not find an earlier row instead
+                _set_latest(latest, level, line, False)
+            continue
+        if parsed.level > 1:
+            parent = latest.get(parsed.level - 1)
+            if parent is None or parent[0] in scan.invalid:
+                scan.invalid[line] = [
+                    {"column_id": "name", "code": "MISSING_PARENT",
+                     "message": f"No valid row at level {parsed.level - 1} comes before this one"}
+                ]  # fmt: skip
+                continue
+            if parent[1]:
+                scan.invalid[parent[0]] = [
+                    {"column_id": "", "code": "ROLLUP_ON_PARENT",
+                     "message": "A parent row may not set rollup columns; they are computed from its children"}
+                ]  # fmt: skip
+                scan.invalid[line] = [
+                    {"column_id": "name", "code": "MISSING_PARENT",
+                     "message": f"The parent row at line {parent[0]} is invalid"}
+                ]  # fmt: skip
+                continue
+            scan.parent_of[line] = parent[0]
+        _set_latest(latest, parsed.level, line, parser.sets_rollup(parsed))
+    return scan, parser
+
+
+def _set_latest(latest: dict[int, tuple[int, bool]], level: int, line: int, rollup: bool) -> None:
+    """A row at `level` becomes the parent candidate there and ends every deeper branch."""
+    latest[level] = (line, rollup)
+    for deeper in [lv for lv in latest if lv > level]:
+        del latest[deeper]
+
+
+def plan_chunks(plan: Plan, path: Path, done: set[int]) -> Iterator[list[PlannedRow]]:
+    """Valid rows re-parsed and matched, CHUNK_ROWS at a time; lines already written skipped."""
+    chunk: list[PlannedRow] = []
+    records = csvfile.read_records(path)
+    next(records)  # header
+    for line, record in records:
+        if line in done:
+            continue
+        chunk.append(plan_row(plan, line, record))
+        if len(chunk) >= CHUNK_ROWS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def plan_row(plan: Plan, line: int, record: list[str]) -> PlannedRow:
+    errors = plan.scan.invalid.get(line)
+    if errors is not None:
+        return PlannedRow(line=line, cells=record, status="invalid", errors=errors)
+    parsed = plan.parser.parse(line, record)
+    assert isinstance(parsed, ParsedRow)  # the scan saw this row valid
+    row = PlannedRow(
+        line=line,
+        cells=record,
+        status="created",
+        name=parsed.name,
+        level=parsed.level,
+        parent_line=plan.scan.parent_of.get(line),
+        values={
+            c: (cell.value, cell.text)
+            for c, cell in parsed.values.items()
+            if cell.value is not None
+        },
+    )
+    if plan.behaviour is None or plan.match_column is None:
+        return row
+    key = parsed.name if plan.match_column == "name" else _match_key(parsed, plan.match_column)
+    found = plan.matches.get(key, []) if key else []
+    if len(found) > 1:
+        row.status = "invalid"
+        row.errors = [
+            {"column_id": plan.match_column, "code": "MULTIPLE_MATCHES",
+             "message": f"{len(found)} items match {key!r}; nothing was changed"}
+        ]  # fmt: skip
+        return row
+    if not found:
+        if plan.behaviour == "UPDATE":  # Zoho's update mode never creates
+            row.status = "skipped"
+            row.values = {}
+            return row
+        if key:
+            plan.matches[key] = [f"line:{line}"]
+        return row
+    if plan.behaviour == "SKIP":
+        row.status = "skipped"
+        row.values = {}
+    else:
+        row.status = "updated"
+        row.clears = [c for c, cell in parsed.values.items() if cell.value is None]
+    target = found[0]
+    if isinstance(target, str):
+        row.match_line = int(target.removeprefix("line:"))  # resolved at write time
+    else:
+        row.item_id = target
+    return row
+
+
+def _match_key(parsed: ParsedRow, column_id: str) -> str:
+    cell = parsed.values.get(column_id)
+    return cell.text if cell is not None and cell.value is not None else ""

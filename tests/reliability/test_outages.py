@@ -1,0 +1,144 @@
+"""The database going away for a few seconds during an import: the job ends in a retry (and
+COMPLETED with every row exactly once) or a clean FAILED whose counts match the board, never
+stuck PROCESSING (or IN_PROGRESS), and the server keeps serving."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.blue import REPORT, put_file, start_import
+from tests.conftest import ADMIN_TOKEN, Api, ServerProcess, start_server, stop_server
+from tests.importing import TERMINAL, postgres_socket, start_job, upload
+from tests.reliability.test_crash import all_names
+
+ROWS = 20_000
+LEASE = "2"  # seconds: a job whose runner lost the database is taken over quickly
+OUTAGE = 3.0  # seconds during which every connection of the server is cut
+CUT_INTERVAL = 0.05  # seconds between two rounds of cuts
+SETTLE_TIMEOUT = 180.0  # seconds the job gets to end after the outage
+TERMINATE_OTHERS = """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+    WHERE datname = current_database() AND pid <> pg_backend_pid()"""
+
+
+@pytest.fixture(scope="module")
+def lone_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    server = start_server(
+        tmp_path_factory.mktemp("outage-data"), extra_env={"JOB_LEASE_SECONDS": LEASE}
+    )
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture
+async def api(lone_server: ServerProcess) -> AsyncIterator[Api]:
+    async with httpx.AsyncClient(base_url=lone_server.url, timeout=30) as client:
+        response = await client.post("/__admin/reset", headers={"X-Admin-Token": ADMIN_TOKEN})
+        assert response.status_code == 200, response.text
+        yield Api(client)
+
+
+async def cut_database(server: ServerProcess, seconds: float) -> int:
+    """Terminate every connection of the server to its database, again and again for
+    `seconds`, as a database restart or a network partition would. Returns how many."""
+    host, port = postgres_socket(server)
+    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
+    cut = 0
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            cut += int(await conn.fetchval(TERMINATE_OTHERS))
+            await asyncio.sleep(CUT_INTERVAL)
+    finally:
+        await conn.close()
+    return cut
+
+
+async def patiently(api: Api, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """A query's data, asked again while the server is still reconnecting to its database."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while True:
+        try:
+            response = await api.post(query, variables)
+            body = response.json()
+            if response.status_code == 200 and not body.get("errors"):
+                return dict(body["data"])
+        except (httpx.HTTPError, ValueError):
+            pass
+        assert time.monotonic() < deadline, f"no answer to {query}"
+        await asyncio.sleep(0.2)
+
+
+STATUS = """query($id: ID!) { fetch_job_status(job_id: $id) { ... on ItemsJobStatus {
+    status progress_percentage failure_message counts { submitted created failed invalid } } } }"""
+
+
+async def monday_status(api: Api, job_id: str) -> dict[str, Any]:
+    return dict((await patiently(api, STATUS, {"id": job_id}))["fetch_job_status"])
+
+
+async def test_database_outage_during_a_monday_import_ends_completed_or_cleanly_failed(
+    api: Api, lone_server: ServerProcess
+) -> None:
+    body = "name,numeric\n" + "".join(f"row {i},{i}\n" for i in range(ROWS))
+    job = await start_job(api, mutation="backfill_items")
+    assert (await upload(job["upload_url"], body)).status_code == 200
+    low = random.randint(5, 40)
+    while (status := await monday_status(api, job["job_id"]))["progress_percentage"] < low:
+        assert status["status"] not in TERMINAL, status
+        await asyncio.sleep(0.05)
+    assert await cut_database(lone_server, OUTAGE) > 0
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while (status := await monday_status(api, job["job_id"]))["status"] not in TERMINAL:
+        assert time.monotonic() < deadline, f"job stuck after the outage: {status}"
+        await asyncio.sleep(0.2)
+    names = [n for n in await all_names(api) if n.startswith("row ")]
+    assert len(names) == len(set(names)), "a row was imported twice"
+    if status["status"] == "COMPLETED":
+        assert status["counts"]["created"] == ROWS, status
+        assert len(names) == ROWS
+    else:
+        assert status["status"] == "FAILED", status
+        assert status["failure_message"], status
+        assert status["counts"]["created"] == len(names), status
+    assert (await api.client.get("/healthz")).status_code == 200
+
+
+async def test_database_outage_during_a_blue_import_ends_complete_or_cleanly_failed(
+    api: Api, lone_server: ServerProcess
+) -> None:
+    body = "Title\n" + "".join(f"rec {i}\n" for i in range(ROWS))
+    key = await put_file(api, "leads", body)
+    assert (await start_import(api, "leads", key, ["Title"])).json() == {
+        "data": {"importTodos": True}
+    }
+    low = random.randint(5, 40) * ROWS // 100
+    while True:
+        report = (await patiently(api, REPORT, {"p": "leads"}))["todoImportReport"]
+        if report and report["imported"] >= low:
+            break
+        assert report is None or report["status"] == "IN_PROGRESS", report
+        await asyncio.sleep(0.05)
+    assert await cut_database(lone_server, OUTAGE) > 0
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while (report := (await patiently(api, REPORT, {"p": "leads"}))["todoImportReport"])[
+        "status"
+    ] == "IN_PROGRESS":
+        assert time.monotonic() < deadline, f"import stuck after the outage: {report}"
+        await asyncio.sleep(0.2)
+    names = [n for n in await all_names(api) if n.startswith("rec ")]
+    assert len(names) == len(set(names)), "a record was imported twice"
+    if report["status"] == "COMPLETE":
+        assert report["imported"] == ROWS and len(names) == ROWS, report
+    else:
+        assert report["status"] == "ERROR", report
+        assert report["error"], report
+        assert report["imported"] == len(names), report
+    assert (await api.client.get("/healthz")).status_code == 200

@@ -1,0 +1,186 @@
+"""The websocket rules of graphql-transport-ws (and the legacy graphql-ws), and revoked tokens.
+
+Two server processes share one database and one bucket, with a one-second connection_init
+timeout; a token revoked through one closes the sockets opened on the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
+
+from server.embedded_s3 import EmbeddedS3
+from server.settings import DEFAULT_REGION, EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
+from tests.blue import SUBSCRIBE, websocket
+from tests.conftest import Api, ServerProcess, start_server, stop_server
+
+TRANSPORT_WS = "graphql-transport-ws"
+LEGACY_WS = "graphql-ws"
+INIT_TIMEOUT = "1"  # seconds the servers wait for connection_init
+MAX_SUBSCRIPTIONS = 20  # server.app.MAX_SUBSCRIPTIONS_PER_SOCKET
+CLOSE_TIMEOUT = 10.0  # seconds a test waits for the server to close a socket
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    s3 = EmbeddedS3(
+        access_key=EMBEDDED_ACCESS_KEY, secret_key=EMBEDDED_SECRET_KEY, region=DEFAULT_REGION
+    )
+    s3.start()
+    data_dir = tmp_path_factory.mktemp("ws-data")
+    env = {"S3_ENDPOINT_URL": s3.endpoint_url, "S3_BUCKET": "websockets",
+           "WS_INIT_TIMEOUT_SECONDS": INIT_TIMEOUT}  # fmt: skip
+    first = start_server(data_dir, extra_env=env)
+    second = start_server(data_dir, extra_env=env)
+    yield first, second
+    stop_server(second)
+    stop_server(first)
+    s3.stop()
+
+
+@pytest.fixture
+async def api(pair: tuple[ServerProcess, ServerProcess]) -> AsyncIterator[Api]:
+    """A client of the first process, on freshly reset data (tokens restored)."""
+    async with httpx.AsyncClient(base_url=pair[0].url, timeout=30) as client:
+        result = Api(client)
+        response = await result.admin("POST", "/__admin/reset")
+        assert response.status_code == 200, response.text
+        yield result
+
+
+@pytest.fixture
+def url(pair: tuple[ServerProcess, ServerProcess], api: Api) -> str:
+    """The first process's URL, on freshly reset data."""
+    return pair[0].url
+
+
+@contextlib.asynccontextmanager
+async def raw_socket(url: str, protocol: str) -> AsyncIterator[AsyncWebSocketSession]:
+    """A websocket on which nothing has been sent yet."""
+    ws: AsyncWebSocketSession
+    async with (
+        httpx.AsyncClient(base_url=url) as client,
+        aconnect_ws("/graphql", client, subprotocols=[protocol]) as ws,
+    ):
+        yield ws
+
+
+async def closed_with(ws: AsyncWebSocketSession) -> int:
+    """Read until the server closes the socket; return the close code."""
+    with pytest.raises(WebSocketDisconnect) as closed:
+        while True:
+            await ws.receive_json(timeout=CLOSE_TIMEOUT)
+    return closed.value.code
+
+
+def subscribe_message(op_id: str, protocol: str = TRANSPORT_WS, user: str = "10") -> dict[str, Any]:
+    return {
+        "id": op_id,
+        "type": "subscribe" if protocol == TRANSPORT_WS else "start",
+        "payload": {"query": SUBSCRIBE, "variables": {"p": "leads", "u": user}},
+    }
+
+
+async def assert_alive(ws: AsyncWebSocketSession) -> None:
+    await ws.send_json({"type": "ping"})
+    assert (await ws.receive_json(timeout=CLOSE_TIMEOUT)) == {"type": "pong"}
+
+
+async def test_socket_without_connection_init_is_closed_4408(url: str) -> None:
+    async with raw_socket(url, TRANSPORT_WS) as ws:
+        assert await closed_with(ws) == 4408
+
+
+# the legacy graphql-ws protocol as well as graphql-transport-ws
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_subscribe_before_connection_init_is_closed_4401(url: str, protocol: str) -> None:
+    async with raw_socket(url, protocol) as ws:
+        await ws.send_json(subscribe_message("1", protocol))
+        assert await closed_with(ws) == 4401
+
+
+@pytest.mark.parametrize("payload", [{"Authorization": "not-a-token"}, {}])
+async def test_connection_init_with_a_bad_or_no_token_is_closed_4403(
+    url: str, payload: dict[str, str]
+) -> None:
+    async with raw_socket(url, TRANSPORT_WS) as ws:
+        await ws.send_json({"type": "connection_init", "payload": payload})
+        assert await closed_with(ws) == 4403
+
+
+async def test_duplicate_subscription_id_is_closed_4409(url: str) -> None:
+    async with websocket(url, TRANSPORT_WS) as ws:
+        await ws.send_json(subscribe_message("1"))
+        await ws.send_json(subscribe_message("1"))
+        assert await closed_with(ws) == 4409
+
+
+async def test_ping_gets_pong(url: str) -> None:
+    async with websocket(url, TRANSPORT_WS) as ws:
+        await assert_alive(ws)
+
+
+async def test_subscriptions_per_socket_are_capped(url: str) -> None:
+    async with websocket(url, TRANSPORT_WS) as ws:
+        for n in range(MAX_SUBSCRIPTIONS):
+            await ws.send_json(subscribe_message(str(n)))
+        await ws.send_json(subscribe_message("one too many"))
+        refused = await ws.receive_json(timeout=CLOSE_TIMEOUT)
+        assert refused["id"] == "one too many" and refused["type"] == "error", refused
+        assert refused["payload"][0]["message"] == "Subscription limit reached"
+        # the socket stays usable, and a finished subscription frees its place
+        await assert_alive(ws)
+        await ws.send_json({"id": "0", "type": "complete"})
+        await ws.send_json(subscribe_message("replacement"))
+        await assert_alive(ws)
+
+
+async def test_legacy_protocol_refuses_a_bad_token(url: str) -> None:
+    async with raw_socket(url, LEGACY_WS) as ws:
+        await ws.send_json({"type": "connection_init", "payload": {"Authorization": "nope"}})
+        refused = await ws.receive_json(timeout=CLOSE_TIMEOUT)
+        assert refused["type"] == "connection_error", refused
+        assert await closed_with(ws) != 1000
+
+
+async def revoke(api: Api, token: str) -> httpx.Response:
+    return await api.admin("POST", "/__admin/revoke", {"token": token})
+
+
+async def test_revoked_token_closes_its_open_sockets_on_every_process_with_4403(
+    pair: tuple[ServerProcess, ServerProcess], api: Api
+) -> None:
+    first, second = pair
+    async with (
+        websocket(second.url, TRANSPORT_WS, token="tok-bob") as bob_there,
+        websocket(first.url, LEGACY_WS, token="tok-bob") as bob_here,
+        websocket(second.url, TRANSPORT_WS, token="tok-ada") as ada,
+    ):
+        await bob_there.send_json(subscribe_message("1", user="11"))
+        await bob_here.send_json(subscribe_message("1", LEGACY_WS, user="11"))
+        response = await revoke(api, "tok-bob")
+        assert response.status_code == 200, response.text
+        assert response.json()["user_ids"] == [11]
+        codes = await asyncio.gather(closed_with(bob_there), closed_with(bob_here))
+        assert list(codes) == [4403, 4403]
+        await assert_alive(ada)
+    # the token no longer works anywhere
+    assert (await api.post("{ me { id } }", token="tok-bob")).status_code == 401
+    async with raw_socket(second.url, TRANSPORT_WS) as ws:
+        await ws.send_json({"type": "connection_init", "payload": {"Authorization": "tok-bob"}})
+        assert await closed_with(ws) == 4403
+
+
+async def test_revoking_an_unknown_token_is_404_and_needs_the_admin_token(api: Api) -> None:
+    assert (await revoke(api, "never-issued")).status_code == 404
+    anonymous = await api.client.post("/__admin/revoke", json={"token": "tok-ada"})
+    assert anonymous.status_code == 404
+    assert (await api.gql("{ me { id } }")) == {"me": {"id": "10"}}
+    bad = await api.admin("POST", "/__admin/revoke", {"nope": 1})
+    assert bad.status_code == 400
