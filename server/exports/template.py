@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -82,8 +83,9 @@ def csv_text(rows: Iterable[Sequence[str]]) -> str:
 
 
 def template_key(account_slug: str, board: Board, now: datetime) -> str:
+    # a random folder: the object cannot be guessed even where the bucket is readable
     return (
-        f"templates/{account_slug}/{board.slug}/"
+        f"templates/{account_slug}/{board.slug}/{uuid.uuid4()}/"
         f"workspace-template-{now.strftime(TEMPLATE_STAMP)}.csv"
     )
 

@@ -349,14 +349,6 @@ async def test_template_url_is_signed_and_expires_after_a_day(api: Api) -> None:
     assert "expired" in expired.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "server/exports/template.py::template_key names the object "
-        "templates/<account>/<workspace>/workspace-template-<minute stamp>.csv: no random part, "
-        "so only the signature keeps it from being guessed (a leaked or public bucket would not)"
-    ),
-)
 async def test_template_url_names_an_unguessable_object(api: Api) -> None:
     url = await template_url(api)
     assert UUID.search(urlsplit(url).path), url
