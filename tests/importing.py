@@ -14,28 +14,14 @@ from typing import Any
 import asyncpg
 import httpx
 
+from server.cli import monday
 from tests.conftest import Api, ServerProcess
 
 JOB_TIMEOUT = 120.0  # seconds a test waits for a job to end
-TERMINAL = frozenset({"COMPLETED", "FAILED", "REJECTED"})
-STATUS_FIELDS = """status counts { submitted invalid skipped created updated failed }
-    progress_percentage failure_reason failure_message fully_imported report_created report_url"""
-STATUS_QUERY = (
-    "query($id: ID!) { fetch_job_status(job_id: $id) { ... on ItemsJobStatus { "
-    + STATUS_FIELDS
-    + " } } }"
-)
-
-
-OPTION_TYPES = {
-    "on_match": "ItemsJobOnMatchInput",
-    "ignore_empty": "Boolean",
-    "field_mappings": "[ItemsJobFieldMapping!]",
-    "character_encoding": "String",
-    "callback": "ItemsJobCallbackInput",
-    "dry_run": "Boolean",
-    "report": "ItemsJobReportMode",
-}
+# the client's own constants: the tests drive the API exactly as the CLI does
+TERMINAL = monday.TERMINAL
+STATUS_QUERY = monday.STATUS_QUERY
+OPTION_TYPES = monday.OPTION_TYPES
 
 
 async def start_job(

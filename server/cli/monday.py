@@ -32,6 +32,7 @@ OPTION_TYPES = {
     "callback": "ItemsJobCallbackInput",
     "dry_run": "Boolean",
     "report": "ItemsJobReportMode",
+    "subitems": "ItemsJobSubitemsInput",
 }
 
 StatusCallback = Callable[[dict[str, Any]], None]
