@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from server import sql
+from server.complexity import ComplexityBudgetExhausted
 from server.db import Pool
 from server.errors import AppError, BadUserInput, RateLimitExceeded
 
@@ -77,11 +78,7 @@ def graphql_error(fault: Fault, operation: str) -> AppError:
             message or "Rate limit exceeded for the requested operation", retry_after_ms=retry
         )
     if fault.error == "COMPLEXITY_BUDGET_EXHAUSTED":
-        return AppError(
-            message or "Complexity budget exhausted", code=fault.error, status_code=429,
-            extensions={"complexity": 0, "complexity_budget_left": 0,
-                        "complexity_budget_limit": 10_000_000, "retry_in_seconds": 60},
-        )  # fmt: skip
+        return ComplexityBudgetExhausted(cost=0, left=0, retry_in_seconds=60)
     status = {"INTERNAL_SERVER_ERROR": 500, "USER_UNAUTHORIZED": 403, "NOT_FOUND": 404}.get(
         fault.error, 400
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -14,6 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+
+from server.embedded_s3 import EmbeddedS3
+from server.settings import DEFAULT_REGION, EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_FIXTURE = ROOT / "fixtures" / "demo.json"
@@ -74,6 +78,34 @@ def stop_server(server: ServerProcess) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
+
+
+@contextlib.contextmanager
+def shared_s3(bucket: str, **extra_env: str) -> Iterator[dict[str, str]]:
+    """An S3 endpoint outside any server process (it outlives them, and several share it);
+    yields the environment that points a server at it."""
+    s3 = EmbeddedS3(
+        access_key=EMBEDDED_ACCESS_KEY, secret_key=EMBEDDED_SECRET_KEY, region=DEFAULT_REGION
+    )
+    s3.start()
+    try:
+        yield {"S3_ENDPOINT_URL": s3.endpoint_url, "S3_BUCKET": bucket, **extra_env}
+    finally:
+        s3.stop()
+
+
+@contextlib.contextmanager
+def server_pair(
+    data_dir: Path, env: dict[str, str]
+) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """Two server processes on one embedded PostgreSQL (one data dir) and one S3 endpoint."""
+    first = start_server(data_dir, extra_env=env)
+    second = start_server(data_dir, extra_env=env)
+    try:
+        yield first, second
+    finally:
+        stop_server(second)
+        stop_server(first)
 
 
 @pytest.fixture(scope="session")

@@ -7,28 +7,25 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from server.embedded_s3 import EmbeddedS3
-from server.settings import DEFAULT_REGION, EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
 from tests.blue import next_event, put_file, start_import, subscribe, websocket
-from tests.conftest import ADMIN_TOKEN, Api, ServerProcess, start_server, stop_server
+from tests.conftest import (
+    ADMIN_TOKEN,
+    Api,
+    ServerProcess,
+    server_pair,
+    shared_s3,
+)
 from tests.importing import run_import
 
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, ServerProcess]]:
     """Processes A and B sharing the embedded PostgreSQL of one data dir and one S3 endpoint."""
-    s3 = EmbeddedS3(
-        access_key=EMBEDDED_ACCESS_KEY, secret_key=EMBEDDED_SECRET_KEY, region=DEFAULT_REGION
-    )
-    s3.start()
-    data_dir = tmp_path_factory.mktemp("shared-data")
-    env = {"S3_ENDPOINT_URL": s3.endpoint_url, "S3_BUCKET": "shared"}
-    first = start_server(data_dir, extra_env=env)
-    second = start_server(data_dir, extra_env=env)
-    yield first, second
-    stop_server(second)
-    stop_server(first)
-    s3.stop()
+    with (
+        shared_s3("shared") as env,
+        server_pair(tmp_path_factory.mktemp("shared-data"), env) as pair,
+    ):
+        yield pair
 
 
 @pytest.fixture

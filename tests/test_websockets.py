@@ -15,10 +15,8 @@ import httpx
 import pytest
 from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 
-from server.embedded_s3 import EmbeddedS3
-from server.settings import DEFAULT_REGION, EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
 from tests.blue import SUBSCRIBE, websocket
-from tests.conftest import Api, ServerProcess, start_server, stop_server
+from tests.conftest import Api, ServerProcess, server_pair, shared_s3
 
 TRANSPORT_WS = "graphql-transport-ws"
 LEGACY_WS = "graphql-ws"
@@ -29,19 +27,12 @@ CLOSE_TIMEOUT = 10.0  # seconds a test waits for the server to close a socket
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    s3 = EmbeddedS3(
-        access_key=EMBEDDED_ACCESS_KEY, secret_key=EMBEDDED_SECRET_KEY, region=DEFAULT_REGION
-    )
-    s3.start()
-    data_dir = tmp_path_factory.mktemp("ws-data")
-    env = {"S3_ENDPOINT_URL": s3.endpoint_url, "S3_BUCKET": "websockets",
-           "WS_INIT_TIMEOUT_SECONDS": INIT_TIMEOUT}  # fmt: skip
-    first = start_server(data_dir, extra_env=env)
-    second = start_server(data_dir, extra_env=env)
-    yield first, second
-    stop_server(second)
-    stop_server(first)
-    s3.stop()
+    env = {"WS_INIT_TIMEOUT_SECONDS": INIT_TIMEOUT}
+    with (
+        shared_s3("websockets", **env) as env,
+        server_pair(tmp_path_factory.mktemp("ws-data"), env) as pair,
+    ):
+        yield pair
 
 
 @pytest.fixture

@@ -89,19 +89,16 @@ def is_transient(exc: BaseException) -> bool:
 
 
 async def _finish(services: Services, job: Job, status: str, *, reason: str, message: str) -> None:
-    counts = await _counts(services, job) if status == "FAILED" else dict(job.counts)
-    with contextlib.suppress(asyncpg.PostgresError, OSError):
+    """End the job; a FAILED one reports what its committed chunks did, as the board shows."""
+    with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        current = await services.jobs.get(job.id) or job
+        counts = dict(current.counts)
+        if status == "FAILED":
+            counts = await JobStore.outcome_counts(services.pool, job.id, current.total_rows or 0)
         await services.jobs.finish(
-            job, status=status, counts=counts, progress=100 if status == "COMPLETED" else job.progress,
+            job, status=status, counts=counts, progress=current.progress,
             now=services.clock.now(), failure_reason=reason, failure_message=message,
         )  # fmt: skip
-
-
-async def _counts(services: Services, job: Job) -> dict[str, int]:
-    try:
-        return await JobStore.outcome_counts(services.pool, job.id, job.total_rows or 0)
-    except (asyncpg.PostgresError, OSError):
-        return dict(job.counts)
 
 
 async def _process(services: Services, job: Job, tmp: Path) -> None:

@@ -12,10 +12,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.embedded_s3 import EmbeddedS3
-from server.settings import DEFAULT_REGION, EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
 from tests.blue import put_file, start_import, wait_for_report
-from tests.conftest import ADMIN_TOKEN, Api, ServerProcess, start_server, stop_server
+from tests.conftest import (
+    ADMIN_TOKEN,
+    Api,
+    ServerProcess,
+    shared_s3,
+    start_server,
+    stop_server,
+)
 from tests.importing import job_status, start_job, upload, wait_for_job
 
 ROWS = 20_000
@@ -25,13 +30,8 @@ LEASE = "2"  # seconds: a dead runner's job is taken over quickly
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
     """An S3 endpoint that outlives server processes, and a data dir they share."""
-    s3 = EmbeddedS3(
-        access_key=EMBEDDED_ACCESS_KEY, secret_key=EMBEDDED_SECRET_KEY, region=DEFAULT_REGION
-    )
-    s3.start()
-    env = {"S3_ENDPOINT_URL": s3.endpoint_url, "S3_BUCKET": "crash", "JOB_LEASE_SECONDS": LEASE}
-    yield tmp_path_factory.mktemp("crash-data"), env
-    s3.stop()
+    with shared_s3("crash", JOB_LEASE_SECONDS=LEASE) as env:
+        yield tmp_path_factory.mktemp("crash-data"), env
 
 
 @pytest.fixture
