@@ -327,3 +327,10 @@ async def test_dry_run_validates_and_reports_without_creating(api: Api) -> None:
     board = (await api.gql(ITEMS))["boards"][0]
     assert [i["name"] for i in board["items"]] == ["Existing lead"]
     assert "Brand new list" not in [g["title"] for g in board["groups"]]
+
+
+async def test_a_key_outside_the_callers_account_reads_as_missing(api: Api) -> None:
+    key = await put_file(api, "leads", "Title\nx\n")
+    foreign = key.replace("uploads/acme/", "uploads/globex/")
+    response = await start_import(api, "leads", foreign, ["Title"])
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

@@ -35,3 +35,11 @@ async def test_errors_never_carry_stack_traces(api: Api) -> None:
     response = await api.post('{ items(ids: ["x' + "\\u0000" + '"]) { id } }')
     assert "Traceback" not in response.text
     assert 'File "' not in response.text
+
+
+async def test_variables_of_the_wrong_type_are_the_callers_error(api: Api) -> None:
+    query = "query($id: ID!) { fetch_job_status(job_id: $id) { __typename } }"
+    response = await api.post(query, {})
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "$id" in error["message"]

@@ -329,3 +329,10 @@ async def test_repeated_key_after_a_refused_row_creates_the_item(
     stored = await stored_values(api)
     assert stored["Second"]["email"][0] == "dup@example.com"
     assert stored["Second"]["numeric"][0] == "2"
+
+
+async def test_a_long_text_value_is_stored(api: Api) -> None:
+    long_text = "x" * 300_000
+    status = await run_import(api, f"name,text\nLong,{long_text}\n")
+    assert status["counts"]["created"] == 1, status
+    assert (await board_items(api))["Long"]["values"]["text"] == long_text

@@ -95,3 +95,5 @@ SELECT cancel_requested FROM import_jobs WHERE id = $1
 SELECT btrim(r.cells->>$2::integer) AS key, r.item_id, r.status, coalesce(i.level, 1) AS level
 FROM import_rows r LEFT JOIN items i ON i.id = r.item_id
 WHERE r.job_id = $1 AND r.line < $3 AND r.status IN ('created', 'updated', 'skipped')
+  -- a row skipped for want of a match became no item; one to be created has none yet in a dry run
+  AND (r.item_id IS NOT NULL OR r.status = 'created')

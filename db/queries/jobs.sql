@@ -45,11 +45,6 @@ UPDATE import_jobs SET status = $3, counts = $4, progress = $5, failure_reason =
     failure_message = $7, report_key = $8, finished_at = $9, lease_expires_at = NULL, total_rows = coalesce($10, total_rows)
 WHERE id = $1 AND attempt = $2 AND status = 'PROCESSING'
 
--- name: insert_row_results
-INSERT INTO import_rows (job_id, line, status, item_id, errors, cells)
-SELECT $1, r.line, r.status, r.item_id, r.errors::jsonb, r.cells::jsonb
-FROM unnest($2::integer[], $3::text[], $4::bigint[], $5::text[], $6::text[]) AS r(line, status, item_id, errors, cells)
-
 -- name: row_results
 SELECT line, status, item_id, errors, cells FROM import_rows WHERE job_id = $1 ORDER BY line
 

@@ -127,7 +127,9 @@ async def _import_todos(info: Info, input: ImportTodosInput) -> bool:
         if input.useRustImport:
             return True  # documented: the Rust importer silently accepts a second call
         raise ImportAlreadyInProgress("Import already in progress.")
-    size = await services.storage.head(input.s3Key)
+    # only the caller's own account's uploads: another account's key reads as a missing file
+    own = input.s3Key.startswith(f"uploads/{user.account_slug}/")
+    size = await services.storage.head(input.s3Key) if own else None
     if size is None:
         raise BadUserInput(f"No file at s3Key {input.s3Key!r}: upload it first (createFileUpload)")
     if user.account_plan != "enterprise":

@@ -3,6 +3,8 @@ and notifications, with the enums their arguments use (people live in monday_v2_
 
 from __future__ import annotations
 
+import html
+import re
 from enum import Enum
 from typing import cast
 
@@ -229,7 +231,7 @@ class UpdateType:
 
     @strawberry.field(description="The body as plain text.")
     def text_body(self) -> str:
-        return self.record.body
+        return html.unescape(re.sub(r"<[^>]*>", "", self.record.body))
 
     @strawberry.field
     def item_id(self) -> ID:

@@ -221,7 +221,11 @@ class GraphQLView(GraphQL[Context, None]):
 
     @staticmethod
     def _format(error: GraphQLError, request_id: str) -> dict[str, Any]:
-        formatted = format_error(error.original_error, error.message, request_id)
+        original = error.original_error
+        if error.path is None and not isinstance(original, AppError):
+            # raised before any resolver ran (variable coercion): the caller's mistake
+            original = None
+        formatted = format_error(original, error.message, request_id)
         if error.locations:
             formatted["locations"] = [
                 {"line": loc.line, "column": loc.column} for loc in error.locations

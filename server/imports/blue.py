@@ -453,7 +453,7 @@ def _result(record: Record, item_id: int | None) -> RowResult:
 
 
 def parse_headers(value: Any) -> list[str]:
-    """`headers` is JSON: an array of strings (or null for 'use the file's first row')."""
+    """`headers` is JSON: a non-empty array of strings, one per CSV column."""
     if not isinstance(value, list) or not value or not all(isinstance(h, str) for h in value):
         raise ValueError("headers must be a non-empty JSON array of strings")
     return [str(h) for h in value]

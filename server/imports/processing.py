@@ -27,7 +27,7 @@ from server.errors import StorageError
 from server.imports import cells, csvfile, report, subitems
 from server.imports.planning import CHUNK_ROWS, Plan, Rejection, plan_chunks, scan_file
 from server.imports.rows import RowParser
-from server.imports.writer import ChunkTarget, PlannedRow, failed_result, write_chunk
+from server.imports.writer import CLEAN, ChunkTarget, PlannedRow, failed_result, write_chunk
 from server.services import Services
 from server.store import directory as directory_store
 from server.store.jobs import Job, JobStore, RowResult, StaleAttempt
@@ -42,7 +42,6 @@ BOARD_ITEM_LIMIT = 100_000  # active items a board may hold
 MAX_RELATION_COLUMNS = 5  # board relation columns per file
 MAX_ATTEMPTS = 5  # claims of one job before a transient failure ends it FAILED
 REPORT_PREFIX = "reports/"
-CLEAN = frozenset({"created", "updated"})
 
 
 async def process_job(services: Services, job: Job) -> None:
@@ -345,6 +344,7 @@ async def _write(
     target = ChunkTarget(
         job=job, group_id=job.group_id, log_activity=job.kind == "ingest", created=created,
         next_position=int(await services.pool.fetchval(Q["next_position"], job.board_id)),
+        keep_cells=bool(job.options.get("report") == "ALL_ROWS" or job.options.get("subitems")),
     )  # fmt: skip
     progress = Progress(total=total, processed=len(done))
     planned = chunks(done)

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 Q = sql.queries("imports")
 
 
+CLEAN = frozenset({"created", "updated"})
 ITEM_COLUMNS = [
     "id", "board_id", "group_id", "parent_id", "level", "name", "position", "creator_id",
     "created_at", "updated_at",
@@ -62,6 +63,7 @@ class ChunkTarget:
     # line -> item id of rows already created (MLS parents); filled in as rows are created
     created: dict[int, int]
     next_position: int
+    keep_cells: bool = False
 
 
 async def write_chunk(
@@ -121,9 +123,13 @@ async def write_chunk(
             ["create_pulse" if r.status == "created" else "update_column_values" for r in changed],
         )
     results = [
-        RowResult(line=r.line, status=r.status, item_id=r.item_id, errors=r.errors, cells=r.cells)
+        RowResult(
+            line=r.line, status=r.status, item_id=r.item_id, errors=r.errors,
+            # a clean row's cells are kept only where a report or a subitems join needs them
+            cells=r.cells if target.keep_cells or r.status not in CLEAN else [],
+        )
         for r in rows
-    ]
+    ]  # fmt: skip
     await JobStore.insert_row_results(conn, job, results)
     target.next_position += len(creates)
     return results

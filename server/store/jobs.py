@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
-import orjson
-
 from server import sql
 from server.db import Connection, Pool
 from server.store.records import Row
@@ -75,6 +73,9 @@ class RowResult:
     item_id: int | None
     errors: list[dict[str, str]]
     cells: list[str]
+
+
+ROW_RESULT_COLUMNS = ["job_id", "line", "status", "item_id", "errors", "cells"]
 
 
 class StaleAttempt(Exception):
@@ -180,15 +181,11 @@ class JobStore:
     async def insert_row_results(conn: Connection, job: Job, results: Sequence[RowResult]) -> None:
         if not results:
             return
-        await conn.execute(
-            Q["insert_row_results"],
-            job.id,
-            [r.line for r in results],
-            [r.status for r in results],
-            [r.item_id for r in results],
-            # JSON goes as text: asyncpg would read nested lists as a multi-dimensional array
-            [orjson.dumps(r.errors).decode() for r in results],
-            [orjson.dumps(r.cells).decode() for r in results],
+        # COPY: the fastest way in; a (job, line) already written raises UniqueViolationError
+        await conn.copy_records_to_table(
+            "import_rows",
+            columns=ROW_RESULT_COLUMNS,
+            records=[(job.id, r.line, r.status, r.item_id, r.errors, r.cells) for r in results],
         )
 
     @staticmethod
