@@ -14,6 +14,7 @@ from tests.blue import (
     websocket,
 )
 from tests.conftest import Api, ServerProcess
+from tests.importing import refusing_name
 
 WORKSPACE = "clm4n8qwx000008l0g4oxdqn7"  # the demo board "Leads" (slug "leads")
 ALL_HEADERS = [
@@ -334,3 +335,28 @@ async def test_a_key_outside_the_callers_account_reads_as_missing(api: Api) -> N
     foreign = key.replace("uploads/acme/", "uploads/globex/")
     response = await start_import(api, "leads", foreign, ["Title"])
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_chunk_the_database_refuses_is_rolled_back_whole_and_earlier_chunks_stay(
+    api: Api, server: ServerProcess
+) -> None:
+    # chunks of 500: rows 1-500 commit, the refused row 700 rolls back rows 501-1000
+    body = "Title\n" + "".join(f"rec {i}\n" for i in range(1, 1201))
+    async with refusing_name(server, "rec 700"):
+        report = await import_file(api, "leads", body, ["Title"])
+    assert report["status"] == "ERROR", report
+    assert "test trigger refuses item rec 700" in report["error"]
+    names = set(await all_item_names(api))
+    assert {f"rec {i}" for i in range(1, 501)} <= names
+    assert not any(f"rec {i}" in names for i in range(501, 1201))
+
+
+async def all_item_names(api: Api) -> list[str]:
+    names: list[str] = []
+    for page in (1, 2, 3):
+        data = await api.gql(
+            "query($p: Int) { boards(ids: [100]) { items(limit: 500, page: $p) { name } } }",
+            {"p": page},
+        )
+        names += [i["name"] for i in data["boards"][0]["items"]]
+    return names

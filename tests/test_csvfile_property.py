@@ -1,0 +1,52 @@
+"""Property tests: the CSV reader raises nothing but its own InvalidUpload, whatever the bytes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from server.imports import csvfile
+
+CSV_BYTES = st.one_of(
+    st.binary(max_size=2000),
+    st.text(alphabet=st.sampled_from(list('ab,"\r\n\t é\x00')), max_size=500).map(str.encode),
+)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=CSV_BYTES)
+def test_reader_yields_records_or_raises_invalid_upload(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "file.csv"
+    path.write_bytes(data)
+    try:
+        records = list(csvfile.read_records(path))
+    except csvfile.InvalidUpload as exc:
+        assert "line" in exc.message.lower() or "Line" in exc.message
+        return
+    for line, record in records:
+        assert line >= 1
+        assert all(isinstance(cell, str) for cell in record)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cells=st.lists(st.text(max_size=20), max_size=8), levels=st.integers(1, 5))
+def test_header_parser_accepts_or_raises_invalid_upload(cells: list[str], levels: int) -> None:
+    try:
+        header = csvfile.parse_header(cells, {"status": "status", "text": "text"}, levels)
+    except csvfile.InvalidUpload:
+        return
+    assert 1 in header.level_of_index.values()
+
+
+@pytest.mark.parametrize("boundary", [1, 2, 8191, 8192, 8193])
+def test_quoted_newline_across_read_boundaries_is_one_cell(tmp_path: Path, boundary: int) -> None:
+    path = tmp_path / "file.csv"
+    prefix = "name,text\n" + "x" * boundary
+    path.write_text(prefix + ',"first\nsecond"\n', encoding="utf-8")
+    records = list(csvfile.read_records(path))
+    assert records[1][1] == ["x" * boundary, "first\nsecond"]
