@@ -218,6 +218,17 @@ def _people(found: Mapping[str, Any]) -> dict[str, Any]:
     return {"personsAndTeams": shaped}
 
 
+def _tag_ids(found: Mapping[str, Any]) -> dict[str, Any]:
+    ids = found.get("tag_ids")
+    shaped = []
+    for entry in ids if isinstance(ids, list) else [ids]:
+        tag_id = _id(entry)
+        if tag_id is None:
+            raise cells.CellError("INVALID_TAG", f"{_shown(entry)} is not a tag id.")
+        shaped.append(tag_id)
+    return {"tag_ids": shaped}
+
+
 def _linked_items(found: Mapping[str, Any]) -> dict[str, Any]:
     ids = found.get("item_ids")
     if ids is None:
@@ -360,4 +371,5 @@ _CONVERTERS: dict[str, Convert] = {
     "people": _rendered("personsAndTeams", "id", "team_id", shape=_people),
     "board_relation": _rendered("item_ids", "linkedPulseIds", shape=_linked_items),
     "checkbox": _checkbox,
+    "tags": _rendered("tag_ids", shape=_tag_ids),
 }

@@ -21,7 +21,7 @@ Q = sql.queries("fixtures")
 COLUMN_TYPES = frozenset(
     {
         "text", "long_text", "numbers", "status", "dropdown", "date", "timeline", "people",
-        "phone", "email", "link", "board_relation", "checkbox", "currency",
+        "phone", "email", "link", "board_relation", "checkbox", "currency", "tags",
     }
 )  # fmt: skip
 

@@ -339,7 +339,11 @@ async def test_parent_child_dry_run_writes_nothing(api: Api) -> None:
 async def test_children_of_a_skipped_parent_are_not_created(api: Api) -> None:
     query = """mutation($s: ItemsJobSubitemsInput, $m: ItemsJobOnMatchInput) {
         ingest_items(board_id: "100", group_id: "topics", subitems: $s, on_match: $m) { job_id upload_url subitems_upload_url } }"""
-    job = (await api.gql(query, {"s": SUBITEMS, "m": {"behaviour": "UPDATE", "match_column_id": "email"}}))["ingest_items"]
+    job = (
+        await api.gql(
+            query, {"s": SUBITEMS, "m": {"behaviour": "UPDATE", "match_column_id": "email"}}
+        )
+    )["ingest_items"]
     await upload(job["upload_url"], "name,email\nNo match,none@example.com\n")
     await upload(job["subitems_upload_url"], "name,parent_email\nChild,none@example.com\n")
     status = await wait_for_job(api, job["job_id"])

@@ -37,3 +37,6 @@ SELECT id, name FROM teams WHERE account_id = $1
 -- The token stops working, and every process hears of it (on commit) to close its sockets.
 WITH revoked AS (UPDATE users SET token_hash = NULL WHERE token_hash = $1 RETURNING id)
 SELECT id, pg_notify($2, id::text) FROM revoked
+
+-- name: directory_tags
+SELECT id, name FROM tags WHERE account_id = $1 ORDER BY id

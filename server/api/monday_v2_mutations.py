@@ -56,7 +56,7 @@ FIRST_GROUP = ("topics", "Group Title")  # the empty group a new board starts wi
 DEFAULT_STATUS_LABELS = ["Working on it", "Done", "Stuck"]
 COLUMN_ID = re.compile(r"[a-z0-9_]{1,20}")  # monday's rule for chosen column ids
 ID_ATTEMPTS = 50  # generated column or group ids tried before giving up
-DIRECTORY_TYPES = frozenset({"people", "board_relation"})
+DIRECTORY_TYPES = frozenset({"people", "board_relation", "tags"})
 
 
 def _number(value: ID | None, argument: str) -> int | None:

@@ -98,6 +98,7 @@ class ColumnKind(Enum):
     board_relation = "board_relation"
     checkbox = "checkbox"
     currency = "currency"
+    tags = "tags"
 
 
 @strawberry.type(name="Column")

@@ -66,6 +66,7 @@ class Team:
 
 
 _NO_ITEMS: Mapping[int, Mapping[int, str]] = types.MappingProxyType({})
+_NO_TAGS: Mapping[int, str] = types.MappingProxyType({})
 
 
 def _name_key(name: str) -> str:
@@ -84,8 +85,12 @@ class Directory:
         users: Iterable[Person] = (),
         teams: Iterable[Team] = (),
         items: Mapping[int, Mapping[int, str]] = _NO_ITEMS,
+        tags: Mapping[int, str] = _NO_TAGS,
     ) -> None:
         self._users = {user.id: user for user in users}
+        # the account's tags: id -> name, and lower-cased name -> id
+        self._tag_names = dict(tags)
+        self._tags_by_name = {name.strip().casefold(): tag_id for tag_id, name in tags.items()}
         self._teams = {team.id: team for team in teams}
         self._users_by_email: dict[str, list[Person]] = {}
         self._users_by_name: dict[str, list[Person]] = {}
@@ -133,6 +138,13 @@ class Directory:
     def teams_named(self, name: str) -> Sequence[Team]:
         """Return the teams with this name, ignoring case and repeated spaces."""
         return self._teams_by_name.get(_name_key(name), ())
+
+    def tag_named(self, name: str) -> int | None:
+        """Return the id of the account's tag with this name, ignoring case."""
+        return self._tags_by_name.get(name.strip().casefold())
+
+    def tag_name(self, tag_id: int) -> str | None:
+        return self._tag_names.get(tag_id)
 
     def items_named(self, board_id: int, name: str) -> Sequence[int]:
         """Return the ids of the items on a board whose name is exactly `name`."""
@@ -974,6 +986,48 @@ def _text_of_checkbox(column: Column, value: JSON, directory: Directory) -> str:
     return "v" if _field(value, "checked") in ("true", True) else ""
 
 
+# tags
+
+
+def _compile_tags(column: Column, directory: Directory) -> _Parse:
+    def parse(cell: str) -> Cell | None:
+        tag_ids: list[int] = []
+        for name in _split_list(cell):
+            tag_id = directory.tag_named(name)
+            if tag_id is None:
+                raise CellError(
+                    "TAG_NOT_FOUND",
+                    f"{_show(name)} is not a tag of this account; create it first (create_or_get_tag).",
+                )
+            if tag_id not in tag_ids:
+                tag_ids.append(tag_id)
+        if not tag_ids:
+            return None
+        return Cell({"tag_ids": tag_ids}, _text_of_tags(column, {"tag_ids": tag_ids}, directory))
+
+    return parse
+
+
+def _tag_ids(value: JSON) -> list[int]:
+    ids = _field(value, "tag_ids")
+    return [i for i in (ids if isinstance(ids, list) else ()) if isinstance(i, int)]
+
+
+def _text_of_tags(column: Column, value: JSON, directory: Directory) -> str:
+    names = (directory.tag_name(tag_id) for tag_id in _tag_ids(value))
+    return ", ".join(name for name in names if name is not None)
+
+
+def _render_tags(column: Column, value: JSON, directory: Directory) -> str:
+    pieces = []
+    for tag_id in _tag_ids(value):
+        name = directory.tag_name(tag_id)
+        if name is None:  # an unknown id must not vanish: it reads back as an unknown tag
+            raise CellError("TAG_NOT_FOUND", f"{tag_id} is not a tag of this account.")
+        pieces.append(_quote_piece(name))
+    return ", ".join(pieces)
+
+
 _CODECS: dict[str, _Codec] = {
     "text": _Codec(_always(_parse_text), _text_of_text, _text_of_text),
     "long_text": _Codec(_always(_parse_long_text), _text_of_long_text, _text_of_long_text),
@@ -991,4 +1045,5 @@ _CODECS: dict[str, _Codec] = {
         _compile_board_relation, _text_of_board_relation, _render_board_relation
     ),
     "checkbox": _Codec(_always(_parse_checkbox), _text_of_checkbox, _text_of_checkbox),
+    "tags": _Codec(_compile_tags, _text_of_tags, _render_tags),
 }

@@ -15,6 +15,7 @@ async def load_directory(
 ) -> cells.Directory:
     users = await conn.fetch(QA["directory_users"], account_id)
     teams = await conn.fetch(QA["directory_teams"], account_id)
+    tags = await conn.fetch(QA["directory_tags"], account_id)
     items: dict[int, dict[int, str]] = {board_id: {} for board_id in board_ids}
     for row in await conn.fetch(QB["item_names_of_boards"], board_ids):
         items[row["board_id"]][row["id"]] = row["name"]
@@ -25,4 +26,5 @@ async def load_directory(
         ],
         teams=[cells.Team(id=r["id"], name=r["name"]) for r in teams],
         items=items,
+        tags={r["id"]: r["name"] for r in tags},
     )
