@@ -15,6 +15,7 @@ from server.store.jobs import Job
 from server.store.records import Board
 
 CHUNK_ROWS = 1000  # rows per write transaction
+KEEP_PARSED_BYTES = 32 * 1024 * 1024  # bytes: files up to this size are parsed once, not twice
 
 
 class Rejection(Exception):
@@ -32,6 +33,9 @@ class Scan:
     total: int = 0
     invalid: dict[int, list[dict[str, str]]] = field(default_factory=dict)
     parent_of: dict[int, int] = field(default_factory=dict)  # MLS: line -> parent line
+    # valid rows as the scan parsed them, so the write pass need not parse them again;
+    # kept only for files small enough to hold (see KEEP_PARSED_BYTES)
+    parsed: dict[int, ParsedRow] = field(default_factory=dict)
 
     @property
     def valid(self) -> int:
@@ -53,6 +57,7 @@ class Plan:
 
 def scan_file(path: Path, parser_factory: Any, limit: int) -> tuple[Scan, RowParser]:
     """Validate the whole file; raise InvalidUpload or Rejection for a file that cannot go in."""
+    keep_parsed = path.stat().st_size <= KEEP_PARSED_BYTES
     records = csvfile.read_records(path)
     first = next(records, None)
     if first is None:
@@ -95,6 +100,8 @@ def scan_file(path: Path, parser_factory: Any, limit: int) -> tuple[Scan, RowPar
                 continue
             scan.parent_of[line] = parent[0]
         _set_latest(latest, parsed.level, line, parser.sets_rollup(parsed))
+        if keep_parsed:
+            scan.parsed[line] = parsed
     return scan, parser
 
 
@@ -125,7 +132,7 @@ def plan_row(plan: Plan, line: int, record: list[str]) -> PlannedRow:
     errors = plan.scan.invalid.get(line)
     if errors is not None:
         return PlannedRow(line=line, cells=record, status="invalid", errors=errors)
-    parsed = plan.parser.parse(line, record)
+    parsed = plan.scan.parsed.pop(line, None) or plan.parser.parse(line, record)
     assert isinstance(parsed, ParsedRow)  # the scan saw this row valid
     row = PlannedRow(
         line=line,
