@@ -41,12 +41,16 @@ def admin_routes(services: Services) -> list[Route]:
 
         return endpoint
 
-    async def body(request: Request) -> Any:
+    async def body(request: Request) -> dict[str, Any]:
+        """The request's JSON object (an empty body is {})."""
         raw = await request.body()
         try:
-            return orjson.loads(raw) if raw.strip() else {}
+            data = orjson.loads(raw) if raw.strip() else {}
         except orjson.JSONDecodeError as exc:
             raise AppError(f"body is not JSON: {exc}", code="BAD_USER_INPUT") from exc
+        if not isinstance(data, dict):
+            raise AppError("body must be a JSON object", code="BAD_USER_INPUT")
+        return data
 
     async def reset(request: Request) -> Response:
         await fixtures.reset(services.pool)
@@ -59,16 +63,11 @@ def admin_routes(services: Services) -> list[Route]:
         return _json({"ok": True})
 
     async def load_fixture(request: Request) -> Response:
-        data = await body(request)
-        if not isinstance(data, dict):
-            raise AppError("a fixture is a JSON object", code="BAD_USER_INPUT")
-        await fixtures.load_fixture(services.pool, data)
+        await fixtures.load_fixture(services.pool, await body(request))
         return _json({"ok": True})
 
     async def move_clock(request: Request) -> Response:
         data = await body(request)
-        if not isinstance(data, dict):
-            raise AppError("body must be a JSON object", code="BAD_USER_INPUT")
         if data.get("reset"):
             await clock.reset(services.clock, services.pool)
         elif isinstance(data.get("advance_seconds"), int | float):
@@ -80,8 +79,7 @@ def admin_routes(services: Services) -> list[Route]:
         return _json({"offset_seconds": services.clock.offset_seconds, "now": services.clock.now()})
 
     async def revoke(request: Request) -> Response:
-        data = await body(request)
-        token = data.get("token") if isinstance(data, dict) else None
+        token = (await body(request)).get("token")
         if not isinstance(token, str) or not token:
             raise AppError('expected {"token": "..."}', code="BAD_USER_INPUT")
         user_ids = await services.accounts.revoke_token(token, events.TOKEN_REVOKED_CHANNEL)
@@ -111,10 +109,7 @@ def admin_routes(services: Services) -> list[Route]:
         )
 
     async def add_fault(request: Request) -> Response:
-        data = await body(request)
-        if not isinstance(data, dict):
-            raise AppError("body must be a JSON object", code="BAD_USER_INPUT")
-        await faults.add(services.pool, data)
+        await faults.add(services.pool, await body(request))
         return _json({"ok": True})
 
     async def clear_faults(request: Request) -> Response:
