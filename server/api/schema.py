@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -39,6 +45,7 @@ Subscription = merge_types("Subscription", (BlueSubscription, MondayImportSubscr
 MAX_DEPTH = 6  # levels of nesting, as monday documents
 MAX_ALIASES = 30  # aliases per document, fragments included
 MAX_TOKENS = 10_000  # lexer tokens per document
+PARSED_QUERIES = 512  # distinct query texts whose parse and validation are kept
 
 
 class Schema(strawberry.Schema):
@@ -58,6 +65,9 @@ schema = Schema(
     config=StrawberryConfig(auto_camel_case=False),
     # factories: one extension per request, as strawberry asks
     extensions=[
+        # parsing and validating the same query text again is most of a poll's cost
+        lambda: ParserCache(maxsize=PARSED_QUERIES),
+        lambda: ValidationCache(maxsize=PARSED_QUERIES),
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),

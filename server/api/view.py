@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import uuid
 from typing import Any
 
@@ -48,19 +49,20 @@ def version_gated_fields(query: str, version: str) -> list[str]:
     return sorted(collector.names & auth.BULK_IMPORT_FIELDS)
 
 
-def root_fields(query: str) -> list[str]:
+@functools.lru_cache(maxsize=512)
+def root_fields(query: str) -> tuple[str, ...]:
     """The top-level field names of every operation in the document."""
     try:
         document = parse(query)
     except GraphQLSyntaxError:
-        return []
-    return [
+        return ()
+    return tuple(
         selection.name.value
         for definition in document.definitions
         if isinstance(definition, OperationDefinitionNode)
         for selection in definition.selection_set.selections
         if isinstance(selection, FieldNode)
-    ]
+    )
 
 
 def _replay(body: bytes) -> Receive:
