@@ -66,3 +66,9 @@ SELECT pg_notify('job_changed', $1::text)
 
 -- name: merge_options
 UPDATE import_jobs SET options = options || $2 WHERE id = $1
+
+-- name: unclean_row_results
+SELECT line, status, item_id, errors, cells FROM import_rows
+WHERE job_id = $1 AND status NOT IN ('created', 'updated')
+ORDER BY line
+LIMIT $2

@@ -222,21 +222,25 @@ class BlueQuery:
         if row is None:
             return None
         job_id = row["id"]
-        results = await services.jobs.row_results(job_id)
-        failed = [r for r in results if r.status not in ("created", "updated")]
+        counts = await services.jobs.outcome_counts(services.pool, job_id, 0)
+        failed = await services.jobs.unclean_row_results(job_id, MAX_REPORTED_ERRORS)
         return TodoImportReport(
             status=BLUE_STATUS.get(row["status"], row["status"]),
             progress=float(row["progress"]),
             total=int(row["options"].get("total", row["total_rows"] or 0)),
-            imported=sum(1 for r in results if r.status == "created"),
-            failed=len(failed),
+            imported=counts["created"],
+            failed=sum(
+                n
+                for status, n in counts.items()
+                if status not in ("created", "updated", "submitted")
+            ),
             error=row["failure_message"],
             unknownHeaders=list(row["options"].get("unknown_headers", [])),
             errors=[
                 TodoImportError(
                     line=r.line, column=e.get("column_id", ""), code=e["code"], message=e["message"]
                 )
-                for r in failed[:MAX_REPORTED_ERRORS]
+                for r in failed
                 for e in r.errors
                 or [{"column_id": "", "code": "FAILED", "message": "The row was not imported"}]
             ],

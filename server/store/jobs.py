@@ -82,6 +82,13 @@ class StaleAttempt(Exception):
     """A runner whose lease was taken over tried to write: its transaction is rolled back."""
 
 
+def _row_result(row: Row) -> RowResult:
+    return RowResult(
+        line=row["line"], status=row["status"], item_id=row["item_id"], errors=row["errors"],
+        cells=row["cells"],
+    )  # fmt: skip
+
+
 class JobStore:
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
@@ -199,18 +206,14 @@ class JobStore:
         counts["submitted"] = submitted
         return counts
 
+    async def unclean_row_results(self, job_id: uuid.UUID, limit: int) -> list[RowResult]:
+        """The first `limit` rows that were not created or updated, without reading the rest."""
+        rows = await self.pool.fetch(Q["unclean_row_results"], job_id, limit)
+        return [_row_result(r) for r in rows]
+
     async def row_results(self, job_id: uuid.UUID) -> list[RowResult]:
         rows = await self.pool.fetch(Q["row_results"], job_id)
-        return [
-            RowResult(
-                line=r["line"],
-                status=r["status"],
-                item_id=r["item_id"],
-                errors=r["errors"],
-                cells=r["cells"],
-            )
-            for r in rows
-        ]
+        return [_row_result(r) for r in rows]
 
     async def finish(
         self,
