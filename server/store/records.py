@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import asyncpg
 
 Row = asyncpg.Record
+T = TypeVar("T")
 
 ROLES = ("OWNER", "ADMIN", "MEMBER", "CLIENT", "COMMENT_ONLY", "VIEW_ONLY")
 EDIT_ROLES = frozenset({"OWNER", "ADMIN", "MEMBER"})
 MANAGE_ROLES = frozenset({"OWNER", "ADMIN"})
+
+
+def from_row(cls: type[T], row: Row, **overrides: Any) -> T:
+    """A record from a row whose columns carry the record's field names."""
+    # T is bound to the dataclass records of this module; mypy cannot see that through TypeVar
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in overrides]  # type: ignore[arg-type]
+    return cls(**{name: row[name] for name in names}, **overrides)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,18 +39,7 @@ class User:
 
     @classmethod
     def from_row(cls, row: Row) -> Self:
-        return cls(
-            id=row["id"],
-            account_id=row["account_id"],
-            name=row["name"],
-            email=row["email"],
-            is_admin=row["is_admin"],
-            enabled=row["enabled"],
-            kind=row["kind"],
-            created_at=row["created_at"],
-            account_plan=row["account_plan"],
-            account_slug=row["account_slug"],
-        )
+        return from_row(cls, row)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,12 +51,7 @@ class TeamRecord:
 
     @classmethod
     def from_row(cls, row: Row) -> Self:
-        return cls(
-            id=row["id"],
-            account_id=row["account_id"],
-            name=row["name"],
-            user_ids=tuple(row["user_ids"]),
-        )
+        return from_row(cls, row, user_ids=tuple(row["user_ids"]))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,15 +109,7 @@ class ColumnRecord:
 
     @classmethod
     def from_row(cls, row: Row) -> Self:
-        return cls(
-            board_id=row["board_id"],
-            id=row["id"],
-            title=row["title"],
-            type=row["type"],
-            settings=row["settings"],
-            position=row["position"],
-            archived=row["archived"],
-        )
+        return from_row(cls, row)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,14 +123,7 @@ class GroupRecord:
 
     @classmethod
     def from_row(cls, row: Row) -> Self:
-        return cls(
-            board_id=row["board_id"],
-            id=row["id"],
-            title=row["title"],
-            color=row["color"],
-            position=row["position"],
-            archived=row["archived"],
-        )
+        return from_row(cls, row)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,24 +148,7 @@ class ItemRecord:
 
     @classmethod
     def from_row(cls, row: Row) -> Self:
-        return cls(
-            done=row["done"],
-            start_date=row["start_date"],
-            due_date=row["due_date"],
-            description=row["description"],
-            color=row["color"],
-            id=row["id"],
-            board_id=row["board_id"],
-            group_id=row["group_id"],
-            parent_id=row["parent_id"],
-            level=row["level"],
-            name=row["name"],
-            position=row["position"],
-            creator_id=row["creator_id"],
-            state=row["state"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
+        return from_row(cls, row)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,9 +160,7 @@ class ColumnValueRecord:
 
     @classmethod
     def from_row(cls, row: Row) -> Self:
-        return cls(
-            item_id=row["item_id"], column_id=row["column_id"], value=row["value"], text=row["text"]
-        )
+        return from_row(cls, row)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -215,11 +174,4 @@ class ActivityRecord:
 
     @classmethod
     def from_row(cls, row: Row) -> Self:
-        return cls(
-            id=row["id"],
-            item_id=row["item_id"],
-            user_id=row["user_id"],
-            event=row["event"],
-            data=row["data"],
-            created_at=row["created_at"],
-        )
+        return from_row(cls, row)
