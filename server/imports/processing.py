@@ -233,6 +233,8 @@ async def _injected_fault(services: Services) -> None:
         return
     if fault.error == faults.SLOW:
         await faults.delay(fault)
+    elif fault.error == faults.S3_READ_ERROR:
+        raise StorageError("Storage get_object failed (injected S3_READ_ERROR)")
     elif fault.error == "INTERNAL_ERROR":
         raise InjectedFault(str(fault.params.get("message") or "Injected internal error"))
     else:

@@ -16,7 +16,7 @@ import pytest
 
 from tests.blue import REPORT, put_file, start_import
 from tests.conftest import ADMIN_TOKEN, Api, ServerProcess, start_server, stop_server
-from tests.importing import TERMINAL, postgres_socket, start_job, upload
+from tests.importing import TERMINAL, postgres_socket, start_job, upload, wait_for_job
 from tests.reliability.test_crash import all_names
 
 ROWS = 20_000
@@ -142,3 +142,15 @@ async def test_database_outage_during_a_blue_import_ends_complete_or_cleanly_fai
         assert report["error"], report
         assert report["imported"] == len(names), report
     assert (await api.client.get("/healthz")).status_code == 200
+
+
+async def test_s3_refusing_the_read_is_retried_and_the_job_completes(api: Api) -> None:
+    fault = {"operation": "upload", "error": "S3_READ_ERROR", "count": 1}
+    assert (await api.admin("POST", "/__admin/faults", fault)).status_code == 200
+    job = await start_job(api)
+    assert (await upload(job["upload_url"], "name\nA\nB\n")).status_code == 200
+    status = await wait_for_job(api, job["job_id"])
+    assert status["status"] == "COMPLETED", status
+    assert status["counts"]["created"] == 2
+    record = (await api.admin("GET", f"/__admin/jobs/{job['job_id']}")).json()
+    assert record["attempt"] == 2  # the first claim could not read the file; the second finished
