@@ -14,7 +14,7 @@ from server.imports.writer import PlannedRow
 from server.store.jobs import Job
 from server.store.records import Board
 
-CHUNK_ROWS = 1000  # rows per write transaction
+CHUNK_ROWS = 250  # rows per write transaction
 KEEP_PARSED_BYTES = 32 * 1024 * 1024  # bytes: files up to this size are parsed once, not twice
 
 
