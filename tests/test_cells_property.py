@@ -2,6 +2,7 @@ import datetime as dt
 import decimal
 from typing import Any
 
+import email_validator
 import phonenumbers
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -300,3 +301,29 @@ def test_checked_words_round_trip(word: str) -> None:
     cell = cells.parse_cell(COLUMNS["checkbox"], word, DIRECTORY)
     assert cell == cells.Cell({"checked": "true"}, "v")
     assert_round_trip(COLUMNS["checkbox"], cell)
+
+
+_LOCAL = st.one_of(
+    st.from_regex(r"[A-Za-z0-9._%+!#$&'*=?^`{|}~-]{1,70}", fullmatch=True),
+    st.sampled_from(["WWW", "Postmaster", "abuse", "a..b", ".a", "a.", "x" * 64, "x" * 65]),
+)
+_DOMAIN = st.one_of(
+    st.from_regex(r"([A-Za-z0-9-]{1,20}\.){1,3}[A-Za-z0-9]{1,8}", fullmatch=True),
+    st.from_regex(r"([a-z0-9-]{1,63}\.){1,5}[a-zA-Z]{2,63}", fullmatch=True),
+    st.sampled_from(["x.local", "LOCALHOST", "a.test", "xn--bcher-kva.ch", "a.onion", "com"]),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(local=_LOCAL, domain=_DOMAIN)
+def test_the_plain_email_fast_path_agrees_with_email_validator(local: str, domain: str) -> None:
+    address = f"{local}@{domain}"
+    fast = cells._plain_email(address)
+    try:
+        slow: str | None = email_validator.validate_email(
+            address, check_deliverability=False
+        ).normalized
+    except email_validator.EmailNotValidError:
+        slow = None
+    if fast is not None:  # the fast path may decline, never disagree
+        assert fast == slow, address
