@@ -9,7 +9,7 @@ from typing import Any, Self
 
 from server import sql
 from server.db import Pool
-from server.store.records import Row
+from server.store.records import Row, from_row
 
 Q = sql.queries("exports")
 
@@ -60,18 +60,9 @@ class ExportRecord:
 
     @classmethod
     def from_row(cls, row: Row) -> Self:
-        return cls(
-            id=row["id"],
-            name=row["name"],
-            list=row["list"],
-            done=row["done"],
-            start_date=row["start_date"],
-            due_date=row["due_date"],
-            description=row["description"],
-            color=row["color"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            creator=row["creator"],
+        return from_row(
+            cls,
+            row,
             assignees=tuple(row["assignees"]),
             tags=tuple(row["tags"]),
             values=row["custom_values"],

@@ -13,7 +13,7 @@ from typing import Any, Self
 
 from server import sql
 from server.db import Connection, Pool
-from server.store.records import ItemRecord, Row
+from server.store.records import ItemRecord, Row, from_row
 
 Q = sql.queries("items")
 
@@ -41,15 +41,7 @@ class UpdateRecord:
 
     @classmethod
     def from_row(cls, row: Row) -> Self:
-        return cls(
-            id=row["id"],
-            board_id=row["board_id"],
-            item_id=row["item_id"],
-            creator_id=row["creator_id"],
-            body=row["body"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
+        return from_row(cls, row)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,13 +54,7 @@ class TagRecord:
 
     @classmethod
     def from_row(cls, row: Row) -> Self:
-        return cls(
-            id=row["id"],
-            account_id=row["account_id"],
-            board_id=row["board_id"],
-            name=row["name"],
-            color=row["color"],
-        )
+        return from_row(cls, row)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,7 +65,7 @@ class NotificationRecord:
 
     @classmethod
     def from_row(cls, row: Row) -> Self:
-        return cls(id=row["id"], user_id=row["user_id"], text=row["text"])
+        return from_row(cls, row)
 
 
 async def fetch_one(conn: Connection | Pool, query: str, *args: Any) -> Row:

@@ -10,7 +10,7 @@ from typing import Any, Self
 
 from server import sql
 from server.db import Connection, Pool
-from server.store.records import Row
+from server.store.records import Row, from_row
 
 Q = sql.queries("jobs")
 
@@ -41,27 +41,7 @@ class Job:
 
     @classmethod
     def from_row(cls, row: Row) -> Self:
-        return cls(
-            id=row["id"],
-            kind=row["kind"],
-            account_id=row["account_id"],
-            board_id=row["board_id"],
-            group_id=row["group_id"],
-            user_id=row["user_id"],
-            options=row["options"],
-            status=row["status"],
-            object_key=row["object_key"],
-            upload_expires_at=row["upload_expires_at"],
-            counts={**EMPTY_COUNTS, **row["counts"]},
-            progress=row["progress"],
-            total_rows=row["total_rows"],
-            failure_reason=row["failure_reason"],
-            failure_message=row["failure_message"],
-            report_key=row["report_key"],
-            attempt=row["attempt"],
-            checkpoint_line=row["checkpoint_line"],
-            created_at=row["created_at"],
-        )
+        return from_row(cls, row, counts={**EMPTY_COUNTS, **row["counts"]})
 
 
 @dataclass(frozen=True, kw_only=True)
