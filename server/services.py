@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from server.clock import Clock
 from server.db import Pool
 from server.events import EventBus
+from server.imports.worker import ParsePool
 from server.settings import Settings
 from server.storage import Storage
 from server.store.accounts import AccountStore
@@ -24,3 +25,4 @@ class Services:
     boards: BoardStore
     jobs: JobStore
     events: EventBus
+    parsing: ParsePool = field(default_factory=ParsePool)

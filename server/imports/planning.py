@@ -26,6 +26,9 @@ class Rejection(Exception):
         self.reason = reason
         self.message = message
 
+    def __reduce__(self) -> tuple[type[Rejection], tuple[str, str]]:
+        return Rejection, (self.reason, self.message)  # raised in the parsing worker process
+
 
 @dataclass
 class Scan:

@@ -14,7 +14,7 @@ import contextlib
 import dataclasses
 import logging
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -24,9 +24,10 @@ import asyncpg
 from server import faults, limits, sql
 from server.db import Connection
 from server.errors import StorageError
-from server.imports import cells, csvfile, report, subitems
-from server.imports.planning import CHUNK_ROWS, Plan, Rejection, plan_chunks, scan_file
+from server.imports import cells, csvfile, report, subitems, worker
+from server.imports.planning import CHUNK_ROWS, Rejection
 from server.imports.rows import RowParser
+from server.imports.worker import ParserSpec
 from server.imports.writer import CLEAN, ChunkTarget, PlannedRow, failed_result, write_chunk
 from server.services import Services
 from server.store import directory as directory_store
@@ -39,7 +40,6 @@ Q = sql.queries("imports")
 MAX_FILE_BYTES = 150 * 1024 * 1024  # bytes, as monday documents
 ROW_LIMITS = {"ingest": 10_000, "backfill": 20_000}  # data rows per file
 BOARD_ITEM_LIMIT = 100_000  # active items a board may hold
-MAX_RELATION_COLUMNS = 5  # board relation columns per file
 MAX_ATTEMPTS = 5  # claims of one job before a transient failure ends it FAILED
 REPORT_PREFIX = "reports/"
 
@@ -120,50 +120,29 @@ async def _process(services: Services, job: Job, tmp: Path) -> None:
     }
     targets = sorted({int(b) for c in columns.values() for b in c.settings.get("board_ids", [])})
     directory = await directory_store.load_directory(services.pool, job.account_id, targets)
-    behaviour = (job.options.get("on_match") or {}).get("behaviour")
-    match_column = (job.options.get("on_match") or {}).get("match_column_id")
+    spec = ParserSpec(
+        columns=columns, directory=directory, hierarchy_levels=board.hierarchy_levels,
+        options=job.options,
+    )  # fmt: skip
+    token = f"{job.id}:{job.attempt}"
+    try:
+        await _run_scanned(services, job, board, spec, token, tmp)
+    finally:
+        with contextlib.suppress(Exception):
+            await services.parsing.call(worker.close, token)
 
-    def make_parser(header_cells: list[str]) -> RowParser:
-        defaults: dict[int, str] = {}
-        if job.options.get("field_mappings"):
-            header, defaults = csvfile.header_from_mappings(
-                header_cells,
-                job.options["field_mappings"],
-                {c: c for c in columns},
-                board.hierarchy_levels,
-            )
-        else:
-            header = csvfile.parse_header(
-                header_cells, {c: c for c in columns}, board.hierarchy_levels
-            )
-        relation_columns = [
-            c for c in header.column_of_index.values() if columns[c].type == "board_relation"
-        ]
-        if len(relation_columns) > MAX_RELATION_COLUMNS:
-            raise csvfile.InvalidUpload(
-                f"The file has {len(relation_columns)} board relation columns; at most {MAX_RELATION_COLUMNS} per import"
-            )
-        if (
-            match_column
-            and match_column != "name"
-            and match_column not in header.column_of_index.values()
-        ):
-            raise csvfile.InvalidUpload(f"The match column {match_column!r} is not in the header")
-        key_column = (job.options.get("subitems") or {}).get("parent_key_column_id")
-        if (
-            key_column
-            and key_column != "name"
-            and key_column not in header.column_of_index.values()
-        ):
-            raise csvfile.InvalidUpload(
-                f"The parent key column {key_column!r} is not in the header"
-            )
-        return RowParser(
-            header, columns, directory, clear_with_null=behaviour in ("UPSERT", "UPDATE"),
-            clear_empty=job.options.get("ignore_empty") is False, defaults=defaults,
-        )  # fmt: skip
 
-    scan, parser = await asyncio.to_thread(scan_file, path, make_parser, ROW_LIMITS[job.kind])
+async def _run_scanned(
+    services: Services,
+    job: Job,
+    board: Board,
+    spec: ParserSpec,
+    token: str,
+    tmp: Path,
+) -> None:
+    """Scan the downloaded file in the parsing worker, check capacity, write, report."""
+    path = tmp / "upload.csv"
+    scan = await services.parsing.call(worker.scan, token, path, spec, ROW_LIMITS[job.kind])
     child_scan = child_path = None
     if job.options.get("subitems"):
         child_path = tmp / "subitems.csv"
@@ -173,9 +152,9 @@ async def _process(services: Services, job: Job, tmp: Path) -> None:
 
         def make_child_parser(header_cells: list[str], key_header: str) -> RowParser:
             header = csvfile.parse_header(
-                header_cells, {c: c for c in columns}, 1, frozenset({key_header})
+                header_cells, {c: c for c in spec.columns}, 1, frozenset({key_header})
             )
-            return RowParser(header, columns, directory, clear_with_null=False)
+            return RowParser(header, spec.columns, spec.directory, clear_with_null=False)
 
         child_scan = await asyncio.to_thread(
             subitems.scan_children, child_path, make_child_parser,
@@ -187,30 +166,41 @@ async def _process(services: Services, job: Job, tmp: Path) -> None:
     )
     await _check_capacity(services, job, board, totals)
     matches: dict[str, list[int | str]] = {}
+    behaviour, match_column = spec.behaviour, spec.match_column
     if behaviour and match_column:
         query = Q["match_by_name"] if match_column == "name" else Q["match_by_column"]
         args = (board.id,) if match_column == "name" else (board.id, match_column)
         for row in await services.pool.fetch(query, *args):
             matches.setdefault(row["key"], []).append(row["item_id"])
-    plan = Plan(job=job, board=board, parser=parser, scan=scan, behaviour=behaviour,
-                match_column=match_column, matches=matches)  # fmt: skip
-    await _write(services, job, lambda done: plan_chunks(plan, path, done), totals.total)
+
+    async def planned(done: set[int]) -> AsyncIterator[list[PlannedRow]]:
+        await services.parsing.call(worker.plan, token, job, board, matches, done)
+        async for chunk in worker.chunks_of(services.parsing, token):
+            yield chunk
+
+    await _write(services, job, planned, totals.total)
     if child_scan is not None and child_path is not None:
-        parents = await _parent_keys(services, job, parser)
+        parents = await _parent_keys(services, job, scan.header)
         await _write(
             services, job,
-            lambda done: subitems.plan_children(child_scan, child_path, parents, done, CHUNK_ROWS),
+            lambda done: _in_thread(
+                subitems.plan_children(child_scan, child_path, parents, done, CHUNK_ROWS)
+            ),
             totals.total,
         )  # fmt: skip
-    await _complete(services, job, parser.header, child_scan, totals.total, tmp)
+    await _complete(services, job, scan.header, child_scan, totals.total, tmp)
+
+
+async def _in_thread(chunks: Iterator[list[PlannedRow]]) -> AsyncIterator[list[PlannedRow]]:
+    while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+        yield chunk
 
 
 async def _parent_keys(
-    services: Services, job: Job, parser: RowParser
+    services: Services, job: Job, header: csvfile.Header
 ) -> dict[str, list[subitems.Parent]]:
     """Key -> the items the parent file's rows became (or would become, in a dry run)."""
     key_column = job.options["subitems"]["parent_key_column_id"]
-    header = parser.header
     if key_column == "name":
         index = next(i for i, level in header.level_of_index.items() if level == 1)
     else:
@@ -336,7 +326,7 @@ class Progress:
 async def _write(
     services: Services,
     job: Job,
-    chunks: Callable[[set[int]], Iterator[list[PlannedRow]]],
+    chunks: Callable[[set[int]], AsyncIterator[list[PlannedRow]]],
     total: int,
 ) -> None:
     """Write (or, in a dry run, only record) planned rows, resuming after the lines done."""
@@ -349,11 +339,7 @@ async def _write(
         keep_cells=bool(job.options.get("report") == "ALL_ROWS" or job.options.get("subitems")),
     )  # fmt: skip
     progress = Progress(total=total, processed=len(done))
-    planned = chunks(done)
-    while True:
-        chunk = await asyncio.to_thread(next, planned, None)
-        if chunk is None:
-            break
+    async for chunk in chunks(done):
         if job.options.get("dry_run"):
             await _record_plan(services, target, chunk, progress)
             continue

@@ -42,6 +42,13 @@ class Runner:
 
     async def run(self) -> None:
         self.loop = asyncio.get_running_loop()
+        try:
+            await self.services.parsing.start()  # now, not in the first job's time
+            await self._loop()
+        finally:
+            self.services.parsing.stop()
+
+    async def _loop(self) -> None:
         while True:
             try:
                 await self.detect_uploads()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from tests.blue import put_file, start_import, wait_for_report
@@ -142,4 +144,34 @@ async def test_blue_import_killed_mid_way_resumes_and_imports_every_row_once(
     stop_server(server)
     assert report["status"] == "COMPLETE", report
     imported = [n for n in names if n.startswith("rec ")]
+    assert len(imported) == len(set(imported)) == ROWS
+
+
+def parsing_worker(server: ServerProcess) -> psutil.Process:
+    """The server's parsing worker: the child process spawned by multiprocessing."""
+    for child in psutil.Process(server.process.pid).children():
+        with contextlib.suppress(psutil.Error):  # a killed one lingers as a zombie a moment
+            if child.status() != psutil.STATUS_ZOMBIE and "spawn_main" in " ".join(child.cmdline()):
+                return child
+    raise AssertionError("the server has no parsing worker process")
+
+
+async def test_parsing_worker_killed_mid_import_is_replaced_and_every_row_imported_once(
+    first: ServerProcess,
+) -> None:
+    body = "name,numeric\n" + "".join(f"row {i},{i}\n" for i in range(ROWS))
+    async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
+        api = Api(client)
+        worker = parsing_worker(first)
+        job = await start_job(api, mutation="backfill_items")
+        assert (await upload(job["upload_url"], body)).status_code == 200
+        await wait_for_progress(progress_on(api, job["job_id"]), random.randint(5, 40))
+        worker.kill()
+        status = await wait_for_job(api, job["job_id"])
+        names = await all_names(api)
+        replacement = parsing_worker(first)
+    assert replacement.pid != worker.pid
+    assert status["status"] == "COMPLETED", status
+    assert status["counts"]["created"] == ROWS
+    imported = [n for n in names if n.startswith("row ")]
     assert len(imported) == len(set(imported)) == ROWS
