@@ -50,3 +50,54 @@ def test_quoted_newline_across_read_boundaries_is_one_cell(tmp_path: Path, bound
     path.write_text(prefix + ',"first\nsecond"\n', encoding="utf-8")
     records = list(csvfile.read_records(path))
     assert records[1][1] == ["x" * boundary, "first\nsecond"]
+
+
+def _outcome(path: Path) -> object:
+    try:
+        return list(csvfile.read_records(path))
+    except csvfile.InvalidUpload as exc:
+        return exc.message
+
+
+def _first_bad_line(data: bytes) -> str | None:
+    """The reference: line by line, as the reader must name the first bad one."""
+    for number, raw in enumerate(data.splitlines(keepends=True), start=1):
+        if number == 1:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")
+        nul = raw.find(b"\x00")
+        if nul >= 0:
+            return f"Line {number} contains a NUL byte (column {nul + 1})"
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return f"Line {number} is not valid UTF-8 (byte 0x{raw[exc.start]:02x}"
+    return None
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=st.one_of(
+        CSV_BYTES,
+        st.lists(
+            st.sampled_from(
+                [b"a", b",", b'"', b"\r", b"\n", b"\r\n", "é".encode(), b"\xff", b"\x00"]
+            ),
+            max_size=80,
+        ).map(b"".join),
+    ),
+    block=st.integers(1, 9),
+)
+def test_block_size_never_changes_records_or_the_line_an_error_names(
+    tmp_path: Path, data: bytes, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "file.csv"
+    path.write_bytes(data)
+    whole = _outcome(path)
+    with monkeypatch.context() as patch:
+        patch.setattr(csvfile, "BLOCK_BYTES", block)
+        assert _outcome(path) == whole
+    bad = _first_bad_line(data)
+    if bad is not None:
+        assert isinstance(whole, str) and whole.startswith(bad), (whole, bad)

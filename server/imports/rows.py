@@ -14,6 +14,7 @@ from server.imports import cells
 from server.imports.csvfile import Header
 
 NULL_MARKER = "<NULL>"  # in UPSERT mode, clears the stored value
+CLEARED = cells.Cell(value=None, text="")
 MAX_ERROR_VALUE = 100  # characters of a bad value quoted in a message
 
 
@@ -53,10 +54,11 @@ class RowParser:
         self.clear_empty = clear_empty
         # Zoho's field-mapping default_value, per cell index, for empty cells
         self.defaults = dict(defaults or {})
-        self.parsers = {
-            index: (column_id, cells.compile_parser(columns[column_id], directory))
+        # (cell index, column id, parser of the trimmed non-empty cell), in file order
+        self.cell_parsers = [
+            (index, column_id, cells.compile_parser(columns[column_id], directory, trimmed=True))
             for index, column_id in header.column_of_index.items()
-        }
+        ]
         self.rollup_columns = {
             column_id
             for column_id in header.column_of_index.values()
@@ -91,11 +93,17 @@ class RowParser:
             ]
         level, name = levels[0]
         row = ParsedRow(line=line, level=level, name=name)
-        for index, (column_id, parser) in self.parsers.items():
-            raw = record[index] if index < len(record) else ""
-            if raw.strip() == NULL_MARKER:
+        values = row.values
+        present = len(record)
+        for index, column_id, parser in self.cell_parsers:
+            raw = record[index].strip() if index < present else ""
+            if not raw:
+                if self.clear_empty:
+                    values[column_id] = CLEARED
+                continue
+            if raw == NULL_MARKER:
                 if self.clear_with_null:
-                    row.values[column_id] = cells.Cell(value=None, text="")
+                    values[column_id] = CLEARED
                 continue
             try:
                 cell = parser(raw)
@@ -103,9 +111,9 @@ class RowParser:
                 errors.append(RowError(column_id, exc.code, exc.message))
                 continue
             if cell is not None:
-                row.values[column_id] = cell
+                values[column_id] = cell
             elif self.clear_empty:
-                row.values[column_id] = cells.Cell(value=None, text="")
+                values[column_id] = CLEARED
         return errors or row
 
     def with_defaults(self, record: list[str]) -> list[str]:
