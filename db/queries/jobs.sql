@@ -46,7 +46,9 @@ UPDATE import_jobs SET status = $3, counts = $4, progress = $5, failure_reason =
 WHERE id = $1 AND attempt = $2 AND status = 'PROCESSING'
 
 -- name: row_results
-SELECT line, status, item_id, errors, cells FROM import_rows WHERE job_id = $1 ORDER BY line
+SELECT line, status, item_id, errors, cells FROM import_rows
+WHERE job_id = $1 AND ($2 OR status NOT IN ('created', 'updated'))
+ORDER BY line
 
 -- name: usage_in_window
 SELECT coalesce(sum(amount), 0)::bigint AS used, min(at) AS oldest

@@ -14,7 +14,7 @@ import contextlib
 import dataclasses
 import logging
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -28,7 +28,7 @@ from server.imports import cells, csvfile, report, subitems, worker
 from server.imports.planning import CHUNK_ROWS, Rejection
 from server.imports.rows import RowParser
 from server.imports.worker import ParserSpec
-from server.imports.writer import CLEAN, ChunkTarget, PlannedRow, failed_result, write_chunk
+from server.imports.writer import ChunkTarget, PlannedRow, failed_result, write_chunk
 from server.services import Services
 from server.store import directory as directory_store
 from server.store.jobs import Job, JobStore, RowResult, StaleAttempt
@@ -315,12 +315,25 @@ class Totals:
 
 @dataclass
 class Progress:
+    """Rows done and their counts, as committed; kept in memory so that a chunk's checkpoint
+    costs no query over the job's earlier rows."""
+
     total: int
     processed: int
+    counts: dict[str, int]
 
     @property
     def percent(self) -> int:
         return min(99, self.processed * 100 // max(self.total, 1))
+
+    def after(self, results: Sequence[RowResult]) -> Progress:
+        counts = dict(self.counts)
+        for result in results:
+            counts[result.status] = counts.get(result.status, 0) + 1
+        return Progress(total=self.total, processed=self.processed + len(results), counts=counts)
+
+    def commit(self, done: Progress) -> None:
+        self.processed, self.counts = done.processed, done.counts
 
 
 async def _write(
@@ -338,7 +351,8 @@ async def _write(
         next_position=int(await services.pool.fetchval(Q["next_position"], job.board_id)),
         keep_cells=bool(job.options.get("report") == "ALL_ROWS" or job.options.get("subitems")),
     )  # fmt: skip
-    progress = Progress(total=total, processed=len(done))
+    counts = await JobStore.outcome_counts(services.pool, job.id, total)
+    progress = Progress(total=total, processed=len(done), counts=counts)
     async for chunk in chunks(done):
         if job.options.get("dry_run"):
             await _record_plan(services, target, chunk, progress)
@@ -373,15 +387,16 @@ def _resolve_same_file_matches(chunk: list[PlannedRow], target: ChunkTarget) -> 
 
 
 async def _checkpoint(
-    services: Services, conn: Connection, job: Job, progress: Progress, rows: list[PlannedRow]
-) -> None:
-    """In the rows' own transaction: counts and checkpoint, fenced by the attempt number."""
-    done = Progress(total=progress.total, processed=progress.processed + len(rows))
-    counts = await JobStore.outcome_counts(conn, job.id, progress.total)
+    services: Services, conn: Connection, job: Job, progress: Progress, results: list[RowResult]
+) -> Progress:
+    """In the rows' own transaction: counts and checkpoint, fenced by the attempt number;
+    returns the progress to `commit` once the transaction has."""
+    done = progress.after(results)
     await services.jobs.save_progress(
-        conn, job, checkpoint_line=rows[-1].line, counts=counts, progress=done.percent,
+        conn, job, checkpoint_line=results[-1].line, counts=done.counts, progress=done.percent,
         total_rows=progress.total, state={},
     )  # fmt: skip
+    return done
 
 
 async def _record_plan(
@@ -394,8 +409,8 @@ async def _record_plan(
     ]
     async with services.pool.acquire() as conn, conn.transaction():
         await services.jobs.insert_row_results(conn, target.job, results)
-        await _checkpoint(services, conn, target.job, progress, chunk)
-    progress.processed += len(chunk)
+        done = await _checkpoint(services, conn, target.job, progress, results)
+    progress.commit(done)
 
 
 async def _write_chunk(
@@ -404,9 +419,9 @@ async def _write_chunk(
     now = services.clock.now()
     try:
         async with services.pool.acquire() as conn, conn.transaction():
-            await write_chunk(conn, target, chunk, now)
-            await _checkpoint(services, conn, target.job, progress, chunk)
-        progress.processed += len(chunk)
+            results = await write_chunk(conn, target, chunk, now)
+            done = await _checkpoint(services, conn, target.job, progress, results)
+        progress.commit(done)
         return
     except asyncpg.UniqueViolationError as exc:
         # a (job, line) result exists already: another runner wrote these rows
@@ -423,18 +438,19 @@ async def _write_chunk(
     for row in chunk:
         try:
             async with services.pool.acquire() as conn, conn.transaction():
-                await write_chunk(conn, target, [row], now)
-                await _checkpoint(services, conn, target.job, progress, [row])
+                results = await write_chunk(conn, target, [row], now)
+                done = await _checkpoint(services, conn, target.job, progress, results)
         except asyncpg.UniqueViolationError as exc:
             raise StaleAttempt(str(target.job.id)) from exc
         except asyncpg.PostgresError as exc:
             # the row's item was rolled back: a later row repeating its key must create it
             target.created.pop(row.line, None)
             row.item_id = None
+            results = [failed_result(row, exc)]
             async with services.pool.acquire() as conn, conn.transaction():
-                await services.jobs.insert_row_results(conn, target.job, [failed_result(row, exc)])
-                await _checkpoint(services, conn, target.job, progress, [row])
-        progress.processed += 1
+                await services.jobs.insert_row_results(conn, target.job, results)
+                done = await _checkpoint(services, conn, target.job, progress, results)
+        progress.commit(done)
 
 
 async def _complete(
@@ -447,9 +463,7 @@ async def _complete(
 ) -> None:
     counts = await JobStore.outcome_counts(services.pool, job.id, total)
     every_row = job.options.get("report") == "ALL_ROWS" or job.options.get("dry_run")
-    rows = [
-        r for r in await services.jobs.row_results(job.id) if every_row or r.status not in CLEAN
-    ]
+    rows = await services.jobs.row_results(job.id, clean=bool(every_row))
     parent_rows = [r for r in rows if r.line < subitems.CHILD_LINE_OFFSET]
     child_rows = [
         dataclasses.replace(r, line=r.line - subitems.CHILD_LINE_OFFSET)

@@ -17,6 +17,9 @@ import asyncio
 import concurrent.futures
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,7 @@ from server.imports.writer import PlannedRow
 logger = logging.getLogger(__name__)
 
 MAX_RELATION_COLUMNS = 5  # board relation columns per file
+PARENT_CHECK_SECONDS = 0.5  # how soon a worker notices its server process died
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -148,6 +152,18 @@ def _ready() -> int:
     return multiprocessing.current_process().pid or 0
 
 
+def _exit_with_parent(parent: int) -> None:
+    """In the worker: exit when the server process is gone, even if it was SIGKILLed. (The
+    pool's queues cannot tell: the worker holds both ends of their pipes itself.)"""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 class ParsePool:
     """The server process's side: one spawned worker process, started on first use (or by
     `start`), replaced when it dies."""
@@ -159,7 +175,10 @@ class ParsePool:
         if self._executor is None:
             # spawn: the server process runs threads and an event loop, which fork would copy
             self._executor = concurrent.futures.ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn")
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
             )
         return self._executor
 

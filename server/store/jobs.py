@@ -191,8 +191,9 @@ class JobStore:
         rows = await self.pool.fetch(Q["unclean_row_results"], job_id, limit)
         return [_row_result(r) for r in rows]
 
-    async def row_results(self, job_id: uuid.UUID) -> list[RowResult]:
-        rows = await self.pool.fetch(Q["row_results"], job_id)
+    async def row_results(self, job_id: uuid.UUID, *, clean: bool = True) -> list[RowResult]:
+        """The job's row results by line; without `clean`, only rows not created or updated."""
+        rows = await self.pool.fetch(Q["row_results"], job_id, clean)
         return [_row_result(r) for r in rows]
 
     async def finish(

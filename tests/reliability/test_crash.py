@@ -175,3 +175,10 @@ async def test_parsing_worker_killed_mid_import_is_replaced_and_every_row_import
     assert status["counts"]["created"] == ROWS
     imported = [n for n in names if n.startswith("row ")]
     assert len(imported) == len(set(imported)) == ROWS
+
+
+async def test_parsing_worker_exits_when_its_server_is_killed(first: ServerProcess) -> None:
+    worker = parsing_worker(first)
+    kill(first)
+    gone, _ = psutil.wait_procs([worker], timeout=10)
+    assert gone == [worker]
