@@ -59,3 +59,12 @@ async def take_items(conn: Connection, account_id: int, count: int, now: datetim
 async def items_left(conn: Connection, account_id: int, now: datetime) -> int:
     used, _ = await _usage(conn, account_id, ITEMS, now)
     return ITEMS_PER_HOUR - used
+
+
+async def give_back_items(
+    conn: Connection, account_id: int, count: int, taken_at: datetime
+) -> None:
+    """Return `count` items taken at `taken_at` (rows reserved but found invalid); dated like
+    the take, so that both leave the hourly window together."""
+    if count > 0:
+        await conn.execute(Q["record_usage"], account_id, ITEMS, -count, taken_at)

@@ -58,39 +58,62 @@ class Plan:
     matches: dict[str, list[int | str]]  # key -> item ids, or "line:N" for rows this job creates
 
 
-def scan_file(path: Path, parser_factory: Any, limit: int) -> tuple[Scan, RowParser]:
-    """Validate the whole file; raise InvalidUpload or Rejection for a file that cannot go in."""
-    keep_parsed = path.stat().st_size <= KEEP_PARSED_BYTES
+def _open(path: Path, parser_factory: Any) -> tuple[Iterator[tuple[int, list[str]]], RowParser]:
     records = csvfile.read_records(path)
     first = next(records, None)
     if first is None:
         raise csvfile.InvalidUpload("The file is empty: expected a header row starting with 'name'")
     parser: RowParser = parser_factory(first[1])
-    scan = Scan(header=parser.header)
-    # MLS: the latest valid row at each level, with whether it set rollup columns
-    latest: dict[int, tuple[int, bool]] = {}
-    for line, record in records:
+    return records, parser
+
+
+def _over_limit(limit: int) -> Rejection:
+    return Rejection(
+        "INVALID_UPLOAD",
+        f"The file has more than {limit:,} data rows, the most one job accepts; split it",
+    )
+
+
+def count_rows(path: Path, parser_factory: Any, limit: int) -> tuple[int, RowParser]:
+    """The cheap first look: header, encoding and CSV structure checked, rows counted. What it
+    raises would reject the whole file; what it passes can only fail row by row."""
+    records, parser = _open(path, parser_factory)
+    total = 0
+    for _ in records:
+        total += 1
+        if total > limit:
+            raise _over_limit(limit)
+    return total, parser
+
+
+class RowValidator:
+    """Validates rows in file order, recording invalid rows and MLS parents in a Scan."""
+
+    def __init__(self, parser: RowParser, scan: Scan) -> None:
+        self.parser = parser
+        self.scan = scan
+        # MLS: the latest valid row at each level, with whether it set rollup columns
+        self.latest: dict[int, tuple[int, bool]] = {}
+
+    def validate(self, line: int, record: list[str]) -> ParsedRow | None:
+        """The parsed row, or None when the row is invalid (its errors are in the scan)."""
+        parser, scan = self.parser, self.scan
         scan.total += 1
-        if scan.total > limit:
-            raise Rejection(
-                "INVALID_UPLOAD",
-                f"The file has more than {limit:,} data rows, the most one job accepts; split it",
-            )
         parsed = parser.parse(line, record)
         if not isinstance(parsed, ParsedRow):
             scan.invalid[line] = errors_json(parsed)
             level = parser.level_of(record)
             if level is not None:  # its children must not find an earlier row instead
-                _set_latest(latest, level, line, False)
-            continue
+                _set_latest(self.latest, level, line, False)
+            return None
         if parsed.level > 1:
-            parent = latest.get(parsed.level - 1)
+            parent = self.latest.get(parsed.level - 1)
             if parent is None or parent[0] in scan.invalid:
                 scan.invalid[line] = [
                     {"column_id": "name", "code": "MISSING_PARENT",
                      "message": f"No valid row at level {parsed.level - 1} comes before this one"}
                 ]  # fmt: skip
-                continue
+                return None
             if parent[1]:
                 scan.invalid[parent[0]] = [
                     {"column_id": "", "code": "ROLLUP_ON_PARENT",
@@ -100,12 +123,51 @@ def scan_file(path: Path, parser_factory: Any, limit: int) -> tuple[Scan, RowPar
                     {"column_id": "name", "code": "MISSING_PARENT",
                      "message": f"The parent row at line {parent[0]} is invalid"}
                 ]  # fmt: skip
-                continue
+                return None
             scan.parent_of[line] = parent[0]
-        _set_latest(latest, parsed.level, line, parser.sets_rollup(parsed))
-        if keep_parsed:
+        _set_latest(self.latest, parsed.level, line, parser.sets_rollup(parsed))
+        return parsed
+
+
+def scan_file(path: Path, parser_factory: Any, limit: int) -> tuple[Scan, RowParser]:
+    """Validate the whole file; raise InvalidUpload or Rejection for a file that cannot go in."""
+    keep_parsed = path.stat().st_size <= KEEP_PARSED_BYTES
+    records, parser = _open(path, parser_factory)
+    scan = Scan(header=parser.header)
+    validator = RowValidator(parser, scan)
+    for line, record in records:
+        if scan.total >= limit:
+            raise _over_limit(limit)
+        parsed = validator.validate(line, record)
+        if keep_parsed and parsed is not None:
             scan.parsed[line] = parsed
     return scan, parser
+
+
+def stream_chunks(plan: Plan, path: Path, done: set[int]) -> Iterator[list[PlannedRow]]:
+    """One pass that validates and plans each row, CHUNK_ROWS at a time, for a file whose rows
+    cannot change each other's validity (no hierarchy: see `can_stream`) and which
+    `count_rows` has already checked as a whole."""
+    validator = RowValidator(plan.parser, plan.scan)
+    chunk: list[PlannedRow] = []
+    records = csvfile.read_records(path)
+    next(records)  # header
+    for line, record in records:
+        parsed = validator.validate(line, record)
+        if line in done:
+            continue
+        chunk.append(plan_row(plan, line, record, parsed))
+        if len(chunk) >= CHUNK_ROWS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def can_stream(header: csvfile.Header) -> bool:
+    """Without a hierarchy a row's validity depends on that row alone (a parent row, by
+    contrast, becomes invalid when a later child sets its rollup columns)."""
+    return not header.is_multilevel
 
 
 def _set_latest(latest: dict[int, tuple[int, bool]], level: int, line: int, rollup: bool) -> None:
@@ -123,7 +185,7 @@ def plan_chunks(plan: Plan, path: Path, done: set[int]) -> Iterator[list[Planned
     for line, record in records:
         if line in done:
             continue
-        chunk.append(plan_row(plan, line, record))
+        chunk.append(plan_row(plan, line, record, plan.scan.parsed.pop(line, None)))
         if len(chunk) >= CHUNK_ROWS:
             yield chunk
             chunk = []
@@ -131,12 +193,15 @@ def plan_chunks(plan: Plan, path: Path, done: set[int]) -> Iterator[list[Planned
         yield chunk
 
 
-def plan_row(plan: Plan, line: int, record: list[str]) -> PlannedRow:
+def plan_row(plan: Plan, line: int, record: list[str], parsed: ParsedRow | None) -> PlannedRow:
+    """The write a row makes; `parsed` is its parse when at hand (parsed again otherwise)."""
     errors = plan.scan.invalid.get(line)
     if errors is not None:
         return PlannedRow(line=line, cells=record, status="invalid", errors=errors)
-    parsed = plan.scan.parsed.pop(line, None) or plan.parser.parse(line, record)
-    assert isinstance(parsed, ParsedRow)  # the scan saw this row valid
+    if parsed is None:
+        again = plan.parser.parse(line, record)
+        assert isinstance(again, ParsedRow)  # the scan saw this row valid
+        parsed = again
     row = PlannedRow(
         line=line,
         cells=record,

@@ -16,6 +16,7 @@ import logging
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -142,29 +143,30 @@ async def _run_scanned(
 ) -> None:
     """Scan the downloaded file in the parsing worker, check capacity, write, report."""
     path = tmp / "upload.csv"
-    scan = await services.parsing.call(worker.scan, token, path, spec, ROW_LIMITS[job.kind])
-    child_scan = child_path = None
-    if job.options.get("subitems"):
-        child_path = tmp / "subitems.csv"
-        await download(
-            services, subitems.children_key(job), child_path, job.options.get("character_encoding")
+    limit = ROW_LIMITS[job.kind]
+    streaming = False
+    if not job.options.get("subitems"):
+        counted = await services.parsing.call(worker.count, token, path, spec, limit)
+        header, total = counted.header, counted.total
+        # every row counted as valid: if even that fits, rows can be written as they are
+        # validated; otherwise the full scan decides on the exact number of valid rows
+        upper = Totals(total=total, valid=total)
+        streaming = counted.streamable and await _check_capacity(
+            services, job, board, upper, exact=False
         )
-
-        def make_child_parser(header_cells: list[str], key_header: str) -> RowParser:
-            header = csvfile.parse_header(
-                header_cells, {c: c for c in spec.columns}, 1, frozenset({key_header})
-            )
-            return RowParser(header, spec.columns, spec.directory, clear_with_null=False)
-
-        child_scan = await asyncio.to_thread(
-            subitems.scan_children, child_path, make_child_parser,
-            job.options["subitems"]["parent_key_header"], ROW_LIMITS[job.kind],
-        )  # fmt: skip
-    totals = Totals(
-        total=scan.total + (child_scan.total if child_scan else 0),
-        valid=scan.valid + (child_scan.valid if child_scan else 0),
-    )
-    await _check_capacity(services, job, board, totals)
+    child_scan = child_path = None
+    if not streaming:
+        scan = await services.parsing.call(worker.scan, token, path, spec, limit)
+        header = scan.header
+        if job.options.get("subitems"):
+            child_path = tmp / "subitems.csv"
+            child_scan = await _scan_children(services, job, spec, child_path)
+        totals = Totals(
+            total=scan.total + (child_scan.total if child_scan else 0),
+            valid=scan.valid + (child_scan.valid if child_scan else 0),
+        )
+        await _check_capacity(services, job, board, totals)
+        total = totals.total
     matches: dict[str, list[int | str]] = {}
     behaviour, match_column = spec.behaviour, spec.match_column
     if behaviour and match_column:
@@ -173,22 +175,46 @@ async def _run_scanned(
         for row in await services.pool.fetch(query, *args):
             matches.setdefault(row["key"], []).append(row["item_id"])
 
+    start = worker.stream if streaming else worker.plan
+
     async def planned(done: set[int]) -> AsyncIterator[list[PlannedRow]]:
-        await services.parsing.call(worker.plan, token, job, board, matches, done)
+        await services.parsing.call(start, token, job, board, matches, done)
         async for chunk in worker.chunks_of(services.parsing, token):
             yield chunk
 
-    await _write(services, job, planned, totals.total)
+    await _write(services, job, planned, total)
+    if streaming:
+        invalid = await services.parsing.call(worker.invalid_rows, token)
+        await _settle_budget(services, job, total - invalid)
     if child_scan is not None and child_path is not None:
-        parents = await _parent_keys(services, job, scan.header)
+        parents = await _parent_keys(services, job, header)
         await _write(
             services, job,
             lambda done: _in_thread(
                 subitems.plan_children(child_scan, child_path, parents, done, CHUNK_ROWS)
             ),
-            totals.total,
+            total,
         )  # fmt: skip
-    await _complete(services, job, scan.header, child_scan, totals.total, tmp)
+    await _complete(services, job, header, child_scan, total, tmp)
+
+
+async def _scan_children(
+    services: Services, job: Job, spec: ParserSpec, path: Path
+) -> subitems.ChildScan:
+    await download(
+        services, subitems.children_key(job), path, job.options.get("character_encoding")
+    )
+
+    def make_child_parser(header_cells: list[str], key_header: str) -> RowParser:
+        header = csvfile.parse_header(
+            header_cells, {c: c for c in spec.columns}, 1, frozenset({key_header})
+        )
+        return RowParser(header, spec.columns, spec.directory, clear_with_null=False)
+
+    return await asyncio.to_thread(
+        subitems.scan_children, path, make_child_parser,
+        job.options["subitems"]["parent_key_header"], ROW_LIMITS[job.kind],
+    )  # fmt: skip
 
 
 async def _in_thread(chunks: Iterator[list[PlannedRow]]) -> AsyncIterator[list[PlannedRow]]:
@@ -267,23 +293,32 @@ async def _check_access(services: Services, job: Job) -> Board:
     return board
 
 
-async def _check_capacity(services: Services, job: Job, board: Board, scan: Counted) -> None:
+async def _check_capacity(
+    services: Services, job: Job, board: Board, scan: Counted, *, exact: bool = True
+) -> bool:
+    """Check the board's and the account's capacity for the valid rows, take them from the
+    ingest budget and record the totals. Not `exact`: `scan.valid` counts every row (an upper
+    bound, before validation); then a misfit returns False instead of rejecting the job."""
     if job.options.get("budget_taken") is not None:
-        return  # a resumed job: already checked and charged on its first attempt
+        return True  # a resumed job: already checked and charged on its first attempt
     active = int(await services.pool.fetchval(Q["active_item_count"], board.id))
     if active + scan.valid > BOARD_ITEM_LIMIT:
+        if not exact:
+            return False
         raise Rejection(
             "BOARD_CAPACITY_EXCEEDED",
             f"The board holds {active:,} items; {scan.valid:,} more would pass its limit of {BOARD_ITEM_LIMIT:,}",
         )
     now = services.clock.now()
-    dry_run = bool(job.options.get("dry_run"))
+    charged = job.kind == "ingest" and not job.options.get("dry_run")
     async with services.pool.acquire() as conn, conn.transaction():
         if job.kind == "ingest":
-            if dry_run:  # what would happen, without consuming the budget
-                fits = await limits.items_left(conn, job.account_id, now) >= scan.valid
-            else:
+            if charged:
                 fits = await limits.take_items(conn, job.account_id, scan.valid, now) is not None
+            else:  # a dry run: what would happen, without consuming the budget
+                fits = await limits.items_left(conn, job.account_id, now) >= scan.valid
+            if not fits and not exact:
+                return False
             if not fits:
                 available = await limits.items_left(conn, job.account_id, now)
                 raise Rejection(
@@ -294,7 +329,24 @@ async def _check_capacity(services: Services, job: Job, board: Board, scan: Coun
         await services.jobs.save_progress(
             conn, job, checkpoint_line=0, counts={**job.counts, "submitted": scan.total},
             progress=0, total_rows=scan.total,
-            state={"budget_taken": scan.valid if job.kind == "ingest" and not dry_run else 0},
+            state={"budget_taken": scan.valid if charged else 0, "budget_at": now.isoformat()},
+        )  # fmt: skip
+    return True
+
+
+async def _settle_budget(services: Services, job: Job, valid: int) -> None:
+    """After a streamed job: give back the budget reserved for rows that proved invalid."""
+    current = await services.jobs.get(job.id) or job
+    taken = int(current.options.get("budget_taken") or 0)
+    if taken <= valid:
+        return
+    taken_at = datetime.fromisoformat(current.options["budget_at"])
+    async with services.pool.acquire() as conn, conn.transaction():
+        await limits.give_back_items(conn, job.account_id, taken - valid, taken_at)
+        await services.jobs.save_progress(
+            conn, job, checkpoint_line=current.checkpoint_line, counts=current.counts,
+            progress=current.progress, total_rows=current.total_rows or 0,
+            state={"budget_taken": valid},
         )  # fmt: skip
 
 

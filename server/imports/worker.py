@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from server.imports import cells, csvfile
-from server.imports.planning import Plan, Scan, plan_chunks, scan_file
+from server.imports.planning import (
+    Plan,
+    Scan,
+    can_stream,
+    count_rows,
+    plan_chunks,
+    scan_file,
+    stream_chunks,
+)
 from server.imports.rows import RowParser
 from server.imports.writer import PlannedRow
 
@@ -104,6 +112,15 @@ class ScanSummary:
     valid: int
 
 
+@dataclass(frozen=True)
+class Counted:
+    """The first look at a file: its header and rows, and whether it can be streamed."""
+
+    header: csvfile.Header
+    total: int
+    streamable: bool
+
+
 @dataclass
 class _Session:
     scan: Scan
@@ -125,17 +142,44 @@ def scan(token: str, path: Path, spec: ParserSpec, limit: int) -> ScanSummary:
     return ScanSummary(header=parser.header, total=result.total, valid=result.valid)
 
 
+def count(token: str, path: Path, spec: ParserSpec, limit: int) -> Counted:
+    """The quick first pass (`count_rows`); keeps the parser for `stream`."""
+    _sessions.pop(token, None)
+    total, parser = count_rows(path, spec.make_parser, limit)
+    _sessions[token] = _Session(
+        scan=Scan(header=parser.header), parser=parser, path=path, spec=spec
+    )
+    return Counted(header=parser.header, total=total, streamable=can_stream(parser.header))
+
+
+def _plan(session: _Session, job: Any, board: Any, matches: dict[str, list[int | str]]) -> Plan:
+    return Plan(
+        job=job, board=board, parser=session.parser, scan=session.scan,
+        behaviour=session.spec.behaviour, match_column=session.spec.match_column,
+        matches=matches,
+    )  # fmt: skip
+
+
 def plan(
     token: str, job: Any, board: Any, matches: dict[str, list[int | str]], done: set[int]
 ) -> None:
     """Start planning the scanned file's chunks, skipping the lines already written."""
     session = _sessions[token]
-    the_plan = Plan(
-        job=job, board=board, parser=session.parser, scan=session.scan,
-        behaviour=session.spec.behaviour, match_column=session.spec.match_column,
-        matches=matches,
-    )  # fmt: skip
-    session.chunks = plan_chunks(the_plan, session.path, done)
+    session.chunks = plan_chunks(_plan(session, job, board, matches), session.path, done)
+
+
+def stream(
+    token: str, job: Any, board: Any, matches: dict[str, list[int | str]], done: set[int]
+) -> None:
+    """Start validating and planning the counted file in one pass (`stream_chunks`)."""
+    session = _sessions[token]
+    session.scan = Scan(header=session.parser.header)
+    session.chunks = stream_chunks(_plan(session, job, board, matches), session.path, done)
+
+
+def invalid_rows(token: str) -> int:
+    """Rows the session's scan found invalid so far."""
+    return len(_sessions[token].scan.invalid)
 
 
 def next_chunk(token: str) -> list[PlannedRow] | None:
