@@ -160,7 +160,7 @@ async def run_all(
                 mutation="backfill_items",
             )  # fmt: skip
         step(f"  {results.runs['create'].rows_per_second:,.0f} rows/s")
-        step("the schema's floor: COPY of those items and values back into items + column_values")
+        step("the schema's floor: COPY of those items, values included, back into items")
         async with m.database(server) as conn:
             results.schema = await m.schema_copy(conn, data.BOARDS["create"])
         step(f"  {results.schema.rows_per_second:,.0f} rows/s")
@@ -391,7 +391,7 @@ def render(results: Results, inputs: data.Inputs, env: str, pg: str) -> str:
                    f"{pgl.note if pgl else '?'}")  # fmt: skip
     schema = results.schema
     if schema is not None:
-        out.append(_row("COPY into items + column_values (median 3)", schema.items,
+        out.append(_row("COPY into items with values (median 3)", schema.items,
                         schema.seconds, schema.rows_per_second, copy,
                         f"the server's schema: {schema.items:,} items + {schema.values:,} values "
                         "pre-built, its keys and indexes, one transaction"))  # fmt: skip

@@ -59,10 +59,10 @@ class Runtime:
                 access_key=settings.aws_access_key_id,
                 secret_key=settings.aws_secret_access_key,
                 region=settings.aws_region,
-                now=self.clock.time,
+                clock_offset=self.clock.shared_offset,
                 on_object_created=self._on_upload,
             )
-            self.embedded_s3.start()
+            await asyncio.to_thread(self.embedded_s3.start)
             s3_endpoint = self.embedded_s3.endpoint_url
         pool = await db.create_pool(database_url)
         await db.migrate(pool)
@@ -99,6 +99,7 @@ class Runtime:
         return self.services
 
     def _on_upload(self, bucket: str, key: str) -> None:
+        # Called on the embedded S3's relay thread: `poke` is thread-safe.
         if self.runner is not None:
             self.runner.poke()
 
@@ -116,7 +117,7 @@ class Runtime:
             await self.services.storage.close()
             await self.services.pool.close()
         if self.embedded_s3 is not None:
-            self.embedded_s3.stop()
+            await asyncio.to_thread(self.embedded_s3.stop)
         if self.embedded_postgres is not None:
             await asyncio.to_thread(self.embedded_postgres.stop)
 

@@ -1,11 +1,14 @@
 """The server's clock: real time plus an offset the admin API can move (CONTRACT §5).
 
 The offset lives in the database so every process sharing it agrees; each process keeps
-a cached copy that `refresh` updates.
+a cached copy that `refresh` updates, in shared memory so that the embedded S3 endpoint's
+child process judges URL expiry by the same clock at once.
 """
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
 import time
 from datetime import UTC, datetime
 
@@ -17,7 +20,15 @@ Q = sql.queries("clock")
 
 class Clock:
     def __init__(self) -> None:
-        self.offset_seconds = 0.0
+        self.shared_offset = multiprocessing.RawValue(ctypes.c_double, 0.0)
+
+    @property
+    def offset_seconds(self) -> float:
+        return self.shared_offset.value
+
+    @offset_seconds.setter
+    def offset_seconds(self, seconds: float) -> None:
+        self.shared_offset.value = seconds
 
     def time(self) -> float:
         """Seconds since the epoch, on the server clock."""

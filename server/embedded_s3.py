@@ -6,15 +6,21 @@ access key, wrong signature, unsigned `x-amz-*` headers) and refuses anonymous r
 Header-signed requests (aioboto3's) pass straight to moto. Expiry is judged with the server's
 clock, the same one `storage.Storage` signs URLs with, so the admin API can expire them.
 
-moto keeps its data in process-wide memory: every instance in one process shares the buckets.
+moto keeps every object in memory, so `EmbeddedS3` runs it in a child process of its own, as
+MinIO runs apart from the server: a large upload grows that process, not the server's. Each
+`EmbeddedS3` has its own process and so its own buckets.
 """
 
 from __future__ import annotations
 
 import calendar
+import contextlib
+import ctypes
 import dataclasses
 import hmac
 import logging
+import multiprocessing
+import multiprocessing.connection
 import threading
 import time
 import urllib.parse
@@ -25,7 +31,6 @@ from typing import Any
 
 import werkzeug.serving
 import werkzeug.wsgi
-from moto.moto_server import werkzeug_app
 
 from server import storage
 
@@ -33,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 DRAIN_LIMIT = 64 << 20  # bytes of a refused request body read before answering
 _DRAIN_CHUNK = 64 << 10  # bytes
+START_TIMEOUT = 60.0  # seconds for the child process to import moto and bind its port
+STOP_TIMEOUT = 5.0  # seconds the child gets to exit on its own before it is terminated
 # The query parameters of SigV4 query authentication; `x-id` is botocore's operation hint.
 _AUTH_PARAMS = frozenset(
     {
@@ -75,7 +82,14 @@ WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 
 class EmbeddedS3:
-    """moto's S3 behind `SignatureCheck`, served by werkzeug on a daemon thread."""
+    """moto's S3 behind `SignatureCheck`, served by werkzeug in a child process.
+
+    The child judges expiry by `time.time() + clock_offset.value`, a double in shared memory
+    that the owner moves (the server passes its `Clock.shared_offset`). It reports each object
+    it stores over a pipe; a thread of this process calls `on_object_created` with it before
+    the client gets its answer, as an in-process hook would. The child exits when `stop()`
+    closes its lifeline pipe, or when this process dies and the system closes it.
+    """
 
     def __init__(
         self,
@@ -85,48 +99,179 @@ class EmbeddedS3:
         access_key: str,
         secret_key: str,
         region: str,
-        now: Callable[[], float] = time.time,
+        clock_offset: ctypes.c_double | None = None,
         on_object_created: Callable[[str, str], None] | None = None,
     ) -> None:
         self._host = host
         self._port = port
-        self._app = SignatureCheck(
-            werkzeug_app.DomainDispatcherApplication(werkzeug_app.create_backend_app),
-            access_key=access_key,
-            secret_key=secret_key,
-            region=region,
-            now=now,
-            on_object_created=on_object_created,
-        )
-        self._server: werkzeug.serving.BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._access_key = access_key
+        self._secret_key = secret_key
+        self._region = region
+        if clock_offset is None:
+            clock_offset = multiprocessing.RawValue(ctypes.c_double, 0.0)
+        self.clock_offset = clock_offset
+        self._on_object_created = on_object_created
+        self._bound_port: int | None = None
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._events: multiprocessing.connection.Connection | None = None
+        self._lifeline: multiprocessing.connection.Connection | None = None
+        self._relay: threading.Thread | None = None
 
     @property
     def endpoint_url(self) -> str:
-        if self._server is None:
+        if self._bound_port is None:
             raise RuntimeError("EmbeddedS3.start() was not called")
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self._server.server_port}"
+        return f"http://{host}:{self._bound_port}"
+
+    @property
+    def pid(self) -> int:
+        """The id of the process serving the endpoint."""
+        if self._process is None or self._process.pid is None:
+            raise RuntimeError("EmbeddedS3.start() was not called")
+        return self._process.pid
 
     def start(self) -> None:
-        # Bind in the caller's thread so a taken port fails here, not in the thread.
-        self._server = werkzeug.serving.make_server(
-            self._host, self._port, self._app, threaded=True, request_handler=_QuietHandler
+        """Start the child process; return once its port is bound and answering."""
+        # "spawn", not fork: the caller runs an event loop and threads a fork would copy mid-use.
+        context = multiprocessing.get_context("spawn")
+        events, child_events = context.Pipe()
+        child_lifeline, lifeline = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_serve,
+            kwargs={
+                "host": self._host,
+                "port": self._port,
+                "access_key": self._access_key,
+                "secret_key": self._secret_key,
+                "region": self._region,
+                "clock_offset": self.clock_offset,
+                "events": child_events,
+                "lifeline": child_lifeline,
+                "report": self._on_object_created is not None,
+            },
+            name="embedded-s3",
+            daemon=True,
         )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="embedded-s3", daemon=True
+        process.start()
+        # Only the child may hold its ends: each side sees EOF when the other's end closes.
+        child_events.close()
+        child_lifeline.close()
+        self._process, self._events, self._lifeline = process, events, lifeline
+        try:
+            self._bound_port = _receive_port(events, process)
+        except BaseException:
+            self.stop()
+            raise
+        if self._on_object_created is not None:
+            self._relay = threading.Thread(
+                target=_relay_reports,
+                args=(events, self._on_object_created),
+                name="embedded-s3-reports",
+                daemon=True,
+            )
+            self._relay.start()
+        logger.info(
+            "embedded S3 started",
+            extra={"url": self.endpoint_url, "pid": process.pid, "action": "start"},
         )
-        self._thread.start()
-        logger.info("embedded S3 started", extra={"url": self.endpoint_url, "action": "start"})
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._server = None
-        self._thread = None
+        """Stop the child process and wait for it to exit."""
+        if self._lifeline is not None:
+            self._lifeline.close()
+        if self._process is not None:
+            self._process.join(STOP_TIMEOUT)
+            if self._process.is_alive():
+                self._process.terminate()
+                self._process.join()
+        # The relay ends at the EOF the child's exit caused.
+        if self._relay is not None:
+            self._relay.join()
+        if self._events is not None:
+            self._events.close()
+        self._process = self._events = self._lifeline = self._relay = None
+        self._bound_port = None
+
+
+def _serve(
+    *,
+    host: str,
+    port: int,
+    access_key: str,
+    secret_key: str,
+    region: str,
+    clock_offset: ctypes.c_double,
+    events: multiprocessing.connection.Connection,
+    lifeline: multiprocessing.connection.Connection,
+    report: bool,
+) -> None:
+    """The child process: serve until the parent closes `lifeline` or dies."""
+    # Imported here: the server process itself never needs moto.
+    from moto.moto_server import werkzeug_app
+
+    app = SignatureCheck(
+        werkzeug_app.DomainDispatcherApplication(werkzeug_app.create_backend_app),
+        access_key=access_key,
+        secret_key=secret_key,
+        region=region,
+        now=lambda: time.time() + clock_offset.value,
+        on_object_created=_Reporter(events).report if report else None,
+    )
+    # A port in use makes werkzeug print why and exit: the parent sees EOF instead of a port.
+    server = werkzeug.serving.make_server(
+        host, port, app, threaded=True, request_handler=_QuietHandler
+    )
+    threading.Thread(target=server.serve_forever, name="embedded-s3", daemon=True).start()
+    events.send(server.server_port)
+    with contextlib.suppress(EOFError, OSError):
+        lifeline.recv()
+    server.shutdown()
+
+
+def _receive_port(
+    events: multiprocessing.connection.Connection, process: multiprocessing.process.BaseProcess
+) -> int:
+    """Wait for the port the child bound, or for its failure."""
+    if not events.poll(START_TIMEOUT):
+        raise RuntimeError(f"embedded S3 did not start within {START_TIMEOUT:g} s")
+    try:
+        return int(events.recv())
+    except EOFError:
+        process.join(STOP_TIMEOUT)
+        raise RuntimeError(
+            f"embedded S3 exited with code {process.exitcode} before listening (see its stderr)"
+        ) from None
+
+
+class _Reporter:
+    """The child's end of `on_object_created`: send (bucket, key), wait until the parent ran it."""
+
+    def __init__(self, events: multiprocessing.connection.Connection) -> None:
+        self._events = events
+        # Requests run on several threads: each waits for its own acknowledgement.
+        self._lock = threading.Lock()
+
+    def report(self, bucket: str, key: str) -> None:
+        with self._lock:
+            self._events.send((bucket, key))
+            self._events.recv()
+
+
+def _relay_reports(
+    events: multiprocessing.connection.Connection, listener: Callable[[str, str], None]
+) -> None:
+    """The parent's end: call `listener` for each object the child reports, until it exits."""
+    while True:
+        try:
+            bucket, key = events.recv()
+        except (EOFError, OSError):
+            return
+        _notify(listener, bucket, key)
+        try:
+            events.send(None)
+        except OSError:
+            return
 
 
 class SignatureCheck:
@@ -254,18 +399,16 @@ class SignatureCheck:
         if self._on_object_created is not None and statuses and statuses[-1].startswith("2"):
             bucket, _, key = _request_path(environ)[1:].decode("utf-8", "replace").partition("/")
             if key and _creates_object(method, {name for name, _ in params}):
-                self._notify(bucket, key)
+                _notify(self._on_object_created, bucket, key)
         return body
 
-    def _notify(self, bucket: str, key: str) -> None:
-        assert self._on_object_created is not None
-        try:
-            self._on_object_created(bucket, key)
-        except Exception:
-            # The object is stored: a failing listener must not fail the client's upload.
-            logger.exception(
-                "on_object_created failed", extra={"key": key, "action": "object_created"}
-            )
+
+def _notify(listener: Callable[[str, str], None], bucket: str, key: str) -> None:
+    try:
+        listener(bucket, key)
+    except Exception:
+        # The object is stored: a failing listener must not fail the client's upload.
+        logger.exception("on_object_created failed", extra={"key": key, "action": "object_created"})
 
 
 class S3Error(Exception):

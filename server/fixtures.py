@@ -14,6 +14,7 @@ from server.db import Connection, Pool
 from server.errors import BadUserInput
 from server.imports import cells
 from server.store import directory as directory_store
+from server.store import items as item_store
 from server.store.accounts import hash_token
 from server.store.records import ROLES
 
@@ -155,6 +156,7 @@ async def _load_values(conn: Connection, board: dict[str, Any], board_id: int) -
         conn, board["account_id"], [board_id, *targets]
     )
     for item in board.get("items", []):
+        values: dict[str, tuple[Any, str]] = {}
         for column_id, raw in item.get("values", {}).items():
             if column_id not in columns:
                 raise ValueError(f"item {item['name']!r}: unknown column {column_id!r}")
@@ -165,9 +167,11 @@ async def _load_values(conn: Connection, board: dict[str, Any], board_id: int) -
                     f"item {item['name']!r}, column {column_id!r}: {exc.message}"
                 ) from exc
             if cell is not None and cell.value is not None:
-                await conn.execute(
-                    Q["upsert_column_value"], item["id"], column_id, cell.value, cell.text
-                )
+                values[column_id] = (cell.value, cell.text)
+        if values:
+            await conn.execute(
+                Q["upsert_column_values"], item["id"], item_store.value_document(values)
+            )
 
 
 async def reset(pool: Pool) -> None:

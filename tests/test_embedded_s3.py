@@ -1,38 +1,49 @@
-"""The embedded S3 endpoint checks pre-signed URLs as S3 and MinIO do."""
+"""The embedded S3 endpoint checks pre-signed URLs as S3 and MinIO do, in a process of its own."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
+import socket
+import subprocess
+import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Final
 
 import boto3
 import httpx
+import psutil
 import pytest
 
-from server import embedded_s3, storage
+from server import clock, embedded_s3, storage
+from tests.conftest import Api, ServerProcess
+from tests.importing import start_job
 
 ACCESS_KEY = "embedded-access-key"
 SECRET_KEY = "embedded-secret-key"
 REGION: Final = "eu-west-1"
 BUCKET = "embedded-s3-tests"
 CSV = b"name,email\nAda,ada@example.com\n"
-
-
-class FakeClock:
-    """The server's clock: real time plus an offset a test can move forward."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def now(self) -> float:
-        return time.time() + self.offset
+ROOT = Path(__file__).resolve().parent.parent
+EXIT_TIMEOUT = 10.0  # seconds for an orphaned endpoint process to notice and exit
+# A parent process that starts an endpoint, prints the endpoint's pid, and waits to be killed.
+PARENT_SCRIPT = f"""
+import time
+from server import embedded_s3
+s3 = embedded_s3.EmbeddedS3(access_key="{ACCESS_KEY}", secret_key="{SECRET_KEY}", region="{REGION}")
+s3.start()
+print(s3.pid, flush=True)
+time.sleep(600)
+"""
 
 
 @pytest.fixture(scope="module")
-def clock() -> FakeClock:
-    return FakeClock()
+def server_clock() -> clock.Clock:
+    """The server's clock, whose offset the endpoint's process reads from shared memory."""
+    return clock.Clock()
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +52,9 @@ def created() -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def s3(clock: FakeClock, created: list[tuple[str, str]]) -> Iterator[embedded_s3.EmbeddedS3]:
+def s3(
+    server_clock: clock.Clock, created: list[tuple[str, str]]
+) -> Iterator[embedded_s3.EmbeddedS3]:
     def record(bucket: str, key: str) -> None:
         created.append((bucket, key))
         if key.startswith("explode/"):
@@ -51,7 +64,7 @@ def s3(clock: FakeClock, created: list[tuple[str, str]]) -> Iterator[embedded_s3
         access_key=ACCESS_KEY,
         secret_key=SECRET_KEY,
         region=REGION,
-        now=clock.now,
+        clock_offset=server_clock.shared_offset,
         on_object_created=record,
     )
     server.start()
@@ -75,9 +88,9 @@ def client(s3: embedded_s3.EmbeddedS3) -> Any:
 
 
 @pytest.fixture
-def advance_clock(clock: FakeClock) -> Iterator[FakeClock]:
-    yield clock
-    clock.offset = 0.0
+def advance_clock(server_clock: clock.Clock) -> Iterator[clock.Clock]:
+    yield server_clock
+    server_clock.offset_seconds = 0.0
 
 
 def presign(s3: embedded_s3.EmbeddedS3, method: str, key: str, **kwargs: Any) -> str:
@@ -174,10 +187,10 @@ def test_presigned_get_returns_the_object_with_its_download_name(
 
 
 def test_expired_url_is_refused_with_request_has_expired(
-    s3: embedded_s3.EmbeddedS3, advance_clock: FakeClock
+    s3: embedded_s3.EmbeddedS3, advance_clock: clock.Clock
 ) -> None:
     url = presign(s3, "PUT", "uploads/late.csv")
-    advance_clock.offset = 601
+    advance_clock.offset_seconds = 601
 
     response = httpx.put(url, content=CSV, headers={"Content-Type": "text/csv"})
 
@@ -189,10 +202,10 @@ def test_expired_url_is_refused_with_request_has_expired(
 
 
 def test_url_is_still_valid_just_before_it_expires(
-    s3: embedded_s3.EmbeddedS3, advance_clock: FakeClock
+    s3: embedded_s3.EmbeddedS3, advance_clock: clock.Clock
 ) -> None:
     url = presign(s3, "PUT", "uploads/in-time.csv")
-    advance_clock.offset = 590
+    advance_clock.offset_seconds = 590
 
     response = httpx.put(url, content=CSV)
 
@@ -311,6 +324,21 @@ def test_refused_put_reports_nothing(
     assert created == []
 
 
+def test_concurrent_puts_each_report_their_object(
+    s3: embedded_s3.EmbeddedS3, created: list[tuple[str, str]]
+) -> None:
+    created.clear()
+    keys = [f"uploads/concurrent {n}.csv" for n in range(8)]
+
+    with concurrent.futures.ThreadPoolExecutor(len(keys)) as pool:
+        responses = list(
+            pool.map(lambda key: httpx.put(presign(s3, "PUT", key), content=CSV), keys)
+        )
+
+    assert [response.status_code for response in responses] == [200] * len(keys)
+    assert sorted(created) == [(BUCKET, key) for key in sorted(keys)]
+
+
 def test_failing_listener_does_not_fail_the_upload(
     s3: embedded_s3.EmbeddedS3, created: list[tuple[str, str]], client: Any
 ) -> None:
@@ -328,3 +356,108 @@ def test_header_signed_requests_pass_through_to_s3(client: Any) -> None:
     client.put_object(Bucket=BUCKET, Key="sdk/object.csv", Body=CSV)
 
     assert client.get_object(Bucket=BUCKET, Key="sdk/object.csv")["Body"].read() == CSV
+
+
+def listening_ports(pid: int) -> set[int]:
+    return {
+        connection.laddr.port
+        for connection in psutil.Process(pid).net_connections(kind="tcp")
+        if connection.status == psutil.CONN_LISTEN
+    }
+
+
+def has_exited(pid: int) -> bool:
+    """Whether `pid` is gone; a zombie (exited, not yet reaped by its new parent) counts."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def wait_for_exit(pid: int, timeout: float = EXIT_TIMEOUT) -> bool:
+    deadline = time.monotonic() + timeout
+    while not has_exited(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_endpoint_is_served_by_a_child_process(s3: embedded_s3.EmbeddedS3) -> None:
+    port = urllib.parse.urlsplit(s3.endpoint_url).port
+    assert port is not None
+
+    assert s3.pid != os.getpid()
+    assert psutil.Process(s3.pid).ppid() == os.getpid()
+    assert port in listening_ports(s3.pid)
+    assert port not in listening_ports(os.getpid())
+
+
+async def test_the_servers_embedded_s3_runs_in_a_child_process_of_the_server(
+    api: Api, server: ServerProcess
+) -> None:
+    job = await start_job(api)
+    port = urllib.parse.urlsplit(job["upload_url"]).port
+    assert port is not None
+
+    children = psutil.Process(server.process.pid).children()
+    serving = [child.pid for child in children if port in listening_ports(child.pid)]
+
+    assert len(serving) == 1
+    assert port not in listening_ports(server.process.pid)
+
+
+def test_large_upload_grows_the_child_process_not_this_one(
+    s3: embedded_s3.EmbeddedS3, client: Any
+) -> None:
+    body = os.urandom(1 << 20) * 32  # 32 MiB
+    url = presign(s3, "PUT", "uploads/large.bin")
+    ours_before = psutil.Process().memory_info().rss
+    child_before = psutil.Process(s3.pid).memory_info().rss
+
+    response = httpx.put(url, content=body)
+
+    assert response.status_code == 200
+    assert psutil.Process(s3.pid).memory_info().rss - child_before > len(body)
+    # The request body itself is held here once; moto's copies are in the child.
+    assert psutil.Process().memory_info().rss - ours_before < 2 * len(body)
+    client.delete_object(Bucket=BUCKET, Key="uploads/large.bin")
+
+
+def test_stop_ends_the_child_process_and_frees_the_port() -> None:
+    server = embedded_s3.EmbeddedS3(access_key=ACCESS_KEY, secret_key=SECRET_KEY, region=REGION)
+    server.start()
+    pid, url = server.pid, server.endpoint_url
+
+    server.stop()
+
+    assert has_exited(pid)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url)
+
+
+def test_child_process_exits_when_its_parent_is_killed() -> None:
+    with subprocess.Popen(
+        [sys.executable, "-c", PARENT_SCRIPT], cwd=ROOT, stdout=subprocess.PIPE
+    ) as parent:
+        try:
+            assert parent.stdout is not None
+            child = int(parent.stdout.readline())
+            assert not has_exited(child)
+        finally:
+            parent.kill()
+
+    assert wait_for_exit(child), "the endpoint's process outlived its parent"
+
+
+def test_taken_port_fails_start() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = embedded_s3.EmbeddedS3(
+            port=port, access_key=ACCESS_KEY, secret_key=SECRET_KEY, region=REGION
+        )
+
+        with pytest.raises(RuntimeError, match="before listening"):
+            server.start()

@@ -44,9 +44,15 @@ ORDER BY i.id
 LIMIT $5
 
 -- name: column_values_of_items
-SELECT v.item_id, v.column_id, v.value, v.text
-FROM column_values v
-WHERE v.item_id = ANY($1)
+-- The values in the items' documents, in the board's column order; each value read as jsonb,
+-- whose key order and number forms are what the API has always shown.
+SELECT i.id AS item_id, v.key AS column_id, (v.value -> 'value')::jsonb AS value,
+       v.value ->> 'text' AS text
+FROM items i
+CROSS JOIN LATERAL json_each(i.column_values) AS v
+LEFT JOIN columns c ON c.board_id = i.board_id AND c.id = v.key
+WHERE i.id = ANY($1)
+ORDER BY i.id, c.position, v.key
 
 -- name: item_names_of_boards
 SELECT board_id, id, name FROM items WHERE board_id = ANY($1) AND state = 'active'
@@ -84,11 +90,11 @@ LIMIT $9 OFFSET $10
 -- for the pseudo-column `name` the item name.
 SELECT i.*
 FROM items i
-LEFT JOIN column_values v ON v.item_id = i.id AND v.column_id = $2
 WHERE i.board_id = $1
   AND ($4::text IS NULL OR i.state = $4)
   AND CASE WHEN $2 = 'name' THEN i.name = $3
-           ELSE v.text = $3 OR v.value ->> 'date' = $3 END
+           ELSE i.column_values -> $2::text ->> 'text' = $3
+                OR i.column_values -> $2::text -> 'value' ->> 'date' = $3 END
 ORDER BY i.position, i.id
 LIMIT $5 OFFSET $6
 

@@ -40,8 +40,8 @@ SELECT (SELECT count(*) FROM matching) AS total,
        coalesce((SELECT array_agg(t.name ORDER BY lower(t.name))
                  FROM item_tags it JOIN tags t ON t.id = it.tag_id
                  WHERE it.item_id = i.id), '{}') AS tags,
-       coalesce((SELECT jsonb_object_agg(v.column_id, v.value)
-                 FROM column_values v WHERE v.item_id = i.id), '{}') AS custom_values
+       coalesce((SELECT jsonb_object_agg(v.key, (v.value -> 'value')::jsonb)
+                 FROM json_each(i.column_values) AS v), '{}') AS custom_values
 FROM matching m
 JOIN items i ON i.id = m.id
 LEFT JOIN users c ON c.id = i.creator_id

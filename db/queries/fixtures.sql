@@ -46,9 +46,9 @@ ON CONFLICT (id) DO UPDATE SET board_id = EXCLUDED.board_id, group_id = EXCLUDED
     position = EXCLUDED.position
 RETURNING id
 
--- name: upsert_column_value
-INSERT INTO column_values (item_id, column_id, value, text) VALUES ($1, $2, $3, $4)
-ON CONFLICT (item_id, column_id) DO UPDATE SET value = EXCLUDED.value, text = EXCLUDED.text
+-- name: upsert_column_values
+-- An item's fixture values laid over the ones it has.
+UPDATE items SET column_values = (column_values::jsonb || $2::jsonb)::json WHERE id = $1
 
 -- name: bump_sequences
 -- Fixture ids are kept; generated ids must start above them.
@@ -57,7 +57,7 @@ SELECT setval('boards_id_seq', greatest((SELECT max(id) FROM boards), (SELECT la
 
 -- name: reset_all
 TRUNCATE accounts, users, teams, team_members, boards, board_members, columns, groups, items,
-    column_values, tags, item_tags, activity_log, import_jobs, import_rows, usage_events,
+    tags, item_tags, activity_log, import_jobs, import_rows, usage_events,
     item_assignees, progress_events, outbox, export_requests, faults, complexity_budgets CASCADE
 
 -- name: reset_clock

@@ -7,21 +7,16 @@ SELECT coalesce(max(position), 0) + 1 FROM items WHERE board_id = $1
 -- name: active_item_count
 SELECT count(*) FROM items WHERE board_id = $1 AND state = 'active'
 
--- name: rename_items
-UPDATE items SET name = r.name, updated_at = $1
-FROM unnest($2::bigint[], $3::text[]) AS r(id, name)
+-- name: update_items
+-- Matched items renamed, their values documents merged: the columns of a JSON array of
+-- column ids removed, then a JSON object of new values (column id -> {value, text}) laid over.
+-- One entry per item (an UPDATE applies one joined row per target row).
+UPDATE items
+SET name = r.name, updated_at = $1,
+    column_values = ((items.column_values::jsonb - ARRAY(SELECT json_array_elements_text(r.clears::json)))
+                     || r.sets::jsonb)::json
+FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS r(id, name, sets, clears)
 WHERE items.id = r.id
-
--- name: upsert_values
-INSERT INTO column_values (item_id, column_id, value, text)
-SELECT r.item_id, r.column_id, r.value::jsonb, r.text
-FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS r(item_id, column_id, value, text)
-ON CONFLICT (item_id, column_id) DO UPDATE SET value = EXCLUDED.value, text = EXCLUDED.text
-
--- name: clear_values
-DELETE FROM column_values v
-USING unnest($1::bigint[], $2::text[]) AS r(item_id, column_id)
-WHERE v.item_id = r.item_id AND v.column_id = r.column_id
 
 -- name: log_activity
 INSERT INTO activity_log (board_id, item_id, user_id, event, data, created_at)
@@ -29,9 +24,11 @@ SELECT $1, r.item_id, $2, r.event, '{"source": "ingest_items"}', $3
 FROM unnest($4::bigint[], $5::text[]) AS r(item_id, event)
 
 -- name: match_by_column
-SELECT v.text AS key, v.item_id
-FROM column_values v JOIN items i ON i.id = v.item_id
-WHERE i.board_id = $1 AND v.column_id = $2 AND i.state = 'active'
+-- Active items of the board with a value in column $2, by that value's text.
+SELECT key, item_id
+FROM (SELECT column_values -> $2::text ->> 'text' AS key, id AS item_id
+      FROM items WHERE board_id = $1 AND state = 'active') AS i
+WHERE key IS NOT NULL
 
 -- name: match_by_name
 SELECT name AS key, id AS item_id FROM items WHERE board_id = $1 AND state = 'active'
@@ -40,14 +37,16 @@ SELECT name AS key, id AS item_id FROM items WHERE board_id = $1 AND state = 'ac
 SELECT line, item_id FROM import_rows WHERE job_id = $1
 
 -- name: insert_records
--- Blue records: items with Blue's own fields.
+-- Blue records: items with Blue's own fields and their values documents (JSON text).
 INSERT INTO items (id, board_id, group_id, level, name, position, creator_id, created_at, updated_at,
-                   done, start_date, due_date, description, color)
+                   done, start_date, due_date, description, color, column_values)
 SELECT r.id, $1, r.group_id, 1, r.name, r.position, r.creator_id, r.created_at, r.updated_at,
-       r.done, r.start_date, r.due_date, r.description, r.color
+       r.done, r.start_date, r.due_date, r.description, r.color, r.column_values::json
 FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::timestamptz[],
-            $8::timestamptz[], $9::boolean[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[])
-    AS r(id, group_id, name, position, creator_id, created_at, updated_at, done, start_date, due_date, description, color)
+            $8::timestamptz[], $9::boolean[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[],
+            $14::text[])
+    AS r(id, group_id, name, position, creator_id, created_at, updated_at, done, start_date, due_date, description, color,
+         column_values)
 
 -- name: add_assignees
 INSERT INTO item_assignees (item_id, user_id)

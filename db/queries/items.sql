@@ -2,24 +2,18 @@
 SELECT * FROM items WHERE id = $1 FOR UPDATE
 
 -- name: insert_item
--- A top-level item at the end of the board, as an import appends its rows.
-INSERT INTO items (board_id, group_id, level, name, position, creator_id, created_at, updated_at)
+-- A top-level item at the end of the board, as an import appends its rows, with its values.
+INSERT INTO items (board_id, group_id, level, name, position, creator_id, created_at, updated_at,
+                   column_values)
 VALUES ($1, $2, 1, $3,
-        (SELECT coalesce(max(position), 0) + 1 FROM items WHERE board_id = $1), $4, $5, $5)
+        (SELECT coalesce(max(position), 0) + 1 FROM items WHERE board_id = $1), $4, $5, $5, $6)
 RETURNING *
 
--- name: values_of_item
-SELECT column_id, value, text FROM column_values WHERE item_id = $1
-
--- name: set_value
-INSERT INTO column_values (item_id, column_id, value, text) VALUES ($1, $2, $3, $4)
-ON CONFLICT (item_id, column_id) DO UPDATE SET value = EXCLUDED.value, text = EXCLUDED.text
-
--- name: clear_value
-DELETE FROM column_values WHERE item_id = $1 AND column_id = $2
-
 -- name: touch_item
-UPDATE items SET name = coalesce($2, name), updated_at = $3 WHERE id = $1 RETURNING *
+-- $4: the item's whole new values document (the caller holds the row lock of lock_item).
+UPDATE items SET name = coalesce($2, name), updated_at = $3, column_values = $4
+WHERE id = $1
+RETURNING *
 
 -- name: log_event
 INSERT INTO activity_log (board_id, item_id, user_id, event, data, created_at)
@@ -56,22 +50,18 @@ ORDER BY level, position, id
 SELECT nextval('items_id_seq') AS id FROM generate_series(1, $1)
 
 -- name: copy_items
--- Copies of items $1 with ids $2 into group $4, appended in the given order; a copied
--- child points at its parent's copy.
+-- Copies of items $1, values included, with ids $2 into group $4, appended in the given
+-- order; a copied child points at its parent's copy.
 INSERT INTO items (id, board_id, group_id, parent_id, level, name, position, creator_id, state,
-                   created_at, updated_at, done, start_date, due_date, description, color)
+                   created_at, updated_at, done, start_date, due_date, description, color,
+                   column_values)
 SELECT m.new_id, i.board_id, $4, coalesce(p.new_id, i.parent_id), i.level, i.name,
        (SELECT coalesce(max(position), 0) FROM items WHERE board_id = $3) + m.ord,
-       $5, 'active', $6, $6, i.done, i.start_date, i.due_date, i.description, i.color
+       $5, 'active', $6, $6, i.done, i.start_date, i.due_date, i.description, i.color,
+       i.column_values
 FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS m(old_id, new_id, ord)
 JOIN items i ON i.id = m.old_id
 LEFT JOIN unnest($1::bigint[], $2::bigint[]) AS p(old_id, new_id) ON p.old_id = i.parent_id
-
--- name: copy_values
-INSERT INTO column_values (item_id, column_id, value, text)
-SELECT m.new_id, v.column_id, v.value, v.text
-FROM unnest($1::bigint[], $2::bigint[]) AS m(old_id, new_id)
-JOIN column_values v ON v.item_id = m.old_id
 
 -- name: copy_tags
 INSERT INTO item_tags (item_id, tag_id)

@@ -31,6 +31,7 @@ from server.imports import blue_fields as bf
 from server.imports import cells, csvfile, processing
 from server.services import Services
 from server.store import directory as directory_store
+from server.store import items as item_store
 from server.store.jobs import Job, JobStore, RowResult, StaleAttempt
 from server.store.records import Board, User
 
@@ -40,7 +41,7 @@ Q = sql.queries("imports")
 CHUNK_ROWS = 500  # records per transaction
 RECORD_COLUMNS = [
     "id", "board_id", "group_id", "name", "position", "creator_id", "created_at", "updated_at",
-    "done", "start_date", "due_date", "description", "color",
+    "done", "start_date", "due_date", "description", "color", "column_values",
 ]  # fmt: skip
 TODO_IMPORT_LIMIT = 2_500  # records per file for accounts not on the enterprise plan
 
@@ -406,15 +407,18 @@ async def _write_records(
         rows = [
             (item_id, board.id, group, r.name, position, r.creator_id or target.user.id,
              r.created_at or now, r.updated_at or r.created_at or now, r.done, r.start_date,
-             r.due_date, r.description, r.color)
+             r.due_date, r.description, r.color,
+             item_store.value_document({c: (cell.value, cell.text) for c, cell in r.values.items()}))
             for item_id, group, r, position in zip(ids, groups, good, range(target.position, target.position + len(good)), strict=True)
         ]  # fmt: skip
         if job.options.get("useRustImport"):
             await conn.copy_records_to_table("items", columns=RECORD_COLUMNS, records=rows)
         else:
             columns = [list(column) for column in zip(*rows, strict=True)]
-            # the same rows as arrays, one per column (the board id is the statement's $1)
-            await conn.execute(Q["insert_records"], board.id, columns[0], *columns[2:])
+            # the same rows as arrays, one per column (the board id is the statement's $1),
+            # the values documents as JSON text
+            documents = [orjson.dumps(document).decode() for document in columns[-1]]
+            await conn.execute(Q["insert_records"], board.id, columns[0], *columns[2:-1], documents)
         target.position += len(good)
         pairs = [(i, u) for i, r in zip(ids, good, strict=True) for u in r.assignee_ids]
         if pairs:
@@ -426,14 +430,6 @@ async def _write_records(
             await conn.execute(
                 Q["add_item_tags"], [p[0] for p in tag_pairs], [p[1] for p in tag_pairs]
             )
-        values = [
-            (i, c, cell) for i, r in zip(ids, good, strict=True) for c, cell in r.values.items()
-        ]
-        if values:
-            await conn.execute(
-                Q["upsert_values"], [v[0] for v in values], [v[1] for v in values],
-                [orjson.dumps(v[2].value).decode() for v in values], [v[2].text for v in values],
-            )  # fmt: skip
     item_of = dict(zip((r.line for r in good), ids, strict=True))
     results = [_result(r, item_of.get(r.line)) for r in chunk]
     await JobStore.insert_row_results(conn, job, results)

@@ -507,6 +507,10 @@ _MONTH_FIRST = re.compile(
 _DAY_FIRST = re.compile(
     r"([0-9]{1,2})(?:st|nd|rd|th)?(?:\s+|-)([a-z]+)\.?(?:\s*,\s*|\s+|-)([0-9]{4})", re.IGNORECASE
 )
+# The form most cells take, time fields within their ranges: see `_parse_iso_date`.
+_ISO_DATE_TIME = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[T ]([01][0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9]))?)?"
+)
 _ISO_DAY = r"([0-9]{4}-[0-9]{2}-[0-9]{2})"
 _TIMELINE = re.compile(_ISO_DAY + r"(?:\s*/\s*" + _ISO_DAY + ")?")
 
@@ -520,6 +524,27 @@ def _invalid_date(cell: str) -> CellError:
 
 
 def _parse_date(cell: str) -> Cell:
+    return _parse_iso_date(cell) or _parse_written_date(cell)
+
+
+def _parse_iso_date(cell: str) -> Cell | None:
+    """The cell of an existing YYYY-MM-DD day with an optional HH:MM[:SS] time, None for any
+    other text: for these `_parse_written_date` would only check the numbers and copy them."""
+    match = _ISO_DATE_TIME.fullmatch(cell)
+    if match is None:
+        return None
+    day, hour, minute, second = match.groups()
+    try:
+        dt.date.fromisoformat(day)
+    except ValueError:
+        return None
+    if hour is None:
+        return Cell({"date": day}, day)
+    time = f"{hour}:{minute}:{second or '00'}"
+    return Cell({"date": day, "time": time}, f"{day} {time}")
+
+
+def _parse_written_date(cell: str) -> Cell:
     if len(cell) > _MAX_DATE_CHARS:
         raise _invalid_date(cell)
     time = _TIME.search(cell)
@@ -744,13 +769,94 @@ def _render_people(column: Column, value: JSON, directory: Directory) -> str:
 # phone
 
 _PHONE_HINT = re.compile(r"(?:\s+\(?([A-Za-z]{2})\)?|\(([A-Za-z]{2})\))\s*$")
+# The shapes the fast path reads: ASCII digits, spaces, dashes, dots and parentheses after at
+# most one leading +. For these phonenumbers.parse only drops the punctuation: no extension,
+# letters, RFC 3966 parameters or a second number can be in them.
+_PLAIN_PHONE = re.compile(r"(\+?)[0-9 ().-]+")
+_NOT_DIGITS = str.maketrans("", "", "+ ().-")
+_MAX_NSN_DIGITS = 17  # phonenumbers' longest national significant number
+_COUNTRY_CODES = frozenset(str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+
+
+class _PhonePlan(NamedTuple):
+    """What phonenumbers consults for numbers of one country calling code."""
+
+    country_code: int
+    lengths: frozenset[int]  # numbers of national digits is_possible_number accepts
+    # national_prefix_for_parsing of the code's main region: where it matches, parse may strip
+    # a national prefix or carrier code, which the fast path leaves to the library
+    national_prefix: re.Pattern[str] | None
+    regions: tuple[str, ...]
+
+
+class _PhoneRegion(NamedTuple):
+    """What phonenumbers consults for a national number with this region as its hint."""
+
+    plan: _PhonePlan
+    idd: re.Pattern[str] | None  # the international prefix dialled from the region (00, 011)
+    national_prefix: re.Pattern[str] | None
+
+
+_PHONE_PLANS: dict[int, _PhonePlan | None] = {}
+_PHONE_REGIONS: dict[str, _PhoneRegion | None] = {}
+
+
+def _compile_prefix(pattern: str | None) -> re.Pattern[str] | None:
+    return re.compile(pattern) if pattern else None
+
+
+def _phone_plan(country_code: int) -> _PhonePlan | None:
+    if country_code not in _PHONE_PLANS:
+        _PHONE_PLANS[country_code] = _read_phone_plan(country_code)
+    return _PHONE_PLANS[country_code]
+
+
+def _read_phone_plan(country_code: int) -> _PhonePlan | None:
+    regions = tuple(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(country_code, ()))
+    if not regions:
+        return None
+    # parse and is_possible_number both read the metadata of the code's main region
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+        country_code, regions[0]
+    )
+    if metadata is None:
+        return None
+    # is_possible_number looks at nothing but the number of national digits: ask it once per
+    # length rather than copy its rules.
+    lengths = frozenset(
+        length
+        for length in range(1, _MAX_NSN_DIGITS + 1)
+        if phonenumbers.is_possible_number(
+            phonenumbers.PhoneNumber(country_code=country_code, national_number=int("1" * length))
+        )
+    )
+    national_prefix = _compile_prefix(metadata.national_prefix_for_parsing)
+    return _PhonePlan(country_code, lengths, national_prefix, regions)
+
+
+def _phone_region(region: str) -> _PhoneRegion | None:
+    if region not in _PHONE_REGIONS:
+        _PHONE_REGIONS[region] = _read_phone_region(region)
+    return _PHONE_REGIONS[region]
+
+
+def _read_phone_region(region: str) -> _PhoneRegion | None:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+    if metadata is None or metadata.country_code is None:
+        return None
+    plan = _phone_plan(metadata.country_code)
+    if plan is None:
+        return None
+    idd = _compile_prefix(metadata.international_prefix)
+    return _PhoneRegion(plan, idd, _compile_prefix(metadata.national_prefix_for_parsing))
 
 
 def _invalid_phone(cell: str, reason: str) -> CellError:
     return CellError("INVALID_PHONE", f"{_show(cell)} is not a valid phone number: {reason}.")
 
 
-def _parse_phone(cell: str) -> Cell:
+def _split_phone_hint(cell: str) -> tuple[str, str | None]:
+    # The number and the upper-cased country hint that ends the cell, if any.
     if len(cell) > _MAX_PHONE_CHARS:
         raise _invalid_phone(cell, "too long")
     hint: str | None = None
@@ -763,6 +869,68 @@ def _parse_phone(cell: str) -> Cell:
         raise _invalid_phone(
             cell, "start it with + and the country code, or end it with a country such as US"
         )
+    return digits, hint
+
+
+def _parse_phone(cell: str) -> Cell:
+    digits, hint = _split_phone_hint(cell)
+    return _parse_plain_phone(digits, hint) or _parse_phone_with_library(cell, digits, hint)
+
+
+def _parse_plain_phone(digits: str, hint: str | None) -> Cell | None:
+    """The cell of a plain number that phonenumbers would take as it is, None when unsure.
+
+    Declines everything whose parse could do more than drop punctuation and split off the
+    country code: an international or national prefix, a leading zero, a country code
+    repeated without +, anything the library would refuse. The library decides those."""
+    match = _PLAIN_PHONE.fullmatch(digits)
+    number = digits.translate(_NOT_DIGITS)
+    if match is None or len(number) < 3:  # parse wants three digits among punctuation
+        return None
+    if match[1]:
+        found = _split_country_code(number)
+        if found is None:
+            return None
+        plan, national = found
+        national_prefix = plan.national_prefix
+        region = _phone_region(hint) if hint else None
+        if hint and (region is None or region.plan.country_code != plan.country_code):
+            return None
+    else:
+        region = _phone_region(hint) if hint else None
+        if region is None or (region.idd and region.idd.match(number)):
+            return None
+        plan, national, national_prefix = region.plan, number, region.national_prefix
+        if national.startswith(str(plan.country_code)):
+            return None
+    if len(national) not in plan.lengths or not 2 <= len(national) <= _MAX_NSN_DIGITS:
+        return None
+    if national[0] == "0" or (national_prefix and national_prefix.match(national)):
+        return None
+    e164 = f"+{plan.country_code}{national}"
+    return Cell({"phone": e164, "countryShortName": hint or _phone_region_of(plan, national)}, e164)
+
+
+def _split_country_code(number: str) -> tuple[_PhonePlan, str] | None:
+    # parse takes the shortest known country code the digits after + start with.
+    if number[0] == "0":
+        return None
+    for size in (1, 2, 3):
+        if number[:size] in _COUNTRY_CODES:
+            plan = _phone_plan(int(number[:size]))
+            return None if plan is None else (plan, number[size:])
+    return None
+
+
+def _phone_region_of(plan: _PhonePlan, national: str) -> str:
+    if len(plan.regions) == 1:
+        return plan.regions[0]
+    # Codes such as +1 and +44 span several regions; only the library's rules tell them apart.
+    number = phonenumbers.PhoneNumber(country_code=plan.country_code, national_number=int(national))
+    return str(phonenumbers.region_code_for_number(number) or plan.regions[0])
+
+
+def _parse_phone_with_library(cell: str, digits: str, hint: str | None) -> Cell:
     try:
         number = phonenumbers.parse(digits, hint)
     except phonenumbers.NumberParseException as exc:
@@ -865,6 +1033,12 @@ def _render_email(column: Column, value: JSON, directory: Directory) -> str:
 
 _HTTP = re.compile(r"https?://", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s")
+# Printable ASCII after an http(s):// and a plain host: urlsplit finds that host, so `_is_link`
+# holds without the cost of splitting. Anything else is left to `_is_link`. re.ASCII: without
+# it IGNORECASE lets [a-z] match the Kelvin sign and other non-ASCII letters.
+_PLAIN_LINK = re.compile(
+    r"https?://[A-Za-z0-9._-]+(?::[0-9]*)?(?:[/?#][!-~]*)?", re.IGNORECASE | re.ASCII
+)
 
 
 def _parse_link(cell: str) -> Cell:
@@ -874,11 +1048,7 @@ def _parse_link(cell: str) -> Cell:
     markdown = cell.startswith("[") and cell.endswith(")") and split > 0
     if markdown and not _WHITESPACE.search(cell, split + 2, len(cell) - 1):
         text, url = cell[1:split].strip(), cell[split + 2 : -1]
-    try:
-        host = urllib.parse.urlsplit(url).hostname
-    except ValueError:
-        host = None
-    if not _HTTP.match(url) or not host or _WHITESPACE.search(url):
+    if not (_PLAIN_LINK.fullmatch(url) or _is_link(url)):
         raise CellError(
             "INVALID_URL",
             f"{_show(url)} is not a valid link; expected a URL starting with http:// or"
@@ -886,6 +1056,14 @@ def _parse_link(cell: str) -> Cell:
         )
     value = {"url": url, "text": text or url}
     return Cell(value, _link_text(value))
+
+
+def _is_link(url: str) -> bool:
+    try:
+        host = urllib.parse.urlsplit(url).hostname
+    except ValueError:
+        host = None
+    return bool(_HTTP.match(url) and host and not _WHITESPACE.search(url))
 
 
 def _link_text(value: JSON) -> str:

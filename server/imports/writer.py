@@ -17,6 +17,7 @@ import orjson
 
 from server import sql
 from server.db import Connection
+from server.store import items as item_store
 from server.store.jobs import Job, JobStore, RowResult
 
 logger = logging.getLogger(__name__)
@@ -26,15 +27,8 @@ Q = sql.queries("imports")
 CLEAN = frozenset({"created", "updated"})
 ITEM_COLUMNS = [
     "id", "board_id", "group_id", "parent_id", "level", "name", "position", "creator_id",
-    "created_at", "updated_at",
+    "created_at", "updated_at", "column_values",
 ]  # fmt: skip
-VALUE_COLUMNS = ["item_id", "column_id", "value", "text"]
-
-
-async def copy_values(conn: Connection, rows: list[tuple[Any, str, Any, str]]) -> None:
-    """Column values of items created in this transaction, by COPY."""
-    if rows:
-        await conn.copy_records_to_table("column_values", columns=VALUE_COLUMNS, records=rows)
 
 
 @dataclass
@@ -87,30 +81,19 @@ async def write_chunk(
             records=[
                 (item_id, job.board_id, target.group_id,
                  r.parent_id or (target.created.get(r.parent_line) if r.parent_line else None),
-                 r.level, r.name, position, job.user_id, now, now)
+                 r.level, r.name, position, job.user_id, now, now, item_store.value_document(r.values))
                 for r, item_id, position in zip(creates, ids, positions, strict=True)
             ],
         )  # fmt: skip
-        await copy_values(
-            conn, [(r.item_id, c, v, t) for r in creates for c, (v, t) in r.values.items()]
-        )
     if updates:
+        changes = _item_changes(updates)
         await conn.execute(
-            Q["rename_items"], now, [r.item_id for r in updates], [r.name for r in updates]
-        )
-    value_rows = [(r.item_id, c, v, t) for r in updates for c, (v, t) in r.values.items()]
-    if value_rows:
-        await conn.execute(
-            Q["upsert_values"],
-            [v[0] for v in value_rows],
-            [v[1] for v in value_rows],
-            [orjson.dumps(v[2]).decode() for v in value_rows],
-            [v[3] for v in value_rows],
-        )
-    clear_rows = [(r.item_id, c) for r in updates for c in r.clears]
-    if clear_rows:
-        await conn.execute(
-            Q["clear_values"], [c[0] for c in clear_rows], [c[1] for c in clear_rows]
+            Q["update_items"],
+            now,
+            list(changes),
+            [change.name for change in changes.values()],
+            [orjson.dumps(change.sets).decode() for change in changes.values()],
+            [orjson.dumps(sorted(change.clears)).decode() for change in changes.values()],
         )
     if target.log_activity and (creates or updates):
         changed = creates + updates
@@ -133,6 +116,32 @@ async def write_chunk(
     await JobStore.insert_row_results(conn, job, results)
     target.next_position += len(creates)
     return results
+
+
+@dataclass(kw_only=True)
+class _ItemChange:
+    """What the update rows of one chunk do to one matched item."""
+
+    name: str
+    sets: item_store.Document
+    clears: set[str]
+
+
+def _item_changes(updates: Sequence[PlannedRow]) -> dict[int, _ItemChange]:
+    """Item id -> its change. Rows that update the same item apply in file order and the
+    last name wins: one UPDATE applies only one joined row to each item."""
+    changes: dict[int, _ItemChange] = {}
+    for row in updates:
+        assert row.item_id is not None  # resolved before the write
+        change = changes.setdefault(row.item_id, _ItemChange(name=row.name, sets={}, clears=set()))
+        change.name = row.name
+        for column in row.clears:
+            change.sets.pop(column, None)
+            change.clears.add(column)
+        for column, entry in item_store.value_document(row.values).items():
+            change.sets[column] = entry
+            change.clears.discard(column)
+    return changes
 
 
 def _fail_orphans(rows: Sequence[PlannedRow], target: ChunkTarget) -> None:

@@ -6,7 +6,7 @@ event vocabulary of monday's activity logs (`create_pulse`, `update_column_value
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
@@ -16,6 +16,8 @@ from server.db import Connection, Pool
 from server.store.records import ItemRecord, Row, from_row
 
 Q = sql.queries("items")
+# an item's `column_values`: column id -> {"value": the column type's JSON, "text": display text}
+Document = dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +70,22 @@ class NotificationRecord:
         return from_row(cls, row)
 
 
+def value_document(values: Mapping[str, tuple[Any, str]]) -> Document:
+    """An item's values document from column id -> (value, text)."""
+    return {column: {"value": value, "text": text} for column, (value, text) in values.items()}
+
+
+def _apply_writes(document: Document, writes: Sequence[ValueWrite]) -> Document:
+    """An item's values document with the writes applied in order (a None value clears)."""
+    written = dict(document)
+    for write in writes:
+        if write.value is None:
+            written.pop(write.column_id, None)
+        else:
+            written[write.column_id] = {"value": write.value, "text": write.text}
+    return written
+
+
 async def fetch_one(conn: Connection | Pool, query: str, *args: Any) -> Row:
     """The one row a statement always returns (an insert's RETURNING, a locked item)."""
     row = await conn.fetchrow(query, *args)
@@ -94,15 +112,13 @@ class ItemStore:
         now: datetime,
     ) -> ItemRecord:
         """A new item at the end of the board with its values, logged as `create_pulse`."""
+        document = _apply_writes({}, values)
         async with self.pool.acquire() as conn, conn.transaction():
             item = ItemRecord.from_row(
-                await fetch_one(conn, Q["insert_item"], board_id, group_id, name, user_id, now)
+                await fetch_one(
+                    conn, Q["insert_item"], board_id, group_id, name, user_id, now, document
+                )
             )
-            for write in values:
-                if write.value is not None:
-                    await conn.execute(
-                        Q["set_value"], item.id, write.column_id, write.value, write.text
-                    )
             await self._log(conn, item, user_id, "create_pulse", _item_data(item), now)
         return item
 
@@ -117,19 +133,11 @@ class ItemStore:
     ) -> ItemRecord:
         """Write (or clear) column values and rename; log each change that changes something."""
         async with self.pool.acquire() as conn, conn.transaction():
-            item = ItemRecord.from_row(await fetch_one(conn, Q["lock_item"], item_id))
-            stored = {
-                row["column_id"]: row["value"]
-                for row in await conn.fetch(Q["values_of_item"], item_id)
-            }
+            locked = await fetch_one(conn, Q["lock_item"], item_id)
+            item = ItemRecord.from_row(locked)
+            stored: Document = locked["column_values"]
             for write in values:
-                previous = stored.get(write.column_id)
-                if write.value is None:
-                    await conn.execute(Q["clear_value"], item_id, write.column_id)
-                else:
-                    await conn.execute(
-                        Q["set_value"], item_id, write.column_id, write.value, write.text
-                    )
+                previous = stored.get(write.column_id, {}).get("value")
                 if previous != write.value:
                     data = _item_data(
                         item,
@@ -144,7 +152,8 @@ class ItemStore:
             if name is not None and name != item.name:
                 data = _item_data(item, value=name, previous_value=item.name)
                 await self._log(conn, item, user_id, "update_name", data, now)
-            row = await fetch_one(conn, Q["touch_item"], item_id, name, now)
+            document = _apply_writes(stored, values)
+            row = await fetch_one(conn, Q["touch_item"], item_id, name, now, document)
         return ItemRecord.from_row(row)
 
     async def move_item(
@@ -187,7 +196,7 @@ class ItemStore:
             return
         new_ids = [row["id"] for row in await conn.fetch(Q["allocate_item_ids"], len(old_ids))]
         await conn.execute(Q["copy_items"], old_ids, new_ids, board_id, target, user_id, now)
-        for query in ("copy_values", "copy_tags", "copy_assignees"):
+        for query in ("copy_tags", "copy_assignees"):
             await conn.execute(Q[query], old_ids, new_ids)
         data = {"board_id": board_id, "group_id": target, "source_group_id": source}
         await conn.execute(Q["log_events"], board_id, user_id, "create_pulse", data, now, new_ids)
