@@ -131,6 +131,23 @@ async def test_invalid_rows_do_not_count_against_the_item_budget(clock: Api) -> 
     assert status["counts"]["invalid"] == 1 and status["counts"]["created"] == 0
 
 
+async def test_budget_reserved_for_rows_found_invalid_is_given_back(clock: Api) -> None:
+    # a flat file is written while it is validated, so the budget is first reserved for every
+    # row; the 500 invalid ones are given back when the job ends
+    api = clock
+    body = names("A", 9_500) + "".join(f"Bad {n},5 September\n" for n in range(500))
+    status = await run_import(api, body.replace("name\n", "name,numeric\n", 1))
+    assert status["counts"]["created"] == 9_500 and status["counts"]["invalid"] == 500, status
+    status = await run_import(api, names("B", 9_499))
+    assert status["status"] == "COMPLETED" and status["counts"]["created"] == 9_499, status
+    # one item left: six rows would not fit if all were valid, the one valid row does
+    status = await run_import(api, "name,numeric\nLast,1\n" + "Bad,x\n" * 5)
+    assert status["status"] == "COMPLETED", status
+    assert status["counts"]["created"] == 1 and status["counts"]["invalid"] == 5, status
+    status = await run_import(api, "name\nPast the budget\n")
+    assert status["failure_reason"] == "ACCOUNT_CAPACITY_EXCEEDED", status
+
+
 async def test_backfill_ignores_the_item_budget_and_ingest_resumes_after_an_hour(
     clock: Api,
 ) -> None:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, NoReturn
+from typing import BinaryIO
 
 # Python's csv module stops at 128 KB per field by default; files may carry 10 MB cells.
 FIELD_SIZE_LIMIT = 160 * 1024 * 1024  # bytes
@@ -71,12 +71,12 @@ def _decoded_lines(stream: BinaryIO) -> Iterator[str]:
         if first:
             first = False
             piece = piece.removeprefix(b"\xef\xbb\xbf")
-        if b"\x00" in piece:
-            _raise_bad_line(piece, number)
         try:
+            if b"\x00" in piece:
+                raise ValueError("NUL byte")
             text = piece.decode("utf-8")
-        except UnicodeDecodeError:
-            _raise_bad_line(piece, number)
+        except ValueError:  # UnicodeDecodeError too: the lines before the bad one still count
+            yield from _lines_up_to_the_bad_one(piece, number)
         # newline="": lines end at \n, \r\n or \r, as bytes.splitlines counts them
         yield from io.StringIO(text, newline="")
         number += len(piece.splitlines())
@@ -90,7 +90,9 @@ def _complete_lines_end(data: bytes) -> int:
     return end + 1
 
 
-def _raise_bad_line(piece: bytes, before: int) -> NoReturn:
+def _lines_up_to_the_bad_one(piece: bytes, before: int) -> Iterator[str]:
+    """The lines of a block that failed to decode, up to the one that made it fail: a CSV
+    error on an earlier line is still the one reported, as in a line-by-line read."""
     for number, raw in enumerate(piece.splitlines(keepends=True), start=before + 1):
         nul = raw.find(b"\x00")
         if nul >= 0:
@@ -99,7 +101,7 @@ def _raise_bad_line(piece: bytes, before: int) -> NoReturn:
                 "is the file UTF-16 or binary? Save it as UTF-8 text"
             )
         try:
-            raw.decode("utf-8")
+            yield raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InvalidUpload(
                 f"Line {number} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column "

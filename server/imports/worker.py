@@ -18,6 +18,7 @@ import concurrent.futures
 import logging
 import multiprocessing
 import os
+import pickle
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -128,6 +129,7 @@ class _Session:
     path: Path
     spec: ParserSpec
     chunks: Iterator[list[PlannedRow]] | None = None
+    written: int = 0  # chunk files handed out
 
 
 # In the worker process: the open sessions, by token.
@@ -182,10 +184,32 @@ def invalid_rows(token: str) -> int:
     return len(_sessions[token].scan.invalid)
 
 
-def next_chunk(token: str) -> list[PlannedRow] | None:
+def next_chunk(token: str) -> Path | None:
+    """Plan the next chunk into a file beside the upload; return its path (None at the end).
+
+    Only the short path crosses the pool's result pipe: a worker killed in the middle of
+    sending a large result would leave a partial message there, and the pool would wait for
+    the rest of it for ever instead of reporting the worker dead.
+    """
     session = _sessions[token]
     assert session.chunks is not None
-    return next(session.chunks, None)
+    chunk = next(session.chunks, None)
+    if chunk is None:
+        return None
+    session.written += 1
+    path = session.path.with_name(f"chunk-{session.written:06d}.pickle")
+    partial = path.with_suffix(".partial")
+    partial.write_bytes(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
+    partial.rename(path)
+    return path
+
+
+def _load_chunk(path: Path) -> list[PlannedRow]:
+    try:
+        chunk: list[PlannedRow] = pickle.loads(path.read_bytes())
+    finally:
+        path.unlink(missing_ok=True)
+    return chunk
 
 
 def close(token: str) -> None:
@@ -251,9 +275,9 @@ async def chunks_of(pool: ParsePool, token: str) -> AsyncIterator[list[PlannedRo
     """The session's planned chunks, the next one parsed while the caller writes this one."""
     pending = asyncio.ensure_future(pool.call(next_chunk, token))
     try:
-        while (chunk := await pending) is not None:
+        while (path := await pending) is not None:
             pending = asyncio.ensure_future(pool.call(next_chunk, token))
-            yield chunk
+            yield await asyncio.to_thread(_load_chunk, path)
     finally:
         if not pending.done():
             pending.cancel()
