@@ -9,14 +9,10 @@ import sys
 import uvicorn
 
 from server.app import create_app
+from server.imports.worker import GC_THRESHOLDS
 from server.settings import load_settings
 
-# An import allocates millions of short-lived objects: collecting the young generation every
-# 700 allocations (Python's default) cost about a third of parsing time in the benchmark.
-GC_THRESHOLDS = (50_000, 20, 20)  # allocations, then collections of the younger generation
-
-
-# CSV parsing runs in a worker thread; a shorter switch interval hands the GIL back to the
+# Blue imports parse in a worker thread; a shorter switch interval hands the GIL back to the
 # event loop sooner, so API calls keep answering while an import runs.
 SWITCH_INTERVAL = 0.001  # seconds (Python's default is 0.005)
 

@@ -63,6 +63,11 @@ def _encode_jsonb(value: Any) -> bytes:
     return b"\x01" + orjson.dumps(value)  # jsonb's binary format: a version byte, then the text
 
 
+def _encode_json(value: Any) -> bytes:
+    # bytes are a document encoded already (by the parsing worker process, off the event loop)
+    return value if isinstance(value, bytes) else orjson.dumps(value)
+
+
 def _decode_jsonb(data: bytes) -> Any:
     return orjson.loads(data[1:])
 
@@ -73,7 +78,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         "jsonb", encoder=_encode_jsonb, decoder=_decode_jsonb, schema="pg_catalog", format="binary"
     )
     await conn.set_type_codec(
-        "json", encoder=orjson.dumps, decoder=orjson.loads, schema="pg_catalog", format="binary"
+        "json", encoder=_encode_json, decoder=orjson.loads, schema="pg_catalog", format="binary"
     )
 
 

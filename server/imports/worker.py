@@ -14,7 +14,9 @@ sessions live in that process, and calls of one job run in order.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
+import gc
 import logging
 import multiprocessing
 import os
@@ -25,6 +27,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
+
+import orjson
 
 from server.imports import cells, csvfile
 from server.imports.planning import (
@@ -38,10 +42,16 @@ from server.imports.planning import (
 )
 from server.imports.rows import RowParser
 from server.imports.writer import PlannedRow
+from server.store.items import value_document
 
 logger = logging.getLogger(__name__)
 
 MAX_RELATION_COLUMNS = 5  # board relation columns per file
+# An import allocates millions of short-lived objects: collecting the young generation every
+# 700 allocations (Python's default) cost about a third of parsing time in the benchmark.
+# Set in the server process (server/__main__.py) and in the parsing worker.
+GC_THRESHOLDS = (50_000, 20, 20)  # allocations, then collections of the younger generation
+AHEAD_CHUNKS = 4  # chunks the worker may plan before the server process writes them
 PARENT_CHECK_SECONDS = 0.5  # how soon a worker notices its server process died
 
 P = ParamSpec("P")
@@ -196,6 +206,10 @@ def next_chunk(token: str) -> Path | None:
     chunk = next(session.chunks, None)
     if chunk is None:
         return None
+    for row in chunk:
+        if row.status == "created":  # encoded here, off the server's event loop
+            row.document = orjson.dumps(value_document(row.values))
+            row.values = {}
     session.written += 1
     path = session.path.with_name(f"chunk-{session.written:06d}.pickle")
     partial = path.with_suffix(".partial")
@@ -220,9 +234,17 @@ def _ready() -> int:
     return multiprocessing.current_process().pid or 0
 
 
+def _start_worker(parent: int) -> None:
+    """In the worker: collect garbage as rarely as the server does (parsing makes millions of
+    small objects: with the default thresholds a scan ran 1.4 times slower); exit with the
+    server."""
+    gc.set_threshold(*GC_THRESHOLDS)
+    _exit_with_parent(parent)
+
+
 def _exit_with_parent(parent: int) -> None:
-    """In the worker: exit when the server process is gone, even if it was SIGKILLed. (The
-    pool's queues cannot tell: the worker holds both ends of their pipes itself.)"""
+    """Exit when the server process is gone, even if it was SIGKILLed. (The pool's queues
+    cannot tell: the worker holds both ends of their pipes itself.)"""
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -245,7 +267,7 @@ class ParsePool:
             self._executor = concurrent.futures.ProcessPoolExecutor(
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_exit_with_parent,
+                initializer=_start_worker,
                 initargs=(os.getpid(),),
             )
         return self._executor
@@ -272,14 +294,18 @@ class ParsePool:
 
 
 async def chunks_of(pool: ParsePool, token: str) -> AsyncIterator[list[PlannedRow]]:
-    """The session's planned chunks, the next one parsed while the caller writes this one."""
-    pending = asyncio.ensure_future(pool.call(next_chunk, token))
+    """The session's planned chunks; the worker plans up to AHEAD_CHUNKS chunks ahead while the
+    caller writes, so neither waits for the other."""
+    pending: collections.deque[asyncio.Future[Path | None]] = collections.deque(
+        asyncio.ensure_future(pool.call(next_chunk, token)) for _ in range(AHEAD_CHUNKS)
+    )
     try:
-        while (path := await pending) is not None:
-            pending = asyncio.ensure_future(pool.call(next_chunk, token))
+        while (path := await pending.popleft()) is not None:
+            pending.append(asyncio.ensure_future(pool.call(next_chunk, token)))
             yield await asyncio.to_thread(_load_chunk, path)
     finally:
-        if not pending.done():
-            pending.cancel()
-        elif not pending.cancelled():
-            pending.exception()  # retrieved: an error after the caller stopped is not news
+        for future in pending:
+            if not future.done():
+                future.cancel()
+            elif not future.cancelled():
+                future.exception()  # retrieved: an error after the caller stopped is not news

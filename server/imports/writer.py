@@ -45,6 +45,8 @@ class PlannedRow:
     match_line: int | None = None  # matched an item an earlier row of this file creates
     parent_id: int | None = None  # a subitem's parent, known before the write
     values: dict[str, tuple[Any, str]] = field(default_factory=dict)  # column -> (value, text)
+    # a created row's values document as JSON, encoded in the parsing worker (values then empty)
+    document: bytes | None = None
     clears: list[str] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
 
@@ -81,7 +83,8 @@ async def write_chunk(
             records=[
                 (item_id, job.board_id, target.group_id,
                  r.parent_id or (target.created.get(r.parent_line) if r.parent_line else None),
-                 r.level, r.name, position, job.user_id, now, now, item_store.value_document(r.values))
+                 r.level, r.name, position, job.user_id, now, now,
+                 r.document if r.document is not None else item_store.value_document(r.values))
                 for r, item_id, position in zip(creates, ids, positions, strict=True)
             ],
         )  # fmt: skip
