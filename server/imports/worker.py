@@ -51,6 +51,7 @@ MAX_RELATION_COLUMNS = 5  # board relation columns per file
 # 700 allocations (Python's default) cost about a third of parsing time in the benchmark.
 # Set in the server process (server/__main__.py) and in the parsing worker.
 GC_THRESHOLDS = (50_000, 20, 20)  # allocations, then collections of the younger generation
+WORKER_NICENESS = 10  # added to the worker's nice value: a lower CPU priority
 AHEAD_CHUNKS = 4  # chunks the worker may plan before the server process writes them
 PARENT_CHECK_SECONDS = 0.5  # how soon a worker notices its server process died
 
@@ -235,9 +236,11 @@ def _ready() -> int:
 
 
 def _start_worker(parent: int) -> None:
-    """In the worker: collect garbage as rarely as the server does (parsing makes millions of
-    small objects: with the default thresholds a scan ran 1.4 times slower); exit with the
-    server."""
+    """In the worker: yield the CPU to the server process (API requests and the writes come
+    first when both cores are busy); collect garbage as rarely as the server does (parsing
+    makes millions of small objects: with the default thresholds a scan ran 1.4 times
+    slower); exit with the server."""
+    os.nice(WORKER_NICENESS)
     gc.set_threshold(*GC_THRESHOLDS)
     _exit_with_parent(parent)
 

@@ -1,0 +1,106 @@
+"""The one-pass stream of a flat file plans exactly what the scan-then-plan passes plan, and
+what crosses to the parsing worker process survives pickling."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from server.imports import csvfile, planning
+from server.imports.rows import RowParser
+from server.imports.worker import ParserSpec
+from tests.test_cells import COLUMNS, DIRECTORY
+
+BOARD_COLUMNS = {column.id: column for column in COLUMNS.values()}
+HEADER = ["name", "numeric", "status", "email"]
+CELLS = {
+    "name": st.sampled_from(["Acme", "Globex", "Acme", "", " ", "Initech, Inc", "<NULL>"]),
+    "numeric": st.sampled_from(["1", "2.5", "x", "", "<NULL>"]),
+    "status": st.sampled_from(["Done", "Stuck", "Nope", ""]),
+    "email": st.sampled_from(["a@acme.io", "b@acme.io", "not an email", "", "a@acme.io"]),
+}
+ROWS = st.lists(st.tuples(*(CELLS[h] for h in HEADER)), max_size=40)
+
+
+def make_parser(header_cells: list[str]) -> RowParser:
+    header = csvfile.parse_header(header_cells, {c: c for c in BOARD_COLUMNS}, 1)
+    return RowParser(header, BOARD_COLUMNS, DIRECTORY, clear_with_null=True)
+
+
+def plan_of(parser: RowParser, scan: planning.Scan, behaviour: str | None) -> planning.Plan:
+    # existing items the rows may match: one key once, one key twice
+    matches: dict[str, list[int | str]] = {"a@acme.io": [7], "b@acme.io": [8, 9]}
+    return planning.Plan(
+        job=None, board=None, parser=parser, scan=scan, behaviour=behaviour,  # type: ignore[arg-type]
+        match_column="email" if behaviour else None, matches=matches if behaviour else {},
+    )  # fmt: skip
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=ROWS,
+    behaviour=st.sampled_from([None, "UPSERT", "SKIP", "UPDATE"]),
+    done=st.sets(st.integers(2, 45), max_size=5),
+)
+def test_streaming_plans_what_scan_then_plan_plans(
+    tmp_path: Path, rows: list[tuple[str, ...]], behaviour: str | None, done: set[int]
+) -> None:
+    path = tmp_path / "file.csv"
+    path.write_text(csvfile_text(rows), encoding="utf-8")
+    scan, parser = planning.scan_file(path, make_parser, 1000)
+    two_pass = [
+        r for c in planning.plan_chunks(plan_of(parser, scan, behaviour), path, done) for r in c
+    ]
+    total, counted = planning.count_rows(path, make_parser, 1000)
+    streamed_scan = planning.Scan(header=counted.header)
+    streamed = [
+        r
+        for c in planning.stream_chunks(plan_of(counted, streamed_scan, behaviour), path, done)
+        for r in c
+    ]
+    assert total == scan.total
+    assert streamed == two_pass
+    assert streamed_scan.invalid == scan.invalid
+
+
+def csvfile_text(rows: list[tuple[str, ...]]) -> str:
+    def quoted(cell: str) -> str:
+        return f'"{cell}"' if "," in cell else cell
+
+    return "\n".join([",".join(HEADER), *(",".join(map(quoted, row)) for row in rows)]) + "\n"
+
+
+def test_a_file_over_the_row_limit_is_rejected_by_the_first_pass(tmp_path: Path) -> None:
+    path = tmp_path / "file.csv"
+    path.write_text("name\n" + "row\n" * 4, encoding="utf-8")
+    with pytest.raises(planning.Rejection) as caught:
+        planning.count_rows(path, make_parser, 3)
+    assert caught.value.reason == "INVALID_UPLOAD"
+    assert planning.count_rows(path, make_parser, 4)[0] == 4
+
+
+def test_a_hierarchy_is_not_streamed() -> None:
+    flat = csvfile.parse_header(["name", "status"], {"status": "status"}, 2)
+    deep = csvfile.parse_header(["name.l1", "name.l2"], {}, 2)
+    assert planning.can_stream(flat)
+    assert not planning.can_stream(deep)
+
+
+def test_what_the_worker_raises_and_takes_survives_pickling() -> None:
+    rejection = pickle.loads(pickle.dumps(planning.Rejection("FILE_TOO_LARGE", "too big")))
+    assert (rejection.reason, rejection.message) == ("FILE_TOO_LARGE", "too big")
+    invalid = pickle.loads(pickle.dumps(csvfile.InvalidUpload("Line 3 is bad")))
+    assert invalid.message == "Line 3 is bad"
+    spec = ParserSpec(
+        columns=BOARD_COLUMNS, directory=DIRECTORY, hierarchy_levels=1,
+        options={"on_match": {"behaviour": "UPSERT", "match_column_id": "email"}},
+    )  # fmt: skip
+    copy = pickle.loads(pickle.dumps(spec))
+    assert copy.match_column == "email"
+    assert copy.make_parser(HEADER).header == spec.make_parser(HEADER).header
