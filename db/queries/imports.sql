@@ -13,7 +13,8 @@ SELECT count(*) FROM items WHERE board_id = $1 AND state = 'active'
 -- One entry per item (an UPDATE applies one joined row per target row).
 UPDATE items
 SET name = r.name, updated_at = $1,
-    column_values = ((items.column_values::jsonb - ARRAY(SELECT json_array_elements_text(r.clears::json)))
+    column_values = ((CASE WHEN r.clears = '[]' THEN items.column_values::jsonb  -- most rows clear nothing
+                           ELSE items.column_values::jsonb - ARRAY(SELECT json_array_elements_text(r.clears::json)) END)
                      || r.sets::jsonb)::json
 FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS r(id, name, sets, clears)
 WHERE items.id = r.id

@@ -208,7 +208,7 @@ def next_chunk(token: str) -> Path | None:
     if chunk is None:
         return None
     for row in chunk:
-        if row.status == "created":  # encoded here, off the server's event loop
+        if row.status in ("created", "updated"):  # encoded here, off the server's event loop
             row.document = orjson.dumps(value_document(row.values))
             row.values = {}
     session.written += 1

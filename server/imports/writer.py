@@ -45,7 +45,8 @@ class PlannedRow:
     match_line: int | None = None  # matched an item an earlier row of this file creates
     parent_id: int | None = None  # a subitem's parent, known before the write
     values: dict[str, tuple[Any, str]] = field(default_factory=dict)  # column -> (value, text)
-    # a created row's values document as JSON, encoded in the parsing worker (values then empty)
+    # a created or updated row's values as a JSON document, encoded in the parsing worker
+    # (`values` is then empty)
     document: bytes | None = None
     clears: list[str] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
@@ -95,8 +96,8 @@ async def write_chunk(
             now,
             list(changes),
             [change.name for change in changes.values()],
-            [orjson.dumps(change.sets).decode() for change in changes.values()],
-            [orjson.dumps(sorted(change.clears)).decode() for change in changes.values()],
+            [change.sets for change in changes.values()],
+            [change.clears for change in changes.values()],
         )
     if target.log_activity and (creates or updates):
         changed = creates + updates
@@ -123,28 +124,50 @@ async def write_chunk(
 
 @dataclass(kw_only=True)
 class _ItemChange:
-    """What the update rows of one chunk do to one matched item."""
+    """What the update rows of one chunk do to one matched item, as the JSON texts that
+    `update_items` takes."""
 
     name: str
-    sets: item_store.Document
-    clears: set[str]
+    sets: str  # column id -> {value, text}
+    clears: str  # column ids
 
 
 def _item_changes(updates: Sequence[PlannedRow]) -> dict[int, _ItemChange]:
     """Item id -> its change. Rows that update the same item apply in file order and the
     last name wins: one UPDATE applies only one joined row to each item."""
-    changes: dict[int, _ItemChange] = {}
+    rows_of: dict[int, list[PlannedRow]] = {}
     for row in updates:
         assert row.item_id is not None  # resolved before the write
-        change = changes.setdefault(row.item_id, _ItemChange(name=row.name, sets={}, clears=set()))
-        change.name = row.name
-        for column in row.clears:
-            change.sets.pop(column, None)
-            change.clears.add(column)
-        for column, entry in item_store.value_document(row.values).items():
-            change.sets[column] = entry
-            change.clears.discard(column)
+        rows_of.setdefault(row.item_id, []).append(row)
+    changes: dict[int, _ItemChange] = {}
+    for item_id, rows in rows_of.items():
+        last = rows[-1]
+        if len(rows) == 1 and last.document is not None:  # the usual case: encoded already
+            sets, clears = last.document.decode(), orjson.dumps(sorted(last.clears)).decode()
+        else:
+            merged, cleared = _merge(rows)
+            sets, clears = orjson.dumps(merged).decode(), orjson.dumps(sorted(cleared)).decode()
+        changes[item_id] = _ItemChange(name=last.name, sets=sets, clears=clears)
     return changes
+
+
+def _merge(rows: Sequence[PlannedRow]) -> tuple[item_store.Document, set[str]]:
+    """The values several rows set on one item, in file order, and the columns left cleared."""
+    sets: item_store.Document = {}
+    clears: set[str] = set()
+    for row in rows:
+        for column in row.clears:
+            sets.pop(column, None)
+            clears.add(column)
+        written = (
+            orjson.loads(row.document)
+            if row.document is not None
+            else item_store.value_document(row.values)
+        )
+        for column, entry in written.items():
+            sets[column] = entry
+            clears.discard(column)
+    return sets, clears
 
 
 def _fail_orphans(rows: Sequence[PlannedRow], target: ChunkTarget) -> None:
