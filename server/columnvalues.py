@@ -72,9 +72,18 @@ def from_json(column: cells.Column, value: Any, directory: cells.Directory) -> c
         return None
     convert = _CONVERTERS.get(column.type, _scalar)
     try:
-        return convert(column, value, directory)
+        cell = convert(column, value, directory)
     except cells.CellError as exc:
         raise _refused(column, value, exc.message, reason=exc.code) from exc
+    if cell is not None and ("\x00" in cell.text or b"\\u0000" in orjson.dumps(cell.value)):
+        # PostgreSQL stores U+0000 in a json document but cannot read it back as jsonb
+        raise _refused(
+            column,
+            value,
+            "Values may not contain the NUL character (U+0000).",
+            reason="NUL_CHARACTER",
+        )
+    return cell
 
 
 def _refused(column: cells.Column, value: Any, message: str, **extra: Any) -> ColumnValueError:

@@ -78,6 +78,15 @@ async def test_unknown_status_label_gets_the_documented_error(api: Api) -> None:
     assert (await values_of(api, "1000"))["status"][0] == "Done"
 
 
+async def test_a_nul_character_is_refused_and_the_item_stays_readable(api: Api) -> None:
+    before = await values_of(api, "1000")
+    for column, value in (("text", "a\u0000b"), ("text", "\u0000")):
+        error = error_of(await change_value(api, "100", "1000", column, value))
+        assert error["code"] == "ColumnValueException"
+        assert error["error_data"]["reason"] == "NUL_CHARACTER"
+    assert await values_of(api, "1000") == before
+
+
 async def test_create_labels_if_missing_adds_status_and_dropdown_labels(api: Api) -> None:
     data = await api.gql(
         """mutation($v: JSON!) { change_multiple_column_values(board_id: 100, item_id: 1000,
