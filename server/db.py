@@ -93,14 +93,21 @@ async def create_pool(
 
 
 async def migrate(pool: Pool) -> None:
-    """Run every migration file in order; each is idempotent, and a lock keeps processes apart."""
+    """Run the migration files not applied yet, in order; a lock keeps processes apart.
+
+    Applied files are skipped, not re-run: their ALTER TABLEs would take an exclusive lock on
+    busy tables (items) at every start, making a second server process wait for the imports
+    of the first. Each file stays idempotent all the same."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK_KEY)
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations "
             "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
         )
+        applied = {row["name"] for row in await conn.fetch("SELECT name FROM schema_migrations")}
         for name, text in sql.migrations():
+            if name in applied:
+                continue
             await conn.execute(text)
             await conn.execute(
                 "INSERT INTO schema_migrations (name) VALUES ($1) ON CONFLICT DO NOTHING", name

@@ -5,8 +5,8 @@
 -- the statements that merge documents cast to jsonb for `||` and `-`.
 ALTER TABLE items ADD COLUMN IF NOT EXISTS column_values json NOT NULL DEFAULT '{}';
 
--- 0001 creates the old table again on every start (CREATE TABLE IF NOT EXISTS), so this
--- moves whatever it holds (nothing after the first run) and drops it again.
+-- Moves what the old table holds and drops it (a fresh database runs 0001, which creates it
+-- empty, then this).
 DO $$
 BEGIN
     IF to_regclass('column_values') IS NOT NULL THEN
