@@ -28,7 +28,7 @@ import orjson
 from server import events, sql
 from server.db import Connection
 from server.imports import blue_fields as bf
-from server.imports import cells, csvfile, processing
+from server.imports import cells, csvfile, processing, worker
 from server.services import Services
 from server.store import directory as directory_store
 from server.store import items as item_store
@@ -236,7 +236,7 @@ class BlueTarget:
     board: Board
     user: User
     header: HeaderMap
-    parsers: dict[int, cells.CellParser]
+    directory: cells.Directory
     people: People
     groups: dict[str, str]  # lower-cased title -> group id
     tags: dict[str, int]  # lower-cased name -> tag id
@@ -303,9 +303,6 @@ async def _prepare(
         {int(b) for c in header.columns.values() for b in c.settings.get("board_ids", [])}
     )
     directory = await directory_store.load_directory(services.pool, job.account_id, targets)
-    parsers = {
-        index: cells.compile_parser(column, directory) for index, column in header.columns.items()
-    }
     members = await services.pool.fetch(Q["board_members_directory"], board.id)
     people = People([(m["id"], m["name"], m["email"]) for m in members])
     total = await asyncio.to_thread(count_records, path, header.headers)
@@ -322,8 +319,21 @@ async def _prepare(
     async with services.pool.acquire() as conn, conn.transaction():
         await services.jobs.save_progress(conn, job, checkpoint_line=job.checkpoint_line, counts=job.counts,
                                           progress=job.progress, total_rows=total, state=state)  # fmt: skip
-    return BlueTarget(job=job, board=board, user=user, header=header, parsers=parsers, people=people,
+    return BlueTarget(job=job, board=board, user=user, header=header, directory=directory, people=people,
                       groups=groups, tags=tags, position=position, total=total)  # fmt: skip
+
+
+async def _write_chunk(services: Services, target: BlueTarget, chunk: list[Record]) -> None:
+    job, board, user = target.job, target.board, target.user
+    async with services.pool.acquire() as conn, conn.transaction():
+        await _write_records(conn, target, chunk, services.clock.now())
+        target.processed += len(chunk)
+        target.last_progress = _progress(target)
+        counts = await JobStore.outcome_counts(conn, job.id, target.total)
+        await services.jobs.save_progress(conn, job, checkpoint_line=chunk[-1].line, counts=counts,
+                                          progress=int(target.last_progress), total_rows=target.total, state={})  # fmt: skip
+        await events.publish(conn, board.id, user.id,
+                             progress_event(user, board, "IN_PROGRESS", target.last_progress))  # fmt: skip
 
 
 async def _run(services: Services, target: BlueTarget, path: Path) -> None:
@@ -337,22 +347,19 @@ async def _run(services: Services, target: BlueTarget, path: Path) -> None:
         user.id,
         progress_event(user, board, "IN_PROGRESS", target.last_progress),
     )
-    chunks = record_chunks(path, target.header, target.parsers, target.people, done)
-    while True:
-        if await services.pool.fetchval(Q["cancel_requested"], job.id):
-            raise CancelledImport
-        chunk = await asyncio.to_thread(next, chunks, None)
-        if chunk is None:
-            break
-        async with services.pool.acquire() as conn, conn.transaction():
-            await _write_records(conn, target, chunk, services.clock.now())
-            target.processed += len(chunk)
-            target.last_progress = _progress(target)
-            counts = await JobStore.outcome_counts(conn, job.id, target.total)
-            await services.jobs.save_progress(conn, job, checkpoint_line=chunk[-1].line, counts=counts,
-                                              progress=int(target.last_progress), total_rows=target.total, state={})  # fmt: skip
-            await events.publish(conn, board.id, user.id,
-                                 progress_event(user, board, "IN_PROGRESS", target.last_progress))  # fmt: skip
+    # parsed in the server's parsing worker process, off the event loop
+    token = f"blue:{job.id}:{job.attempt}"
+    await services.parsing.call(
+        worker.open_records, token, path, target.header, target.directory, target.people, done
+    )
+    try:
+        async for chunk in worker.chunks_of(services.parsing, token):
+            if await services.pool.fetchval(Q["cancel_requested"], job.id):
+                raise CancelledImport
+            await _write_chunk(services, target, chunk)
+    finally:
+        with contextlib.suppress(Exception):
+            await services.parsing.call(worker.close, token)
     await _end(services, job, "COMPLETED", None, target)
     await events.publish(
         services.pool, board.id, user.id, progress_event(user, board, "COMPLETE", 100.0)

@@ -139,12 +139,20 @@ class _Session:
     parser: RowParser
     path: Path
     spec: ParserSpec
-    chunks: Iterator[list[PlannedRow]] | None = None
+
+
+@dataclass
+class _Stream:
+    """Chunks being planned (a monday file) or parsed (a Blue file), handed out as files."""
+
+    chunks: Iterator[list[Any]]
+    folder: Path
     written: int = 0  # chunk files handed out
 
 
-# In the worker process: the open sessions, by token.
+# In the worker process: the open sessions and chunk streams, by token.
 _sessions: dict[str, _Session] = {}
+_streams: dict[str, _Stream] = {}
 
 
 def scan(token: str, path: Path, spec: ParserSpec, limit: int) -> ScanSummary:
@@ -178,7 +186,8 @@ def plan(
 ) -> None:
     """Start planning the scanned file's chunks, skipping the lines already written."""
     session = _sessions[token]
-    session.chunks = plan_chunks(_plan(session, job, board, matches), session.path, done)
+    chunks = plan_chunks(_plan(session, job, board, matches), session.path, done)
+    _streams[token] = _Stream(chunks=chunks, folder=session.path.parent)
 
 
 def stream(
@@ -187,7 +196,20 @@ def stream(
     """Start validating and planning the counted file in one pass (`stream_chunks`)."""
     session = _sessions[token]
     session.scan = Scan(header=session.parser.header)
-    session.chunks = stream_chunks(_plan(session, job, board, matches), session.path, done)
+    chunks = stream_chunks(_plan(session, job, board, matches), session.path, done)
+    _streams[token] = _Stream(chunks=chunks, folder=session.path.parent)
+
+
+def open_records(
+    token: str, path: Path, header: Any, directory: cells.Directory, people: Any, done: set[int]
+) -> None:
+    """Start parsing a Blue file's records (`server.imports.blue.record_chunks`)."""
+    # imported here, in the worker only: the Blue module imports the server's services
+    from server.imports import blue
+
+    parsers = {i: cells.compile_parser(c, directory) for i, c in header.columns.items()}
+    chunks = blue.record_chunks(path, header, parsers, people, done)
+    _streams[token] = _Stream(chunks=chunks, folder=path.parent)
 
 
 def invalid_rows(token: str) -> int:
@@ -202,26 +224,26 @@ def next_chunk(token: str) -> Path | None:
     sending a large result would leave a partial message there, and the pool would wait for
     the rest of it for ever instead of reporting the worker dead.
     """
-    session = _sessions[token]
-    assert session.chunks is not None
-    chunk = next(session.chunks, None)
+    stream = _streams[token]
+    chunk = next(stream.chunks, None)
     if chunk is None:
         return None
     for row in chunk:
-        if row.status in ("created", "updated"):  # encoded here, off the server's event loop
+        # encoded here, off the server's event loop
+        if isinstance(row, PlannedRow) and row.status in ("created", "updated"):
             row.document = orjson.dumps(value_document(row.values))
             row.values = {}
-    session.written += 1
-    path = session.path.with_name(f"chunk-{session.written:06d}.pickle")
+    stream.written += 1
+    path = stream.folder / f"chunk-{stream.written:06d}.pickle"
     partial = path.with_suffix(".partial")
     partial.write_bytes(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
     partial.rename(path)
     return path
 
 
-def _load_chunk(path: Path) -> list[PlannedRow]:
+def _load_chunk(path: Path) -> list[Any]:
     try:
-        chunk: list[PlannedRow] = pickle.loads(path.read_bytes())
+        chunk: list[Any] = pickle.loads(path.read_bytes())
     finally:
         path.unlink(missing_ok=True)
     return chunk
@@ -229,6 +251,7 @@ def _load_chunk(path: Path) -> list[PlannedRow]:
 
 def close(token: str) -> None:
     _sessions.pop(token, None)
+    _streams.pop(token, None)
 
 
 def _ready() -> int:
@@ -296,7 +319,7 @@ class ParsePool:
             self._executor = None
 
 
-async def chunks_of(pool: ParsePool, token: str) -> AsyncIterator[list[PlannedRow]]:
+async def chunks_of(pool: ParsePool, token: str) -> AsyncIterator[list[Any]]:
     """The session's planned chunks; the worker plans up to AHEAD_CHUNKS chunks ahead while the
     caller writes, so neither waits for the other."""
     pending: collections.deque[asyncio.Future[Path | None]] = collections.deque(
