@@ -6,9 +6,9 @@ went from ~50 ms to ~500 ms). In a worker process it runs on its own core and th
 process only writes the planned chunks.
 
 The worker keeps each job's scan between calls (a *session*, keyed by a token), so the scan
-results and the parsed rows never cross the process boundary; only chunks of planned rows do,
-a few hundred at a time. One worker process serves every job of a server process: its
-sessions live in that process, and calls of one job run in order.
+results and the parsed rows never cross the process boundary; only chunks of planned rows (or
+of Blue records) do, a few hundred rows at a time, as files. One worker process serves every
+job of a server process: its sessions live in that process, and calls of one job run in order.
 """
 
 from __future__ import annotations
