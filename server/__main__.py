@@ -12,7 +12,7 @@ from server.app import create_app
 from server.imports.worker import GC_THRESHOLDS
 from server.settings import load_settings
 
-# A subitems file is parsed in a thread; a shorter switch interval hands the GIL back to the
+# Reports are written and Blue files counted in threads; a shorter switch interval hands the GIL back to the
 # event loop sooner, so API calls keep answering while an import runs.
 SWITCH_INTERVAL = 0.001  # seconds (Python's default is 0.005)
 

@@ -1,9 +1,10 @@
 """Processing one claimed monday-style import job, from the uploaded object to COMPLETED.
 
-Two passes over a local copy of the file: the scan validates every row (nothing written, so a
-file that must be rejected leaves the board untouched), then the write pass re-reads it in
-chunks of CHUNK_ROWS rows, each in one transaction with its checkpoint. CSV parsing and cell
-validation run in a worker thread so the event loop keeps answering while a job runs.
+A first pass over a local copy of the file decides whatever could reject it as a whole, so a
+rejected file leaves the board untouched. A flat file whose rows all fit is then validated and
+written in one pass; other files are scanned whole first. Rows are written in chunks of
+CHUNK_ROWS, each in one transaction with its checkpoint. Parsing and validation run in the
+parsing worker process (`worker`), so the event loop keeps answering while a job runs.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ from server import faults, limits, sql
 from server.db import Connection
 from server.errors import StorageError
 from server.imports import cells, csvfile, report, subitems, worker
-from server.imports.planning import CHUNK_ROWS, Rejection
-from server.imports.rows import RowParser
+from server.imports.planning import Rejection
 from server.imports.worker import ParserSpec
 from server.imports.writer import ChunkTarget, PlannedRow, failed_result, write_chunk
 from server.services import Services
@@ -131,6 +131,7 @@ async def _process(services: Services, job: Job, tmp: Path) -> None:
     finally:
         with contextlib.suppress(Exception):
             await services.parsing.call(worker.close, token)
+            await services.parsing.call(worker.close, f"{token}:children")
 
 
 async def _run_scanned(
@@ -154,13 +155,14 @@ async def _run_scanned(
         streaming = counted.streamable and await _check_capacity(
             services, job, board, upper, exact=False
         )
-    child_scan = child_path = None
+    child_scan = None
     if not streaming:
         scan = await services.parsing.call(worker.scan, token, path, spec, limit)
         header = scan.header
         if job.options.get("subitems"):
-            child_path = tmp / "subitems.csv"
-            child_scan = await _scan_children(services, job, spec, child_path)
+            child_scan = await _scan_children(
+                services, job, spec, tmp / "subitems.csv", f"{token}:children"
+            )
         totals = Totals(
             total=scan.total + (child_scan.total if child_scan else 0),
             valid=scan.valid + (child_scan.valid if child_scan else 0),
@@ -186,40 +188,29 @@ async def _run_scanned(
     if streaming:
         invalid = await services.parsing.call(worker.invalid_rows, token)
         await _settle_budget(services, job, total - invalid)
-    if child_scan is not None and child_path is not None:
+    if child_scan is not None:
         parents = await _parent_keys(services, job, header)
-        await _write(
-            services, job,
-            lambda done: _in_thread(
-                subitems.plan_children(child_scan, child_path, parents, done, CHUNK_ROWS)
-            ),
-            total,
-        )  # fmt: skip
+
+        async def planned_children(done: set[int]) -> AsyncIterator[list[PlannedRow]]:
+            children = f"{token}:children"
+            await services.parsing.call(worker.plan_children, children, parents, done)
+            async for chunk in worker.chunks_of(services.parsing, children):
+                yield chunk
+
+        await _write(services, job, planned_children, total)
     await _complete(services, job, header, child_scan, total, tmp)
 
 
 async def _scan_children(
-    services: Services, job: Job, spec: ParserSpec, path: Path
-) -> subitems.ChildScan:
+    services: Services, job: Job, spec: ParserSpec, path: Path, token: str
+) -> worker.ChildSummary:
     await download(
         services, subitems.children_key(job), path, job.options.get("character_encoding")
     )
-
-    def make_child_parser(header_cells: list[str], key_header: str) -> RowParser:
-        header = csvfile.parse_header(
-            header_cells, {c: c for c in spec.columns}, 1, frozenset({key_header})
-        )
-        return RowParser(header, spec.columns, spec.directory, clear_with_null=False)
-
-    return await asyncio.to_thread(
-        subitems.scan_children, path, make_child_parser,
+    return await services.parsing.call(
+        worker.scan_children, token, path, spec,
         job.options["subitems"]["parent_key_header"], ROW_LIMITS[job.kind],
     )  # fmt: skip
-
-
-async def _in_thread(chunks: Iterator[list[PlannedRow]]) -> AsyncIterator[list[PlannedRow]]:
-    while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
-        yield chunk
 
 
 async def _parent_keys(
@@ -509,7 +500,7 @@ async def _complete(
     services: Services,
     job: Job,
     header: csvfile.Header,
-    child_scan: subitems.ChildScan | None,
+    child_scan: worker.ChildSummary | None,
     total: int,
     tmp: Path,
 ) -> None:
@@ -527,7 +518,7 @@ async def _complete(
     )
     if child_scan is not None:
         child_key = await _put_report(
-            services, tmp, subitems.report_key(job), child_scan.parser.header.names, child_rows
+            services, tmp, subitems.report_key(job), child_scan.header_names, child_rows
         )
         await services.jobs.merge_options(job, {"subitems_report": child_key is not None})
     await services.jobs.finish(

@@ -30,8 +30,9 @@ from typing import Any, ParamSpec, TypeVar
 
 import orjson
 
-from server.imports import cells, csvfile
+from server.imports import cells, csvfile, subitems
 from server.imports.planning import (
+    CHUNK_ROWS,
     Plan,
     Scan,
     can_stream,
@@ -152,6 +153,7 @@ class _Stream:
 
 # In the worker process: the open sessions and chunk streams, by token.
 _sessions: dict[str, _Session] = {}
+_children: dict[str, tuple[subitems.ChildScan, Path]] = {}
 _streams: dict[str, _Stream] = {}
 
 
@@ -212,6 +214,39 @@ def open_records(
     _streams[token] = _Stream(chunks=chunks, folder=path.parent)
 
 
+@dataclass(frozen=True)
+class ChildSummary:
+    """What the server process needs of a subitems file's scan."""
+
+    header_names: list[str]
+    total: int
+    valid: int
+
+
+def scan_children(
+    token: str, path: Path, spec: ParserSpec, key_header: str, limit: int
+) -> ChildSummary:
+    """Validate a subitems file (`server.imports.subitems.scan_children`); keep it for
+    `plan_children`."""
+
+    def make_parser(header_cells: list[str], key: str) -> RowParser:
+        header = csvfile.parse_header(
+            header_cells, {c: c for c in spec.columns}, 1, frozenset({key})
+        )
+        return RowParser(header, spec.columns, spec.directory, clear_with_null=False)
+
+    scan = subitems.scan_children(path, make_parser, key_header, limit)
+    _children[token] = (scan, path)
+    return ChildSummary(header_names=scan.parser.header.names, total=scan.total, valid=scan.valid)
+
+
+def plan_children(token: str, parents: dict[str, list[subitems.Parent]], done: set[int]) -> None:
+    """Start planning the scanned subitems file's rows under the parents' items."""
+    scan, path = _children[token]
+    chunks = subitems.plan_children(scan, path, parents, done, CHUNK_ROWS)
+    _streams[token] = _Stream(chunks=chunks, folder=path.parent)
+
+
 def invalid_rows(token: str) -> int:
     """Rows the session's scan found invalid so far."""
     return len(_sessions[token].scan.invalid)
@@ -251,6 +286,7 @@ def _load_chunk(path: Path) -> list[Any]:
 
 def close(token: str) -> None:
     _sessions.pop(token, None)
+    _children.pop(token, None)
     _streams.pop(token, None)
 
 
