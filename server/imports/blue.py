@@ -349,11 +349,12 @@ async def _run(services: Services, target: BlueTarget, path: Path) -> None:
     )
     # parsed in the server's parsing worker process, off the event loop
     token = f"blue:{job.id}:{job.attempt}"
-    await services.parsing.call(
-        worker.open_records, token, path, target.header, target.directory, target.people, done
-    )
+    records = worker.chunks_of(
+        services.parsing, worker.open_records, token, path, target.header, target.directory,
+        target.people, done,
+    )  # fmt: skip
     try:
-        async for chunk in worker.chunks_of(services.parsing, token):
+        async for chunk in records:
             if await services.pool.fetchval(Q["cancel_requested"], job.id):
                 raise CancelledImport
             await _write_chunk(services, target, chunk)

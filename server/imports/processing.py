@@ -178,26 +178,24 @@ async def _run_scanned(
             matches.setdefault(row["key"], []).append(row["item_id"])
 
     start = worker.stream if streaming else worker.plan
-
-    async def planned(done: set[int]) -> AsyncIterator[list[PlannedRow]]:
-        await services.parsing.call(start, token, job, board, matches, done)
-        async for chunk in worker.chunks_of(services.parsing, token):
-            yield chunk
-
-    await _write(services, job, planned, total)
+    await _write(
+        services, job,
+        lambda done: worker.chunks_of(services.parsing, start, token, job, board, matches, done),
+        total,
+    )  # fmt: skip
     if streaming:
         invalid = await services.parsing.call(worker.invalid_rows, token)
         await _settle_budget(services, job, total - invalid)
     if child_scan is not None:
         parents = await _parent_keys(services, job, header)
-
-        async def planned_children(done: set[int]) -> AsyncIterator[list[PlannedRow]]:
-            children = f"{token}:children"
-            await services.parsing.call(worker.plan_children, children, parents, done)
-            async for chunk in worker.chunks_of(services.parsing, children):
-                yield chunk
-
-        await _write(services, job, planned_children, total)
+        children = f"{token}:children"
+        await _write(
+            services, job,
+            lambda done: worker.chunks_of(
+                services.parsing, worker.plan_children, children, parents, done
+            ),
+            total,
+        )  # fmt: skip
     await _complete(services, job, header, child_scan, total, tmp)
 
 

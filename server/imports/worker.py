@@ -355,9 +355,13 @@ class ParsePool:
             self._executor = None
 
 
-async def chunks_of(pool: ParsePool, token: str) -> AsyncIterator[list[Any]]:
-    """The session's planned chunks; the worker plans up to AHEAD_CHUNKS chunks ahead while the
-    caller writes, so neither waits for the other."""
+async def chunks_of(
+    pool: ParsePool, start: Callable[..., None], token: str, *args: Any
+) -> AsyncIterator[list[Any]]:
+    """Open a chunk stream in the worker (`start`: `plan`, `stream`, `plan_children` or
+    `open_records`, called with the token and `args`), then its chunks; the worker plans up to
+    AHEAD_CHUNKS chunks ahead while the caller writes, so neither waits for the other."""
+    await pool.call(start, token, *args)
     pending: collections.deque[asyncio.Future[Path | None]] = collections.deque(
         asyncio.ensure_future(pool.call(next_chunk, token)) for _ in range(AHEAD_CHUNKS)
     )
