@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from server.imports import csvfile
-from server.imports.rows import ParsedRow, RowParser, errors_json
+from server.imports.rows import ParsedRow, RowParser, document, errors_json
 from server.imports.writer import PlannedRow
 from server.store.jobs import Job
 from server.store.records import Board
@@ -209,11 +209,7 @@ def plan_row(plan: Plan, line: int, record: list[str], parsed: ParsedRow | None)
         name=parsed.name,
         level=parsed.level,
         parent_line=plan.scan.parent_of.get(line),
-        values={
-            c: (cell.value, cell.text)
-            for c, cell in parsed.values.items()
-            if cell.value is not None
-        },
+        document=document(parsed),
     )
     if plan.behaviour is None or plan.match_column is None:
         return row
@@ -229,14 +225,14 @@ def plan_row(plan: Plan, line: int, record: list[str], parsed: ParsedRow | None)
     if not found:
         if plan.behaviour == "UPDATE":  # Zoho's update mode never creates
             row.status = "skipped"
-            row.values = {}
+            row.document = None
             return row
         if key:
             plan.matches[key] = [f"line:{line}"]
         return row
     if plan.behaviour == "SKIP":
         row.status = "skipped"
-        row.values = {}
+        row.document = None
     else:
         row.status = "updated"
         row.clears = [c for c, cell in parsed.values.items() if cell.value is None]

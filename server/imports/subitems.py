@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.imports import csvfile
-from server.imports.rows import ParsedRow, RowParser, errors_json
+from server.imports.rows import ParsedRow, RowParser, document, errors_json
 from server.imports.writer import PlannedRow
 from server.store.jobs import Job
 
@@ -124,5 +124,5 @@ def _plan_child(
     return PlannedRow(
         line=stored_line, cells=record, status="created", name=parsed.name, level=parent.level + 1,
         parent_id=parent.item_id,
-        values={c: (cell.value, cell.text) for c, cell in parsed.values.items() if cell.value is not None},
+        document=document(parsed),
     )  # fmt: skip

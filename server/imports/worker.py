@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-import orjson
-
 from server.imports import cells, csvfile, subitems
 from server.imports.planning import (
     CHUNK_ROWS,
@@ -42,8 +40,6 @@ from server.imports.planning import (
     stream_chunks,
 )
 from server.imports.rows import RowParser
-from server.imports.writer import PlannedRow
-from server.store.items import value_document
 
 logger = logging.getLogger(__name__)
 
@@ -263,11 +259,6 @@ def next_chunk(token: str) -> Path | None:
     chunk = next(stream.chunks, None)
     if chunk is None:
         return None
-    for row in chunk:
-        # encoded here, off the server's event loop
-        if isinstance(row, PlannedRow) and row.status in ("created", "updated"):
-            row.document = orjson.dumps(value_document(row.values))
-            row.values = {}
     stream.written += 1
     path = stream.folder / f"chunk-{stream.written:06d}.pickle"
     partial = path.with_suffix(".partial")
