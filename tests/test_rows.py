@@ -30,6 +30,10 @@ def parser() -> RowParser:
     return RowParser(header, BOARD_COLUMNS, DIRECTORY, clear_with_null=True)
 
 
+def memo_of(p: RowParser, column_id: str) -> int:
+    return next(i for i, (_, column, _) in enumerate(p.cell_parsers) if column == column_id)
+
+
 def outcome(parsed: ParsedRow | list[RowError]) -> object:
     if isinstance(parsed, ParsedRow):
         return parsed.name, {c: (cell.value, cell.text) for c, cell in parsed.values.items()}
@@ -59,8 +63,7 @@ def test_a_repeated_bad_cell_is_reported_on_every_row() -> None:
 
 def test_a_column_of_distinct_cells_stops_remembering() -> None:
     p = parser()
-    numeric = [i for i, (_, column, _) in enumerate(p.cell_parsers) if column == "numeric"][0]
-    status = [i for i, (_, column, _) in enumerate(p.cell_parsers) if column == "status"][0]
+    numeric, status = memo_of(p, "numeric"), memo_of(p, "status")
     for n in range(rows.MEMO_ENTRIES + 10):
         assert isinstance(p.parse(n + 2, ["Acme", "Done", str(n), "", ""]), ParsedRow)
     assert p.memos[numeric] is None  # every cell new: nothing to gain
@@ -72,5 +75,4 @@ def test_long_cells_are_not_remembered() -> None:
     p = parser()
     email = "a" * rows.MEMO_CELL_CHARS + "@acme.io"
     assert isinstance(p.parse(2, ["Acme", "", "", email, ""]), ParsedRow)
-    index = [i for i, (_, column, _) in enumerate(p.cell_parsers) if column == "email"][0]
-    assert p.memos[index] == {}
+    assert p.memos[memo_of(p, "email")] == {}
