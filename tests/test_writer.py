@@ -1,9 +1,13 @@
-"""The chunk writer's merge of values documents, through a real import."""
+"""The chunk writer through a real import: values documents merged, row results stored."""
 
 from __future__ import annotations
 
-from tests.conftest import Api
-from tests.importing import board_items, run_import
+import uuid
+
+import asyncpg
+
+from tests.conftest import Api, ServerProcess
+from tests.importing import board_items, postgres_socket, run_import
 
 UPSERT_ON_EMAIL = {"behaviour": "UPSERT", "match_column_id": "email"}
 
@@ -37,3 +41,36 @@ async def test_update_merges_into_the_stored_document(api: Api) -> None:
         "numeric": "7",
         "people": "Ada Admin",
     }
+
+
+async def test_clean_rows_are_stored_a_chunk_to_a_row(api: Api, server: ServerProcess) -> None:
+    # 600 rows, more than two chunks; rows 101 and 402 have a bad number
+    lines = [f"Lead {n},{'x' if n in (101, 402) else n}" for n in range(1, 601)]
+    status = await run_import(api, "name,numeric\n" + "\n".join(lines) + "\n")
+    assert status["counts"]["created"] == 598 and status["counts"]["invalid"] == 2, status
+    host, port = postgres_socket(server)
+    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
+    try:
+        job_id = uuid.UUID(status["job_id"])
+        listed = await conn.fetch(
+            "SELECT line, status FROM import_rows WHERE job_id = $1 ORDER BY line", job_id
+        )
+        chunks = await conn.fetch(
+            "SELECT lines, statuses, item_ids FROM import_clean_rows WHERE job_id = $1", job_id
+        )
+        names = {
+            r["id"]: r["name"]
+            for r in await conn.fetch("SELECT id, name FROM items WHERE board_id = 100")
+        }
+    finally:
+        await conn.close()
+    # line numbers count the header: row n is on line n + 1
+    assert [(r["line"], r["status"]) for r in listed] == [(102, "invalid"), (403, "invalid")]
+    assert len(chunks) > 1
+    clean = {
+        line: (s, item_id)
+        for c in chunks
+        for line, s, item_id in zip(c["lines"], c["statuses"], c["item_ids"], strict=True)
+    }
+    assert sorted(clean) == [n + 1 for n in range(1, 601) if n not in (101, 402)]
+    assert all(s == "created" and names[i] == f"Lead {line - 1}" for line, (s, i) in clean.items())

@@ -17,7 +17,11 @@ DELETE FROM faults
 SELECT kind, status, count(*)::bigint AS n FROM import_jobs GROUP BY kind, status
 
 -- name: metrics_rows
-SELECT status, count(*)::bigint AS n FROM import_rows GROUP BY status
+SELECT status, count(*)::bigint AS n
+FROM (SELECT status FROM import_rows
+      UNION ALL
+      SELECT unnest(statuses) FROM import_clean_rows) AS outcomes
+GROUP BY status
 
 -- name: metrics_durations
 SELECT kind, extract(epoch FROM finished_at - started_at)::float8 AS seconds,

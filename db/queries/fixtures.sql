@@ -57,7 +57,7 @@ SELECT setval('boards_id_seq', greatest((SELECT max(id) FROM boards), (SELECT la
 
 -- name: reset_all
 TRUNCATE accounts, users, teams, team_members, boards, board_members, columns, groups, items,
-    tags, item_tags, activity_log, import_jobs, import_rows, usage_events,
+    tags, item_tags, activity_log, import_jobs, import_rows, import_clean_rows, usage_events,
     item_assignees, progress_events, outbox, export_requests, faults, complexity_budgets CASCADE
 
 -- name: reset_clock

@@ -36,6 +36,8 @@ SELECT name AS key, id AS item_id FROM items WHERE board_id = $1 AND state = 'ac
 
 -- name: done_lines
 SELECT line, item_id FROM import_rows WHERE job_id = $1
+UNION ALL
+SELECT unnest(lines), unnest(item_ids) FROM import_clean_rows WHERE job_id = $1
 
 -- name: insert_records
 -- Blue records: items with Blue's own fields and their values documents (JSON text).

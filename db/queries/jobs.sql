@@ -48,6 +48,10 @@ WHERE id = $1 AND attempt = $2 AND status = 'PROCESSING'
 -- name: row_results
 SELECT line, status, item_id, errors, cells FROM import_rows
 WHERE job_id = $1 AND ($2 OR status NOT IN ('created', 'updated'))
+UNION ALL
+SELECT c.line, c.status, c.item_id, '[]'::jsonb, '[]'::jsonb
+FROM import_clean_rows r, unnest(r.lines, r.statuses, r.item_ids) AS c(line, status, item_id)
+WHERE r.job_id = $1 AND $2
 ORDER BY line
 
 -- name: usage_in_window
@@ -61,7 +65,11 @@ INSERT INTO usage_events (account_id, kind, amount, at) VALUES ($1, $2, $3, $4)
 SELECT pg_advisory_xact_lock(727002, ($1 % 2147483647)::integer)
 
 -- name: count_outcomes
-SELECT status, count(*)::integer AS n FROM import_rows WHERE job_id = $1 GROUP BY status
+SELECT status, count(*)::integer AS n
+FROM (SELECT status FROM import_rows WHERE job_id = $1
+      UNION ALL
+      SELECT unnest(statuses) FROM import_clean_rows WHERE job_id = $1) AS outcomes
+GROUP BY status
 
 -- name: notify_changed
 SELECT pg_notify('job_changed', $1::text)
@@ -74,3 +82,7 @@ SELECT line, status, item_id, errors, cells FROM import_rows
 WHERE job_id = $1 AND status NOT IN ('created', 'updated')
 ORDER BY line
 LIMIT $2
+
+-- name: insert_clean_rows
+INSERT INTO import_clean_rows (job_id, first_line, lines, statuses, item_ids)
+VALUES ($1, $2, $3, $4, $5)

@@ -439,11 +439,12 @@ async def _write_records(
                 Q["add_item_tags"], [p[0] for p in tag_pairs], [p[1] for p in tag_pairs]
             )
     item_of = dict(zip((r.line for r in good), ids, strict=True))
-    results = [_result(r, item_of.get(r.line)) for r in chunk]
+    results = [_result(r, item_of.get(r.line), keep_cells=False) for r in chunk]
     await JobStore.insert_row_results(conn, job, results)
 
 
-def _result(record: Record, item_id: int | None) -> RowResult:
+def _result(record: Record, item_id: int | None, *, keep_cells: bool = True) -> RowResult:
+    """A record's outcome; a created record's cells are kept only for a dry run's report."""
     return RowResult(
         line=record.line,
         status="invalid" if record.errors else "created",
@@ -452,7 +453,7 @@ def _result(record: Record, item_id: int | None) -> RowResult:
             {"column_id": e["column"], "code": e["code"], "message": e["message"]}
             for e in record.errors
         ],
-        cells=record.raw,
+        cells=record.raw if keep_cells or record.errors else [],
     )
 
 

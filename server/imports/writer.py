@@ -18,13 +18,11 @@ import orjson
 from server import sql
 from server.db import Connection
 from server.store import items as item_store
-from server.store.jobs import Job, JobStore, RowResult
+from server.store.jobs import CLEAN, Job, JobStore, RowResult
 
 logger = logging.getLogger(__name__)
 Q = sql.queries("imports")
 
-
-CLEAN = frozenset({"created", "updated"})
 ITEM_COLUMNS = [
     "id", "board_id", "group_id", "parent_id", "level", "name", "position", "creator_id",
     "created_at", "updated_at", "column_values",

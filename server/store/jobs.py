@@ -56,6 +56,7 @@ class RowResult:
 
 
 ROW_RESULT_COLUMNS = ["job_id", "line", "status", "item_id", "errors", "cells"]
+CLEAN = frozenset({"created", "updated"})  # outcomes a report lists only when asked to
 
 
 class StaleAttempt(Exception):
@@ -166,14 +167,23 @@ class JobStore:
 
     @staticmethod
     async def insert_row_results(conn: Connection, job: Job, results: Sequence[RowResult]) -> None:
-        if not results:
-            return
-        # COPY: the fastest way in; a (job, line) already written raises UniqueViolationError
-        await conn.copy_records_to_table(
-            "import_rows",
-            columns=ROW_RESULT_COLUMNS,
-            records=[(job.id, r.line, r.status, r.item_id, r.errors, r.cells) for r in results],
-        )
+        """Store a chunk's results: clean ones with nothing to report as one row of arrays,
+        the others a row each. A line or a chunk already written raises UniqueViolationError."""
+        clean: list[RowResult] = []
+        listed: list[RowResult] = []
+        for r in results:
+            (clean if r.status in CLEAN and not r.errors and not r.cells else listed).append(r)
+        if clean:
+            await conn.execute(
+                Q["insert_clean_rows"], job.id, clean[0].line, [r.line for r in clean],
+                [r.status for r in clean], [r.item_id for r in clean],
+            )  # fmt: skip
+        if listed:  # COPY: the fastest way in
+            await conn.copy_records_to_table(
+                "import_rows",
+                columns=ROW_RESULT_COLUMNS,
+                records=[(job.id, r.line, r.status, r.item_id, r.errors, r.cells) for r in listed],
+            )
 
     @staticmethod
     async def outcome_counts(
