@@ -59,6 +59,7 @@ class Run:
     counts: dict[str, Any] = field(default_factory=dict)
     server_seconds: float | None = None  # started_at -> finished_at, the job's own record
     job_id: str | None = None
+    cpu: dict[str, float] = field(default_factory=dict)  # CpuSplit seconds, upload included
 
     @property
     def rows_per_second(self) -> float:
@@ -448,6 +449,40 @@ class MachineLoad:
         ours = sum(_tree_cpu(pid) for pid in self.pids) - self.ours
         other = max(0.0, _busy() - self.busy - ours)
         return seconds, other, other / (seconds * (os.cpu_count() or 1))
+
+
+class CpuSplit:
+    """CPU seconds each part of the server spent while a block ran: the server process, its
+    parsing worker, its embedded S3 (the child that listens) and PostgreSQL (all its
+    processes). Steadier than wall-clock rows/s on a shared machine."""
+
+    PARTS = ("server", "worker", "s3", "postgres")
+
+    def __init__(self, server_pid: int, postgres_pid: int | None) -> None:
+        self.server_pid = server_pid
+        self.postgres_pid = postgres_pid
+        self.seconds: dict[str, float] = {}
+        self._start: dict[str, float] = {}
+
+    def _sample(self) -> dict[str, float]:
+        sample = dict.fromkeys(self.PARTS, 0.0)
+        with contextlib.suppress(psutil.Error):
+            sample["server"] = _cpu(psutil.Process(self.server_pid))
+            for child in psutil.Process(self.server_pid).children():
+                with contextlib.suppress(psutil.Error):
+                    listens = any(c.status == psutil.CONN_LISTEN for c in child.net_connections())
+                    sample["s3" if listens else "worker"] += _cpu(child)
+        if self.postgres_pid is not None:
+            sample["postgres"] = _tree_cpu(self.postgres_pid)
+        return sample
+
+    def __enter__(self) -> CpuSplit:
+        self._start = self._sample()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = self._sample()
+        self.seconds = {part: max(0.0, end[part] - self._start[part]) for part in self.PARTS}
 
 
 def postmaster_pid(server: ServerProcess) -> int | None:

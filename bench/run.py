@@ -115,6 +115,10 @@ async def postgres_version(server: ServerProcess) -> str:
     return f"PostgreSQL {version} (fsync {fsync}, synchronous_commit {sync})"
 
 
+def cpu_split(server: ServerProcess) -> m.CpuSplit:
+    return m.CpuSplit(server.process.pid, m.postmaster_pid(server))
+
+
 def step(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
 
@@ -154,11 +158,12 @@ async def run_all(
             )
 
         step("backfill_items create: 20,000 rows")
-        with m.profiled(pid, profile_path(args, "create")):
+        with m.profiled(pid, profile_path(args, "create")), cpu_split(server) as cpu:
             results.runs["create"] = await m.monday_run(
                 api, "backfill_items create", data.BOARDS["create"], inputs.main,
                 mutation="backfill_items",
             )  # fmt: skip
+        results.runs["create"].cpu = cpu.seconds
         step(f"  {results.runs['create'].rows_per_second:,.0f} rows/s")
         step("the schema's floor: COPY of those items, values included, back into items")
         async with m.database(server) as conn:
@@ -171,12 +176,13 @@ async def run_all(
             mutation="backfill_items",
         )  # fmt: skip
         results.runs["preload"] = preload
-        with m.profiled(pid, profile_path(args, "upsert")):
+        with m.profiled(pid, profile_path(args, "upsert")), cpu_split(server) as cpu:
             results.runs["upsert"] = await m.monday_run(
                 api, "ingest_items UPSERT", data.BOARDS["upsert"], inputs.ingest[0],
                 mutation="ingest_items",
                 on_match={"behaviour": "UPSERT", "match_column_id": "email"},
             )  # fmt: skip
+        results.runs["upsert"].cpu = cpu.seconds
         step(f"  {results.runs['upsert'].rows_per_second:,.0f} rows/s")
 
         # the ingest budget is 19,000 items an hour: move the server clock past the window
@@ -192,11 +198,12 @@ async def run_all(
         for rust in (False, True):
             key = "blue_copy" if rust else "blue_sql"
             step(f"importTodos useRustImport={str(rust).lower()}: 20,000 records")
-            with m.profiled(pid, profile_path(args, key)):
+            with m.profiled(pid, profile_path(args, key)), cpu_split(server) as cpu:
                 results.runs[key] = await m.blue_run(
                     api, server.url, f"importTodos useRustImport={str(rust).lower()}",
                     data.BOARDS[key], inputs.blue, data.BLUE_HEADER, rust=rust,
                 )  # fmt: skip
+            results.runs[key].cpu = cpu.seconds
             step(f"  {results.runs[key].rows_per_second:,.0f} rows/s")
 
         if not args.skip_polls:
@@ -357,6 +364,22 @@ def _outcome(run: m.Run) -> str:
     return text
 
 
+def _cpu_lines(runs: list[m.Run]) -> list[str]:
+    """CPU microseconds per row by part: steadier than rows/s when the machine is shared."""
+    measured = [run for run in runs if run.cpu]
+    if not measured:
+        return []
+    head = f"  {'path':<42}" + "".join(f"{part:>10}" for part in (*m.CpuSplit.PARTS, "total"))
+    out = ["", "CPU microseconds per row (upload included), by process", head]
+    for run in measured:
+        parts = [run.cpu[part] for part in m.CpuSplit.PARTS]
+        out.append(
+            f"  {run.label:<42}"
+            + "".join(f"{seconds * 1e6 / run.rows:>10,.1f}" for seconds in (*parts, sum(parts)))
+        )
+    return out
+
+
 RUN_ORDER = ("create", "preload", "upsert", "ingest_create", "blue_sql", "blue_copy",
              "poll_import_paced", "poll_import_closed")  # fmt: skip
 
@@ -398,6 +421,7 @@ def render(results: Results, inputs: data.Inputs, env: str, pg: str) -> str:
     listed = [runs[key] for key in RUN_ORDER if key in runs] + [big.run for big in results.big]
     for run in listed:
         out.append(_row(run.label, run.rows, run.seconds, run.rows_per_second, copy, _outcome(run)))
+    out += _cpu_lines(listed)
     out.append("")
     out.append("Server RSS, MiB (the python -m server process only; PostgreSQL has its own)")
     out.append(f"  idle after start and fixture: {results.rss.get('idle_start', 0):.0f}")
