@@ -4,6 +4,7 @@ what crosses to the parsing worker process survives pickling."""
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from server.imports import csvfile, planning
 from server.imports.rows import RowParser
 from server.imports.worker import ParserSpec
+from server.imports.writer import PlannedRow
 from tests.test_cells import COLUMNS, DIRECTORY
 
 BOARD_COLUMNS = {column.id: column for column in COLUMNS.values()}
@@ -104,3 +106,15 @@ def test_what_the_worker_raises_and_takes_survives_pickling() -> None:
     copy = pickle.loads(pickle.dumps(spec))
     assert copy.match_column == "email"
     assert copy.make_parser(HEADER).header == spec.make_parser(HEADER).header
+
+
+def test_chunks_end_at_the_row_cap_or_the_byte_cap() -> None:
+    def rows(n: int, cell_bytes: int) -> Iterator[PlannedRow]:
+        return (
+            PlannedRow(line=i + 2, cells=["x" * cell_bytes], status="created") for i in range(n)
+        )
+
+    small = [len(c) for c in planning.chunked(rows(2 * planning.CHUNK_ROWS + 1, 10))]
+    assert small == [planning.CHUNK_ROWS, planning.CHUNK_ROWS, 1]
+    long_cell = -(-planning.CHUNK_BYTES // 10)  # ten such rows fill a chunk
+    assert [len(c) for c in planning.chunked(rows(25, long_cell))] == [10, 10, 5]

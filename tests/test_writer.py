@@ -6,6 +6,7 @@ import uuid
 
 import asyncpg
 
+from server.imports import planning
 from tests.conftest import Api, ServerProcess
 from tests.importing import board_items, postgres_socket, run_import
 
@@ -44,10 +45,11 @@ async def test_update_merges_into_the_stored_document(api: Api) -> None:
 
 
 async def test_clean_rows_are_stored_a_chunk_to_a_row(api: Api, server: ServerProcess) -> None:
-    # 600 rows, more than two chunks; rows 101 and 402 have a bad number
-    lines = [f"Lead {n},{'x' if n in (101, 402) else n}" for n in range(1, 601)]
+    # more than two chunks; rows 101 and 1402 have a bad number
+    rows = 2 * planning.CHUNK_ROWS + 500
+    lines = [f"Lead {n},{'x' if n in (101, 1402) else n}" for n in range(1, rows + 1)]
     status = await run_import(api, "name,numeric\n" + "\n".join(lines) + "\n")
-    assert status["counts"]["created"] == 598 and status["counts"]["invalid"] == 2, status
+    assert status["counts"]["created"] == rows - 2 and status["counts"]["invalid"] == 2, status
     host, port = postgres_socket(server)
     conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
     try:
@@ -65,12 +67,12 @@ async def test_clean_rows_are_stored_a_chunk_to_a_row(api: Api, server: ServerPr
     finally:
         await conn.close()
     # line numbers count the header: row n is on line n + 1
-    assert [(r["line"], r["status"]) for r in listed] == [(102, "invalid"), (403, "invalid")]
-    assert len(chunks) > 1
+    assert [(r["line"], r["status"]) for r in listed] == [(102, "invalid"), (1403, "invalid")]
+    assert len(chunks) == 3
     clean = {
         line: (s, item_id)
         for c in chunks
         for line, s, item_id in zip(c["lines"], c["statuses"], c["item_ids"], strict=True)
     }
-    assert sorted(clean) == [n + 1 for n in range(1, 601) if n not in (101, 402)]
+    assert sorted(clean) == [n + 1 for n in range(1, rows + 1) if n not in (101, 1402)]
     assert all(s == "created" and names[i] == f"Lead {line - 1}" for line, (s, i) in clean.items())

@@ -1,5 +1,5 @@
 """Planning an import from its file: the scan that validates every row before anything is
-written, and the re-read that turns valid rows into planned writes, CHUNK_ROWS at a time."""
+written, and the re-read that turns valid rows into planned writes, a chunk at a time."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from server.imports.writer import PlannedRow
 from server.store.jobs import Job
 from server.store.records import Board
 
-CHUNK_ROWS = 250  # rows per write transaction
+# Rows per write transaction: each costs a handful of round trips and a commit, so chunks are
+# large; a chunk of long rows ends at CHUNK_BYTES of cells, so memory stays bounded.
+CHUNK_ROWS = 1000
+CHUNK_BYTES = 4 * 1024 * 1024
 KEEP_PARSED_BYTES = 32 * 1024 * 1024  # bytes: files up to this size are parsed once, not twice
 
 
@@ -145,21 +148,32 @@ def scan_file(path: Path, parser_factory: Any, limit: int) -> tuple[Scan, RowPar
 
 
 def stream_chunks(plan: Plan, path: Path, done: set[int]) -> Iterator[list[PlannedRow]]:
-    """One pass that validates and plans each row, CHUNK_ROWS at a time, for a file whose rows
+    """One pass that validates and plans each row, a chunk at a time, for a file whose rows
     cannot change each other's validity (no hierarchy: see `can_stream`) and which
     `count_rows` has already checked as a whole."""
     validator = RowValidator(plan.parser, plan.scan)
-    chunk: list[PlannedRow] = []
     records = csvfile.read_records(path)
     next(records)  # header
-    for line, record in records:
-        parsed = validator.validate(line, record)
-        if line in done:
-            continue
-        chunk.append(plan_row(plan, line, record, parsed))
-        if len(chunk) >= CHUNK_ROWS:
+
+    def planned() -> Iterator[PlannedRow]:
+        for line, record in records:
+            parsed = validator.validate(line, record)
+            if line not in done:
+                yield plan_row(plan, line, record, parsed)
+
+    return chunked(planned())
+
+
+def chunked(rows: Iterator[PlannedRow]) -> Iterator[list[PlannedRow]]:
+    """Rows in chunks of CHUNK_ROWS, or fewer once their cells reach CHUNK_BYTES."""
+    chunk: list[PlannedRow] = []
+    size = 0
+    for row in rows:
+        chunk.append(row)
+        size += sum(map(len, row.cells))
+        if len(chunk) >= CHUNK_ROWS or size >= CHUNK_BYTES:
             yield chunk
-            chunk = []
+            chunk, size = [], 0
     if chunk:
         yield chunk
 
@@ -178,19 +192,14 @@ def _set_latest(latest: dict[int, tuple[int, bool]], level: int, line: int, roll
 
 
 def plan_chunks(plan: Plan, path: Path, done: set[int]) -> Iterator[list[PlannedRow]]:
-    """Valid rows re-parsed and matched, CHUNK_ROWS at a time; lines already written skipped."""
-    chunk: list[PlannedRow] = []
+    """Valid rows re-parsed and matched, a chunk at a time; lines already written skipped."""
     records = csvfile.read_records(path)
     next(records)  # header
-    for line, record in records:
-        if line in done:
-            continue
-        chunk.append(plan_row(plan, line, record, plan.scan.parsed.pop(line, None)))
-        if len(chunk) >= CHUNK_ROWS:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+    return chunked(
+        plan_row(plan, line, record, plan.scan.parsed.pop(line, None))
+        for line, record in records
+        if line not in done
+    )
 
 
 def plan_row(plan: Plan, line: int, record: list[str], parsed: ParsedRow | None) -> PlannedRow:

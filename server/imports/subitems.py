@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.imports import csvfile
+from server.imports.planning import chunked
 from server.imports.rows import ParsedRow, RowParser, document, errors_json
 from server.imports.writer import PlannedRow
 from server.store.jobs import Job
@@ -85,21 +86,15 @@ def _error(code: str, message: str) -> dict[str, str]:
 
 
 def plan_children(
-    scan: ChildScan, path: Path, parents: dict[str, list[Parent]], done: set[int], chunk_rows: int
+    scan: ChildScan, path: Path, parents: dict[str, list[Parent]], done: set[int]
 ) -> Iterator[list[PlannedRow]]:
-    chunk: list[PlannedRow] = []
     records = csvfile.read_records(path)
     next(records)
-    for line, record in records:
-        stored_line = CHILD_LINE_OFFSET + line
-        if stored_line in done:
-            continue
-        chunk.append(_plan_child(scan, stored_line, line, record, parents))
-        if len(chunk) >= chunk_rows:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+    return chunked(
+        _plan_child(scan, CHILD_LINE_OFFSET + line, line, record, parents)
+        for line, record in records
+        if CHILD_LINE_OFFSET + line not in done
+    )
 
 
 def _plan_child(

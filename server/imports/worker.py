@@ -30,7 +30,6 @@ from typing import Any, ParamSpec, TypeVar
 
 from server.imports import cells, csvfile, subitems
 from server.imports.planning import (
-    CHUNK_ROWS,
     Plan,
     Scan,
     can_stream,
@@ -239,7 +238,7 @@ def scan_children(
 def plan_children(token: str, parents: dict[str, list[subitems.Parent]], done: set[int]) -> None:
     """Start planning the scanned subitems file's rows under the parents' items."""
     scan, path = _children[token]
-    chunks = subitems.plan_children(scan, path, parents, done, CHUNK_ROWS)
+    chunks = subitems.plan_children(scan, path, parents, done)
     _streams[token] = _Stream(chunks=chunks, folder=path.parent)
 
 
