@@ -77,16 +77,37 @@ def _over_limit(limit: int) -> Rejection:
     )
 
 
-def count_rows(path: Path, parser_factory: Any, limit: int) -> tuple[int, RowParser]:
+@dataclass
+class CountPass:
+    total: int
+    parser: RowParser
+    # the records read, for files small enough to hold (KEEP_PARSED_BYTES), so that
+    # `stream_chunks` need not read them again
+    records: list[tuple[int, list[str]]] | None
+
+
+def count_rows(path: Path, parser_factory: Any, limit: int) -> CountPass:
     """The cheap first look: header, encoding and CSV structure checked, rows counted. What it
     raises would reject the whole file; what it passes can only fail row by row."""
     records, parser = _open(path, parser_factory)
+    kept: list[tuple[int, list[str]]] | None = (
+        [] if path.stat().st_size <= KEEP_PARSED_BYTES else None
+    )
     total = 0
-    for _ in records:
+    for record in records:
         total += 1
         if total > limit:
             raise _over_limit(limit)
-    return total, parser
+        if kept is not None:
+            kept.append(record)
+    return CountPass(total=total, parser=parser, records=kept)
+
+
+def _released(records: list[tuple[int, list[str]]]) -> Iterator[tuple[int, list[str]]]:
+    """The records in order, each let go of as it is handed out."""
+    records.reverse()
+    while records:
+        yield records.pop()
 
 
 class RowValidator:
@@ -147,13 +168,18 @@ def scan_file(path: Path, parser_factory: Any, limit: int) -> tuple[Scan, RowPar
     return scan, parser
 
 
-def stream_chunks(plan: Plan, path: Path, done: set[int]) -> Iterator[list[PlannedRow]]:
+def stream_chunks(
+    plan: Plan, path: Path, done: set[int], kept: list[tuple[int, list[str]]] | None = None
+) -> Iterator[list[PlannedRow]]:
     """One pass that validates and plans each row, a chunk at a time, for a file whose rows
     cannot change each other's validity (no hierarchy: see `can_stream`) and which
-    `count_rows` has already checked as a whole."""
+    `count_rows` has already checked as a whole (and whose records it `kept`, if it did)."""
     validator = RowValidator(plan.parser, plan.scan)
-    records = csvfile.read_records(path)
-    next(records)  # header
+    if kept is not None:
+        records = _released(kept)
+    else:
+        records = csvfile.read_records(path)
+        next(records)  # header
 
     def planned() -> Iterator[PlannedRow]:
         for line, record in records:

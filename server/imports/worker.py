@@ -135,6 +135,7 @@ class _Session:
     parser: RowParser
     path: Path
     spec: ParserSpec
+    records: list[tuple[int, list[str]]] | None = None  # what `count` read, when it kept them
 
 
 @dataclass
@@ -163,11 +164,13 @@ def scan(token: str, path: Path, spec: ParserSpec, limit: int) -> ScanSummary:
 def count(token: str, path: Path, spec: ParserSpec, limit: int) -> Counted:
     """The quick first pass (`count_rows`); keeps the parser for `stream`."""
     _sessions.pop(token, None)
-    total, parser = count_rows(path, spec.make_parser, limit)
+    counted = count_rows(path, spec.make_parser, limit)
+    parser = counted.parser
     _sessions[token] = _Session(
-        scan=Scan(header=parser.header), parser=parser, path=path, spec=spec
-    )
-    return Counted(header=parser.header, total=total, streamable=can_stream(parser.header))
+        scan=Scan(header=parser.header), parser=parser, path=path, spec=spec,
+        records=counted.records,
+    )  # fmt: skip
+    return Counted(header=parser.header, total=counted.total, streamable=can_stream(parser.header))
 
 
 def _plan(session: _Session, job: Any, board: Any, matches: dict[str, list[int | str]]) -> Plan:
@@ -193,7 +196,8 @@ def stream(
     """Start validating and planning the counted file in one pass (`stream_chunks`)."""
     session = _sessions[token]
     session.scan = Scan(header=session.parser.header)
-    chunks = stream_chunks(_plan(session, job, board, matches), session.path, done)
+    kept, session.records = session.records, None
+    chunks = stream_chunks(_plan(session, job, board, matches), session.path, done, kept)
     _streams[token] = _Stream(chunks=chunks, folder=session.path.parent)
 
 
