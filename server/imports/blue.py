@@ -244,6 +244,8 @@ class BlueTarget:
     total: int
     processed: int = 0
     last_progress: float = 0.0
+    # outcome counts as committed: kept here so a chunk's checkpoint counts only its own rows
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 async def process_blue_job(services: Services, job: Job) -> None:
@@ -326,20 +328,24 @@ async def _prepare(
 async def _write_chunk(services: Services, target: BlueTarget, chunk: list[Record]) -> None:
     job, board, user = target.job, target.board, target.user
     async with services.pool.acquire() as conn, conn.transaction():
-        await _write_records(conn, target, chunk, services.clock.now())
+        results = await _write_records(conn, target, chunk, services.clock.now())
         target.processed += len(chunk)
         target.last_progress = _progress(target)
-        counts = await JobStore.outcome_counts(conn, job.id, target.total)
+        counts = dict(target.counts)
+        for result in results:
+            counts[result.status] = counts.get(result.status, 0) + 1
         await services.jobs.save_progress(conn, job, checkpoint_line=chunk[-1].line, counts=counts,
                                           progress=int(target.last_progress), total_rows=target.total, state={})  # fmt: skip
         await events.publish(conn, board.id, user.id,
                              progress_event(user, board, "IN_PROGRESS", target.last_progress))  # fmt: skip
+    target.counts = counts
 
 
 async def _run(services: Services, target: BlueTarget, path: Path) -> None:
     job, board, user = target.job, target.board, target.user
     done = {r["line"] for r in await services.pool.fetch(Q["done_lines"], job.id)}
     target.processed = len(done)
+    target.counts = await JobStore.outcome_counts(services.pool, job.id, target.total)
     target.last_progress = _progress(target)
     await events.publish(
         services.pool,
@@ -385,12 +391,13 @@ async def _end(
 
 async def _write_records(
     conn: Connection, target: BlueTarget, chunk: list[Record], now: dt.datetime
-) -> None:
+) -> list[RowResult]:
     board, job = target.board, target.job
     good = [r for r in chunk if not r.errors]
     if job.options.get("dryRun"):  # validation and the report only: nothing is created
-        await JobStore.insert_row_results(conn, job, [_result(r, None) for r in chunk])
-        return
+        planned = [_result(r, None) for r in chunk]
+        await JobStore.insert_row_results(conn, job, planned)
+        return planned
     for record in good:
         title = (record.list_title or "").strip()
         if title and title.lower() not in target.groups:
@@ -441,6 +448,7 @@ async def _write_records(
     item_of = dict(zip((r.line for r in good), ids, strict=True))
     results = [_result(r, item_of.get(r.line), keep_cells=False) for r in chunk]
     await JobStore.insert_row_results(conn, job, results)
+    return results
 
 
 def _result(record: Record, item_id: int | None, *, keep_cells: bool = True) -> RowResult:
