@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import NotRequired, TypedDict
 
 import asyncpg
@@ -30,6 +30,7 @@ CHANNEL = "import_export_progress"
 TOKEN_REVOKED_CHANNEL = "token_revoked"
 JOB_CHANNEL = "job_changed"  # payload: a job id; sent by every update of an import job
 RECONNECT_DELAY = 1.0  # seconds between attempts to get the listener back
+LISTENER_NAME = "importserver-listener"  # its application_name, as pg_stat_activity shows it
 PING_INTERVAL = 5.0  # seconds between liveness checks of the listening connection
 QUEUE_SIZE = 1000  # events a slow subscriber may fall behind before it is dropped
 
@@ -89,19 +90,26 @@ class EventBus:
         self.subscribers: dict[tuple[int, int], set[asyncio.Queue[_Envelope]]] = defaultdict(set)
         self.job_watchers: dict[str, set[asyncio.Event]] = defaultdict(set)
         self.notice_hooks: dict[str, list[Callable[[str], None]]] = defaultdict(list)
+        self.reconnect_hooks: list[Callable[[], Awaitable[None]]] = []
         self.connected = asyncio.Event()
 
     async def run(self) -> None:
         """Keep a listening connection open for as long as the process lives."""
+        first = True
         while True:
             conn: asyncpg.Connection | None = None
             try:
-                conn = await asyncpg.connect(self.database_url)
+                conn = await asyncpg.connect(
+                    self.database_url, server_settings={"application_name": LISTENER_NAME}
+                )
                 await conn.add_listener(CHANNEL, self._on_notify)
                 await conn.add_listener(JOB_CHANNEL, self._on_job_changed)
                 for channel in self.notice_hooks:
                     await conn.add_listener(channel, self._on_notice)
                 self.connected.set()
+                if not first:
+                    await self._after_reconnect()
+                first = False
                 await self._hold(conn)
             except asyncio.CancelledError:
                 raise
@@ -113,6 +121,18 @@ class EventBus:
                     with contextlib.suppress(Exception):
                         await conn.close()
             await asyncio.sleep(RECONNECT_DELAY)
+
+    def on_reconnect(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Await `hook()` each time the listener is back after losing its connection: what
+        was notified meanwhile never arrives, so a hook checks again what it would have told."""
+        self.reconnect_hooks.append(hook)
+
+    async def _after_reconnect(self) -> None:
+        for hook in list(self.reconnect_hooks):
+            try:
+                await hook()
+            except Exception:  # one failing check must not take the listener down
+                logger.exception("check after reconnecting failed", extra={"action": "listen"})
 
     @staticmethod
     async def _hold(conn: asyncpg.Connection) -> None:

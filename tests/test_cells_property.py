@@ -310,7 +310,18 @@ _LOCAL = st.one_of(
 _DOMAIN = st.one_of(
     st.from_regex(r"([A-Za-z0-9-]{1,20}\.){1,3}[A-Za-z0-9]{1,8}", fullmatch=True),
     st.from_regex(r"([a-z0-9-]{1,63}\.){1,5}[a-zA-Z]{2,63}", fullmatch=True),
-    st.sampled_from(["x.local", "LOCALHOST", "a.test", "xn--bcher-kva.ch", "a.onion", "com"]),
+    st.sampled_from(
+        [
+            "x.local",
+            "LOCALHOST",
+            "a.test",
+            "xn--bcher-kva.ch",
+            "a.onion",
+            "com",
+            "b.Arpa",
+            "xtest.io",
+        ]
+    ),
 )
 
 

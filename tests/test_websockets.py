@@ -11,12 +11,15 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 
+from server import events
 from tests.blue import SUBSCRIBE, websocket
 from tests.conftest import Api, ServerProcess, server_pair, shared_s3
+from tests.importing import postgres_socket
 
 TRANSPORT_WS = "graphql-transport-ws"
 LEGACY_WS = "graphql-ws"
@@ -137,7 +140,8 @@ async def test_legacy_protocol_refuses_a_bad_token(url: str) -> None:
         await ws.send_json({"type": "connection_init", "payload": {"Authorization": "nope"}})
         refused = await ws.receive_json(timeout=CLOSE_TIMEOUT)
         assert refused["type"] == "connection_error", refused
-        assert await closed_with(ws) != 1000
+        # 1011, as the legacy protocol's reference server (subscriptions-transport-ws) closes
+        assert await closed_with(ws) == 1011
 
 
 async def revoke(api: Api, token: str) -> httpx.Response:
@@ -166,6 +170,31 @@ async def test_revoked_token_closes_its_open_sockets_on_every_process_with_4403(
     async with raw_socket(second.url, TRANSPORT_WS) as ws:
         await ws.send_json({"type": "connection_init", "payload": {"Authorization": "tok-bob"}})
         assert await closed_with(ws) == 4403
+
+
+async def test_a_revoke_sent_while_the_listener_was_away_still_closes_the_socket(
+    pair: tuple[ServerProcess, ServerProcess], api: Api
+) -> None:
+    first, _ = pair
+    host, port = postgres_socket(first)
+    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
+    listeners = f"FROM pg_stat_activity WHERE application_name = '{events.LISTENER_NAME}'"
+    try:
+        async with (
+            websocket(first.url, TRANSPORT_WS, token="tok-bob") as bob,
+            websocket(first.url, TRANSPORT_WS, token="tok-ada") as ada,
+        ):
+            await bob.send_json(subscribe_message("1", user="11"))
+            # cut both processes' listeners; each reconnects after RECONNECT_DELAY
+            assert await conn.fetchval(f"SELECT count(pg_terminate_backend(pid)) {listeners}") == 2
+            response = await revoke(api, "tok-bob")
+            assert response.status_code == 200, response.text
+            # the notice went out while no listener was there to hear it
+            assert await conn.fetchval(f"SELECT count(*) {listeners}") == 0
+            assert await closed_with(bob) == 4403
+            await assert_alive(ada)
+    finally:
+        await conn.close()
 
 
 async def test_revoking_an_unknown_token_is_404_and_needs_the_admin_token(api: Api) -> None:

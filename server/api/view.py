@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError, parse
@@ -86,14 +87,23 @@ def _error_response(error: AppError, request_id: str) -> JSONResponse:
 REVOKED_CLOSE_CODE = 4403  # graphql-transport-ws's "Forbidden"
 
 
+@dataclass(frozen=True)
+class _OpenSocket:
+    socket: WebSocket
+    user_id: int
+    headers: dict[str, str]
+
+
 class GraphQLView(GraphQL[Context, None]):
     def __init__(self, services: Services, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.services = services
-        # the acknowledged websockets of this process: id(scope) -> (user id, socket)
-        self.sockets: dict[int, tuple[int, WebSocket]] = {}
+        # the acknowledged websockets of this process: id(scope) -> the socket, its user and
+        # the credentials it authenticated with
+        self.sockets: dict[int, _OpenSocket] = {}
         self.closing: set[asyncio.Task[None]] = set()
         services.events.on_notice(events.TOKEN_REVOKED_CHANNEL, self._close_sockets_of)
+        services.events.on_reconnect(self._close_revoked_sockets)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -188,17 +198,30 @@ class GraphQLView(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": "Not Authenticated"})
         context.user_or_none = user
         if isinstance(context.request, WebSocket):
-            self.sockets[id(context.request.scope)] = (user.id, context.request)
+            self.sockets[id(context.request.scope)] = _OpenSocket(
+                socket=context.request, user_id=user.id, headers=headers
+            )
         return await super().on_ws_connect(context)
 
     def _close_sockets_of(self, user_id: str) -> None:
         """A token of this user was revoked (by any process): close the user's sockets."""
-        for key, (owner, socket) in list(self.sockets.items()):
-            if str(owner) == user_id:
-                del self.sockets[key]
-                task = asyncio.create_task(self._close(socket))
-                self.closing.add(task)
-                task.add_done_callback(self.closing.discard)
+        for key, open_socket in list(self.sockets.items()):
+            if str(open_socket.user_id) == user_id:
+                self._close_later(key, open_socket)
+
+    async def _close_revoked_sockets(self) -> None:
+        """The revocation notices sent while this process's listener was away are lost: close
+        the sockets whose credentials no longer authenticate."""
+        for key, open_socket in list(self.sockets.items()):
+            user = await auth.authenticate(self.services, open_socket.headers)
+            if user is None or user.id != open_socket.user_id:
+                self._close_later(key, open_socket)
+
+    def _close_later(self, key: int, open_socket: _OpenSocket) -> None:
+        if self.sockets.pop(key, None) is not None:
+            task = asyncio.create_task(self._close(open_socket.socket))
+            self.closing.add(task)
+            task.add_done_callback(self.closing.discard)
 
     @staticmethod
     async def _close(socket: WebSocket) -> None:

@@ -968,7 +968,10 @@ _PLAIN_EMAIL = re.compile(
     r"(?P<local>[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,64}(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*)"
     r"@(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})"
 )
-_SPECIAL_DOMAINS = tuple(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+# a special-use domain (RFC 6761: test, localhost...) or a subdomain of one
+_SPECIAL_DOMAIN = re.compile(
+    r"(?:^|\.)(?:" + "|".join(map(re.escape, email_validator.SPECIAL_USE_DOMAIN_NAMES)) + r")\Z"
+)
 # mailbox names the library lowercases (RFC 2142: postmaster, www...) are left to it; a
 # library without that list gets no fast path at all
 _LOWERCASED_MAILBOXES: frozenset[str] | None
@@ -992,7 +995,7 @@ def _plain_email(address: str) -> str | None:
     domain = match["domain"].lower()
     if "--" in domain:  # punycode and reserved labels: the library has its own rules for them
         return None
-    if any(domain == special or domain.endswith("." + special) for special in _SPECIAL_DOMAINS):
+    if _SPECIAL_DOMAIN.search(domain):
         return None
     return f"{match['local']}@{domain}"
 
