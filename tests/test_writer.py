@@ -60,12 +60,25 @@ async def test_clean_rows_are_stored_a_chunk_to_a_row(api: Api, server: ServerPr
         chunks = await conn.fetch(
             "SELECT lines, statuses, item_ids FROM import_clean_rows WHERE job_id = $1", job_id
         )
-        names = {
-            r["id"]: r["name"]
-            for r in await conn.fetch("SELECT id, name FROM items WHERE board_id = 100")
-        }
+        items = await conn.fetch(
+            "SELECT id, name, position, level, parent_id, creator_id, group_id, created_at, "
+            "updated_at, column_values::text AS document FROM items "
+            "WHERE board_id = 100 AND name LIKE 'Lead %' ORDER BY position"
+        )
     finally:
         await conn.close()
+    names = {r["id"]: r["name"] for r in items}
+    # what the writer put in front of the worker's encoded rows, and what the worker encoded
+    assert [r["name"] for r in items] == [
+        f"Lead {n}" for n in range(1, rows + 1) if n not in (101, 1402)
+    ]
+    positions = [r["position"] for r in items]
+    assert positions == list(range(positions[0], positions[0] + len(items)))
+    assert {(r["level"], r["parent_id"], r["creator_id"], r["group_id"]) for r in items} == {
+        (1, None, 10, "topics")
+    }
+    assert all(r["created_at"] == r["updated_at"] for r in items)
+    assert items[0]["document"] == '{"numeric":{"value":"1","text":"1"}}'
     # line numbers count the header: row n is on line n + 1
     assert [(r["line"], r["status"]) for r in listed] == [(102, "invalid"), (1403, "invalid")]
     assert len(chunks) == 3

@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import logging
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +29,15 @@ from server.errors import StorageError
 from server.imports import cells, csvfile, report, subitems, worker
 from server.imports.planning import Rejection
 from server.imports.worker import ParserSpec
-from server.imports.writer import ChunkTarget, PlannedRow, failed_result, write_chunk
+from server.imports.writer import (
+    ChunkTarget,
+    EncodedChunk,
+    PlannedRow,
+    failed_result,
+    keeps_cells,
+    write_chunk,
+    write_encoded_chunk,
+)
 from server.services import Services
 from server.store import directory as directory_store
 from server.store.jobs import Job, JobStore, RowResult, StaleAttempt
@@ -181,7 +189,7 @@ async def _run_scanned(
     await _write(
         services, job,
         lambda done: worker.chunks_of(services.parsing, start, token, job, board, matches, done),
-        total,
+        total, lambda lines: worker.replanned(services.parsing, token, lines),
     )  # fmt: skip
     if streaming:
         invalid = await services.parsing.call(worker.invalid_rows, token)
@@ -367,11 +375,14 @@ class Progress:
     def percent(self) -> int:
         return min(99, self.processed * 100 // max(self.total, 1))
 
-    def after(self, results: Sequence[RowResult]) -> Progress:
+    def after(self, results: Sequence[RowResult], *, created: int = 0) -> Progress:
+        """The progress once `results` and `created` rows more (counted only) are done."""
         counts = dict(self.counts)
         for result in results:
             counts[result.status] = counts.get(result.status, 0) + 1
-        return Progress(total=self.total, processed=self.processed + len(results), counts=counts)
+        counts["created"] = counts.get("created", 0) + created
+        processed = self.processed + len(results) + created
+        return Progress(total=self.total, processed=processed, counts=counts)
 
     def commit(self, done: Progress) -> None:
         self.processed, self.counts = done.processed, done.counts
@@ -380,21 +391,31 @@ class Progress:
 async def _write(
     services: Services,
     job: Job,
-    chunks: Callable[[set[int]], AsyncIterator[list[PlannedRow]]],
+    chunks: Callable[[set[int]], AsyncIterator[list[PlannedRow] | EncodedChunk]],
     total: int,
+    replan: Callable[[list[int]], Awaitable[list[PlannedRow]]] | None = None,
 ) -> None:
-    """Write (or, in a dry run, only record) planned rows, resuming after the lines done."""
+    """Write (or, in a dry run, only record) planned rows, resuming after the lines done.
+    `replan` turns an encoded chunk's lines back into planned rows, should the database
+    refuse that chunk."""
     done_rows = await services.pool.fetch(Q["done_lines"], job.id)
     created = {r["line"]: r["item_id"] for r in done_rows if r["item_id"] is not None}
     done = {r["line"] for r in done_rows}
     target = ChunkTarget(
         job=job, group_id=job.group_id, log_activity=job.kind == "ingest", created=created,
         next_position=int(await services.pool.fetchval(Q["next_position"], job.board_id)),
-        keep_cells=bool(job.options.get("report") == "ALL_ROWS" or job.options.get("subitems")),
+        keep_cells=keeps_cells(job.options),
     )  # fmt: skip
     counts = await JobStore.outcome_counts(services.pool, job.id, total)
     progress = Progress(total=total, processed=len(done), counts=counts)
     async for chunk in chunks(done):
+        if isinstance(chunk, EncodedChunk):
+            refused = await _write_encoded_chunk(services, target, chunk, progress)
+            if not refused:
+                continue
+            assert replan is not None  # encoded chunks come from a stream that can replan
+            replanned = await replan(chunk.lines) if chunk.lines else []
+            chunk = sorted(replanned + chunk.others, key=lambda r: r.line)
         if job.options.get("dry_run"):
             await _record_plan(services, target, chunk, progress)
             continue
@@ -433,11 +454,38 @@ async def _checkpoint(
     """In the rows' own transaction: counts and checkpoint, fenced by the attempt number;
     returns the progress to `commit` once the transaction has."""
     done = progress.after(results)
-    await services.jobs.save_progress(
-        conn, job, checkpoint_line=results[-1].line, counts=done.counts, progress=done.percent,
-        total_rows=progress.total, state={},
-    )  # fmt: skip
+    await _save(services, conn, job, done, results[-1].line)
     return done
+
+
+async def _save(
+    services: Services, conn: Connection, job: Job, done: Progress, last_line: int
+) -> None:
+    await services.jobs.save_progress(
+        conn, job, checkpoint_line=last_line, counts=done.counts, progress=done.percent,
+        total_rows=done.total, state={},
+    )  # fmt: skip
+
+
+async def _write_encoded_chunk(
+    services: Services, target: ChunkTarget, chunk: EncodedChunk, progress: Progress
+) -> bool:
+    """Write an encoded chunk in one transaction; True if the database refused it."""
+    try:
+        async with services.pool.acquire() as conn, conn.transaction():
+            results = await write_encoded_chunk(conn, target, chunk, services.clock.now())
+            done = progress.after(results, created=len(chunk.lines))
+            await _save(services, conn, target.job, done, chunk.last_line)
+    except asyncpg.UniqueViolationError as exc:
+        raise StaleAttempt(str(target.job.id)) from exc  # another runner wrote these rows
+    except asyncpg.PostgresError as exc:
+        logger.warning(
+            "encoded chunk refused, planning its rows again",
+            extra={"job_id": str(target.job.id), "action": "write_chunk", "error": str(exc)},
+        )
+        return True
+    progress.commit(done)
+    return False
 
 
 async def _record_plan(

@@ -28,17 +28,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from server.imports import cells, csvfile, subitems
+from server.imports import cells, copyformat, csvfile, subitems
 from server.imports.planning import (
     Plan,
     Scan,
     can_stream,
     count_rows,
     plan_chunks,
+    plan_row,
     scan_file,
     stream_chunks,
 )
 from server.imports.rows import RowParser
+from server.imports.writer import EncodedChunk, PlannedRow, keeps_cells
 
 logger = logging.getLogger(__name__)
 
@@ -136,13 +138,14 @@ class _Session:
     path: Path
     spec: ParserSpec
     records: list[tuple[int, list[str]]] | None = None  # what `count` read, when it kept them
+    plan: Plan | None = None  # a streamed file's plan, for `replan`
 
 
 @dataclass
 class _Stream:
     """Chunks being planned (a monday file) or parsed (a Blue file), handed out as files."""
 
-    chunks: Iterator[list[Any]]
+    chunks: Iterator[Any]  # lists of planned rows or records, or EncodedChunks
     folder: Path
     written: int = 0  # chunk files handed out
 
@@ -197,8 +200,40 @@ def stream(
     session = _sessions[token]
     session.scan = Scan(header=session.parser.header)
     kept, session.records = session.records, None
-    chunks = stream_chunks(_plan(session, job, board, matches), session.path, done, kept)
+    session.plan = _plan(session, job, board, matches)
+    chunks: Iterator[Any] = stream_chunks(session.plan, session.path, done, kept)
+    if session.spec.behaviour is None and not keeps_cells(session.spec.options):
+        tail = copyformat.ItemTail(
+            board_id=job.board_id, group_id=job.group_id, creator_id=job.user_id
+        )
+        chunks = (_encoded(chunk, tail) for chunk in chunks)
     _streams[token] = _Stream(chunks=chunks, folder=session.path.parent)
+
+
+def _encoded(chunk: list[PlannedRow], tail: copyformat.ItemTail) -> EncodedChunk:
+    """A streamed chunk of a create-only job, its created rows encoded for COPY."""
+    encoded = EncodedChunk(lines=[], tails=[], others=[], last_line=chunk[-1].line)
+    for row in chunk:
+        if row.status == "created" and row.document is not None:
+            encoded.lines.append(row.line)
+            encoded.tails.append(tail.encode(row.name, row.document))
+        else:
+            encoded.others.append(row)
+    return encoded
+
+
+def replan(token: str, lines: list[int]) -> Path:
+    """Plan the streamed file's `lines` again as plain rows, cells included (for a writer
+    whose encoded chunk the database refused); return them as a chunk file."""
+    session = _sessions[token]
+    assert session.plan is not None  # streamed
+    wanted = set(lines)
+    rows = [
+        plan_row(session.plan, line, record, None)
+        for line, record in csvfile.read_records(session.path)
+        if line in wanted
+    ]
+    return _write_chunk_file(session.path.parent, f"replanned-{lines[0]}", rows)
 
 
 def open_records(
@@ -263,16 +298,20 @@ def next_chunk(token: str) -> Path | None:
     if chunk is None:
         return None
     stream.written += 1
-    path = stream.folder / f"chunk-{stream.written:06d}.pickle"
+    return _write_chunk_file(stream.folder, f"chunk-{stream.written:06d}", chunk)
+
+
+def _write_chunk_file(folder: Path, name: str, chunk: Any) -> Path:
+    path = folder / f"{name}.pickle"
     partial = path.with_suffix(".partial")
     partial.write_bytes(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
     partial.rename(path)
     return path
 
 
-def _load_chunk(path: Path) -> list[Any]:
+def _load_chunk(path: Path) -> Any:
     try:
-        chunk: list[Any] = pickle.loads(path.read_bytes())
+        chunk = pickle.loads(path.read_bytes())
     finally:
         path.unlink(missing_ok=True)
     return chunk
@@ -349,9 +388,16 @@ class ParsePool:
             self._executor = None
 
 
+async def replanned(pool: ParsePool, token: str, lines: list[int]) -> list[PlannedRow]:
+    """`replan` in the worker, its chunk loaded."""
+    path = await pool.call(replan, token, lines)
+    rows: list[PlannedRow] = await asyncio.to_thread(_load_chunk, path)
+    return rows
+
+
 async def chunks_of(
     pool: ParsePool, start: Callable[..., None], token: str, *args: Any
-) -> AsyncIterator[list[Any]]:
+) -> AsyncIterator[Any]:
     """Open a chunk stream in the worker (`start`: `plan`, `stream`, `plan_children` or
     `open_records`, called with the token and `args`), then its chunks; the worker plans up to
     AHEAD_CHUNKS chunks ahead while the caller writes, so neither waits for the other."""

@@ -8,7 +8,7 @@ key in the same transaction as its item, so a resumed job never writes a row twi
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,7 @@ import orjson
 
 from server import sql
 from server.db import Connection
+from server.imports import copyformat
 from server.store import items as item_store
 from server.store.jobs import CLEAN, Job, JobStore, RowResult
 
@@ -48,6 +49,25 @@ class PlannedRow:
     document: bytes | None = None
     clears: list[str] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class EncodedChunk:
+    """A chunk of a create-only job as the parsing worker encoded it: the created rows' lines
+    and COPY tails (`copyformat`), and the rows that create nothing (invalid ones)."""
+
+    lines: list[int]
+    tails: list[bytes]
+    others: list[PlannedRow]
+    last_line: int
+
+
+def keeps_cells(options: Mapping[str, Any]) -> bool:
+    """Whether a job's report lists clean rows with their cells too (ALL_ROWS, dry runs) or
+    a subitems file joins on them."""
+    return bool(
+        options.get("report") == "ALL_ROWS" or options.get("dry_run") or options.get("subitems")
+    )
 
 
 @dataclass(kw_only=True)
@@ -118,6 +138,37 @@ async def write_chunk(
     await JobStore.insert_row_results(conn, job, results)
     target.next_position += len(creates)
     return results
+
+
+async def write_encoded_chunk(
+    conn: Connection, target: ChunkTarget, chunk: EncodedChunk, now: datetime
+) -> list[RowResult]:
+    """Write an encoded chunk in the caller's transaction; return the results of the rows that
+    created nothing (the created ones are stored as one row of arrays, and only counted)."""
+    job = target.job
+    if chunk.lines:
+        ids = [rec["id"] for rec in await conn.fetch(Q["allocate_item_ids"], len(chunk.lines))]
+        data = copyformat.copy_data(ids, target.next_position, now, chunk.tails)
+        await conn.copy_to_table(
+            "items", source=_once(data), columns=copyformat.COLUMNS, format="binary"
+        )
+        if target.log_activity:
+            await conn.execute(
+                Q["log_activity"], job.board_id, job.user_id, now, ids,
+                ["create_pulse"] * len(ids),
+            )  # fmt: skip
+        await JobStore.insert_clean_rows(conn, job, chunk.lines, ["created"] * len(ids), ids)
+        target.next_position += len(ids)
+    results = [
+        RowResult(line=r.line, status=r.status, item_id=None, errors=r.errors, cells=r.cells)
+        for r in chunk.others
+    ]
+    await JobStore.insert_row_results(conn, job, results)
+    return results
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 @dataclass(kw_only=True)

@@ -174,9 +174,9 @@ class JobStore:
         for r in results:
             (clean if r.status in CLEAN and not r.errors and not r.cells else listed).append(r)
         if clean:
-            await conn.execute(
-                Q["insert_clean_rows"], job.id, clean[0].line, [r.line for r in clean],
-                [r.status for r in clean], [r.item_id for r in clean],
+            await JobStore.insert_clean_rows(
+                conn, job, [r.line for r in clean], [r.status for r in clean],
+                [r.item_id for r in clean],
             )  # fmt: skip
         if listed:  # COPY: the fastest way in
             await conn.copy_records_to_table(
@@ -184,6 +184,17 @@ class JobStore:
                 columns=ROW_RESULT_COLUMNS,
                 records=[(job.id, r.line, r.status, r.item_id, r.errors, r.cells) for r in listed],
             )
+
+    @staticmethod
+    async def insert_clean_rows(
+        conn: Connection,
+        job: Job,
+        lines: Sequence[int],
+        statuses: Sequence[str],
+        item_ids: Sequence[int | None],
+    ) -> None:
+        """Clean rows of one chunk (created or updated, nothing to report), as one row."""
+        await conn.execute(Q["insert_clean_rows"], job.id, lines[0], lines, statuses, item_ids)
 
     @staticmethod
     async def outcome_counts(
