@@ -21,6 +21,7 @@ from server.clock import Clock
 from server.embedded_s3 import EmbeddedS3
 from server.events import EventBus
 from server.imports.runner import Runner
+from server.imports.worker import ParsePool
 from server.services import Services
 from server.settings import Settings
 from server.storage import Storage
@@ -86,6 +87,7 @@ class Runtime:
             boards=BoardStore(pool),
             jobs=JobStore(pool),
             events=EventBus(database_url, pool),
+            parse_helpers=[ParsePool() for _ in range(settings.parse_workers - 1)],
         )
         if settings.fixture is not None:
             await fixtures.load_fixture(pool, fixtures.read_fixture(settings.fixture))

@@ -26,3 +26,9 @@ class Services:
     jobs: JobStore
     events: EventBus
     parsing: ParsePool = field(default_factory=ParsePool)
+    # more worker processes, sharing the validation of create-only files with `parsing`
+    parse_helpers: list[ParsePool] = field(default_factory=list)
+
+    @property
+    def parse_pools(self) -> list[ParsePool]:
+        return [self.parsing, *self.parse_helpers]

@@ -18,6 +18,7 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_JOB_LEASE = 30.0  # seconds
 # how long a websocket may wait before its connection_init, then it is closed with 4408
 DEFAULT_WS_INIT_TIMEOUT = 10.0  # seconds
+DEFAULT_PARSE_WORKERS = 2  # processes: on 2 cores, one file's validation keeps both busy
 # credentials the embedded S3 endpoint accepts when none are configured
 EMBEDDED_ACCESS_KEY = "embedded-access-key"
 EMBEDDED_SECRET_KEY = "embedded-secret-key"
@@ -40,6 +41,7 @@ class Settings:
     run_jobs: bool = True
     job_lease_seconds: float = DEFAULT_JOB_LEASE
     ws_init_timeout_seconds: float = DEFAULT_WS_INIT_TIMEOUT
+    parse_workers: int = DEFAULT_PARSE_WORKERS
 
 
 def default_data_dir() -> Path:
@@ -75,4 +77,5 @@ def load_settings(
         ws_init_timeout_seconds=float(
             env.get("WS_INIT_TIMEOUT_SECONDS") or DEFAULT_WS_INIT_TIMEOUT
         ),
+        parse_workers=max(1, int(env.get("PARSE_WORKERS") or DEFAULT_PARSE_WORKERS)),
     )

@@ -119,7 +119,49 @@ def test_chunks_end_at_the_row_cap_or_the_byte_cap() -> None:
             PlannedRow(line=i + 2, cells=["x" * cell_bytes], status="created") for i in range(n)
         )
 
-    small = [len(c) for c in planning.chunked(rows(2 * planning.CHUNK_ROWS + 1, 10))]
+    small = [
+        len(c)
+        for c in planning.chunked(rows(2 * planning.CHUNK_ROWS + 1, 10), planning.planned_size)
+    ]
     assert small == [planning.CHUNK_ROWS, planning.CHUNK_ROWS, 1]
     long_cell = -(-planning.CHUNK_BYTES // 10)  # ten such rows fill a chunk
-    assert [len(c) for c in planning.chunked(rows(25, long_cell))] == [10, 10, 5]
+    assert [len(c) for c in planning.chunked(rows(25, long_cell), planning.planned_size)] == [
+        10,
+        10,
+        5,
+    ]
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=ROWS,
+    done=st.sets(st.integers(2, 45), max_size=5),
+    chunk_rows=st.integers(1, 7),
+    parts=st.integers(2, 3),
+)
+def test_parts_of_a_stream_plan_what_one_stream_plans(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    rows: list[tuple[str, ...]],
+    done: set[int],
+    chunk_rows: int,
+    parts: int,
+) -> None:
+    monkeypatch.setattr(planning, "CHUNK_ROWS", chunk_rows)
+    path = tmp_path / "file.csv"
+    path.write_text(csvfile_text(rows), encoding="utf-8")
+    parser = planning.count_rows(path, make_parser, 1000).parser
+    whole = planning.Scan(header=parser.header)
+    one = list(planning.stream_chunks(plan_of(parser, whole, None), path, done))
+    scans = [planning.Scan(header=parser.header) for _ in range(parts)]
+    shares = [
+        list(planning.stream_chunks(plan_of(parser, scan, None), path, done, part=k, parts=parts))
+        for k, scan in enumerate(scans)
+    ]
+    # the server takes chunk i from part i % parts
+    assert [shares[i % parts][i // parts] for i in range(len(one))] == one
+    assert sum(map(len, shares)) == len(one)
+    assert {line: e for scan in scans for line, e in scan.invalid.items()} == whole.invalid
+    assert sum(len(scan.invalid) for scan in scans) == len(whole.invalid)  # each row once

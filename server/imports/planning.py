@@ -3,10 +3,10 @@ written, and the re-read that turns valid rows into planned writes, a chunk at a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from server.imports import csvfile
 from server.imports.rows import ParsedRow, RowParser, document, errors_json
@@ -18,6 +18,7 @@ from server.store.records import Board
 # large; a chunk of long rows ends at CHUNK_BYTES of cells, so memory stays bounded.
 CHUNK_ROWS = 1000
 CHUNK_BYTES = 4 * 1024 * 1024
+T = TypeVar("T")
 KEEP_PARSED_BYTES = 32 * 1024 * 1024  # bytes: files up to this size are parsed once, not twice
 
 
@@ -169,11 +170,21 @@ def scan_file(path: Path, parser_factory: Any, limit: int) -> tuple[Scan, RowPar
 
 
 def stream_chunks(
-    plan: Plan, path: Path, done: set[int], kept: list[tuple[int, list[str]]] | None = None
+    plan: Plan,
+    path: Path,
+    done: set[int],
+    kept: list[tuple[int, list[str]]] | None = None,
+    *,
+    part: int = 0,
+    parts: int = 1,
 ) -> Iterator[list[PlannedRow]]:
     """One pass that validates and plans each row, a chunk at a time, for a file whose rows
     cannot change each other's validity (no hierarchy: see `can_stream`) and which
-    `count_rows` has already checked as a whole (and whose records it `kept`, if it did)."""
+    `count_rows` has already checked as a whole (and whose records it `kept`, if it did).
+
+    With `parts`, several processes share the file: each reads all of it, but validates and
+    plans only every `parts`-th chunk from its `part` on (chunk boundaries depend on the
+    records alone, so every part draws the same ones)."""
     validator = RowValidator(plan.parser, plan.scan)
     if kept is not None:
         records = _released(kept)
@@ -181,25 +192,40 @@ def stream_chunks(
         records = csvfile.read_records(path)
         next(records)  # header
 
-    def planned() -> Iterator[PlannedRow]:
+    def pending() -> Iterator[tuple[int, list[str]]]:
         for line, record in records:
-            parsed = validator.validate(line, record)
             if line not in done:
-                yield plan_row(plan, line, record, parsed)
+                yield line, record
+            elif part == 0:  # a row written before still counts, once, in the scan
+                validator.validate(line, record)
 
-    return chunked(planned())
+    for index, batch in enumerate(chunked(pending(), _record_size)):
+        if index % parts == part:
+            yield [
+                plan_row(plan, line, record, validator.validate(line, record))
+                for line, record in batch
+            ]
 
 
-def chunked(rows: Iterator[PlannedRow]) -> Iterator[list[PlannedRow]]:
-    """Rows in chunks of CHUNK_ROWS, or fewer once their cells reach CHUNK_BYTES."""
-    chunk: list[PlannedRow] = []
-    size = 0
-    for row in rows:
-        chunk.append(row)
-        size += sum(map(len, row.cells))
-        if len(chunk) >= CHUNK_ROWS or size >= CHUNK_BYTES:
+def _record_size(record: tuple[int, list[str]]) -> int:
+    return sum(map(len, record[1]))
+
+
+def planned_size(row: PlannedRow) -> int:
+    return sum(map(len, row.cells))
+
+
+def chunked(items: Iterable[T], size: Callable[[T], int]) -> Iterator[list[T]]:
+    """Items in chunks of CHUNK_ROWS, or fewer once their `size` (bytes of cells) reaches
+    CHUNK_BYTES."""
+    chunk: list[T] = []
+    total = 0
+    for item in items:
+        chunk.append(item)
+        total += size(item)
+        if len(chunk) >= CHUNK_ROWS or total >= CHUNK_BYTES:
             yield chunk
-            chunk, size = [], 0
+            chunk, total = [], 0
     if chunk:
         yield chunk
 
@@ -222,9 +248,12 @@ def plan_chunks(plan: Plan, path: Path, done: set[int]) -> Iterator[list[Planned
     records = csvfile.read_records(path)
     next(records)  # header
     return chunked(
-        plan_row(plan, line, record, plan.scan.parsed.pop(line, None))
-        for line, record in records
-        if line not in done
+        (
+            plan_row(plan, line, record, plan.scan.parsed.pop(line, None))
+            for line, record in records
+            if line not in done
+        ),
+        planned_size,
     )
 
 

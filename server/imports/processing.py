@@ -138,7 +138,8 @@ async def _process(services: Services, job: Job, tmp: Path) -> None:
         await _run_scanned(services, job, board, spec, token, tmp)
     finally:
         with contextlib.suppress(Exception):
-            await services.parsing.call(worker.close, token)
+            for pool in services.parse_pools:
+                await pool.call(worker.close, token)
             await services.parsing.call(worker.close, f"{token}:children")
 
 
@@ -185,14 +186,22 @@ async def _run_scanned(
         for row in await services.pool.fetch(query, *args):
             matches.setdefault(row["key"], []).append(row["item_id"])
 
+    pools = services.parse_pools if streaming and worker.encodes_creates(spec) else []
     start = worker.stream if streaming else worker.plan
+
+    def chunks(done: set[int]) -> AsyncIterator[list[PlannedRow] | EncodedChunk]:
+        if len(pools) > 1:  # rows independent of each other: validated in every worker
+            return worker.shared_chunks(pools, token, path, spec, job, board, done)
+        return worker.chunks_of(services.parsing, start, token, job, board, matches, done)
+
     await _write(
-        services, job,
-        lambda done: worker.chunks_of(services.parsing, start, token, job, board, matches, done),
-        total, lambda lines: worker.replanned(services.parsing, token, lines),
+        services, job, chunks, total,
+        lambda lines: worker.replanned(services.parsing, token, lines),
     )  # fmt: skip
     if streaming:
-        invalid = await services.parsing.call(worker.invalid_rows, token)
+        invalid = sum([
+            await pool.call(worker.invalid_rows, token) for pool in pools or [services.parsing]
+        ])  # fmt: skip
         await _settle_budget(services, job, total - invalid)
     if child_scan is not None:
         parents = await _parent_keys(services, job, header)

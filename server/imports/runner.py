@@ -43,10 +43,12 @@ class Runner:
     async def run(self) -> None:
         self.loop = asyncio.get_running_loop()
         try:
-            await self.services.parsing.start()  # now, not in the first job's time
+            for pool in self.services.parse_pools:
+                await pool.start()  # now, not in the first job's time
             await self._loop()
         finally:
-            self.services.parsing.stop()
+            for pool in self.services.parse_pools:
+                pool.stop()
 
     async def _loop(self) -> None:
         while True:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.imports import csvfile
-from server.imports.planning import chunked
+from server.imports.planning import chunked, planned_size
 from server.imports.rows import ParsedRow, RowParser, document, errors_json
 from server.imports.writer import PlannedRow
 from server.store.jobs import Job
@@ -91,9 +91,12 @@ def plan_children(
     records = csvfile.read_records(path)
     next(records)
     return chunked(
-        _plan_child(scan, CHILD_LINE_OFFSET + line, line, record, parents)
-        for line, record in records
-        if CHILD_LINE_OFFSET + line not in done
+        (
+            _plan_child(scan, CHILD_LINE_OFFSET + line, line, record, parents)
+            for line, record in records
+            if CHILD_LINE_OFFSET + line not in done
+        ),
+        planned_size,
     )
 
 

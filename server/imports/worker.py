@@ -17,13 +17,14 @@ import asyncio
 import collections
 import concurrent.futures
 import gc
+import itertools
 import logging
 import multiprocessing
 import os
 import pickle
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -194,20 +195,67 @@ def plan(
 
 
 def stream(
-    token: str, job: Any, board: Any, matches: dict[str, list[int | str]], done: set[int]
+    token: str,
+    job: Any,
+    board: Any,
+    matches: dict[str, list[int | str]],
+    done: set[int],
+    part: int = 0,
+    parts: int = 1,
 ) -> None:
-    """Start validating and planning the counted file in one pass (`stream_chunks`)."""
+    """Start validating and planning the counted file in one pass (`stream_chunks`): all of
+    it, or this worker's part of its chunks."""
     session = _sessions[token]
-    session.scan = Scan(header=session.parser.header)
     kept, session.records = session.records, None
+    _open_stream(token, session, job, board, matches, done, kept, part, parts)
+
+
+def join_stream(
+    token: str,
+    path: Path,
+    spec: ParserSpec,
+    job: Any,
+    board: Any,
+    done: set[int],
+    part: int,
+    parts: int,
+) -> None:
+    """In a helper worker: take a part of the chunks of a create-only file another worker
+    has counted (`count`), reading the file itself."""
+    parser = spec.make_parser(next(csvfile.read_records(path))[1])
+    session = _Session(scan=Scan(header=parser.header), parser=parser, path=path, spec=spec)
+    _sessions[token] = session
+    _open_stream(token, session, job, board, {}, done, None, part, parts)
+
+
+def _open_stream(
+    token: str,
+    session: _Session,
+    job: Any,
+    board: Any,
+    matches: dict[str, list[int | str]],
+    done: set[int],
+    kept: list[tuple[int, list[str]]] | None,
+    part: int,
+    parts: int,
+) -> None:
+    session.scan = Scan(header=session.parser.header)
     session.plan = _plan(session, job, board, matches)
-    chunks: Iterator[Any] = stream_chunks(session.plan, session.path, done, kept)
-    if session.spec.behaviour is None and not keeps_cells(session.spec.options):
+    chunks: Iterator[Any] = stream_chunks(
+        session.plan, session.path, done, kept, part=part, parts=parts
+    )
+    if encodes_creates(session.spec):
         tail = copyformat.ItemTail(
             board_id=job.board_id, group_id=job.group_id, creator_id=job.user_id
         )
         chunks = (_encoded(chunk, tail) for chunk in chunks)
     _streams[token] = _Stream(chunks=chunks, folder=session.path.parent)
+
+
+def encodes_creates(spec: ParserSpec) -> bool:
+    """A create-only job whose report lists no clean row: its created rows are encoded for
+    COPY, and its chunks can be shared between worker processes (no row depends on another)."""
+    return spec.behaviour is None and not keeps_cells(spec.options)
 
 
 def _encoded(chunk: list[PlannedRow], tail: copyformat.ItemTail) -> EncodedChunk:
@@ -298,7 +346,8 @@ def next_chunk(token: str) -> Path | None:
     if chunk is None:
         return None
     stream.written += 1
-    return _write_chunk_file(stream.folder, f"chunk-{stream.written:06d}", chunk)
+    # named by process: the workers sharing a file write their chunks into one folder
+    return _write_chunk_file(stream.folder, f"chunk-{os.getpid()}-{stream.written:06d}", chunk)
 
 
 def _write_chunk_file(folder: Path, name: str, chunk: Any) -> Path:
@@ -402,15 +451,48 @@ async def chunks_of(
     `open_records`, called with the token and `args`), then its chunks; the worker plans up to
     AHEAD_CHUNKS chunks ahead while the caller writes, so neither waits for the other."""
     await pool.call(start, token, *args)
-    pending: collections.deque[asyncio.Future[Path | None]] = collections.deque(
-        asyncio.ensure_future(pool.call(next_chunk, token)) for _ in range(AHEAD_CHUNKS)
-    )
+    async for chunk in _chunks_from([pool], token):
+        yield chunk
+
+
+async def shared_chunks(
+    pools: Sequence[ParsePool],
+    token: str,
+    path: Path,
+    spec: ParserSpec,
+    job: Any,
+    board: Any,
+    done: set[int],
+) -> AsyncIterator[Any]:
+    """The chunks of a counted create-only file (`encodes_creates`), planned by several
+    workers at once: the first, which counted it, takes chunks 0, n, 2n...; each helper i
+    reads the file too and takes chunks i, n + i... They come back in file order."""
+    parts = len(pools)
+    await pools[0].call(stream, token, job, board, {}, done, 0, parts)
+    for part, helper in enumerate(pools[1:], start=1):
+        await helper.call(join_stream, token, path, spec, job, board, done, part, parts)
+    async for chunk in _chunks_from(pools, token):
+        yield chunk
+
+
+async def _chunks_from(pools: Sequence[ParsePool], token: str) -> AsyncIterator[Any]:
+    """Chunk i from pool i % len(pools), each pool planning up to AHEAD_CHUNKS ahead."""
+    pending = [
+        collections.deque(
+            asyncio.ensure_future(pool.call(next_chunk, token)) for _ in range(AHEAD_CHUNKS)
+        )
+        for pool in pools
+    ]
     try:
-        while (path := await pending.popleft()) is not None:
-            pending.append(asyncio.ensure_future(pool.call(next_chunk, token)))
+        for index in itertools.count():
+            part = index % len(pools)
+            path = await pending[part].popleft()
+            if path is None:  # that pool's share has ended: so has the file
+                return
+            pending[part].append(asyncio.ensure_future(pools[part].call(next_chunk, token)))
             yield await asyncio.to_thread(_load_chunk, path)
     finally:
-        for future in pending:
+        for future in itertools.chain.from_iterable(pending):
             if not future.done():
                 future.cancel()
             elif not future.cancelled():
