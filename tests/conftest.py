@@ -111,7 +111,9 @@ def server_pair(
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data_dir = tmp_path_factory.mktemp("server-data")
-    started = start_server(data_dir)
+    # two parsing workers whatever the machine, so the import tests cover create-only files
+    # shared between workers; the other servers of the suite take the default (one on 2 cores)
+    started = start_server(data_dir, extra_env={"PARSE_WORKERS": "2"})
     yield started
     stop_server(started)
 

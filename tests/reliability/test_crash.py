@@ -32,7 +32,8 @@ LEASE = "2"  # seconds: a dead runner's job is taken over quickly
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
     """An S3 endpoint that outlives server processes, and a data dir they share."""
-    with shared_s3("crash", JOB_LEASE_SECONDS=LEASE) as env:
+    # two parsing workers: a create-only file is shared between them, and either may die
+    with shared_s3("crash", JOB_LEASE_SECONDS=LEASE, PARSE_WORKERS="2") as env:
         yield tmp_path_factory.mktemp("crash-data"), env
 
 
@@ -178,7 +179,7 @@ async def test_parsing_worker_killed_mid_import_is_replaced_and_every_row_import
         status = await wait_for_job(api, job["job_id"])
         names = await all_names(api)
         replacements = parsing_workers(first)
-    assert len(replacements) == len(workers) == 2  # PARSE_WORKERS' default
+    assert len(replacements) == len(workers) == 2
     assert not {w.pid for w in replacements} & {w.pid for w in workers}
     assert status["status"] == "COMPLETED", status
     assert status["counts"]["created"] == ROWS
