@@ -148,6 +148,16 @@ async def test_blue_import_killed_mid_way_resumes_and_imports_every_row_once(
     assert len(imported) == len(set(imported)) == ROWS
 
 
+async def started_workers(server: ServerProcess, count: int) -> list[psutil.Process]:
+    """The server's `count` parsing workers, once it has started them all."""
+    for _ in range(200):
+        workers = parsing_workers(server)
+        if len(workers) >= count:
+            return workers
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the server started {len(workers)} parsing workers, not {count}")
+
+
 def parsing_workers(server: ServerProcess) -> list[psutil.Process]:
     """The server's parsing workers: the children spawned by multiprocessing that do not
     listen on a port (the embedded S3 does)."""
@@ -160,7 +170,6 @@ def parsing_workers(server: ServerProcess) -> list[psutil.Process]:
                 and not any(c.status == psutil.CONN_LISTEN for c in child.net_connections())
             ):
                 workers.append(child)
-    assert workers, "the server has no parsing worker process"
     return workers
 
 
@@ -170,7 +179,7 @@ async def test_parsing_worker_killed_mid_import_is_replaced_and_every_row_import
     body = "name,numeric\n" + "".join(f"row {i},{i}\n" for i in range(ROWS))
     async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
         api = Api(client)
-        workers = parsing_workers(first)
+        workers = await started_workers(first, 2)
         job = await start_job(api, mutation="backfill_items")
         assert (await upload(job["upload_url"], body)).status_code == 200
         await wait_for_progress(progress_on(api, job["job_id"]), random.randint(5, 40))
@@ -188,7 +197,7 @@ async def test_parsing_worker_killed_mid_import_is_replaced_and_every_row_import
 
 
 async def test_parsing_worker_exits_when_its_server_is_killed(first: ServerProcess) -> None:
-    workers = parsing_workers(first)
+    workers = await started_workers(first, 2)
     kill(first)
     gone, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive and len(gone) == len(workers)
