@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from strawberry.extensions import validation_cache
+
+from server.api import schema as api_schema
 from tests.conftest import Api
 
 
@@ -43,3 +46,15 @@ async def test_variables_of_the_wrong_type_are_the_callers_error(api: Api) -> No
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert "$id" in error["message"]
+
+
+async def test_a_repeated_query_is_validated_once() -> None:
+    # a poll repeats one query text: validating it again each time was most of its cost
+    cache = validation_cache._get_validate_cache(api_schema.PARSED_QUERIES)
+    before = cache.cache_info()
+    query = "query Repeated { __typename }"
+    for _ in range(3):
+        result = await api_schema.schema.execute(query)
+        assert result.errors is None and result.data == {"__typename": "Query"}
+    after = cache.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 2)
