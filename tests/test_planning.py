@@ -92,11 +92,23 @@ def test_a_file_over_the_row_limit_is_rejected_by_the_first_pass(tmp_path: Path)
     assert planning.count_rows(path, make_parser, 4).total == 4
 
 
-def test_a_hierarchy_is_not_streamed() -> None:
+def test_a_hierarchy_is_not_streamed(tmp_path: Path) -> None:
     flat = csvfile.parse_header(["name", "status"], {"status": "status"}, 2)
     deep = csvfile.parse_header(["name.l1", "name.l2"], {}, 2)
     assert planning.can_stream(flat)
     assert not planning.can_stream(deep)
+    # so the first pass does not read its rows: the full scan after it does (and finds this)
+    path = tmp_path / "file.csv"
+    path.write_text('name.l1,name.l2\nA,\n"unterminated\n', encoding="utf-8")
+
+    def two_levels(cells: list[str]) -> RowParser:
+        header = csvfile.parse_header(cells, {}, 2)
+        return RowParser(header, BOARD_COLUMNS, DIRECTORY, clear_with_null=False)
+
+    counted = planning.count_rows(path, two_levels, 1000)
+    assert counted.total is None and counted.records is None
+    with pytest.raises(csvfile.InvalidUpload):
+        planning.scan_file(path, two_levels, 1000)
 
 
 def test_what_the_worker_raises_and_takes_survives_pickling() -> None:

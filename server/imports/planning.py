@@ -80,7 +80,7 @@ def _over_limit(limit: int) -> Rejection:
 
 @dataclass
 class CountPass:
-    total: int
+    total: int | None  # None: not counted, the file has a hierarchy and is scanned whole
     parser: RowParser
     # the records read, for files small enough to hold (KEEP_PARSED_BYTES), so that
     # `stream_chunks` need not read them again
@@ -89,8 +89,11 @@ class CountPass:
 
 def count_rows(path: Path, parser_factory: Any, limit: int) -> CountPass:
     """The cheap first look: header, encoding and CSV structure checked, rows counted. What it
-    raises would reject the whole file; what it passes can only fail row by row."""
+    raises would reject the whole file; what it passes can only fail row by row. A file that
+    cannot be streamed is only opened: the full scan that follows checks and counts it."""
     records, parser = _open(path, parser_factory)
+    if not can_stream(parser.header):
+        return CountPass(total=None, parser=parser, records=None)
     kept: list[tuple[int, list[str]]] | None = (
         [] if path.stat().st_size <= KEEP_PARSED_BYTES else None
     )

@@ -157,13 +157,12 @@ async def _run_scanned(
     streaming = False
     if not job.options.get("subitems"):
         counted = await services.parsing.call(worker.count, token, path, spec, limit)
-        header, total = counted.header, counted.total
-        # every row counted as valid: if even that fits, rows can be written as they are
-        # validated; otherwise the full scan decides on the exact number of valid rows
-        upper = Totals(total=total, valid=total)
-        streaming = counted.streamable and await _check_capacity(
-            services, job, board, upper, exact=False
-        )
+        if counted.total is not None:  # a flat file
+            header, total = counted.header, counted.total
+            # every row counted as valid: if even that fits, rows can be written as they are
+            # validated; otherwise the full scan decides on the exact number of valid rows
+            upper = Totals(total=total, valid=total)
+            streaming = await _check_capacity(services, job, board, upper, exact=False)
     child_scan = None
     if not streaming:
         scan = await services.parsing.call(worker.scan, token, path, spec, limit)

@@ -33,7 +33,6 @@ from server.imports import cells, copyformat, csvfile, subitems
 from server.imports.planning import (
     Plan,
     Scan,
-    can_stream,
     count_rows,
     plan_chunks,
     plan_row,
@@ -125,11 +124,11 @@ class ScanSummary:
 
 @dataclass(frozen=True)
 class Counted:
-    """The first look at a file: its header and rows, and whether it can be streamed."""
+    """The first look at a file: its header, and its rows if it can be streamed (a file with a
+    hierarchy is not counted: None)."""
 
     header: csvfile.Header
-    total: int
-    streamable: bool
+    total: int | None
 
 
 @dataclass
@@ -174,7 +173,7 @@ def count(token: str, path: Path, spec: ParserSpec, limit: int) -> Counted:
         scan=Scan(header=parser.header), parser=parser, path=path, spec=spec,
         records=counted.records,
     )  # fmt: skip
-    return Counted(header=parser.header, total=counted.total, streamable=can_stream(parser.header))
+    return Counted(header=parser.header, total=counted.total)
 
 
 def _plan(session: _Session, job: Any, board: Any, matches: dict[str, list[int | str]]) -> Plan:
