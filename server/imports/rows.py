@@ -108,10 +108,12 @@ class RowParser:
         values = row.values
         present = len(record)
         memos = self.memos
+        clear_empty, cell_error = self.clear_empty, cells.CellError  # locals: read per cell
+        cell: cells.Cell | cells.CellError | None
         for position, (index, column_id, parser) in enumerate(self.cell_parsers):
             raw = record[index].strip() if index < present else ""
             if not raw:
-                if self.clear_empty:
+                if clear_empty:
                     values[column_id] = CLEARED
                 continue
             if raw == NULL_MARKER:
@@ -122,19 +124,22 @@ class RowParser:
             if memo is not None and raw in memo:
                 cell = memo[raw]
             else:
-                cell = _parse_cell(parser, raw)
+                try:
+                    cell = parser(raw)
+                except cell_error as exc:
+                    cell = exc.with_traceback(None)  # kept in a memo: not its frames
                 if memo is not None and len(raw) <= MEMO_CELL_CHARS:
                     if len(memo) < MEMO_ENTRIES:
                         memo[raw] = cell
                     else:
                         memos[position] = None
-            if isinstance(cell, cells.CellError):
+            if cell is None:
+                if clear_empty:
+                    values[column_id] = CLEARED
+            elif isinstance(cell, cell_error):
                 errors.append(RowError(column_id, cell.code, cell.message))
-                continue
-            if cell is not None:
+            else:
                 values[column_id] = cell
-            elif self.clear_empty:
-                values[column_id] = CLEARED
         return errors or row
 
     def with_defaults(self, record: list[str]) -> list[str]:
@@ -155,13 +160,6 @@ class RowParser:
 
     def sets_rollup(self, row: ParsedRow) -> bool:
         return any(column_id in row.values for column_id in self.rollup_columns)
-
-
-def _parse_cell(parser: cells.CellParser, raw: str) -> cells.Cell | cells.CellError | None:
-    try:
-        return parser(raw)
-    except cells.CellError as exc:
-        return exc.with_traceback(None)  # kept in a memo: not its frames
 
 
 def document(row: ParsedRow) -> bytes:
