@@ -23,15 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import orjson
 
 from server import events, sql
 from server.db import Connection
 from server.imports import blue_fields as bf
 from server.imports import cells, csvfile, processing, worker
+from server.imports.rows import encode_document
 from server.services import Services
 from server.store import directory as directory_store
-from server.store import items as item_store
 from server.store.jobs import Job, JobStore, RowResult, StaleAttempt
 from server.store.records import Board, User
 
@@ -77,6 +76,9 @@ class Record:
     tags: list[str] = field(default_factory=list)
     values: dict[str, cells.Cell] = field(default_factory=dict)
     errors: list[dict[str, str]] = field(default_factory=list)
+    # the values as the item's JSON document, encoded in the parsing worker (`values` is then
+    # empty)
+    document: bytes = b"{}"
 
 
 def map_headers(headers: list[str], columns: list[cells.Column]) -> HeaderMap:
@@ -210,7 +212,9 @@ def record_chunks(
             continue
         if line in done or not any(cell.strip() for cell in raw):
             continue
-        chunk.append(parse_record(line, raw, header, parsers, people))
+        record = parse_record(line, raw, header, parsers, people)
+        record.document, record.values = encode_document(record.values), {}
+        chunk.append(record)
         if len(chunk) >= CHUNK_ROWS:
             yield chunk
             chunk = []
@@ -423,7 +427,7 @@ async def _write_records(
             (item_id, board.id, group, r.name, position, r.creator_id or target.user.id,
              r.created_at or now, r.updated_at or r.created_at or now, r.done, r.start_date,
              r.due_date, r.description, r.color,
-             item_store.value_document({c: (cell.value, cell.text) for c, cell in r.values.items()}))
+             r.document)
             for item_id, group, r, position in zip(ids, groups, good, range(target.position, target.position + len(good)), strict=True)
         ]  # fmt: skip
         if job.options.get("useRustImport"):
@@ -432,7 +436,7 @@ async def _write_records(
             columns = [list(column) for column in zip(*rows, strict=True)]
             # the same rows as arrays, one per column (the board id is the statement's $1),
             # the values documents as JSON text
-            documents = [orjson.dumps(document).decode() for document in columns[-1]]
+            documents = [document.decode() for document in columns[-1]]
             await conn.execute(Q["insert_records"], board.id, columns[0], *columns[2:-1], documents)
         target.position += len(good)
         pairs = [(i, u) for i, r in zip(ids, good, strict=True) for u in r.assignee_ids]

@@ -164,11 +164,17 @@ class RowParser:
 
 def document(row: ParsedRow) -> bytes:
     """The item's values document of a row that creates or updates it (cleared columns are
-    not in it). Dicts: orjson writes a slotted Cell itself, but three times slower."""
+    not in it)."""
+    return encode_document(row.values)
+
+
+def encode_document(values: Mapping[str, cells.Cell]) -> bytes:
+    """Column id -> Cell as an item's values document, JSON; cleared cells left out. Dicts:
+    orjson writes a slotted Cell itself, but three times slower."""
     return orjson.dumps(
         {
             c: {"value": cell.value, "text": cell.text}
-            for c, cell in row.values.items()
+            for c, cell in values.items()
             if cell.value is not None
         }
     )
