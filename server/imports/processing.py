@@ -137,10 +137,10 @@ async def _process(services: Services, job: Job, tmp: Path) -> None:
     try:
         await _run_scanned(services, job, board, spec, token, tmp)
     finally:
-        with contextlib.suppress(Exception):
-            for pool in services.parse_pools:
-                await pool.call(worker.close, token)
-            await services.parsing.call(worker.close, f"{token}:children")
+        closing = [(pool, token) for pool in services.parse_pools]
+        for pool, session in [*closing, (services.parsing, f"{token}:children")]:
+            with contextlib.suppress(Exception):  # a worker that died has nothing to close
+                await pool.call(worker.close, session)
 
 
 async def _run_scanned(
