@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -533,6 +533,7 @@ async def poll(
     interval: float | None = None,
     duration: float | None = None,
     until_terminal: bool = False,
+    counted_from: Callable[[], float | None] | None = None,
 ) -> PollStats:
     """`pollers` concurrent fetch_job_status loops on one job.
 
@@ -541,6 +542,8 @@ async def poll(
     seconds on a fixed schedule, staggered across pollers, and latency counts from the
     scheduled send time, so a stalled server shows up (no coordinated omission).
     Ends after `duration` seconds, or once a poller sees the job in a terminal state.
+    With `counted_from`, only requests sent (or, paced, scheduled) from the moment it returns
+    on are counted: pollers may start before the upload, as a client polls its new job.
     """
     latencies: list[float] = []
     errors = Counter[str]()
@@ -548,7 +551,7 @@ async def poll(
     body = {"query": STATUS_QUERY, "variables": {"id": job_id}}
     limits = httpx.Limits(max_connections=pollers, max_keepalive_connections=pollers)
     server, client_process = psutil.Process(server_pid), psutil.Process()
-    server_cpu, client_cpu = _cpu(server), _cpu(client_process)
+    baseline = {"server": _cpu(server), "client": _cpu(client_process)}
     started = time.monotonic()
     end = started + duration if duration is not None else None
 
@@ -574,7 +577,11 @@ async def poll(
             if not ok:
                 errors["http"] += 1
             base = scheduled if interval is not None else sent
-            latencies.append(finished - base)
+            start_counting = counted_from() if counted_from is not None else base
+            if start_counting is not None and base >= start_counting:
+                if not latencies and counted_from is not None:  # CPU counted from here too
+                    baseline.update(server=_cpu(server), client=_cpu(client_process))
+                latencies.append(finished - base)
             if interval is not None:
                 scheduled += interval
             if until_terminal and ok:
@@ -586,11 +593,12 @@ async def poll(
         base_url=server_url, headers={"Authorization": "tok-ada"}, limits=limits, timeout=60
     ) as client:
         await asyncio.gather(*(one(client, i) for i in range(pollers)))
-    seconds = time.monotonic() - started
+    seconds = time.monotonic() - (counted_from() or started if counted_from else started)
     return PollStats(
         label=label, requests=len(latencies), errors=sum(errors.values()), seconds=seconds,
         latencies=latencies, offered=pollers / interval if interval else None,
-        server_cpu=_cpu(server) - server_cpu, client_cpu=_cpu(client_process) - client_cpu,
+        server_cpu=_cpu(server) - baseline["server"],
+        client_cpu=_cpu(client_process) - baseline["client"],
     )  # fmt: skip
 
 

