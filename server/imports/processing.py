@@ -190,7 +190,8 @@ async def _run_scanned(
 
     def chunks(done: set[int]) -> AsyncIterator[list[PlannedRow] | EncodedChunk]:
         if len(pools) > 1:  # rows independent of each other: validated in every worker
-            return worker.shared_chunks(pools, token, path, spec, job, board, done)
+            shared = worker.SharedFile(path=path, spec=spec, job=job, board=board, done=done)
+            return worker.shared_chunks(pools, token, shared)
         return worker.chunks_of(services.parsing, start, token, job, board, matches, done)
 
     await _write(

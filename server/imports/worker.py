@@ -209,22 +209,26 @@ def stream(
     _open_stream(token, session, job, board, matches, done, kept, part, parts)
 
 
-def join_stream(
-    token: str,
-    path: Path,
-    spec: ParserSpec,
-    job: Any,
-    board: Any,
-    done: set[int],
-    part: int,
-    parts: int,
-) -> None:
+@dataclass(frozen=True)
+class SharedFile:
+    """A counted create-only file whose chunks several workers share (`shared_chunks`)."""
+
+    path: Path
+    spec: ParserSpec
+    job: Any
+    board: Any
+    done: set[int]  # lines written before (a resumed job)
+
+
+def join_stream(token: str, shared: SharedFile, part: int, parts: int) -> None:
     """In a helper worker: take a part of the chunks of a create-only file another worker
     has counted (`count`), reading the file itself."""
-    parser = spec.make_parser(next(csvfile.read_records(path))[1])
-    session = _Session(scan=Scan(header=parser.header), parser=parser, path=path, spec=spec)
+    parser = shared.spec.make_parser(next(csvfile.read_records(shared.path))[1])
+    session = _Session(
+        scan=Scan(header=parser.header), parser=parser, path=shared.path, spec=shared.spec
+    )
     _sessions[token] = session
-    _open_stream(token, session, job, board, {}, done, None, part, parts)
+    _open_stream(token, session, shared.job, shared.board, {}, shared.done, None, part, parts)
 
 
 def _open_stream(
@@ -455,21 +459,15 @@ async def chunks_of(
 
 
 async def shared_chunks(
-    pools: Sequence[ParsePool],
-    token: str,
-    path: Path,
-    spec: ParserSpec,
-    job: Any,
-    board: Any,
-    done: set[int],
+    pools: Sequence[ParsePool], token: str, shared: SharedFile
 ) -> AsyncIterator[Any]:
     """The chunks of a counted create-only file (`encodes_creates`), planned by several
     workers at once: the first, which counted it, takes chunks 0, n, 2n...; each helper i
     reads the file too and takes chunks i, n + i... They come back in file order."""
     parts = len(pools)
-    await pools[0].call(stream, token, job, board, {}, done, 0, parts)
+    await pools[0].call(stream, token, shared.job, shared.board, {}, shared.done, 0, parts)
     for part, helper in enumerate(pools[1:], start=1):
-        await helper.call(join_stream, token, path, spec, job, board, done, part, parts)
+        await helper.call(join_stream, token, shared, part, parts)
     async for chunk in _chunks_from(pools, token):
         yield chunk
 
