@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.provisional import urls
 
-from server.imports import cells
+from server.imports import cells, phones
 
 # database=None keeps hypothesis from writing an example database into the repository.
 MANY = settings(max_examples=2000, deadline=None, database=None)
@@ -31,21 +31,41 @@ def outcome(parse: Callable[[str], cells.Cell], cell: str) -> Outcome:
 # phone
 
 
-def parse_phone_with_library(cell: str) -> cells.Cell:
-    digits, hint = cells._split_phone_hint(cell)
-    return cells._parse_phone_with_library(cell, digits, hint)
+def parse_phone_with_library(cell: str) -> phones.Phone:
+    digits, hint = phones.split_hint(cell)
+    return phones.parse_with_library(digits, hint)
+
+
+def phone_outcome(parse: Callable[[str], phones.Phone], cell: str) -> phones.Phone | str:
+    try:
+        return parse(cell)
+    except phones.InvalidPhone as error:
+        return error.reason
+
+
+# a phone column's parser of trimmed cells, as the import runs it
+PHONE_CELL = cells.compile_parser(
+    cells.Column(id="phone", title="Phone", type="phone"), cells.Directory(), trimmed=True
+)
 
 
 def assert_phone_agrees(cell: str) -> None:
-    assert outcome(cells._parse_phone, cell) == outcome(parse_phone_with_library, cell), cell
+    fast, slow = phone_outcome(phones.parse, cell), phone_outcome(parse_phone_with_library, cell)
+    assert fast == slow, cell
+    # and what a phone column makes of it: the value, its text, or the error
+    parsed = outcome(PHONE_CELL, cell)
+    if isinstance(slow, str):
+        assert parsed == ("INVALID_PHONE", f"'{cell}' is not a valid phone number: {slow}."), cell
+    else:
+        assert parsed == cells.Cell(slow, slow["phone"]), cell
 
 
-def plain_phone(cell: str) -> cells.Cell | None:
+def plain_phone(cell: str) -> phones.Phone | None:
     try:
-        digits, hint = cells._split_phone_hint(cell)
-    except cells.CellError:
+        digits, hint = phones.split_hint(cell)
+    except phones.InvalidPhone:
         return None
-    return cells._parse_plain_phone(digits, hint)
+    return phones.parse_plain(digits, hint)
 
 
 REGIONS = sorted(phonenumbers.SUPPORTED_REGIONS)
@@ -272,9 +292,10 @@ def test_the_phone_fast_path_agrees_with_phonenumbers_on_any_text(cell: str) -> 
     ],
 )
 def test_common_phone_shapes_take_the_fast_path(cell: str, phone: str, region: str) -> None:
-    expected = cells.Cell({"phone": phone, "countryShortName": region}, phone)
+    expected = {"phone": phone, "countryShortName": region}
     assert plain_phone(cell) == expected
     assert parse_phone_with_library(cell) == expected
+    assert PHONE_CELL(cell) == cells.Cell(expected, phone)
 
 
 @pytest.mark.parametrize(
