@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from server.imports import csvfile
-from server.imports.rows import ParsedRow, RowParser, document, errors_json
+from server.imports.rows import ParsedRow, RowParser, encode_document, errors_json
 from server.imports.writer import PlannedRow
 from server.store.jobs import Job
 from server.store.records import Board
@@ -276,7 +276,7 @@ def plan_row(plan: Plan, line: int, record: list[str], parsed: ParsedRow | None)
         name=parsed.name,
         level=parsed.level,
         parent_line=plan.scan.parent_of.get(line),
-        document=document(parsed),
+        document=encode_document(parsed.values),
     )
     if plan.behaviour is None or plan.match_column is None:
         return row

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import asyncpg
 
@@ -46,6 +46,7 @@ from server.store.records import EDIT_ROLES, Board
 logger = logging.getLogger(__name__)
 Q = sql.queries("imports")
 
+Rows = TypeVar("Rows")  # what one chunk write takes: planned rows, or an encoded chunk
 MAX_FILE_BYTES = 150 * 1024 * 1024  # bytes, as monday documents
 ROW_LIMITS = {"ingest": 10_000, "backfill": 20_000}  # data rows per file
 BOARD_ITEM_LIMIT = 100_000  # active items a board may hold
@@ -476,25 +477,48 @@ async def _save(
     )  # fmt: skip
 
 
+async def _attempt(
+    services: Services,
+    target: ChunkTarget,
+    progress: Progress,
+    write: Callable[[Connection, ChunkTarget, Rows, datetime], Awaitable[list[RowResult]]],
+    rows: Rows,
+    now: datetime,
+    *,
+    last_line: int,
+    created: int = 0,
+) -> asyncpg.PostgresError | None:
+    """Write `rows` and the checkpoint in one transaction and commit the progress; return the
+    error if the database refused them (everything rolled back). A result written already
+    means another runner took the job over: StaleAttempt."""
+    try:
+        async with services.pool.acquire() as conn, conn.transaction():
+            results = await write(conn, target, rows, now)
+            done = progress.after(results, created=created)
+            await _save(services, conn, target.job, done, last_line)
+    except asyncpg.UniqueViolationError as exc:
+        raise StaleAttempt(str(target.job.id)) from exc
+    except asyncpg.PostgresError as exc:
+        return exc
+    progress.commit(done)
+    return None
+
+
 async def _write_encoded_chunk(
     services: Services, target: ChunkTarget, chunk: EncodedChunk, progress: Progress
 ) -> bool:
     """Write an encoded chunk in one transaction; True if the database refused it."""
-    try:
-        async with services.pool.acquire() as conn, conn.transaction():
-            results = await write_encoded_chunk(conn, target, chunk, services.clock.now())
-            done = progress.after(results, created=len(chunk.lines))
-            await _save(services, conn, target.job, done, chunk.last_line)
-    except asyncpg.UniqueViolationError as exc:
-        raise StaleAttempt(str(target.job.id)) from exc  # another runner wrote these rows
-    except asyncpg.PostgresError as exc:
-        logger.warning(
-            "encoded chunk refused, planning its rows again",
-            extra={"job_id": str(target.job.id), "action": "write_chunk", "error": str(exc)},
-        )
-        return True
-    progress.commit(done)
-    return False
+    error = await _attempt(
+        services, target, progress, write_encoded_chunk, chunk, services.clock.now(),
+        last_line=chunk.last_line, created=len(chunk.lines),
+    )  # fmt: skip
+    if error is None:
+        return False
+    logger.warning(
+        "encoded chunk refused, planning its rows again",
+        extra={"job_id": str(target.job.id), "action": "write_chunk", "error": str(error)},
+    )
+    return True
 
 
 async def _record_plan(
@@ -515,39 +539,32 @@ async def _write_chunk(
     services: Services, target: ChunkTarget, chunk: list[PlannedRow], progress: Progress
 ) -> None:
     now = services.clock.now()
-    try:
-        async with services.pool.acquire() as conn, conn.transaction():
-            results = await write_chunk(conn, target, chunk, now)
-            done = await _checkpoint(services, conn, target.job, progress, results)
-        progress.commit(done)
+    error = await _attempt(
+        services, target, progress, write_chunk, chunk, now, last_line=chunk[-1].line
+    )
+    if error is None:
         return
-    except asyncpg.UniqueViolationError as exc:
-        # a (job, line) result exists already: another runner wrote these rows
-        raise StaleAttempt(str(target.job.id)) from exc
-    except asyncpg.PostgresError as exc:
-        logger.warning(
-            "chunk refused, retrying row by row",
-            extra={"job_id": str(target.job.id), "action": "write_chunk", "error": str(exc)},
-        )
+    logger.warning(
+        "chunk refused, retrying row by row",
+        extra={"job_id": str(target.job.id), "action": "write_chunk", "error": str(error)},
+    )
     for row in chunk:
         if row.status == "created":
             row.item_id = None
             target.created.pop(row.line, None)
     for row in chunk:
-        try:
-            async with services.pool.acquire() as conn, conn.transaction():
-                results = await write_chunk(conn, target, [row], now)
-                done = await _checkpoint(services, conn, target.job, progress, results)
-        except asyncpg.UniqueViolationError as exc:
-            raise StaleAttempt(str(target.job.id)) from exc
-        except asyncpg.PostgresError as exc:
-            # the row's item was rolled back: a later row repeating its key must create it
-            target.created.pop(row.line, None)
-            row.item_id = None
-            results = [failed_result(row, exc)]
-            async with services.pool.acquire() as conn, conn.transaction():
-                await services.jobs.insert_row_results(conn, target.job, results)
-                done = await _checkpoint(services, conn, target.job, progress, results)
+        error = await _attempt(
+            services, target, progress, write_chunk, [row], now, last_line=row.line
+        )
+        if error is None:
+            continue
+        # the row's item was rolled back: a later row repeating its key must create it
+        target.created.pop(row.line, None)
+        row.item_id = None
+        results = [failed_result(row, error)]
+        async with services.pool.acquire() as conn, conn.transaction():
+            await services.jobs.insert_row_results(conn, target.job, results)
+            done = await _checkpoint(services, conn, target.job, progress, results)
         progress.commit(done)
 
 

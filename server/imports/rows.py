@@ -162,12 +162,6 @@ class RowParser:
         return any(column_id in row.values for column_id in self.rollup_columns)
 
 
-def document(row: ParsedRow) -> bytes:
-    """The item's values document of a row that creates or updates it (cleared columns are
-    not in it)."""
-    return encode_document(row.values)
-
-
 def encode_document(values: Mapping[str, cells.Cell]) -> bytes:
     """Column id -> Cell as an item's values document, JSON; cleared cells left out. Dicts:
     orjson writes a slotted Cell itself, but three times slower."""

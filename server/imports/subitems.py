@@ -16,7 +16,7 @@ from pathlib import Path
 
 from server.imports import csvfile
 from server.imports.planning import chunked, planned_size
-from server.imports.rows import ParsedRow, RowParser, document, errors_json
+from server.imports.rows import ParsedRow, RowParser, encode_document, errors_json
 from server.imports.writer import PlannedRow
 from server.store.jobs import Job
 
@@ -122,5 +122,5 @@ def _plan_child(
     return PlannedRow(
         line=stored_line, cells=record, status="created", name=parsed.name, level=parent.level + 1,
         parent_id=parent.item_id,
-        document=document(parsed),
+        document=encode_document(parsed.values),
     )  # fmt: skip

@@ -43,9 +43,8 @@ class PlannedRow:
     item_id: int | None = None  # the matched item, for updates
     match_line: int | None = None  # matched an item an earlier row of this file creates
     parent_id: int | None = None  # a subitem's parent, known before the write
-    values: dict[str, tuple[Any, str]] = field(default_factory=dict)  # column -> (value, text)
-    # a created or updated row's values as a JSON document, encoded in the parsing worker
-    # (`values` is then empty)
+    # a created or updated row's values as a JSON document, encoded in the parsing worker;
+    # None for a row that writes nothing
     document: bytes | None = None
     clears: list[str] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
@@ -103,7 +102,7 @@ async def write_chunk(
                 (item_id, job.board_id, target.group_id,
                  r.parent_id or (target.created.get(r.parent_line) if r.parent_line else None),
                  r.level, r.name, position, job.user_id, now, now,
-                 r.document if r.document is not None else item_store.value_document(r.values))
+                 r.document)
                 for r, item_id, position in zip(creates, ids, positions, strict=True)
             ],
         )  # fmt: skip
@@ -191,7 +190,7 @@ def _item_changes(updates: Sequence[PlannedRow]) -> dict[int, _ItemChange]:
     changes: dict[int, _ItemChange] = {}
     for item_id, rows in rows_of.items():
         last = rows[-1]
-        if len(rows) == 1 and last.document is not None:  # the usual case: encoded already
+        if len(rows) == 1 and last.document is not None:  # the usual case: taken as encoded
             sets, clears = last.document.decode(), orjson.dumps(sorted(last.clears)).decode()
         else:
             merged, cleared = _merge(rows)
@@ -208,12 +207,8 @@ def _merge(rows: Sequence[PlannedRow]) -> tuple[item_store.Document, set[str]]:
         for column in row.clears:
             sets.pop(column, None)
             clears.add(column)
-        written = (
-            orjson.loads(row.document)
-            if row.document is not None
-            else item_store.value_document(row.values)
-        )
-        for column, entry in written.items():
+        assert row.document is not None  # an update is planned with its values
+        for column, entry in orjson.loads(row.document).items():
             sets[column] = entry
             clears.discard(column)
     return sets, clears
