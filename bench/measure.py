@@ -593,7 +593,8 @@ async def poll(
         base_url=server_url, headers={"Authorization": "tok-ada"}, limits=limits, timeout=60
     ) as client:
         await asyncio.gather(*(one(client, i) for i in range(pollers)))
-    seconds = time.monotonic() - (counted_from() or started if counted_from else started)
+    counted = counted_from() if counted_from is not None else None
+    seconds = time.monotonic() - (counted if counted is not None else started)
     return PollStats(
         label=label, requests=len(latencies), errors=sum(errors.values()), seconds=seconds,
         latencies=latencies, offered=pollers / interval if interval else None,
