@@ -130,6 +130,50 @@ def test_every_example_number_of_every_region_parses_as_the_library_parses_it() 
     assert fast > len(EXAMPLES) * 3
 
 
+SHARED_CODES = sorted(
+    code for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items() if len(regions) > 1
+)
+
+
+def library_region(country_code: int, national: str) -> str:
+    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[country_code]
+    return str(phonenumbers.region_code_for_number(number) or regions[0])
+
+
+@st.composite
+def shared_code_numbers(draw: st.DrawFn) -> tuple[int, str]:
+    # A country code several regions share (+1, +44, +7...) and a national number: one of
+    # their regions' example numbers with some digits changed, or any digits.
+    code = draw(st.sampled_from(SHARED_CODES))
+    examples = [
+        phonenumbers.national_significant_number(number)
+        for region, number in EXAMPLES
+        if number.country_code == code
+    ]
+    national = draw(st.sampled_from(examples)) if examples else "1"
+    digits = list(national)
+    for _ in range(draw(st.integers(0, 3))):
+        digits[draw(st.integers(0, len(digits) - 1))] = draw(st.sampled_from("0123456789"))
+    national = draw(st.sampled_from(["".join(digits), draw(st.text("0123456789", max_size=14))]))
+    return code, "1" + national[1:] if national[:1] in ("", "0") else national
+
+
+def test_region_rules_agree_with_the_library_on_every_example_number() -> None:
+    for _region, number in EXAMPLES:
+        code = number.country_code or 0
+        if code in SHARED_CODES and not number.italian_leading_zero:
+            national = phonenumbers.national_significant_number(number)
+            assert phones.region_of(code, national) == library_region(code, national)
+
+
+@MANY
+@given(shared_code_numbers())
+def test_region_rules_agree_with_the_library_near_real_numbers(case: tuple[int, str]) -> None:
+    code, national = case
+    assert phones.region_of(code, national) == library_region(code, national)
+
+
 SEPARATORS = ["", "", " ", " ", "-", ".", " - ", "(", ")", "  ", "/", "\u00a0", "\t", "\u2013"]
 PREFIXES = ["+", "+", "+", "", "", "++", "+ ", "(+", "+(", "00", "011", "+0", "\uff0b", "8", "0"]
 HINTS = [

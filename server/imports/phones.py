@@ -178,9 +178,86 @@ def _split_country_code(number: str) -> tuple[_PhonePlan, str] | None:
 def _phone_region_of(plan: _PhonePlan, national: str) -> str:
     if len(plan.regions) == 1:
         return plan.regions[0]
-    # Codes such as +1 and +44 span several regions; only the library's rules tell them apart.
-    number = phonenumbers.PhoneNumber(country_code=plan.country_code, national_number=int(national))
-    return str(phonenumbers.region_code_for_number(number) or plan.regions[0])
+    # Codes such as +1 and +44 span several regions: region_code_for_number's rules, read
+    # once per code (the library looks up and matches the metadata again for every number).
+    for rule in _region_rules(plan.country_code):
+        if rule.leading_digits is not None:
+            if rule.leading_digits.match(national):
+                return rule.region
+        elif _matches(rule.general, national) and any(_matches(d, national) for d in rule.types):
+            return rule.region
+    return plan.regions[0]
+
+
+def region_of(country_code: int, national: str) -> str | None:
+    """The region phonenumbers.region_code_for_number names for a national number without a
+    leading zero (the code's main region where it names none); None for an unknown code."""
+    plan = _phone_plan(country_code)
+    return None if plan is None else _phone_region_of(plan, national)
+
+
+class _Desc(NamedTuple):
+    """PhoneNumberDescs of one region: the national numbers of some types."""
+
+    lengths: frozenset[int]  # empty: any length
+    pattern: re.Pattern[str]
+
+
+class _RegionRule(NamedTuple):
+    region: str
+    # where the metadata has leading digits, they alone say whether a number is the region's
+    leading_digits: re.Pattern[str] | None
+    general: _Desc | None
+    types: tuple[_Desc, ...]  # a number of any of these types is valid in the region
+
+
+_REGION_RULES: dict[int, tuple[_RegionRule, ...]] = {}
+# the types _number_type_helper tries, in its order; mobile only where its pattern differs
+_NUMBER_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager",
+                 "uan", "voicemail", "fixed_line")  # fmt: skip
+
+
+def _region_rules(country_code: int) -> tuple[_RegionRule, ...]:
+    if country_code not in _REGION_RULES:
+        _REGION_RULES[country_code] = tuple(
+            rule
+            for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(country_code, ())
+            if (rule := _read_region_rule(region)) is not None
+        )
+    return _REGION_RULES[country_code]
+
+
+def _read_region_rule(region: str) -> _RegionRule | None:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper(), None)
+    if metadata is None:
+        return None
+    names = _NUMBER_TYPES + (() if metadata.same_mobile_and_fixed_line_pattern else ("mobile",))
+    # the types' patterns joined into one per set of lengths: a number of any type will do
+    patterns: dict[frozenset[int], list[str]] = {}
+    for name in names:
+        desc = getattr(metadata, name)
+        if desc is not None and desc.national_number_pattern:  # an empty one matches nothing
+            lengths = frozenset(desc.possible_length or ())
+            patterns.setdefault(lengths, []).append(desc.national_number_pattern)
+    general = metadata.general_desc
+    return _RegionRule(
+        region=region,
+        leading_digits=_compile_prefix(metadata.leading_digits),
+        general=_desc(frozenset(general.possible_length or ()), [general.national_number_pattern])
+        if general is not None and general.national_number_pattern
+        else None,
+        types=tuple(_desc(lengths, group) for lengths, group in patterns.items()),
+    )
+
+
+def _desc(lengths: frozenset[int], patterns: list[str]) -> _Desc:
+    return _Desc(lengths, re.compile("|".join(f"(?:{pattern})" for pattern in patterns)))
+
+
+def _matches(desc: _Desc | None, national: str) -> bool:
+    if desc is None or (desc.lengths and len(national) not in desc.lengths):
+        return False
+    return desc.pattern.fullmatch(national) is not None
 
 
 def parse_with_library(digits: str, hint: str | None) -> Phone:
