@@ -107,6 +107,17 @@ def _read_phone_region(region: str) -> _PhoneRegion | None:
     return _PhoneRegion(plan, idd, _compile_prefix(metadata.national_prefix_for_parsing))
 
 
+def prepare() -> None:
+    """Read every country code's and region's rules now (about 0.1 s), not number by number
+    during the first import (a parsing worker calls this as it starts)."""
+    for country_code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items():
+        _phone_plan(country_code)
+        if len(regions) > 1:
+            _region_rules(country_code)
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        _phone_region(region)
+
+
 def split_hint(cell: str) -> tuple[str, str | None]:
     # The number and the upper-cased country hint that ends the cell, if any.
     if len(cell) > MAX_CHARS:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from server.imports import cells, copyformat, csvfile, subitems
+from server.imports import cells, copyformat, csvfile, phones, subitems
 from server.imports.planning import (
     Plan,
     Scan,
@@ -383,10 +383,11 @@ def _start_worker(parent: int) -> None:
     """In the worker: yield the CPU to the server process (API requests and the writes come
     first when both cores are busy); collect garbage as rarely as the server does (parsing
     makes millions of small objects: with the default thresholds a scan ran 1.4 times
-    slower); exit with the server."""
+    slower); exit with the server; read the phone rules before the first import needs them."""
     os.nice(WORKER_NICENESS)
     gc.set_threshold(*GC_THRESHOLDS)
     _exit_with_parent(parent)
+    phones.prepare()
 
 
 def _exit_with_parent(parent: int) -> None:
