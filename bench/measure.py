@@ -30,7 +30,7 @@ from tests import blue
 from tests.conftest import Api, ServerProcess
 from tests.importing import STATUS_QUERY, TERMINAL, postgres_socket, start_job
 
-POLL_SECONDS = 0.05  # how often a timed run asks whether its job has ended: at 0.2 s the
+POLL_SECONDS = 0.1  # how often a timed run asks whether its job has ended: at 0.2 s the
 # wait for the next look added 0.1 s on average to runs of about 1 s
 JOB_TIMEOUT = 900.0  # seconds a timed run waits for its job
 UPLOAD_TIMEOUT = 300.0  # seconds for one PUT of a file

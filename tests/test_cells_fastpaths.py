@@ -542,3 +542,35 @@ def test_iso_dates_take_the_fast_path(cell: str, value: dict[str, Any]) -> None:
 def test_other_dates_are_left_to_the_full_parse(cell: str) -> None:
     assert cells._parse_iso_date(cell) is None
     assert_date_agrees(cell)
+
+
+# numbers
+
+NUMBER_CHARS = "0123456789.-+eE "
+
+
+@MANY
+@given(
+    st.text(NUMBER_CHARS, max_size=20)
+    | st.decimals(allow_nan=False, allow_infinity=False).map(str)
+    | st.integers().map(str)
+    | st.floats(allow_nan=False, allow_infinity=False).map(repr)
+)
+def test_the_number_fast_path_agrees_with_the_decimal_parse(cell: str) -> None:
+    reference = outcome(cells._parse_any_number, cell)
+    assert outcome(cells._parse_number, cell) == reference, cell
+
+
+@pytest.mark.parametrize(
+    "cell", ["0", "7", "-7", "68229", "3500.31", "-0.5", "0.001", "123456789012345.123456789012345"]
+)
+def test_numbers_in_normal_form_take_the_fast_path(cell: str) -> None:
+    assert cells._NORMAL_NUMBER.fullmatch(cell)
+    assert cells._parse_any_number(cell) == cells.Cell(cell, cell)
+
+
+@pytest.mark.parametrize(
+    "cell", ["-0", "+7", "07", "7.", ".5", "1.50", "1e3", "0.0", "1234567890123456", "٣"]
+)
+def test_other_numbers_are_left_to_the_decimal_parse(cell: str) -> None:
+    assert not cells._NORMAL_NUMBER.fullmatch(cell)

@@ -340,9 +340,21 @@ def _text_of_long_text(column: Column, value: JSON, directory: Directory) -> str
 # numbers and currency
 
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# A number already written as its normal form (no + sign, no leading zeros, no trailing zeros
+# after the point, no exponent, at most 15 digits either side of the point): its value is the
+# cell itself, without a Decimal.
+_NORMAL_NUMBER = re.compile(
+    r"0|-?(?:[1-9][0-9]{0,14}(?:\.[0-9]{0,14}[1-9])?|0\.[0-9]{0,14}[1-9])", re.ASCII
+)
 
 
 def _parse_number(cell: str) -> Cell:
+    if _NORMAL_NUMBER.fullmatch(cell):
+        return Cell(cell, cell)
+    return _parse_any_number(cell)
+
+
+def _parse_any_number(cell: str) -> Cell:
     if not _NUMBER.fullmatch(cell):
         raise CellError(
             "INVALID_NUMBER",
