@@ -393,18 +393,28 @@ def _outcome(run: m.Run) -> str:
     return text
 
 
-def _cpu_lines(runs: list[m.Run]) -> list[str]:
-    """CPU microseconds per row by part: steadier than rows/s when the machine is shared."""
+def _cpu_lines(runs: list[m.Run], copy: float) -> list[str]:
+    """CPU microseconds per row by part: steadier than rows/s when the machine is shared. With
+    every core busy, no path can go faster than its CPU per row allows: the ceiling column."""
     measured = [run for run in runs if run.cpu]
     if not measured:
         return []
-    head = f"  {'path':<42}" + "".join(f"{part:>10}" for part in (*m.CpuSplit.PARTS, "total"))
-    out = ["", "CPU microseconds per row (upload included), by process", head]
+    cores = os.cpu_count() or 1
+    parts_head = "".join(f"{part:>10}" for part in (*m.CpuSplit.PARTS, "total"))
+    head = f"  {'path':<42}{parts_head}{'ceiling':>11}{'vs COPY':>9}"
+    out = [
+        "",
+        "CPU microseconds per row (upload included), by process; the ceiling is the rows/s "
+        f"its {cores} cores allow at that CPU per row",
+        head,
+    ]
     for run in measured:
         parts = [run.cpu[part] for part in m.CpuSplit.PARTS]
+        ceiling = cores * run.rows / sum(parts) if sum(parts) else 0.0
         out.append(
             f"  {run.label:<42}"
             + "".join(f"{seconds * 1e6 / run.rows:>10,.1f}" for seconds in (*parts, sum(parts)))
+            + f"{ceiling:>11,.0f}{ceiling / copy if copy else 0.0:>9.1%}"
         )
     return out
 
@@ -450,7 +460,7 @@ def render(results: Results, inputs: data.Inputs, env: str, pg: str) -> str:
     listed = [runs[key] for key in RUN_ORDER if key in runs] + [big.run for big in results.big]
     for run in listed:
         out.append(_row(run.label, run.rows, run.seconds, run.rows_per_second, copy, _outcome(run)))
-    out += _cpu_lines(listed)
+    out += _cpu_lines(listed, copy)
     out.append("")
     out.append("Server RSS, MiB (the python -m server process only; PostgreSQL has its own)")
     out.append(f"  idle after start and fixture: {results.rss.get('idle_start', 0):.0f}")
