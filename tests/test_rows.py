@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.imports import csvfile, rows
+from server.imports import cells, csvfile, rows
 from server.imports.rows import ParsedRow, RowError, RowParser
 from tests.test_cells import COLUMNS, DIRECTORY
 
@@ -76,3 +76,36 @@ def test_long_cells_are_not_remembered() -> None:
     email = "a" * rows.MEMO_CELL_CHARS + "@acme.io"
     assert isinstance(p.parse(2, ["Acme", "", "", email, ""]), ParsedRow)
     assert p.memos[memo_of(p, "email")] == {}
+
+
+CELLS = st.sampled_from(["Done", "Stuck", "Nope", " Done ", "", "x", "1", "2.5", "1e400"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(column_id=st.sampled_from(HEADER[1:]), raws=st.lists(CELLS, max_size=30))
+def test_a_remembering_parser_answers_as_the_parser_does(column_id: str, raws: list[str]) -> None:
+    def answer(parse: cells.CellParser, raw: str) -> object:
+        try:
+            cell = parse(raw)
+        except cells.CellError as error:
+            return (error.code, error.message)
+        return None if cell is None else (cell.value, cell.text)
+
+    column = BOARD_COLUMNS[column_id]
+    remembered = rows.remembering(cells.compile_parser(column, DIRECTORY))
+    for raw in raws:
+        assert answer(remembered, raw) == answer(cells.compile_parser(column, DIRECTORY), raw)
+
+
+def test_a_remembering_parser_raises_a_repeated_error_without_growing_it() -> None:
+    parse = rows.remembering(cells.compile_parser(BOARD_COLUMNS["numeric"], DIRECTORY))
+    depths = []
+    for _ in range(3):
+        try:
+            parse("x")
+        except cells.CellError as error:
+            depth, tb = 0, error.__traceback__
+            while tb is not None:
+                depth, tb = depth + 1, tb.tb_next
+            depths.append(depth)
+    assert len(depths) == 3 and depths[0] == depths[1] == depths[2]

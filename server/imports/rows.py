@@ -162,6 +162,34 @@ class RowParser:
         return any(column_id in row.values for column_id in self.rollup_columns)
 
 
+def remembering(parser: cells.CellParser) -> cells.CellParser:
+    """`parser` with the memo RowParser keeps per column, for callers that parse cell by cell
+    (Blue records): the same limits, and the same answer as a fresh parse."""
+    memo: dict[str, cells.Cell | cells.CellError | None] | None = {}
+
+    def parse(raw: str) -> cells.Cell | None:
+        nonlocal memo
+        found: cells.Cell | cells.CellError | None
+        if memo is not None and raw in memo:
+            found = memo[raw]
+        else:
+            try:
+                found = parser(raw)
+            except cells.CellError as exc:
+                found = exc
+            if memo is not None and len(raw) <= MEMO_CELL_CHARS:
+                if len(memo) < MEMO_ENTRIES:
+                    memo[raw] = found
+                else:
+                    memo = None
+        if isinstance(found, cells.CellError):
+            # raised afresh each time: a re-raised exception would grow its traceback
+            raise found.with_traceback(None)
+        return found
+
+    return parse
+
+
 def encode_document(values: Mapping[str, cells.Cell]) -> bytes:
     """Column id -> Cell as an item's values document, JSON; cleared cells left out. Dicts:
     orjson writes a slotted Cell itself, but three times slower."""

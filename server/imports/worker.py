@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from server.imports import cells, copyformat, csvfile, phones, subitems
+from server.imports import cells, copyformat, csvfile, phones, rows, subitems
 from server.imports.planning import (
     Plan,
     Scan,
@@ -294,7 +294,9 @@ def open_records(
     # imported here, in the worker only: the Blue module imports the server's services
     from server.imports import blue
 
-    parsers = {i: cells.compile_parser(c, directory) for i, c in header.columns.items()}
+    parsers = {
+        i: rows.remembering(cells.compile_parser(c, directory)) for i, c in header.columns.items()
+    }
     chunks = blue.record_chunks(path, header, parsers, people, done)
     _streams[token] = _Stream(chunks=chunks, folder=path.parent)
 
