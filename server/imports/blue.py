@@ -27,7 +27,7 @@ import asyncpg
 from server import events, sql
 from server.db import Connection
 from server.imports import blue_fields as bf
-from server.imports import cells, csvfile, processing, worker
+from server.imports import cells, csvfile, processing, transfer, worker
 from server.imports.rows import encode_document
 from server.services import Services
 from server.store import directory as directory_store
@@ -58,6 +58,7 @@ class HeaderMap:
     headers: list[str]
 
 
+@transfer.by_fields
 @dataclass
 class Record:
     line: int

@@ -17,7 +17,7 @@ import orjson
 
 from server import sql
 from server.db import Connection
-from server.imports import copyformat
+from server.imports import copyformat, transfer
 from server.store import items as item_store
 from server.store.jobs import CLEAN, Job, JobStore, RowResult
 
@@ -30,6 +30,7 @@ ITEM_COLUMNS = [
 ]  # fmt: skip
 
 
+@transfer.by_fields
 @dataclass
 class PlannedRow:
     """A row the chunk will write, or only report."""
