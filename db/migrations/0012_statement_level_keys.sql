@@ -129,57 +129,32 @@ CREATE OR REPLACE TRIGGER items_references_inserted AFTER INSERT ON items
 CREATE OR REPLACE TRIGGER activity_references_inserted AFTER INSERT ON activity_log
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION activity_check_inserted();
 
--- items -> groups (ON DELETE CASCADE)
-CREATE OR REPLACE TRIGGER items_group_updated AFTER UPDATE OF board_id, group_id ON items
-    FOR EACH ROW WHEN ((OLD.board_id, OLD.group_id) IS DISTINCT FROM (NEW.board_id, NEW.group_id))
-    EXECUTE FUNCTION check_references('board_id, group_id', 'groups', 'board_id, id');
-CREATE OR REPLACE TRIGGER groups_items_deleted AFTER DELETE ON groups
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION cascade_references('items', 'board_id, group_id', 'board_id, id', 'cascade');
-CREATE OR REPLACE TRIGGER groups_items_key AFTER UPDATE OF board_id, id ON groups
-    FOR EACH ROW WHEN ((OLD.board_id, OLD.id) IS DISTINCT FROM (NEW.board_id, NEW.id))
-    EXECUTE FUNCTION refuse_referenced_key_change('items', 'board_id, group_id', 'board_id, id');
+-- The triggers that stand for one foreign key `owner (columns) REFERENCES target (keys)
+-- ON DELETE action` besides the owner's insert check: updates of the reference checked, deletes
+-- of the target cascaded, changes of the target's key refused. Trigger names start with `name`.
+CREATE OR REPLACE FUNCTION pg_temp.stand_in_for_key(
+    name text, owner text, columns text, target text, keys text, action text
+) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format(
+        'CREATE OR REPLACE TRIGGER %I AFTER UPDATE OF %s ON %I FOR EACH ROW '
+        'WHEN ((%s) IS DISTINCT FROM (%s)) EXECUTE FUNCTION check_references(%L, %L, %L)',
+        name || '_updated', columns, owner, regexp_replace(columns, '(\w+)', 'OLD.\1', 'g'),
+        regexp_replace(columns, '(\w+)', 'NEW.\1', 'g'), columns, target, keys);
+    EXECUTE format(
+        'CREATE OR REPLACE TRIGGER %I AFTER DELETE ON %I REFERENCING OLD TABLE AS old_rows '
+        'FOR EACH STATEMENT EXECUTE FUNCTION cascade_references(%L, %L, %L, %L)',
+        name || '_target_deleted', target, owner, columns, keys, action);
+    EXECUTE format(
+        'CREATE OR REPLACE TRIGGER %I AFTER UPDATE OF %s ON %I FOR EACH ROW '
+        'WHEN ((%s) IS DISTINCT FROM (%s)) '
+        'EXECUTE FUNCTION refuse_referenced_key_change(%L, %L, %L)',
+        name || '_target_key', keys, target, regexp_replace(keys, '(\w+)', 'OLD.\1', 'g'),
+        regexp_replace(keys, '(\w+)', 'NEW.\1', 'g'), owner, columns, keys);
+END $$;
 
--- items -> users (ON DELETE SET NULL)
-CREATE OR REPLACE TRIGGER items_creator_updated AFTER UPDATE OF creator_id ON items
-    FOR EACH ROW WHEN (OLD.creator_id IS DISTINCT FROM NEW.creator_id)
-    EXECUTE FUNCTION check_references('creator_id', 'users', 'id');
-CREATE OR REPLACE TRIGGER users_items_deleted AFTER DELETE ON users
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION cascade_references('items', 'creator_id', 'id', 'set null');
-CREATE OR REPLACE TRIGGER users_items_key AFTER UPDATE OF id ON users
-    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id)
-    EXECUTE FUNCTION refuse_referenced_key_change('items', 'creator_id', 'id');
-
--- activity_log -> boards (ON DELETE CASCADE)
-CREATE OR REPLACE TRIGGER activity_board_updated AFTER UPDATE OF board_id ON activity_log
-    FOR EACH ROW WHEN (OLD.board_id IS DISTINCT FROM NEW.board_id)
-    EXECUTE FUNCTION check_references('board_id', 'boards', 'id');
-CREATE OR REPLACE TRIGGER boards_activity_deleted AFTER DELETE ON boards
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION cascade_references('activity_log', 'board_id', 'id', 'cascade');
-CREATE OR REPLACE TRIGGER boards_activity_key AFTER UPDATE OF id ON boards
-    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id)
-    EXECUTE FUNCTION refuse_referenced_key_change('activity_log', 'board_id', 'id');
-
--- activity_log -> items (ON DELETE CASCADE)
-CREATE OR REPLACE TRIGGER activity_item_updated AFTER UPDATE OF item_id ON activity_log
-    FOR EACH ROW WHEN (OLD.item_id IS DISTINCT FROM NEW.item_id)
-    EXECUTE FUNCTION check_references('item_id', 'items', 'id');
-CREATE OR REPLACE TRIGGER items_activity_deleted AFTER DELETE ON items
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION cascade_references('activity_log', 'item_id', 'id', 'cascade');
-CREATE OR REPLACE TRIGGER items_activity_key AFTER UPDATE OF id ON items
-    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id)
-    EXECUTE FUNCTION refuse_referenced_key_change('activity_log', 'item_id', 'id');
-
--- activity_log -> users (ON DELETE SET NULL)
-CREATE OR REPLACE TRIGGER activity_user_updated AFTER UPDATE OF user_id ON activity_log
-    FOR EACH ROW WHEN (OLD.user_id IS DISTINCT FROM NEW.user_id)
-    EXECUTE FUNCTION check_references('user_id', 'users', 'id');
-CREATE OR REPLACE TRIGGER users_activity_deleted AFTER DELETE ON users
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION cascade_references('activity_log', 'user_id', 'id', 'set null');
-CREATE OR REPLACE TRIGGER users_activity_key AFTER UPDATE OF id ON users
-    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id)
-    EXECUTE FUNCTION refuse_referenced_key_change('activity_log', 'user_id', 'id');
+SELECT pg_temp.stand_in_for_key('items_group', 'items', 'board_id, group_id', 'groups', 'board_id, id', 'cascade');
+SELECT pg_temp.stand_in_for_key('items_creator', 'items', 'creator_id', 'users', 'id', 'set null');
+SELECT pg_temp.stand_in_for_key('activity_board', 'activity_log', 'board_id', 'boards', 'id', 'cascade');
+SELECT pg_temp.stand_in_for_key('activity_item', 'activity_log', 'item_id', 'items', 'id', 'cascade');
+SELECT pg_temp.stand_in_for_key('activity_user', 'activity_log', 'user_id', 'users', 'id', 'set null');
