@@ -53,22 +53,24 @@ async def database(server: ServerProcess) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def conn(database: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database)
+async def sessions(database: str) -> AsyncIterator[list[asyncpg.Connection]]:
+    """Two sessions on the fresh database."""
+    connections = [await asyncpg.connect(database) for _ in range(2)]
     try:
-        yield connection
+        yield connections
     finally:
-        await connection.close()
+        for connection in connections:
+            await connection.close()
 
 
 @pytest.fixture
-async def other(database: str) -> AsyncIterator[asyncpg.Connection]:
-    """A second session on the same database."""
-    connection = await asyncpg.connect(database)
-    try:
-        yield connection
-    finally:
-        await connection.close()
+def conn(sessions: list[asyncpg.Connection]) -> asyncpg.Connection:
+    return sessions[0]
+
+
+@pytest.fixture
+def other(sessions: list[asyncpg.Connection]) -> asyncpg.Connection:
+    return sessions[1]
 
 
 async def item_ids(conn: asyncpg.Connection) -> list[int]:
