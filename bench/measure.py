@@ -238,7 +238,7 @@ async def copy_rows_per_second(
     for attempt in range(repeats + 1):
         await conn.execute("TRUNCATE bench_copy")
         started = time.monotonic()
-        await conn.copy_to_table("bench_copy", source=str(path), format="csv", header=True)
+        await conn.copy_to_table("bench_copy", source=path, format="csv", header=True)
         if attempt:
             times.append(time.monotonic() - started)
     loaded = await conn.fetchval("SELECT count(*) FROM bench_copy")

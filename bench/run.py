@@ -295,7 +295,7 @@ async def big_run(api: Api, inputs: data.Inputs, profile: Path | None, pid: int,
     sampler.start()
     try:
         idle_before = await idle_rss(sampler)
-        job = await m.start_job(api, str(data.BOARDS["big"]), "topics", mutation="backfill_items")
+        job = await start_job(api, str(data.BOARDS["big"]), "topics", mutation="backfill_items")
         upload_start = time.monotonic()
         upload_seconds = await m.put_file(job["upload_url"], inputs.big)
         uploaded = time.monotonic()
