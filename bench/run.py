@@ -410,10 +410,11 @@ def _cpu_lines(runs: list[m.Run], copy: float) -> list[str]:
     ]
     for run in measured:
         parts = [run.cpu[part] for part in m.CpuSplit.PARTS]
-        ceiling = cores * run.rows / sum(parts) if sum(parts) else 0.0
+        total = sum(parts)
+        ceiling = cores * run.rows / total if total else 0.0
         out.append(
             f"  {run.label:<42}"
-            + "".join(f"{seconds * 1e6 / run.rows:>10,.1f}" for seconds in (*parts, sum(parts)))
+            + "".join(f"{seconds * 1e6 / run.rows:>10,.1f}" for seconds in (*parts, total))
             + f"{ceiling:>11,.0f}{ceiling / copy if copy else 0.0:>9.1%}"
         )
     return out

@@ -23,6 +23,8 @@ MAX_ERROR_VALUE = 100  # characters of a bad value quoted in a message
 # than MEMO_ENTRIES stops remembering (ids, e-mails, free text); long cells are never kept.
 MEMO_ENTRIES = 1024
 MEMO_CELL_CHARS = 100
+# a column's cells -> the Cell, None, or the CellError its parser gave
+_Memo = dict[str, cells.Cell | cells.CellError | None]
 
 
 @dataclass
@@ -68,9 +70,7 @@ class RowParser:
         ]
         # per cell parser: trimmed cell -> its Cell, None, or the CellError it raised; None
         # once the column proved too varied to be worth remembering
-        self.memos: list[dict[str, cells.Cell | cells.CellError | None] | None] = [
-            {} for _ in self.cell_parsers
-        ]
+        self.memos: list[_Memo | None] = [{} for _ in self.cell_parsers]
         self.rollup_columns = {
             column_id
             for column_id in header.column_of_index.values()
@@ -128,11 +128,8 @@ class RowParser:
                     cell = parser(raw)
                 except cell_error as exc:
                     cell = exc.with_traceback(None)  # kept in a memo: not its frames
-                if memo is not None and len(raw) <= MEMO_CELL_CHARS:
-                    if len(memo) < MEMO_ENTRIES:
-                        memo[raw] = cell
-                    else:
-                        memos[position] = None
+                if memo is not None:
+                    memos[position] = _remembered(memo, raw, cell)
             if cell is None:
                 if clear_empty:
                     values[column_id] = CLEARED
@@ -162,10 +159,20 @@ class RowParser:
         return any(column_id in row.values for column_id in self.rollup_columns)
 
 
+def _remembered(memo: _Memo, raw: str, found: cells.Cell | cells.CellError | None) -> _Memo | None:
+    """The column's memo with `found` kept for `raw` (long cells are not kept); None once the
+    column shows more distinct cells than MEMO_ENTRIES: it stops remembering."""
+    if len(raw) <= MEMO_CELL_CHARS:
+        if len(memo) >= MEMO_ENTRIES:
+            return None
+        memo[raw] = found
+    return memo
+
+
 def remembering(parser: cells.CellParser) -> cells.CellParser:
     """`parser` with the memo RowParser keeps per column, for callers that parse cell by cell
     (Blue records): the same limits, and the same answer as a fresh parse."""
-    memo: dict[str, cells.Cell | cells.CellError | None] | None = {}
+    memo: _Memo | None = {}
 
     def parse(raw: str) -> cells.Cell | None:
         nonlocal memo
@@ -176,12 +183,9 @@ def remembering(parser: cells.CellParser) -> cells.CellParser:
             try:
                 found = parser(raw)
             except cells.CellError as exc:
-                found = exc
-            if memo is not None and len(raw) <= MEMO_CELL_CHARS:
-                if len(memo) < MEMO_ENTRIES:
-                    memo[raw] = found
-                else:
-                    memo = None
+                found = exc.with_traceback(None)  # kept in a memo: not its frames
+            if memo is not None:
+                memo = _remembered(memo, raw, found)
         if isinstance(found, cells.CellError):
             # raised afresh each time: a re-raised exception would grow its traceback
             raise found.with_traceback(None)
