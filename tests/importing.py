@@ -7,6 +7,7 @@ import contextlib
 import csv
 import io
 import json
+import secrets
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -159,6 +160,21 @@ def postgres_socket(server: ServerProcess) -> tuple[str, int]:
     lines = [line.strip() for line in pid_file.read_text().splitlines()]
     host = lines[4] or (lines[5] if lines[5] not in ("", "*") else "127.0.0.1")
     return host, int(lines[3])
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(server: ServerProcess, prefix: str) -> AsyncIterator[str]:
+    """A new, empty database of the server's embedded PostgreSQL, dropped afterwards; yields
+    its URL."""
+    host, port = postgres_socket(server)
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
+    await admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"postgresql://postgres@/{name}?host={host}&port={port}"
+    finally:
+        await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        await admin.close()
 
 
 @contextlib.asynccontextmanager

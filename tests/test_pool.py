@@ -4,16 +4,14 @@ holds only while nothing leaves session state on a pool connection, which these 
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from server import db, sql
 from tests.conftest import ServerProcess
-from tests.importing import postgres_socket
+from tests.importing import fresh_database
 
 SERVER_DIR = Path(db.__file__).resolve().parent
 # statements whose effect outlives their transaction
@@ -26,16 +24,8 @@ COMMENT = re.compile(r"--[^\n]*")
 
 @pytest.fixture
 async def database(server: ServerProcess) -> AsyncIterator[str]:
-    """A fresh, empty database of the embedded PostgreSQL; yields its URL."""
-    host, port = postgres_socket(server)
-    name = f"pool_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
-    await admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"postgresql://postgres@/{name}?host={host}&port={port}"
-    finally:
-        await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
-        await admin.close()
+    async with fresh_database(server, "pool") as url:
+        yield url
 
 
 async def test_a_transaction_left_open_is_rolled_back_on_release(database: str) -> None:

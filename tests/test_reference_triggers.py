@@ -5,7 +5,6 @@ same guarantees, tested on a fresh database with every migration applied."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -13,7 +12,7 @@ import pytest
 
 from server import db
 from tests.conftest import ServerProcess
-from tests.importing import postgres_socket
+from tests.importing import fresh_database
 
 DATA = """
 INSERT INTO accounts (id, name, slug) VALUES (1, 'Acme', 'acme');
@@ -34,12 +33,7 @@ ITEM = ["id", "board_id", "group_id", "name", "creator_id"]
 @pytest.fixture
 async def database(server: ServerProcess) -> AsyncIterator[str]:
     """A fresh database of the embedded PostgreSQL, migrated, with DATA; yields its URL."""
-    host, port = postgres_socket(server)
-    name = f"references_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
-    await admin.execute(f"CREATE DATABASE {name}")
-    url = f"postgresql://postgres@/{name}?host={host}&port={port}"
-    try:
+    async with fresh_database(server, "references") as url:
         pool = await db.create_pool(url, min_size=1, max_size=1)
         try:
             await db.migrate(pool)
@@ -47,9 +41,6 @@ async def database(server: ServerProcess) -> AsyncIterator[str]:
         finally:
             await pool.close()
         yield url
-    finally:
-        await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
-        await admin.close()
 
 
 @pytest.fixture

@@ -8,15 +8,25 @@ SELECT coalesce(max(position), 0) + 1 FROM items WHERE board_id = $1
 SELECT count(*) FROM items WHERE board_id = $1 AND state = 'active'
 
 -- name: update_items
--- Matched items renamed, their values documents merged: the columns of a JSON array of
--- column ids removed, then a JSON object of new values (column id -> {value, text}) laid over.
+-- Matched items renamed, their values documents replaced or merged. When the new document has
+-- a value for every column the stored one has (r.keys: its column ids, each between unit
+-- separators, chr(31)), it replaces the stored one as it is: a merge converts both to
+-- jsonb and back, about 20 of an updated row's 45-50 microseconds; the check costs about 8
+-- (measured by `python -m bench` and a run of each form on 5,000 items). Otherwise the
+-- columns of a JSON array of column ids are removed, then the new values laid over.
 -- One entry per item (an UPDATE applies one joined row per target row).
 UPDATE items
 SET name = r.name, updated_at = $1,
-    column_values = ((CASE WHEN r.clears = '[]' THEN items.column_values::jsonb  -- most rows clear nothing
-                           ELSE items.column_values::jsonb - ARRAY(SELECT json_array_elements_text(r.clears::json)) END)
-                     || r.sets::jsonb)::json
-FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS r(id, name, sets, clears)
+    column_values = CASE
+        WHEN r.keys IS NOT NULL
+             AND NOT EXISTS (SELECT FROM json_object_keys(items.column_values) AS k
+                             WHERE strpos(r.keys, chr(31) || k || chr(31)) = 0)
+            THEN r.sets::json
+        ELSE ((CASE WHEN r.clears = '[]' THEN items.column_values::jsonb  -- most rows clear nothing
+                    ELSE items.column_values::jsonb - ARRAY(SELECT json_array_elements_text(r.clears::json)) END)
+              || r.sets::jsonb)::json
+    END
+FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) AS r(id, name, sets, clears, keys)
 WHERE items.id = r.id
 
 -- name: log_activity

@@ -302,7 +302,8 @@ def plan_row(plan: Plan, line: int, record: list[str], parsed: ParsedRow | None)
         row.document = None
     else:
         row.status = "updated"
-        row.clears = [c for c, cell in parsed.values.items() if cell.value is None]
+        for column, cell in parsed.values.items():
+            (row.clears if cell.value is None else row.sets).append(column)
     target = found[0]
     if isinstance(target, str):
         row.match_line = int(target.removeprefix("line:"))  # resolved at write time

@@ -8,7 +8,7 @@ key in the same transaction as its item, so a resumed job never writes a row twi
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -48,6 +48,7 @@ class PlannedRow:
     # None for a row that writes nothing
     document: bytes | None = None
     clears: list[str] = field(default_factory=list)
+    sets: list[str] = field(default_factory=list)  # an update's columns with a value
     errors: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -116,6 +117,7 @@ async def write_chunk(
             [change.name for change in changes.values()],
             [change.sets for change in changes.values()],
             [change.clears for change in changes.values()],
+            [change.keys for change in changes.values()],
         )
     if target.log_activity and (creates or updates):
         changed = creates + updates
@@ -179,6 +181,18 @@ class _ItemChange:
     name: str
     sets: str  # column id -> {value, text}
     clears: str  # column ids
+    keys: str | None  # the columns of `sets`, each between KEY_SEPARATORs; None: merge
+
+
+KEY_SEPARATOR = "\x1f"  # chr(31) in `update_items`; a column id holding it is merged
+
+
+def _keys(columns: Collection[str]) -> str | None:
+    """`update_items`'s list of the columns a new document sets."""
+    listed = KEY_SEPARATOR.join(columns)
+    if listed.count(KEY_SEPARATOR) > max(len(columns) - 1, 0):  # in a column id
+        return None
+    return f"{KEY_SEPARATOR}{listed}{KEY_SEPARATOR}"
 
 
 def _item_changes(updates: Sequence[PlannedRow]) -> dict[int, _ItemChange]:
@@ -193,10 +207,12 @@ def _item_changes(updates: Sequence[PlannedRow]) -> dict[int, _ItemChange]:
         last = rows[-1]
         if len(rows) == 1 and last.document is not None:  # the usual case: taken as encoded
             sets, clears = last.document.decode(), orjson.dumps(sorted(last.clears)).decode()
+            keys = _keys(last.sets)
         else:
             merged, cleared = _merge(rows)
             sets, clears = orjson.dumps(merged).decode(), orjson.dumps(sorted(cleared)).decode()
-        changes[item_id] = _ItemChange(name=last.name, sets=sets, clears=clears)
+            keys = _keys(merged)
+        changes[item_id] = _ItemChange(name=last.name, sets=sets, clears=clears, keys=keys)
     return changes
 
 
