@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -515,6 +515,15 @@ class PollStats:
     @property
     def throughput(self) -> float:
         return self.requests / self.seconds if self.seconds > 0 else 0.0
+
+    def pooled(self, other: PollStats) -> PollStats:
+        """This run and `other` of the same pollers as one sample."""
+        return replace(
+            self, requests=self.requests + other.requests, errors=self.errors + other.errors,
+            seconds=self.seconds + other.seconds, latencies=self.latencies + other.latencies,
+            server_cpu=self.server_cpu + other.server_cpu,
+            client_cpu=self.client_cpu + other.client_cpu,
+        )  # fmt: skip
 
     def percentile(self, p: float) -> float:
         if not self.latencies:

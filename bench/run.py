@@ -27,6 +27,7 @@ IDLE_SECONDS = 3.0  # seconds of idle RSS sampled before a measurement
 POLLERS = 50
 POLL_IDLE_SECONDS = 5.0  # seconds each idle poller run lasts
 POLL_WARM_SECONDS = 2.0  # seconds the pollers poll a new job before its file is uploaded
+PACED_IMPORTS = 3  # backfills whose paced pollers' latencies make one sample
 MB = 1024 * 1024
 
 # the issue's targets
@@ -245,11 +246,15 @@ async def poll_runs(
     )  # fmt: skip
     for key, interval in (("import_paced", args.poll_interval), ("import_closed", None)):
         mode = f"paced {interval:g} s" if interval else "closed loop"
-        step(f"fetch_job_status, {POLLERS} pollers, {mode}, during a 20,000-row backfill")
-        results.polls[key], results.runs[f"poll_{key}"] = await import_under_pollers(
-            server, api, inputs.main, data.BOARDS["poll_paced" if interval else "poll_closed"],
-            mode, interval,
-        )  # fmt: skip
+        # paced, one import gives about 45 requests, whose p99 would be the slowest of them
+        repeats = PACED_IMPORTS if interval else 1
+        step(f"fetch_job_status, {POLLERS} pollers, {mode}, during {repeats} 20,000-row backfills")
+        for _ in range(repeats):
+            stats, results.runs[f"poll_{key}"] = await import_under_pollers(
+                server, api, inputs.main, data.BOARDS["poll_paced" if interval else "poll_closed"],
+                mode, interval,
+            )  # fmt: skip
+            results.polls[key] = results.polls[key].pooled(stats) if key in results.polls else stats
 
 
 async def import_under_pollers(
