@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.imports import csvfile, planning
+from server.imports import copyformat, csvfile, planning, worker
 from server.imports.rows import RowParser
 from server.imports.worker import ParserSpec
 from server.imports.writer import PlannedRow
@@ -74,6 +74,37 @@ def test_streaming_plans_what_scan_then_plan_plans(
     assert counted.total == scan.total
     assert streamed == two_pass
     assert streamed_scan.invalid == scan.invalid
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=ROWS, done=st.sets(st.integers(2, 45), max_size=5), reread=st.booleans())
+def test_encoded_chunks_hold_what_planned_chunks_plan(
+    tmp_path: Path, rows: list[tuple[str, ...]], done: set[int], reread: bool
+) -> None:
+    """A create-only file's chunks as the worker encodes them: the created rows' COPY tails
+    and the other rows as planned, chunk for chunk."""
+    path = tmp_path / "file.csv"
+    path.write_text(csvfile_text(rows), encoding="utf-8")
+    tail = copyformat.ItemTail(board_id=1, group_id="topics", creator_id=7)
+    parser = planning.count_rows(path, make_parser, 1000).parser
+    planned = list(
+        planning.stream_chunks(
+            plan_of(parser, planning.Scan(header=parser.header), None), path, done
+        )
+    )
+    counted = planning.count_rows(path, make_parser, 1000)
+    plan = plan_of(counted.parser, planning.Scan(header=counted.parser.header), None)
+    kept = None if reread else counted.records
+    encoded = list(worker.encoded_chunks(plan, tail, path, done, kept))
+    assert len(encoded) == len(planned)
+    for chunk, rows_planned in zip(encoded, planned, strict=True):
+        created = [r for r in rows_planned if r.status == "created"]
+        assert chunk.lines == [r.line for r in created]
+        assert chunk.tails == [tail.encode(r.name, r.document or b"") for r in created]
+        assert chunk.others == [r for r in rows_planned if r.status != "created"]
+        assert chunk.last_line == rows_planned[-1].line
 
 
 def csvfile_text(rows: list[tuple[str, ...]]) -> str:

@@ -181,13 +181,33 @@ def stream_chunks(
     part: int = 0,
     parts: int = 1,
 ) -> Iterator[list[PlannedRow]]:
-    """One pass that validates and plans each row, a chunk at a time, for a file whose rows
+    """One pass that validates and plans each row, a chunk at a time (`validated_chunks`)."""
+    return validated_chunks(
+        plan, path, done, kept, part=part, parts=parts,
+        each=lambda line, record, parsed: plan_row(plan, line, record, parsed),
+    )  # fmt: skip
+
+
+def validated_chunks(
+    plan: Plan,
+    path: Path,
+    done: set[int],
+    kept: list[tuple[int, list[str]]] | None,
+    *,
+    part: int,
+    parts: int,
+    each: Callable[[int, list[str], ParsedRow | None], T],
+) -> Iterator[list[T]]:
+    """One pass that validates each row and hands it to `each` (with its parse, or None when
+    it is invalid: its errors are in the scan), a chunk at a time, for a file whose rows
     cannot change each other's validity (no hierarchy: see `can_stream`) and which
     `count_rows` has already checked as a whole (and whose records it `kept`, if it did).
+    A row's parse is let go of at once: a chunk of them alive made each collection of the
+    young generation slower.
 
-    With `parts`, several processes share the file: each reads all of it, but validates and
-    plans only every `parts`-th chunk from its `part` on (chunk boundaries depend on the
-    records alone, so every part draws the same ones)."""
+    With `parts`, several processes share the file: each reads all of it, but validates only
+    every `parts`-th chunk from its `part` on (chunk boundaries depend on the records alone,
+    so every part draws the same ones)."""
     validator = RowValidator(plan.parser, plan.scan)
     if kept is not None:
         records = _released(kept)
@@ -204,10 +224,7 @@ def stream_chunks(
 
     for index, batch in enumerate(chunked(pending(), _record_size)):
         if index % parts == part:
-            yield [
-                plan_row(plan, line, record, validator.validate(line, record))
-                for line, record in batch
-            ]
+            yield [each(line, record, validator.validate(line, record)) for line, record in batch]
 
 
 def _record_size(record: tuple[int, list[str]]) -> int:
