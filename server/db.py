@@ -82,24 +82,12 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
-async def _release(conn: asyncpg.Connection) -> None:
-    """What a connection goes through as it returns to the pool, after asyncpg has rolled back
-    any transaction left open: nothing more.
-
-    asyncpg's default sends `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` on every
-    release, one more round trip per use of the pool (a status poll uses it four times: p50
-    2.8 -> 2.4 ms without it). Pool connections never hold session state here: advisory locks
-    are taken per transaction, LISTEN runs on the event listener's own connection, nothing sets
-    a session setting, cursors live inside transactions (`tests/test_pool.py` keeps it so)."""
-
-
 async def create_pool(
     database_url: str, *, min_size: int = POOL_MIN, max_size: int = POOL_MAX
 ) -> Pool:
     pool = await asyncpg.create_pool(
-        database_url, min_size=min_size, max_size=max_size, init=_init_connection,
-        reset=_release,
-    )  # fmt: skip
+        database_url, min_size=min_size, max_size=max_size, init=_init_connection
+    )
     assert pool is not None
     return pool
 
