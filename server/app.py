@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from server import callbacks, clock, db, fixtures, metrics
+from server import callbacks, clock, db, fixtures, metrics, scratch
 from server.api.admin import admin_routes
 from server.api.schema import schema
 from server.api.view import GraphQLView
@@ -66,6 +66,8 @@ class Runtime:
             )
             await asyncio.to_thread(self.embedded_s3.start)
             s3_endpoint = self.embedded_s3.endpoint_url
+        # what processes killed mid-job left in the temporary folder (uploads of up to 150 MB)
+        await asyncio.to_thread(scratch.sweep)
         pool = await db.create_pool(database_url)
         await db.migrate(pool)
         await clock.refresh(self.clock, pool)

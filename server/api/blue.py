@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import tempfile
 import uuid
 from collections.abc import AsyncGenerator
 from datetime import timedelta
@@ -16,7 +15,7 @@ import asyncpg
 import strawberry
 from strawberry.scalars import JSON
 
-from server import sql
+from server import scratch, sql
 from server.api.context import Info
 from server.errors import AppError, BadUserInput, Forbidden, ProjectNotFound
 from server.imports import blue as blue_import
@@ -158,7 +157,7 @@ async def _import_todos(info: Info, input: ImportTodosInput) -> bool:
 
 
 async def _count_records(info: Info, key: str, headers: list[str]) -> int:
-    with tempfile.TemporaryDirectory(prefix="blue-count-") as tmp:
+    with scratch.folder("blue-count") as tmp:
         path = Path(tmp) / "file.csv"
         with path.open("wb") as out:
             async for piece in info.context.services.storage.read_chunks(key):

@@ -16,7 +16,6 @@ import datetime as dt
 import hashlib
 import logging
 import re
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 
 import asyncpg
 
-from server import events, sql
+from server import events, scratch, sql
 from server.db import Connection
 from server.imports import blue_fields as bf
 from server.imports import cells, csvfile, processing, transfer, worker
@@ -261,7 +260,7 @@ async def process_blue_job(services: Services, job: Job) -> None:
         await _end(services, job, "FAILED", "The workspace or the user is gone", None)
         return
     target: BlueTarget | None = None
-    with tempfile.TemporaryDirectory(prefix="blue-import-") as tmp:
+    with scratch.folder("blue-import") as tmp:
         try:
             path = Path(tmp) / "import.csv"
             with path.open("wb") as out:

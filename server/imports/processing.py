@@ -14,7 +14,6 @@ import codecs
 import contextlib
 import dataclasses
 import logging
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +22,7 @@ from typing import NamedTuple, Protocol, TypeVar
 
 import asyncpg
 
-from server import faults, limits, sql
+from server import faults, limits, scratch, sql
 from server.db import Connection
 from server.errors import StorageError
 from server.imports import cells, csvfile, report, subitems, worker
@@ -57,7 +56,7 @@ REPORT_PREFIX = "reports/"
 async def process_job(services: Services, job: Job) -> None:
     """Run a claimed job to a terminal state; never raises for a bad file."""
     log = {"job_id": str(job.id), "action": "process"}
-    with tempfile.TemporaryDirectory(prefix="import-") as tmp:
+    with scratch.folder("import") as tmp:
         try:
             await _process(services, job, Path(tmp))
         except Rejection as exc:
