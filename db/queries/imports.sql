@@ -11,7 +11,7 @@ SELECT count(*) FROM items WHERE board_id = $1 AND state = 'active'
 -- Matched items renamed, their values documents replaced or merged. When the new document has
 -- a value for every column the stored one has (r.keys: its column ids, each between unit
 -- separators, chr(31)), it replaces the stored one as it is: a merge converts both to
--- jsonb and back, about 20 of an updated row's 45-50 microseconds; the check costs about 8
+-- jsonb and back, about 25 of an updated row's 45-50 microseconds; the check costs about 8
 -- (measured by `python -m bench` and a run of each form on 5,000 items). Otherwise the
 -- columns of a JSON array of column ids are removed, then the new values laid over.
 -- One entry per item (an UPDATE applies one joined row per target row).
