@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from server import db
 from server.cli import monday
 from tests.conftest import Api, ServerProcess
 
@@ -163,15 +164,22 @@ def postgres_socket(server: ServerProcess) -> tuple[str, int]:
 
 
 @contextlib.asynccontextmanager
-async def fresh_database(server: ServerProcess, prefix: str) -> AsyncIterator[str]:
-    """A new, empty database of the server's embedded PostgreSQL, dropped afterwards; yields
-    its URL."""
+async def fresh_database(server: ServerProcess, prefix: str, data: str) -> AsyncIterator[str]:
+    """A new database of the server's embedded PostgreSQL, migrated, holding `data` (SQL),
+    dropped afterwards; yields its URL."""
     host, port = postgres_socket(server)
     name = f"{prefix}_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
     await admin.execute(f"CREATE DATABASE {name}")
     try:
-        yield f"postgresql://postgres@/{name}?host={host}&port={port}"
+        url = f"postgresql://postgres@/{name}?host={host}&port={port}"
+        pool = await db.create_pool(url, min_size=1, max_size=1)
+        try:
+            await db.migrate(pool)
+            await pool.execute(data)
+        finally:
+            await pool.close()
+        yield url
     finally:
         await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
         await admin.close()

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from server import db
 from tests.conftest import ServerProcess
 from tests.importing import fresh_database
 
@@ -33,13 +32,7 @@ ITEM = ["id", "board_id", "group_id", "name", "creator_id"]
 @pytest.fixture
 async def database(server: ServerProcess) -> AsyncIterator[str]:
     """A fresh database of the embedded PostgreSQL, migrated, with DATA; yields its URL."""
-    async with fresh_database(server, "references") as url:
-        pool = await db.create_pool(url, min_size=1, max_size=1)
-        try:
-            await db.migrate(pool)
-            await pool.execute(DATA)
-        finally:
-            await pool.close()
+    async with fresh_database(server, "references", DATA) as url:
         yield url
 
 

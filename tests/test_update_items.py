@@ -33,11 +33,9 @@ NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
 @pytest.fixture
 async def conn(server: ServerProcess) -> AsyncIterator[asyncpg.Connection]:
-    async with fresh_database(server, "update_items") as url:
+    async with fresh_database(server, "update_items", DATA) as url:
         pool = await db.create_pool(url, min_size=1, max_size=1)
         try:
-            await db.migrate(pool)
-            await pool.execute(DATA)
             async with pool.acquire() as connection:
                 yield connection
         finally:

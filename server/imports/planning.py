@@ -3,6 +3,7 @@ written, and the re-read that turns valid rows into planned writes, a chunk at a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,9 +184,8 @@ def stream_chunks(
 ) -> Iterator[list[PlannedRow]]:
     """One pass that validates and plans each row, a chunk at a time (`validated_chunks`)."""
     return validated_chunks(
-        plan, path, done, kept, part=part, parts=parts,
-        each=lambda line, record, parsed: plan_row(plan, line, record, parsed),
-    )  # fmt: skip
+        plan, path, done, kept, part=part, parts=parts, each=functools.partial(plan_row, plan)
+    )
 
 
 def validated_chunks(

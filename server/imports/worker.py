@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import functools
 import gc
 import itertools
 import logging
@@ -273,11 +274,11 @@ def encoded_chunks(
     parts: int = 1,
 ) -> Iterator[EncodedChunk]:
     """`stream_chunks` for a create-only flat file, its created rows encoded for COPY."""
-    rows = validated_chunks(
+    validated = validated_chunks(
         plan, path, done, kept, part=part, parts=parts,
-        each=lambda line, record, parsed: _encoded_row(plan, tail, line, record, parsed),
+        each=functools.partial(_encoded_row, plan, tail),
     )  # fmt: skip
-    return (_encoded(chunk) for chunk in rows)
+    return (_encoded(chunk) for chunk in validated)
 
 
 def _encoded_row(
