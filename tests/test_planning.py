@@ -79,23 +79,32 @@ def test_streaming_plans_what_scan_then_plan_plans(
 @settings(
     max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(rows=ROWS, done=st.sets(st.integers(2, 45), max_size=5), reread=st.booleans())
+@given(
+    rows=ROWS,
+    behaviour=st.sampled_from([None, "UPSERT", "SKIP", "UPDATE"]),
+    done=st.sets(st.integers(2, 45), max_size=5),
+    reread=st.booleans(),
+)
 def test_encoded_chunks_hold_what_planned_chunks_plan(
-    tmp_path: Path, rows: list[tuple[str, ...]], done: set[int], reread: bool
+    tmp_path: Path,
+    rows: list[tuple[str, ...]],
+    behaviour: str | None,
+    done: set[int],
+    reread: bool,
 ) -> None:
-    """A create-only file's chunks as the worker encodes them: the created rows' COPY tails
-    and the other rows as planned, chunk for chunk."""
+    """A flat file's chunks as the worker encodes them: the created rows' COPY tails and the
+    other rows as planned, chunk for chunk, matched by key or not."""
     path = tmp_path / "file.csv"
     path.write_text(csvfile_text(rows), encoding="utf-8")
     tail = copyformat.ItemTail(board_id=1, group_id="topics", creator_id=7)
     parser = planning.count_rows(path, make_parser, 1000).parser
     planned = list(
         planning.stream_chunks(
-            plan_of(parser, planning.Scan(header=parser.header), None), path, done
+            plan_of(parser, planning.Scan(header=parser.header), behaviour), path, done
         )
     )
     counted = planning.count_rows(path, make_parser, 1000)
-    plan = plan_of(counted.parser, planning.Scan(header=counted.parser.header), None)
+    plan = plan_of(counted.parser, planning.Scan(header=counted.parser.header), behaviour)
     kept = None if reread else counted.records
     encoded = list(worker.encoded_chunks(plan, tail, path, done, kept))
     assert len(encoded) == len(planned)
@@ -208,3 +217,17 @@ def test_parts_of_a_stream_plan_what_one_stream_plans(
     assert sum(map(len, shares)) == len(one)
     assert {line: e for scan in scans for line, e in scan.invalid.items()} == whole.invalid
     assert sum(len(scan.invalid) for scan in scans) == len(whole.invalid)  # each row once
+
+
+def test_a_created_row_planned_again_is_created_again(tmp_path: Path) -> None:
+    # a refused chunk's created rows are planned again (`worker.replan`) against matches that
+    # hold their own keys by now: a row is not matched to itself
+    path = tmp_path / "file.csv"
+    path.write_text(csvfile_text([("New", "1", "Done", "n@acme.io")] * 2), encoding="utf-8")
+    counted = planning.count_rows(path, make_parser, 1000)
+    plan = plan_of(counted.parser, planning.Scan(header=counted.parser.header), "UPSERT")
+    first, second = next(planning.stream_chunks(plan, path, set(), counted.records))
+    assert (first.status, second.status, second.match_line) == ("created", "updated", first.line)
+    again = planning.plan_row(plan, first.line, first.cells, None)
+    assert (again.status, again.match_line) == ("created", None)
+    assert planning.plan_row(plan, second.line, second.cells, None) == second

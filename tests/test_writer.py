@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import asyncpg
 
 from server.imports import planning
 from tests.conftest import Api, ServerProcess
-from tests.importing import board_items, postgres_socket, run_import
+from tests.importing import board_items, postgres_socket, refusing_name, report_by_name, run_import
 
 UPSERT_ON_EMAIL = {"behaviour": "UPSERT", "match_column_id": "email"}
 
@@ -89,3 +91,121 @@ async def test_clean_rows_are_stored_a_chunk_to_a_row(api: Api, server: ServerPr
     }
     assert sorted(clean) == [n + 1 for n in range(1, rows + 1) if n not in (101, 1402)]
     assert all(s == "created" and names[i] == f"Lead {line - 1}" for line, (s, i) in clean.items())
+
+
+def _upsert_file(rows: int, key: Callable[[int], str]) -> tuple[str, dict[int, str]]:
+    """Rows "Lead n" with numeric n and email key(n); returns the file and line -> email."""
+    emails = {n + 1: key(n) for n in range(1, rows + 1)}  # row n is on line n + 1
+    lines = [f"Lead {line - 1},{email},{line - 1}" for line, email in emails.items()]
+    return "name,email,numeric\n" + "\n".join(lines) + "\n", emails
+
+
+async def _stored(server: ServerProcess, job_id: str) -> tuple[Any, Any, Any]:
+    """The board's items (id, name, email, numeric), the job's clean rows and the activity."""
+    host, port = postgres_socket(server)
+    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
+    try:
+        items = await conn.fetch(
+            "SELECT id, name, column_values -> 'email' ->> 'text' AS email, "
+            "column_values -> 'numeric' ->> 'text' AS numeric FROM items WHERE board_id = 100"
+        )
+        clean = await conn.fetch(
+            "SELECT c.line, c.status, c.item_id FROM import_clean_rows r, "
+            "unnest(r.lines, r.statuses, r.item_ids) AS c(line, status, item_id) "
+            "WHERE r.job_id = $1 ORDER BY c.line",
+            uuid.UUID(job_id),
+        )
+        events = await conn.fetch(
+            "SELECT event, count(*) AS n FROM activity_log WHERE board_id = 100 GROUP BY event"
+        )
+    finally:
+        await conn.close()
+    return items, clean, {r["event"]: r["n"] for r in events}
+
+
+async def test_upsert_rows_match_items_created_earlier_in_the_file_across_chunks(
+    api: Api, server: ServerProcess
+) -> None:
+    # keys repeat within a chunk and across chunks, new keys appear late, one row matches the
+    # fixture's item: each key ends up on one item holding the last row's values
+    rows = 2 * planning.CHUNK_ROWS + 500
+
+    def key(n: int) -> str:
+        if n == 1500:
+            return "old@acme.example.com"
+        return f"e{n if n <= 1200 else n * 7919 % 1300 + 1}@acme.example.com"
+
+    body, emails = _upsert_file(rows, key)
+    status = await run_import(api, body, on_match=UPSERT_ON_EMAIL)
+    first_line: dict[str, int] = {}
+    for line, email in emails.items():
+        first_line.setdefault(email, line)
+    created = {line for email, line in first_line.items() if email != "old@acme.example.com"}
+    assert status["counts"] == {
+        "submitted": rows, "invalid": 0, "skipped": 0, "failed": 0,
+        "created": len(created), "updated": rows - len(created),
+    }  # fmt: skip
+    items, clean, events = await _stored(server, status["job_id"])
+    by_email = {r["email"]: r for r in items}
+    assert len(by_email) == len(items) == len(created) + 1  # no key twice
+    last_line = {email: line for line, email in emails.items()}
+    for email, line in last_line.items():
+        assert by_email[email]["name"] == f"Lead {line - 1}"
+        assert by_email[email]["numeric"] == str(line - 1)
+    assert [r["line"] for r in clean] == list(emails)
+    for row in clean:
+        assert row["status"] == ("created" if row["line"] in created else "updated"), row
+        assert row["item_id"] == by_email[emails[row["line"]]]["id"], row
+    assert events == {"create_pulse": len(created), "update_column_values": rows - len(created)}
+
+
+async def test_upsert_rows_repeating_keys_of_a_refused_chunk(
+    api: Api, server: ServerProcess
+) -> None:
+    # the first chunk is refused (one row) and written row by row; rows of the next chunk
+    # repeat the refused row's key (created: its item does not exist) and another row's
+    # (updated: that row's item was written row by row)
+    rows = planning.CHUNK_ROWS + 3
+    body, _ = _upsert_file(
+        rows, lambda n: f"e{(5 if n == rows - 1 else 7) if n > planning.CHUNK_ROWS else n}@x.io"
+    )
+    body = body.replace("\nLead 7,", "\nPoison,")
+    async with refusing_name(server, "Poison"):
+        status = await run_import(api, body, on_match=UPSERT_ON_EMAIL)
+    assert status["counts"] == {
+        "submitted": rows, "invalid": 0, "skipped": 0, "failed": 1,
+        "created": planning.CHUNK_ROWS, "updated": 2,
+    }  # fmt: skip
+    items, clean, _ = await _stored(server, status["job_id"])
+    by_email = {r["email"]: r for r in items}
+    assert len(by_email) == len(items)
+    # e7: Poison failed; the first later row with its key created the item, the last updated it
+    assert by_email["e7@x.io"]["name"] == f"Lead {rows}"
+    assert by_email["e5@x.io"]["name"] == f"Lead {rows - 1}"
+    statuses = {r["line"]: r["status"] for r in clean}
+    assert statuses[planning.CHUNK_ROWS + 2] == "created"  # Lead 1001, key e7
+    assert statuses[rows] == "updated"  # Lead 1002, key e5
+    assert statuses[rows + 1] == "updated"  # Lead 1003, key e7 again
+    assert 8 not in statuses  # Poison's line: failed, listed in the report
+
+
+async def test_skip_rows_repeating_the_key_of_a_refused_row(
+    api: Api, server: ServerProcess
+) -> None:
+    # the first row with the key fails; the next creates the item with its own values and
+    # the last finds that item and is skipped
+    body = "name,email,numeric\nPoison,dup@x.io,1\nAgain,dup@x.io,2\nThird,dup@x.io,3\n"
+    async with refusing_name(server, "Poison"):
+        status = await run_import(
+            api, body, on_match={"behaviour": "SKIP", "match_column_id": "email"}
+        )
+    assert status["counts"] == {
+        "submitted": 3, "invalid": 0, "skipped": 1, "failed": 1, "created": 1, "updated": 0,
+    }  # fmt: skip
+    items, clean, _ = await _stored(server, status["job_id"])
+    (again,) = [r for r in items if r["email"] == "dup@x.io"]
+    assert (again["name"], again["numeric"]) == ("Again", "2")
+    assert [(r["line"], r["status"], r["item_id"]) for r in clean] == [(3, "created", again["id"])]
+    report = await report_by_name(status)
+    assert report["Third"]["__status"] == "skipped"
+    assert report["Third"]["__item_id"] == str(again["id"])

@@ -299,6 +299,8 @@ def plan_row(plan: Plan, line: int, record: list[str], parsed: ParsedRow | None)
         return row
     key = parsed.name if plan.match_column == "name" else _match_key(parsed, plan.match_column)
     found = plan.matches.get(key, []) if key else []
+    if found == [f"line:{line}"]:  # the row itself, planned again (`worker.replan`)
+        found = []
     if len(found) > 1:
         row.status = "invalid"
         row.errors = [
@@ -314,18 +316,21 @@ def plan_row(plan: Plan, line: int, record: list[str], parsed: ParsedRow | None)
         if key:
             plan.matches[key] = [f"line:{line}"]
         return row
+    target = found[0]
+    if isinstance(target, str):
+        # resolved at write time; should that row fail, this one creates the item instead
+        # (`writer._resolve_same_file_matches`), so it keeps its document even if skipped
+        row.match_line = int(target.removeprefix("line:"))
+    else:
+        row.item_id = target
     if plan.behaviour == "SKIP":
         row.status = "skipped"
-        row.document = None
+        if row.match_line is None:
+            row.document = None
     else:
         row.status = "updated"
         for column, cell in parsed.values.items():
             (row.clears if cell.value is None else row.sets).append(column)
-    target = found[0]
-    if isinstance(target, str):
-        row.match_line = int(target.removeprefix("line:"))  # resolved at write time
-    else:
-        row.item_id = target
     return row
 
 

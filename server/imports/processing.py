@@ -33,6 +33,7 @@ from server.imports.writer import (
     EncodedChunk,
     PlannedRow,
     failed_result,
+    forget_created,
     keeps_cells,
     write_chunk,
     write_encoded_chunk,
@@ -166,7 +167,7 @@ async def _run_scanned(
             matching.exception()  # retrieved: the job's own error is the one that counts
     header, total, streaming, child_scan = sized
 
-    pools = services.parse_pools if streaming and worker.encodes_creates(spec) else []
+    pools = services.parse_pools if streaming and worker.shares_chunks(spec) else []
     start = worker.stream if streaming else worker.plan
 
     def chunks(done: set[int]) -> AsyncIterator[list[PlannedRow] | EncodedChunk]:
@@ -455,6 +456,9 @@ async def _write(
             refused = await _write_encoded_chunk(services, target, chunk, progress)
             if not refused:
                 continue
+            for line in chunk.lines:  # rolled back
+                target.created.pop(line, None)
+            forget_created(target, chunk.others)
             assert replan is not None  # encoded chunks come from a stream that can replan
             replanned = await replan(chunk.lines) if chunk.lines else []
             chunk = sorted(replanned + chunk.others, key=lambda r: r.line)
@@ -462,7 +466,6 @@ async def _write(
             await _record_plan(services, target, chunk, progress)
             continue
         for segment in _segments(chunk):
-            _resolve_same_file_matches(segment, target)
             await _write_chunk(services, target, segment, progress)
 
 
@@ -479,15 +482,6 @@ def _segments(chunk: list[PlannedRow]) -> Iterator[list[PlannedRow]]:
         lines.add(row.line)
     if segment:
         yield segment
-
-
-def _resolve_same_file_matches(chunk: list[PlannedRow], target: ChunkTarget) -> None:
-    """A row matching an item an earlier row of the same file created updates that item."""
-    for row in chunk:
-        if row.match_line is not None:
-            row.item_id = target.created.get(row.match_line)
-            if row.item_id is None:  # the earlier row failed: create instead
-                row.status = "created"
 
 
 async def _checkpoint(
@@ -580,10 +574,7 @@ async def _write_chunk(
         "chunk refused, retrying row by row",
         extra={"job_id": str(target.job.id), "action": "write_chunk", "error": str(error)},
     )
-    for row in chunk:
-        if row.status == "created":
-            row.item_id = None
-            target.created.pop(row.line, None)
+    forget_created(target, chunk)
     for row in chunk:
         error = await _attempt(
             services, target, progress, write_chunk, [row], now, last_line=row.line
@@ -591,7 +582,7 @@ async def _write_chunk(
         if error is None:
             continue
         # the row's item was rolled back: a later row repeating its key must create it
-        target.created.pop(row.line, None)
+        forget_created(target, [row])
         row.item_id = None
         results = [failed_result(row, error)]
         async with services.pool.acquire() as conn, conn.transaction():

@@ -258,9 +258,14 @@ def _open_stream(
 
 
 def encodes_creates(spec: ParserSpec) -> bool:
-    """A create-only job whose report lists no clean row: its created rows are encoded for
-    COPY, and its chunks can be shared between worker processes (no row depends on another)."""
-    return spec.behaviour is None and not keeps_cells(spec.options)
+    """A job whose report lists no clean row: its created rows are encoded for COPY."""
+    return not keeps_cells(spec.options)
+
+
+def shares_chunks(spec: ParserSpec) -> bool:
+    """A create-only `encodes_creates` job: its chunks can be shared between worker processes
+    (no row depends on another; a row matched by key depends on the rows before it)."""
+    return spec.behaviour is None and encodes_creates(spec)
 
 
 def encoded_chunks(
@@ -273,11 +278,11 @@ def encoded_chunks(
     part: int = 0,
     parts: int = 1,
 ) -> Iterator[EncodedChunk]:
-    """`stream_chunks` for a create-only flat file, its created rows encoded for COPY."""
+    """`stream_chunks` for a flat file, its created rows encoded for COPY."""
+    each = _encoded_row if plan.behaviour is None else _encoded_match
     validated = validated_chunks(
-        plan, path, done, kept, part=part, parts=parts,
-        each=functools.partial(_encoded_row, plan, tail),
-    )  # fmt: skip
+        plan, path, done, kept, part=part, parts=parts, each=functools.partial(each, plan, tail)
+    )
     return (_encoded(chunk) for chunk in validated)
 
 
@@ -290,6 +295,17 @@ def _encoded_row(
     if parsed is None:
         return plan_row(plan, line, record, None)
     return line, tail.encode(parsed.name, encode_document(parsed.values))
+
+
+def _encoded_match(
+    plan: Plan, tail: copyformat.ItemTail, line: int, record: list[str], parsed: ParsedRow | None
+) -> tuple[int, bytes] | PlannedRow:
+    """A row of a flat file matched by key (`on_match`): planned, and encoded for COPY when
+    it creates an item (a top-level one: the file is flat)."""
+    row = plan_row(plan, line, record, parsed)
+    if row.status != "created" or row.document is None:
+        return row
+    return line, tail.encode(row.name, row.document)
 
 
 def _encoded(chunk: list[tuple[int, bytes] | PlannedRow]) -> EncodedChunk:
@@ -501,7 +517,7 @@ async def chunks_of(
 async def shared_chunks(
     pools: Sequence[ParsePool], token: str, shared: SharedFile
 ) -> AsyncIterator[Any]:
-    """The chunks of a counted create-only file (`encodes_creates`), planned by several
+    """The chunks of a counted create-only file (`shares_chunks`), planned by several
     workers at once: the first, which counted it, takes chunks 0, n, 2n...; each helper i
     reads the file too and takes chunks i, n + i... They come back in file order."""
     parts = len(pools)

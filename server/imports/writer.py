@@ -86,7 +86,47 @@ async def write_chunk(
     conn: Connection, target: ChunkTarget, rows: Sequence[PlannedRow], now: datetime
 ) -> list[RowResult]:
     """Write the rows in the caller's transaction; return their results."""
+    return await _write_rows(conn, target, rows, now, _Copied())
+
+
+async def write_encoded_chunk(
+    conn: Connection, target: ChunkTarget, chunk: EncodedChunk, now: datetime
+) -> list[RowResult]:
+    """Write an encoded chunk in the caller's transaction: its created rows by one binary COPY,
+    then its other rows as planned (an update of an item created earlier in the file finds
+    it in `target.created`). Return the results of the other rows: the created ones are
+    stored as one row of arrays, and only counted."""
+    copied = _Copied()
+    if chunk.lines:
+        ids = [rec["id"] for rec in await conn.fetch(Q["allocate_item_ids"], len(chunk.lines))]
+        data = copyformat.copy_data(ids, target.next_position, now, chunk.tails)
+        await conn.copy_to_table(
+            "items", source=_once(data), columns=copyformat.COLUMNS, format="binary"
+        )
+        target.next_position += len(ids)
+        copied = _Copied(lines=chunk.lines, ids=ids)
+        target.created.update(zip(chunk.lines, ids, strict=True))  # for rows matching them
+    return await _write_rows(conn, target, chunk.others, now, copied)
+
+
+@dataclass(frozen=True)
+class _Copied:
+    """Items a chunk created by binary COPY: their lines and ids."""
+
+    lines: Sequence[int] = ()
+    ids: Sequence[int] = ()
+
+
+async def _write_rows(
+    conn: Connection,
+    target: ChunkTarget,
+    rows: Sequence[PlannedRow],
+    now: datetime,
+    copied: _Copied,
+) -> list[RowResult]:
+    """`rows` written after the items `copied` (logged and stored with them); their results."""
     job = target.job
+    waiting = _resolve_same_file_matches(rows, target)
     _fail_orphans(rows, target)
     creates = [r for r in rows if r.status == "created"]
     updates = [r for r in rows if r.status == "updated"]
@@ -95,6 +135,10 @@ async def write_chunk(
         for row, item_id in zip(creates, ids, strict=True):
             row.item_id = item_id
             target.created[row.line] = item_id
+            if row.match_line is not None:  # created in place of a failed row: stands for it
+                target.created[row.match_line] = item_id
+        for row, creator in waiting:
+            row.item_id = creator.item_id
         positions = range(target.next_position, target.next_position + len(creates))
         # COPY: new rows with ids allocated above, so nothing can conflict
         await conn.copy_records_to_table(
@@ -108,6 +152,7 @@ async def write_chunk(
                 for r, item_id, position in zip(creates, ids, positions, strict=True)
             ],
         )  # fmt: skip
+        target.next_position += len(creates)
     if updates:
         changes = _item_changes(updates)
         await conn.execute(
@@ -119,15 +164,18 @@ async def write_chunk(
             [change.clears for change in changes.values()],
             [change.keys for change in changes.values()],
         )
-    if target.log_activity and (creates or updates):
+    if target.log_activity and (copied.ids or creates or updates):
         changed = creates + updates
         await conn.execute(
             Q["log_activity"],
             job.board_id,
             job.user_id,
             now,
-            [r.item_id for r in changed],
-            ["create_pulse" if r.status == "created" else "update_column_values" for r in changed],
+            [*copied.ids, *(r.item_id for r in changed)],
+            ["create_pulse"] * len(copied.ids)
+            + [
+                "create_pulse" if r.status == "created" else "update_column_values" for r in changed
+            ],
         )
     results = [
         RowResult(
@@ -137,36 +185,40 @@ async def write_chunk(
         )
         for r in rows
     ]  # fmt: skip
-    await JobStore.insert_row_results(conn, job, results)
-    target.next_position += len(creates)
+    await JobStore.insert_row_results(conn, job, results, created=(copied.lines, copied.ids))
     return results
 
 
-async def write_encoded_chunk(
-    conn: Connection, target: ChunkTarget, chunk: EncodedChunk, now: datetime
-) -> list[RowResult]:
-    """Write an encoded chunk in the caller's transaction; return the results of the rows that
-    created nothing (the created ones are stored as one row of arrays, and only counted)."""
-    job = target.job
-    if chunk.lines:
-        ids = [rec["id"] for rec in await conn.fetch(Q["allocate_item_ids"], len(chunk.lines))]
-        data = copyformat.copy_data(ids, target.next_position, now, chunk.tails)
-        await conn.copy_to_table(
-            "items", source=_once(data), columns=copyformat.COLUMNS, format="binary"
-        )
-        if target.log_activity:
-            await conn.execute(
-                Q["log_activity"], job.board_id, job.user_id, now, ids,
-                ["create_pulse"] * len(ids),
-            )  # fmt: skip
-        await JobStore.insert_clean_rows(conn, job, chunk.lines, ["created"] * len(ids), ids)
-        target.next_position += len(ids)
-    results = [
-        RowResult(line=r.line, status=r.status, item_id=None, errors=r.errors, cells=r.cells)
-        for r in chunk.others
-    ]
-    await JobStore.insert_row_results(conn, job, results)
-    return results
+def _resolve_same_file_matches(
+    rows: Sequence[PlannedRow], target: ChunkTarget
+) -> list[tuple[PlannedRow, PlannedRow]]:
+    """A row matching an item an earlier row of the file created updates (or skips) that
+    item. Where that row failed, the first row repeating its key creates the item instead,
+    and the later ones match the item it creates: returned as (row, creating row) pairs."""
+    creating: dict[int, PlannedRow] = {}
+    waiting: list[tuple[PlannedRow, PlannedRow]] = []
+    for row in rows:
+        if row.match_line is None:
+            continue
+        row.item_id = target.created.get(row.match_line)
+        if row.item_id is not None:
+            continue
+        creator = creating.setdefault(row.match_line, row)
+        if creator is row:
+            row.status = "created"
+        else:
+            waiting.append((row, creator))
+    return waiting
+
+
+def forget_created(target: ChunkTarget, rows: Sequence[PlannedRow]) -> None:
+    """The rows' transaction was rolled back: the items it created do not exist."""
+    for row in rows:
+        if row.status == "created":
+            row.item_id = None
+            target.created.pop(row.line, None)
+            if row.match_line is not None:
+                target.created.pop(row.match_line, None)
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

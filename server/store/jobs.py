@@ -166,18 +166,28 @@ class JobStore:
         await conn.execute(Q["notify_changed"], str(job.id))  # sent when the chunk commits
 
     @staticmethod
-    async def insert_row_results(conn: Connection, job: Job, results: Sequence[RowResult]) -> None:
+    async def insert_row_results(
+        conn: Connection,
+        job: Job,
+        results: Sequence[RowResult],
+        *,
+        created: tuple[Sequence[int], Sequence[int]] = ((), ()),
+    ) -> None:
         """Store a chunk's results: clean ones with nothing to report as one row of arrays,
-        the others a row each. A line or a chunk already written raises UniqueViolationError."""
-        clean: list[RowResult] = []
+        with the lines and item ids of the rows `created` without a result; the others a row
+        each. A line or a chunk already written raises UniqueViolationError."""
+        lines, item_ids = list(created[0]), list[int | None](created[1])
+        statuses = ["created"] * len(lines)
         listed: list[RowResult] = []
         for r in results:
-            (clean if r.status in CLEAN and not r.errors and not r.cells else listed).append(r)
-        if clean:
-            await JobStore.insert_clean_rows(
-                conn, job, [r.line for r in clean], [r.status for r in clean],
-                [r.item_id for r in clean],
-            )  # fmt: skip
+            if r.status in CLEAN and not r.errors and not r.cells:
+                lines.append(r.line)
+                statuses.append(r.status)
+                item_ids.append(r.item_id)
+            else:
+                listed.append(r)
+        if lines:
+            await JobStore.insert_clean_rows(conn, job, lines, statuses, item_ids)
         if listed:  # COPY: the fastest way in
             await conn.copy_records_to_table(
                 "import_rows",
