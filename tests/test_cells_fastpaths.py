@@ -321,6 +321,37 @@ def test_the_phone_fast_path_agrees_with_phonenumbers_on_any_text(cell: str) -> 
     assert_phone_agrees(cell)
 
 
+def split_hint_by_search(cell: str) -> tuple[str, str | None] | str:
+    """`phones.split_hint` as it was: the hint's pattern searched in every cell."""
+    hint, digits = None, cell
+    if match := phones._PHONE_HINT.search(cell):
+        hint, digits = (match[1] or match[2]).upper(), cell[: match.start()].strip()
+        if hint not in phonenumbers.SUPPORTED_REGIONS:
+            return "unknown hint"
+    if hint is None and not digits.startswith("+"):
+        return "no country"
+    return digits, hint
+
+
+@MANY
+@given(
+    st.text(max_size=30)
+    | st.builds(
+        "".join,
+        st.lists(
+            st.sampled_from(["4", "1", "²", "٣", " ", "\n", "(", ")", "us", "GB", "+"]), max_size=20
+        ),
+    )
+)
+def test_splitting_a_hint_off_agrees_with_searching_every_cell(cell: str) -> None:
+    cell = cell.strip() or "1"  # parse takes trimmed, non-empty cells
+    try:
+        split: tuple[str, str | None] | str = phones.split_hint(cell)
+    except phones.InvalidPhone as error:
+        split = "unknown hint" if "known country" in error.reason else "no country"
+    assert split == split_hint_by_search(cell)
+
+
 @pytest.mark.parametrize(
     ("cell", "phone", "region"),
     [

@@ -124,7 +124,9 @@ def split_hint(cell: str) -> tuple[str, str | None]:
         raise InvalidPhone("too long")
     hint: str | None = None
     digits = cell
-    if match := _PHONE_HINT.search(cell):
+    # a hint ends in a letter or ")": most cells end in a digit, and the search costs more
+    # than the rest of a plain number's parse
+    if not cell[-1:].isdigit() and (match := _PHONE_HINT.search(cell)):
         hint, digits = (match[1] or match[2]).upper(), cell[: match.start()].strip()
         if hint not in phonenumbers.SUPPORTED_REGIONS:
             raise InvalidPhone(f"'{hint}' is not a known country code")
