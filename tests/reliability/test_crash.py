@@ -10,6 +10,7 @@ import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import psutil
 import pytest
@@ -23,7 +24,7 @@ from tests.conftest import (
     start_server,
     stop_server,
 )
-from tests.importing import job_status, start_job, upload, wait_for_job
+from tests.importing import job_status, postgres_socket, start_job, upload, wait_for_job
 
 ROWS = 20_000
 LEASE = "2"  # seconds: a dead runner's job is taken over quickly
@@ -108,6 +109,55 @@ async def test_monday_import_killed_twice_imports_every_row_exactly_once(
     assert status["counts"]["created"] == ROWS
     imported = [n for n in names if n.startswith("row ")]
     assert len(imported) == len(set(imported)) == ROWS
+
+
+async def test_upsert_killed_mid_way_matches_the_rows_it_created_before(
+    first: ServerProcess, shared: tuple[Path, dict[str, str]]
+) -> None:
+    # keys repeat every KEYS rows: after the restart, rows match items created before the kill
+    # (their lines and ids come back from the stored row results) and update them
+    data_dir, env = shared
+    rows, keys = 10_000, 4_000
+    body = "name,email,numeric\n" + "".join(f"row {n},k{n % keys}@x.io,{n}\n" for n in range(rows))
+    async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
+        api = Api(client)
+        job = await start_job(
+            api,
+            mutation="ingest_items",
+            on_match={"behaviour": "UPSERT", "match_column_id": "email"},
+        )
+        assert (await upload(job["upload_url"], body)).status_code == 200
+        await wait_for_progress(progress_on(api, job["job_id"]), random.randint(5, 40))
+    kill(first)
+    server = start_server(data_dir, extra_env=env)
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            status = await wait_for_job(Api(client), job["job_id"])
+        stored = await stored_by_email(server)
+    finally:
+        stop_server(server)
+    assert status["status"] == "COMPLETED", status
+    assert status["counts"]["created"] == keys and status["counts"]["updated"] == rows - keys
+    last = {f"k{n % keys}@x.io": n for n in range(rows)}
+    assert stored == {email: [(f"row {n}", str(n))] for email, n in last.items()}
+
+
+async def stored_by_email(server: ServerProcess) -> dict[str, list[tuple[str, str]]]:
+    """email -> (name, numeric) of each item of the demo board holding that email."""
+    host, port = postgres_socket(server)
+    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
+    try:
+        rows = await conn.fetch(
+            "SELECT name, column_values -> 'email' ->> 'text' AS email, "
+            "column_values -> 'numeric' ->> 'text' AS numeric FROM items "
+            "WHERE board_id = 100 AND name LIKE 'row %' ORDER BY id"
+        )
+    finally:
+        await conn.close()
+    stored: dict[str, list[tuple[str, str]]] = {}
+    for row in rows:
+        stored.setdefault(row["email"], []).append((row["name"], row["numeric"]))
+    return stored
 
 
 def progress_on(api: Api, job_id: str) -> object:
