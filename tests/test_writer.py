@@ -10,7 +10,14 @@ import asyncpg
 
 from server.imports import planning
 from tests.conftest import Api, ServerProcess
-from tests.importing import board_items, postgres_socket, refusing_name, report_by_name, run_import
+from tests.importing import (
+    board_items,
+    items_by_email,
+    postgres_socket,
+    refusing_name,
+    report_by_name,
+    run_import,
+)
 
 UPSERT_ON_EMAIL = {"behaviour": "UPSERT", "match_column_id": "email"}
 
@@ -102,13 +109,10 @@ def _upsert_file(rows: int, key: Callable[[int], str]) -> tuple[str, dict[int, s
 
 async def _stored(server: ServerProcess, job_id: str) -> tuple[Any, Any, Any]:
     """The board's items (id, name, email, numeric), the job's clean rows and the activity."""
+    items = await items_by_email(server)
     host, port = postgres_socket(server)
     conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
     try:
-        items = await conn.fetch(
-            "SELECT id, name, column_values -> 'email' ->> 'text' AS email, "
-            "column_values -> 'numeric' ->> 'text' AS numeric FROM items WHERE board_id = 100"
-        )
         clean = await conn.fetch(
             "SELECT c.line, c.status, c.item_id FROM import_clean_rows r, "
             "unnest(r.lines, r.statuses, r.item_ids) AS c(line, status, item_id) "

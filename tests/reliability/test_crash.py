@@ -10,7 +10,6 @@ import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import psutil
 import pytest
@@ -24,7 +23,7 @@ from tests.conftest import (
     start_server,
     stop_server,
 )
-from tests.importing import job_status, postgres_socket, start_job, upload, wait_for_job
+from tests.importing import items_by_email, job_status, start_job, upload, wait_for_job
 
 ROWS = 20_000
 LEASE = "2"  # seconds: a dead runner's job is taken over quickly
@@ -143,20 +142,11 @@ async def test_upsert_killed_mid_way_matches_the_rows_it_created_before(
 
 
 async def stored_by_email(server: ServerProcess) -> dict[str, list[tuple[str, str]]]:
-    """email -> (name, numeric) of each item of the demo board holding that email."""
-    host, port = postgres_socket(server)
-    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
-    try:
-        rows = await conn.fetch(
-            "SELECT name, column_values -> 'email' ->> 'text' AS email, "
-            "column_values -> 'numeric' ->> 'text' AS numeric FROM items "
-            "WHERE board_id = 100 AND name LIKE 'row %' ORDER BY id"
-        )
-    finally:
-        await conn.close()
+    """email -> (name, numeric) of each imported item holding that email."""
     stored: dict[str, list[tuple[str, str]]] = {}
-    for row in rows:
-        stored.setdefault(row["email"], []).append((row["name"], row["numeric"]))
+    for row in await items_by_email(server):
+        if row["name"].startswith("row "):
+            stored.setdefault(row["email"], []).append((row["name"], row["numeric"]))
     return stored
 
 
