@@ -213,3 +213,27 @@ async def test_skip_rows_repeating_the_key_of_a_refused_row(
     report = await report_by_name(status)
     assert report["Third"]["__status"] == "skipped"
     assert report["Third"]["__item_id"] == str(again["id"])
+
+
+async def test_an_update_the_database_refuses_fails_alone(api: Api, server: ServerProcess) -> None:
+    # the chunk's created rows went by COPY before the refused update: rolled back with it,
+    # then written again row by row, once each
+    body = (
+        "name,email,numeric\n"
+        "New one,one@x.io,1\n"
+        "Poison,old@acme.example.com,2\n"
+        "New two,two@x.io,3\n"
+        "New one again,one@x.io,4\n"
+    )
+    async with refusing_name(server, "Poison"):
+        status = await run_import(api, body, on_match=UPSERT_ON_EMAIL)
+    assert status["counts"] == {
+        "submitted": 4, "invalid": 0, "skipped": 0, "failed": 1, "created": 2, "updated": 1,
+    }  # fmt: skip
+    items = {r["email"]: r for r in await items_by_email(server)}
+    assert (items["one@x.io"]["name"], items["one@x.io"]["numeric"]) == ("New one again", "4")
+    assert items["two@x.io"]["name"] == "New two"
+    assert items["old@acme.example.com"]["name"] == "Existing lead"  # unchanged
+    assert len(items) == 3
+    report = await report_by_name(status)
+    assert report["Poison"]["__status"] == "failed"
