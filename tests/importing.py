@@ -165,13 +165,14 @@ def postgres_socket(server: ServerProcess) -> tuple[str, int]:
 
 async def items_by_email(server: ServerProcess) -> list[asyncpg.Record]:
     """Each item of the demo board, read from the database: id, name, and the text of its
-    email and numeric values (None where it has none)."""
+    email, numeric and text values (None where it has none)."""
     host, port = postgres_socket(server)
     conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
     try:
         return await conn.fetch(
             "SELECT id, name, column_values -> 'email' ->> 'text' AS email, "
-            "column_values -> 'numeric' ->> 'text' AS numeric FROM items "
+            "column_values -> 'numeric' ->> 'text' AS numeric, "
+            "column_values -> 'text' ->> 'text' AS text FROM items "
             "WHERE board_id = 100 ORDER BY id"
         )
     finally:
