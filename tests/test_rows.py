@@ -92,13 +92,15 @@ def test_a_remembering_parser_answers_as_the_parser_does(column_id: str, raws: l
         return None if cell is None else (cell.value, cell.text)
 
     column = BOARD_COLUMNS[column_id]
-    remembered = rows.remembering(cells.compile_parser(column, DIRECTORY))
+    remembered = rows.remembering(cells.compile_parser(column, DIRECTORY, trimmed=True))
     for raw in raws:
         assert answer(remembered, raw) == answer(cells.compile_parser(column, DIRECTORY), raw)
 
 
 def test_a_remembering_parser_raises_a_repeated_error_without_growing_it() -> None:
-    parse = rows.remembering(cells.compile_parser(BOARD_COLUMNS["numeric"], DIRECTORY))
+    parse = rows.remembering(
+        cells.compile_parser(BOARD_COLUMNS["numeric"], DIRECTORY, trimmed=True)
+    )
     depths = []
     for _ in range(3):
         try:

@@ -131,7 +131,8 @@ def parse_record(
     parsers: Mapping[int, cells.CellParser],
     people: People,
 ) -> Record:
-    values = [bf.unneutralise(cell) for cell in raw]
+    # most cells start with no quote: unneutralise would hand them back as they are
+    values = [bf.unneutralise(cell) if cell.startswith("'") else cell for cell in raw]
     record = Record(line=line, raw=raw)
     if len(values) > len(header.headers):
         record.errors.append({"column": "", "code": "TOO_MANY_CELLS",

@@ -37,7 +37,11 @@ _TRUE = frozenset({"true", "yes", "y", "1", "x", "done", "completed"})
 _FALSE = frozenset({"false", "no", "n", "0", "", "todo", "open"})
 # a spreadsheet runs a cell that starts with one of these as a formula
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-_DATE_COLUMN = cells.Column(id="date", title="date", type="date")
+# compiled once: compiling a parser (and the empty directory it reads) for every cell cost
+# more than parsing the cell
+_parse_date = cells.compile_parser(
+    cells.Column(id="date", title="date", type="date"), cells.Directory()
+)
 
 
 def parse_done(text: str) -> bool:
@@ -55,7 +59,7 @@ def render_done(done: bool) -> str:
 
 def parse_timestamp(text: str) -> dt.datetime | None:
     """A date or date-time cell as an aware UTC datetime; None when empty."""
-    cell = cells.parse_cell(_DATE_COLUMN, text, cells.Directory())
+    cell = _parse_date(text)
     if cell is None or cell.value is None:
         return None
     day = dt.date.fromisoformat(cell.value["date"])

@@ -170,12 +170,16 @@ def _remembered(memo: _Memo, raw: str, found: cells.Cell | cells.CellError | Non
 
 
 def remembering(parser: cells.CellParser) -> cells.CellParser:
-    """`parser` with the memo RowParser keeps per column, for callers that parse cell by cell
-    (Blue records): the same limits, and the same answer as a fresh parse."""
+    """A parser of raw cells from `parser` of trimmed, non-empty ones (`compile_parser(...,
+    trimmed=True)`), with the memo RowParser keeps per column, for callers that parse cell by
+    cell (Blue records): the same limits, and the same answer as a fresh parse."""
     memo: _Memo | None = {}
 
     def parse(raw: str) -> cells.Cell | None:
         nonlocal memo
+        raw = raw.strip()
+        if not raw:
+            return None
         found: cells.Cell | cells.CellError | None
         if memo is not None and raw in memo:
             found = memo[raw]

@@ -348,7 +348,8 @@ def open_records(
     from server.imports import blue
 
     parsers = {
-        i: rows.remembering(cells.compile_parser(c, directory)) for i, c in header.columns.items()
+        i: rows.remembering(cells.compile_parser(c, directory, trimmed=True))
+        for i, c in header.columns.items()
     }
     chunks = blue.record_chunks(path, header, parsers, people, done)
     _streams[token] = _Stream(chunks=chunks, folder=path.parent)
