@@ -62,6 +62,8 @@ class Results:
     pgloader: m.PgloaderResult | None = None
     schema: m.SchemaCopy | None = None
     runs: dict[str, m.Run] = field(default_factory=dict)
+    # the rows/s of each round of a path (`--rounds`); its entry in `runs` is the median one
+    rounds: dict[str, list[float]] = field(default_factory=dict)
     rss: dict[str, float] = field(default_factory=dict)
     polls: dict[str, m.PollStats] = field(default_factory=dict)
     big: list[Big] = field(default_factory=list)
@@ -85,9 +87,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="seconds between two requests of one paced poller (default 1: 50 pollers "
         "offer 50 requests/s)",
     )  # fmt: skip
+    parser.add_argument(
+        "--rounds", type=int, default=1, metavar="N",
+        help="run the timed imports N times, the data reset in between, and report each "
+        "path's median run (the machine's speed moves between runs; default 1)",
+    )  # fmt: skip
     parser.add_argument("--skip-big", action="store_true", help="skip the 150 MB file")
     parser.add_argument("--skip-polls", action="store_true", help="skip the poller runs")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be 1 or more")
+    return args
 
 
 def machine() -> str:
@@ -141,6 +151,7 @@ async def run_all(
 ) -> Results:
     pid = server.process.pid
     results = Results()
+    runs_of: dict[str, list[m.Run]] = {}
     async with httpx.AsyncClient(base_url=server.url, timeout=120) as client:
         api = Api(client)
         await api.load_fixture(data.fixture())
@@ -160,54 +171,20 @@ async def run_all(
                 conn, server, inputs.main, width, work
             )
 
-        step("backfill_items create: 20,000 rows")
-        with m.profiled(pid, profile_path(args, "create")), cpu_split(server) as cpu:
-            results.runs["create"] = await m.monday_run(
-                api, "backfill_items create", data.BOARDS["create"], inputs.main,
-                mutation="backfill_items",
-            )  # fmt: skip
-        results.runs["create"].cpu = cpu.seconds
-        step(f"  {results.runs['create'].rows_per_second:,.0f} rows/s")
-        step("the schema's floor: COPY of those items, values included, back into items")
-        async with m.database(server) as conn:
-            results.schema = await m.schema_copy(conn, data.BOARDS["create"])
-        step(f"  {results.schema.rows_per_second:,.0f} rows/s")
-
-        step("ingest_items UPSERT: pre-load 5,000 rows by backfill, then 10,000 rows on email")
-        preload = await m.monday_run(
-            api, "pre-load (backfill)", data.BOARDS["upsert"], inputs.preload,
-            mutation="backfill_items",
-        )  # fmt: skip
-        results.runs["preload"] = preload
-        with m.profiled(pid, profile_path(args, "upsert")), cpu_split(server) as cpu:
-            results.runs["upsert"] = await m.monday_run(
-                api, "ingest_items UPSERT", data.BOARDS["upsert"], inputs.ingest[0],
-                mutation="ingest_items",
-                on_match={"behaviour": "UPSERT", "match_column_id": "email"},
-            )  # fmt: skip
-        results.runs["upsert"].cpu = cpu.seconds
-        step(f"  {results.runs['upsert'].rows_per_second:,.0f} rows/s")
-
-        # the ingest budget is 19,000 items an hour: move the server clock past the window
-        await api.admin("POST", "/__admin/clock", {"advance_seconds": 3700})
-        step("ingest_items create: 10,000 rows (second ingest file)")
-        results.runs["ingest_create"] = await m.monday_run(
-            api, "ingest_items create", data.BOARDS["ingest_create"], inputs.ingest[1],
-            mutation="ingest_items",
-        )  # fmt: skip
-        step(f"  {results.runs['ingest_create'].rows_per_second:,.0f} rows/s")
-        await api.admin("POST", "/__admin/clock", {"reset": True})
-
-        for rust in (False, True):
-            key = "blue_copy" if rust else "blue_sql"
-            step(f"importTodos useRustImport={str(rust).lower()}: 20,000 records")
-            with m.profiled(pid, profile_path(args, key)), cpu_split(server) as cpu:
-                results.runs[key] = await m.blue_run(
-                    api, server.url, f"importTodos useRustImport={str(rust).lower()}",
-                    data.BOARDS[key], inputs.blue, data.BLUE_HEADER, rust=rust,
-                )  # fmt: skip
-            results.runs[key].cpu = cpu.seconds
-            step(f"  {results.runs[key].rows_per_second:,.0f} rows/s")
+        for number in range(args.rounds):
+            if number:
+                step(f"round {number + 1} of {args.rounds}: the data reset, the fixture again")
+                await api.admin("POST", "/__admin/reset", {})
+                await api.load_fixture(data.fixture())
+            for key, run in (await import_round(server, api, inputs, args, number)).items():
+                results.rounds.setdefault(key, []).append(run.rows_per_second)
+                runs_of.setdefault(key, []).append(run)
+            if number == 0:
+                step("the schema's floor: COPY of those items, values included, back into items")
+                async with m.database(server) as conn:
+                    results.schema = await m.schema_copy(conn, data.BOARDS["create"])
+                step(f"  {results.schema.rows_per_second:,.0f} rows/s")
+        results.runs = {key: median_run(runs) for key, runs in runs_of.items()}
 
         if not args.skip_polls:
             await poll_runs(server, api, inputs, args, results)
@@ -222,6 +199,67 @@ async def run_all(
         step("150 MB file again on a second server whose S3 (moto) runs in its own process")
         results.big.append(await big_run_external_s3(inputs, args, work))
     return results
+
+
+async def import_round(
+    server: ServerProcess, api: Api, inputs: data.Inputs, args: argparse.Namespace, number: int
+) -> dict[str, m.Run]:
+    """One round of the timed imports, by path; py-spy (`--profile`) records the first."""
+    pid = server.process.pid
+    runs: dict[str, m.Run] = {}
+
+    def profile(name: str) -> Path | None:
+        return profile_path(args, name) if number == 0 else None
+
+    step("backfill_items create: 20,000 rows")
+    with m.profiled(pid, profile("create")), cpu_split(server) as cpu:
+        runs["create"] = await m.monday_run(
+            api, "backfill_items create", data.BOARDS["create"], inputs.main,
+            mutation="backfill_items",
+        )  # fmt: skip
+    runs["create"].cpu = cpu.seconds
+    step(f"  {runs['create'].rows_per_second:,.0f} rows/s")
+
+    step("ingest_items UPSERT: pre-load 5,000 rows by backfill, then 10,000 rows on email")
+    runs["preload"] = await m.monday_run(
+        api, "pre-load (backfill)", data.BOARDS["upsert"], inputs.preload,
+        mutation="backfill_items",
+    )  # fmt: skip
+    with m.profiled(pid, profile("upsert")), cpu_split(server) as cpu:
+        runs["upsert"] = await m.monday_run(
+            api, "ingest_items UPSERT", data.BOARDS["upsert"], inputs.ingest[0],
+            mutation="ingest_items",
+            on_match={"behaviour": "UPSERT", "match_column_id": "email"},
+        )  # fmt: skip
+    runs["upsert"].cpu = cpu.seconds
+    step(f"  {runs['upsert'].rows_per_second:,.0f} rows/s")
+
+    # the ingest budget is 19,000 items an hour: move the server clock past the window
+    await api.admin("POST", "/__admin/clock", {"advance_seconds": 3700})
+    step("ingest_items create: 10,000 rows (second ingest file)")
+    runs["ingest_create"] = await m.monday_run(
+        api, "ingest_items create", data.BOARDS["ingest_create"], inputs.ingest[1],
+        mutation="ingest_items",
+    )  # fmt: skip
+    step(f"  {runs['ingest_create'].rows_per_second:,.0f} rows/s")
+    await api.admin("POST", "/__admin/clock", {"reset": True})
+
+    for rust in (False, True):
+        key = "blue_copy" if rust else "blue_sql"
+        step(f"importTodos useRustImport={str(rust).lower()}: 20,000 records")
+        with m.profiled(pid, profile(key)), cpu_split(server) as cpu:
+            runs[key] = await m.blue_run(
+                api, server.url, f"importTodos useRustImport={str(rust).lower()}",
+                data.BOARDS[key], inputs.blue, data.BLUE_HEADER, rust=rust,
+            )  # fmt: skip
+        runs[key].cpu = cpu.seconds
+        step(f"  {runs[key].rows_per_second:,.0f} rows/s")
+    return runs
+
+
+def median_run(runs: list[m.Run]) -> m.Run:
+    """The run of median rows/s (the slower middle one of an even number)."""
+    return sorted(runs, key=lambda run: run.rows_per_second)[(len(runs) - 1) // 2]
 
 
 async def poll_runs(
@@ -464,8 +502,14 @@ def render(results: Results, inputs: data.Inputs, env: str, pg: str) -> str:
                         f"the server's schema: {schema.items:,} items + {schema.values:,} values "
                         "pre-built, its keys and indexes, one transaction"))  # fmt: skip
     listed = [runs[key] for key in RUN_ORDER if key in runs] + [big.run for big in results.big]
-    for run in listed:
-        out.append(_row(run.label, run.rows, run.seconds, run.rows_per_second, copy, _outcome(run)))
+    for key, run in [(key, runs[key]) for key in RUN_ORDER if key in runs] + [
+        ("", big.run) for big in results.big
+    ]:
+        note = _outcome(run)
+        rates = results.rounds.get(key, [])
+        if len(rates) > 1:
+            note += f"; median of {len(rates)} rounds, {min(rates):,.0f}-{max(rates):,.0f} rows/s"
+        out.append(_row(run.label, run.rows, run.seconds, run.rows_per_second, copy, note))
     out += _cpu_lines(listed, copy)
     out.append("")
     out.append("Server RSS, MiB (the python -m server process only; PostgreSQL has its own)")
