@@ -511,6 +511,9 @@ class PollStats:
     offered: float | None = None  # requests/s the paced pollers meant to send
     server_cpu: float = 0.0  # CPU seconds the server process used during the run
     client_cpu: float = 0.0  # CPU seconds this (the pollers') process used
+    # the server's event loop during the run (`loop_lag`): wake-ups, and those late by more
+    # than 50 and than 100 ms
+    loop: tuple[int, int, int] = (0, 0, 0)
 
     @property
     def throughput(self) -> float:
@@ -523,6 +526,7 @@ class PollStats:
             seconds=self.seconds + other.seconds, latencies=self.latencies + other.latencies,
             server_cpu=self.server_cpu + other.server_cpu,
             client_cpu=self.client_cpu + other.client_cpu,
+            loop=(self.loop[0] + other.loop[0], self.loop[1] + other.loop[1], self.loop[2] + other.loop[2]),
         )  # fmt: skip
 
     def percentile(self, p: float) -> float:
@@ -717,3 +721,26 @@ def summarize_profile(path: Path, top: int = 20) -> str:
     server_lines = [(k, n) for k, n in inclusive.most_common() if "(server/" in k]
     lines += [f"    {share(n)}  {name}" for name, n in server_lines[:top]]
     return "\n".join(lines)
+
+
+_LAG_BUCKET = re.compile(
+    r'^importserver_event_loop_lag_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M
+)
+
+
+async def loop_lag(url: str) -> dict[str, float]:
+    """The server's event-loop lateness histogram from GET /metrics: upper bound (seconds, or
+    +Inf) -> wake-ups at most that late since the server started."""
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        text = (await client.get("/metrics")).text
+    return {bound: float(count) for bound, count in _LAG_BUCKET.findall(text)}
+
+
+def loop_between(before: dict[str, float], after: dict[str, float]) -> tuple[int, int, int]:
+    """Wake-ups between two `loop_lag` readings, and those late by more than 50 and 100 ms."""
+
+    def count(bound: str) -> int:
+        return int(after.get(bound, 0) - before.get(bound, 0))
+
+    total = count("+Inf")
+    return total, total - count("0.05"), total - count("0.1")

@@ -277,15 +277,18 @@ async def poll_runs(
     assert done_job is not None
     step(f"fetch_job_status, {POLLERS} pollers, idle: closed loop, then paced")
     pid = server.process.pid
+    before = await m.loop_lag(server.url)
     with m.profiled(pid, profile_path(args, "poll_idle")):
         results.polls["idle_closed"] = await m.poll(
             server.url, done_job, server_pid=pid, label="idle, closed loop",
             duration=POLL_IDLE_SECONDS,
         )  # fmt: skip
+    before = _loop_of(results.polls["idle_closed"], before, await m.loop_lag(server.url))
     results.polls["idle_paced"] = await m.poll(
         server.url, done_job, server_pid=pid, label=f"idle, paced {args.poll_interval:g} s",
         interval=args.poll_interval, duration=POLL_IDLE_SECONDS,
     )  # fmt: skip
+    before = _loop_of(results.polls["idle_paced"], before, await m.loop_lag(server.url))
     for key, interval in (("import_paced", args.poll_interval), ("import_closed", None)):
         mode = f"paced {interval:g} s" if interval else "closed loop"
         # paced, one import gives about 45 requests, whose p99 would be the slowest of them
@@ -296,7 +299,16 @@ async def poll_runs(
                 server, api, inputs.main, data.BOARDS["poll_paced" if interval else "poll_closed"],
                 mode, interval,
             )  # fmt: skip
+            before = _loop_of(stats, before, await m.loop_lag(server.url))
             results.polls[key] = results.polls[key].pooled(stats) if key in results.polls else stats
+
+
+def _loop_of(
+    stats: m.PollStats, before: dict[str, float], after: dict[str, float]
+) -> dict[str, float]:
+    """`stats` gets the server's event loop between the readings; returns the later one."""
+    stats.loop = m.loop_between(before, after)
+    return after
 
 
 async def import_under_pollers(
@@ -542,6 +554,11 @@ def render(results: Results, inputs: data.Inputs, env: str, pg: str) -> str:
                 f"{st.server_cpu * 1000 / max(st.requests, 1):>11.1f}"
                 f"{st.client_cpu / st.seconds:>10.0%}{offered}"
             )
+        for st in polls.values():
+            wakeups, late50, late100 = st.loop
+            if wakeups:
+                out.append(f"  {st.label + ': server event loop':<48} {wakeups:,} wake-ups every "
+                           f"50 ms, {late50} later than 50 ms, {late100} later than 100 ms")  # fmt: skip
         out.append("  paced: latency counts from the scheduled send time (no coordinated omission)")
         out.append("  srv ms/req: server CPU per request, import work included; client CPU: "
                    "the pollers' share of one core")  # fmt: skip

@@ -95,6 +95,7 @@ class Runtime:
         if settings.fixture is not None:
             await fixtures.load_fixture(pool, fixtures.read_fixture(settings.fixture))
         self.tasks.append(asyncio.create_task(self._refresh_clock(pool)))
+        self.tasks.append(asyncio.create_task(self.services.loop_lag.run()))
         self.tasks.append(asyncio.create_task(self.services.events.run()))
         self.tasks.append(asyncio.create_task(callbacks.Sender(pool).run()))
         if settings.run_jobs:

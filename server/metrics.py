@@ -73,7 +73,18 @@ async def collect(services: Services) -> list[Metric]:
         "importserver_active_subscriptions", "Open GraphQL subscriptions in this process"
     )
     subscriptions.add_metric([], services.events.active_subscriptions())
-    return [jobs, rows, histogram, speed, subscriptions]
+    lag = services.loop_lag
+    lateness = HistogramMetricFamily(
+        "importserver_event_loop_lag_seconds",
+        "How late this process's event loop woke a task sleeping 50 ms, since the process started",
+    )
+    lateness.add_metric([], lag.cumulative(), lag.total)
+    worst = GaugeMetricFamily(
+        "importserver_event_loop_lag_max_seconds",
+        "The latest this process's event loop has woken that task since the process started",
+    )
+    worst.add_metric([], lag.worst)
+    return [jobs, rows, histogram, speed, subscriptions, lateness, worst]
 
 
 def endpoint(services: Services) -> Callable[[Request], Awaitable[Response]]:

@@ -8,6 +8,7 @@ from server.clock import Clock
 from server.db import Pool
 from server.events import EventBus
 from server.imports.worker import ParsePool
+from server.looplag import LoopLag
 from server.settings import Settings
 from server.storage import Storage
 from server.store.accounts import AccountStore
@@ -28,6 +29,7 @@ class Services:
     parsing: ParsePool = field(default_factory=ParsePool)
     # more worker processes, sharing the validation of create-only files with `parsing`
     parse_helpers: list[ParsePool] = field(default_factory=list)
+    loop_lag: LoopLag = field(default_factory=LoopLag)
 
     @property
     def parse_pools(self) -> list[ParsePool]:
