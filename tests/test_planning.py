@@ -26,6 +26,14 @@ CELLS = {
     "email": st.sampled_from(["a@acme.io", "b@acme.io", "not an email", "", "a@acme.io"]),
 }
 ROWS = st.lists(st.tuples(*(CELLS[h] for h in HEADER)), max_size=40)
+# a file's rows, how they match, the lines written before, whether the first pass's records
+# are reused or the file read again
+FILES = given(
+    rows=ROWS,
+    behaviour=st.sampled_from([None, "UPSERT", "SKIP", "UPDATE"]),
+    done=st.sets(st.integers(2, 45), max_size=5),
+    reread=st.booleans(),
+)
 
 
 def make_parser(header_cells: list[str]) -> RowParser:
@@ -45,12 +53,7 @@ def plan_of(parser: RowParser, scan: planning.Scan, behaviour: str | None) -> pl
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(
-    rows=ROWS,
-    behaviour=st.sampled_from([None, "UPSERT", "SKIP", "UPDATE"]),
-    done=st.sets(st.integers(2, 45), max_size=5),
-    reread=st.booleans(),
-)
+@FILES
 def test_streaming_plans_what_scan_then_plan_plans(
     tmp_path: Path,
     rows: list[tuple[str, ...]],
@@ -79,12 +82,7 @@ def test_streaming_plans_what_scan_then_plan_plans(
 @settings(
     max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(
-    rows=ROWS,
-    behaviour=st.sampled_from([None, "UPSERT", "SKIP", "UPDATE"]),
-    done=st.sets(st.integers(2, 45), max_size=5),
-    reread=st.booleans(),
-)
+@FILES
 def test_encoded_chunks_hold_what_planned_chunks_plan(
     tmp_path: Path,
     rows: list[tuple[str, ...]],

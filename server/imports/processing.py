@@ -34,6 +34,7 @@ from server.imports.writer import (
     PlannedRow,
     failed_result,
     forget_created,
+    forget_encoded,
     keeps_cells,
     write_chunk,
     write_encoded_chunk,
@@ -456,9 +457,7 @@ async def _write(
             refused = await _write_encoded_chunk(services, target, chunk, progress)
             if not refused:
                 continue
-            for line in chunk.lines:  # rolled back
-                target.created.pop(line, None)
-            forget_created(target, chunk.others)
+            forget_encoded(target, chunk)
             assert replan is not None  # encoded chunks come from a stream that can replan
             replanned = await replan(chunk.lines) if chunk.lines else []
             chunk = sorted(replanned + chunk.others, key=lambda r: r.line)

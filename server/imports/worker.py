@@ -309,7 +309,8 @@ def _encoded_match(
 
 
 def _encoded(chunk: list[tuple[int, bytes] | PlannedRow]) -> EncodedChunk:
-    """A chunk's rows as `_encoded_row` left them, gathered into one EncodedChunk."""
+    """A chunk's rows as `_encoded_row` or `_encoded_match` left them, gathered into one
+    EncodedChunk."""
     last = chunk[-1]
     encoded = EncodedChunk(
         lines=[],

@@ -211,6 +211,14 @@ def _resolve_same_file_matches(
     return waiting
 
 
+def forget_encoded(target: ChunkTarget, chunk: EncodedChunk) -> None:
+    """`write_encoded_chunk`'s transaction was rolled back: neither its copied items nor those
+    its other rows created exist."""
+    for line in chunk.lines:
+        target.created.pop(line, None)
+    forget_created(target, chunk.others)
+
+
 def forget_created(target: ChunkTarget, rows: Sequence[PlannedRow]) -> None:
     """The rows' transaction was rolled back: the items it created do not exist."""
     for row in rows:

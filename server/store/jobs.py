@@ -186,25 +186,14 @@ class JobStore:
                 item_ids.append(r.item_id)
             else:
                 listed.append(r)
-        if lines:
-            await JobStore.insert_clean_rows(conn, job, lines, statuses, item_ids)
+        if lines:  # keyed by the chunk's first line: a chunk written twice is refused
+            await conn.execute(Q["insert_clean_rows"], job.id, lines[0], lines, statuses, item_ids)
         if listed:  # COPY: the fastest way in
             await conn.copy_records_to_table(
                 "import_rows",
                 columns=ROW_RESULT_COLUMNS,
                 records=[(job.id, r.line, r.status, r.item_id, r.errors, r.cells) for r in listed],
             )
-
-    @staticmethod
-    async def insert_clean_rows(
-        conn: Connection,
-        job: Job,
-        lines: Sequence[int],
-        statuses: Sequence[str],
-        item_ids: Sequence[int | None],
-    ) -> None:
-        """Clean rows of one chunk (created or updated, nothing to report), as one row."""
-        await conn.execute(Q["insert_clean_rows"], job.id, lines[0], lines, statuses, item_ids)
 
     @staticmethod
     async def outcome_counts(
