@@ -163,17 +163,15 @@ def test_what_the_worker_raises_and_takes_survives_pickling() -> None:
     assert copy.make_parser(HEADER).header == spec.make_parser(HEADER).header
 
 
-def test_chunks_end_at_the_row_cap_or_the_byte_cap() -> None:
+def test_chunks_grow_to_the_row_cap_or_end_at_the_byte_cap() -> None:
     def rows(n: int, cell_bytes: int) -> Iterator[PlannedRow]:
         return (
             PlannedRow(line=i + 2, cells=["x" * cell_bytes], status="created") for i in range(n)
         )
 
-    small = [
-        len(c)
-        for c in planning.chunked(rows(2 * planning.CHUNK_ROWS + 1, 10), planning.planned_size)
-    ]
-    assert small == [planning.CHUNK_ROWS, planning.CHUNK_ROWS, 1]
+    assert (planning.FIRST_CHUNK_ROWS, planning.CHUNK_ROWS) == (250, 1000)
+    small = [len(c) for c in planning.chunked(rows(2 * 1000 + 750 + 1, 10), planning.planned_size)]
+    assert small == [250, 500, 1000, 1000, 1]
     long_cell = -(-planning.CHUNK_BYTES // 10)  # ten such rows fill a chunk
     assert [len(c) for c in planning.chunked(rows(25, long_cell), planning.planned_size)] == [
         10,
@@ -189,6 +187,7 @@ def test_chunks_end_at_the_row_cap_or_the_byte_cap() -> None:
     rows=ROWS,
     done=st.sets(st.integers(2, 45), max_size=5),
     chunk_rows=st.integers(1, 7),
+    first_rows=st.integers(1, 7),
     parts=st.integers(2, 3),
 )
 def test_parts_of_a_stream_plan_what_one_stream_plans(
@@ -197,9 +196,11 @@ def test_parts_of_a_stream_plan_what_one_stream_plans(
     rows: list[tuple[str, ...]],
     done: set[int],
     chunk_rows: int,
+    first_rows: int,
     parts: int,
 ) -> None:
     monkeypatch.setattr(planning, "CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(planning, "FIRST_CHUNK_ROWS", first_rows)  # chunks of several sizes
     path = tmp_path / "file.csv"
     path.write_text(csvfile_text(rows), encoding="utf-8")
     parser = planning.count_rows(path, make_parser, 1000).parser

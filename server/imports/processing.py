@@ -2,8 +2,8 @@
 
 A first pass over a local copy of the file decides whatever could reject it as a whole, so a
 rejected file leaves the board untouched. A flat file whose rows all fit is then validated and
-written in one pass; other files are scanned whole first. Rows are written in chunks of
-CHUNK_ROWS, each in one transaction with its checkpoint. Parsing and validation run in the
+written in one pass; other files are scanned whole first. Rows are written in chunks (up to
+CHUNK_ROWS, the first ones smaller), each in one transaction with its checkpoint. Parsing and validation run in the
 parsing worker process (`worker`), so the event loop keeps answering while a job runs.
 """
 
