@@ -213,7 +213,7 @@ class _Rows:
         invalid = rng.random() < 0.005
         if invalid:
             index, bad = rng.choice(
-                [(3, "12,5"), (4, "Finished"), (6, "31/31/2025"), (9, "555"),
+                [(3, "12,5"), (4, "Finished"), (6, "31/31/2025"), (9, "n/a"),
                  (10, "not-an-email"), (11, "www.no-scheme.com"), (14, "$1,000")]
             )  # fmt: skip
             cells[index] = bad

@@ -480,15 +480,21 @@ def test_phone_accepts_various_formats_and_country_hints(raw: str, value: dict[s
     assert parse("phone", raw) == cells.Cell(value, value["phone"])
 
 
-def test_phone_without_country_asks_for_one() -> None:
-    assert error_of("phone", "555 123 4567") == "INVALID_PHONE"
-    assert "+ and the country code" in message_of("phone", "555 123 4567")
+@pytest.mark.parametrize(
+    ("raw", "digits"),
+    [("555 123 4567", "5551234567"), ("(212) 555-0123", "2125550123"), ("020.7946.0958", "02079460958"),
+     ("911", "911")],
+)  # fmt: skip
+def test_phone_without_a_country_keeps_its_digits(raw: str, digits: str) -> None:
+    # the country hint is optional: with no + either, no country's rules apply
+    assert parse("phone", raw) == cells.Cell({"phone": digits, "countryShortName": ""}, digits)
 
 
 @pytest.mark.parametrize(
     "raw",
-    ["+1 23", "+44 20 7946 0958 US", "555 123 4567 XX", "not a phone", "+", "+1" + "5" * 200],
-)
+    ["+1 23", "+44 20 7946 0958 US", "555 123 4567 XX", "not a phone", "+", "+1" + "5" * 200,
+     "12", "1" * 18, "555-CALL-NOW", "555 123 4567 ext. 8"],
+)  # fmt: skip
 def test_phone_rejects_impossible_numbers(raw: str) -> None:
     assert error_of("phone", raw) == "INVALID_PHONE"
 

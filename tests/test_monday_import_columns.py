@@ -476,10 +476,13 @@ async def test_phone_numbers_take_a_country_code_or_a_country_hint(board: Api) -
     assert stored["Hint in brackets"]["phone"] == (
         "+12015550123", {"phone": "+12015550123", "countryShortName": "US"}
     )  # fmt: skip
+    # the hint is optional: a number without one keeps its digits, with no country
+    assert stored["No country"]["phone"] == (
+        "02079460958", {"phone": "02079460958", "countryShortName": ""}
+    )  # fmt: skip
     await assert_invalid(
         status, stored, "phone",
-        {name: "INVALID_PHONE" for name in
-         ("Too short", "No country", "Letters", "Unknown country")},
+        {name: "INVALID_PHONE" for name in ("Too short", "Letters", "Unknown country")},
     )  # fmt: skip
 
 

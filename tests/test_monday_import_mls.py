@@ -110,14 +110,30 @@ async def test_row_with_names_in_two_level_columns_is_invalid(api: Api) -> None:
     body = "name.l1,name.l2,name.l3\nProject A,,\nPhase 1,Phase one,\n,Phase 2,\n"
     status = await run_import(api, body, board_id=MLS)
     assert status["status"] == "COMPLETED", status
-    assert status["counts"]["created"] == 2 and status["counts"]["invalid"] == 1, status
+    assert status["counts"]["created"] == 1 and status["counts"]["invalid"] == 2, status
     report = await download_report(status)
     assert [(r["name.l1"], r["__line"], r["__status"]) for r in report] == [
-        ("Phase 1", "3", "invalid")
-    ]
+        ("Phase 1", "3", "invalid"), ("", "4", "invalid")
+    ]  # fmt: skip
     assert report[0]["__errors"].startswith("name: NAME_IN_SEVERAL_LEVELS: "), report
     assert "more than one level" in report[0]["__errors"]
-    assert await hierarchy(api) == {"Project A": None, "Phase 2": "Project A"}
+    # the invalid row stands at its shallowest level, so it ends Project A's branch: Phase 2
+    # may be its child, and is not moved under Project A
+    assert report[1]["__errors"].startswith("name: MISSING_PARENT: "), report
+    assert await hierarchy(api) == {"Project A": None}
+
+
+async def test_a_parent_comes_from_the_rows_own_branch(api: Api) -> None:
+    # Project B ends Project A's branch: the task's level-2 parent would have to follow it
+    body = "name.l1,name.l2,name.l3\nProject A,,\n,Phase 1,\nProject B,,\n,,Task\n"
+    status = await run_import(api, body, board_id=MLS)
+    assert status["counts"]["created"] == 3 and status["counts"]["invalid"] == 1, status
+    report = await download_report(status)
+    assert [r["__line"] for r in report] == ["5"]
+    assert report[0]["__errors"] == (
+        "name: MISSING_PARENT: No valid row at level 2 comes before this one in its branch"
+    )
+    assert await hierarchy(api) == {"Project A": None, "Phase 1": "Project A", "Project B": None}
 
 
 async def test_row_without_a_parent_is_invalid(api: Api) -> None:

@@ -130,17 +130,29 @@ def split_hint(cell: str) -> tuple[str, str | None]:
         hint, digits = (match[1] or match[2]).upper(), cell[: match.start()].strip()
         if hint not in phonenumbers.SUPPORTED_REGIONS:
             raise InvalidPhone(f"'{hint}' is not a known country code")
-    if hint is None and not digits.startswith("+"):
-        raise InvalidPhone(
-            "start it with + and the country code, or end it with a country such as US"
-        )
     return digits, hint
 
 
 def parse(cell: str) -> Phone:
     """The phone value of a trimmed, non-empty cell; InvalidPhone when it is no number."""
     digits, hint = split_hint(cell)
+    if hint is None and not digits.startswith("+"):
+        return without_country(digits)
     return parse_plain(digits, hint) or parse_with_library(digits, hint)
+
+
+def without_country(digits: str) -> Phone:
+    """A number with neither a + and country code nor a country after it, kept as its digits
+    and no country: the monday doc makes the country hint optional, and nothing says whose
+    numbering rules would apply (a default country would turn a local number into another
+    country's). Only its shape is checked: digits and the usual punctuation."""
+    number = digits.translate(_NOT_DIGITS)
+    if _PLAIN_PHONE.fullmatch(digits) is None or not 3 <= len(number) <= _MAX_NSN_DIGITS:
+        raise InvalidPhone(
+            "write it with 3 to 17 digits, spaces, dashes, dots or parentheses; start it with +"
+            " and the country code, or end it with a country such as US"
+        )
+    return {"phone": number, "countryShortName": ""}
 
 
 def parse_plain(digits: str, hint: str | None) -> Phone | None:

@@ -137,8 +137,10 @@ class RowValidator:
         parsed = parser.parse(line, record)
         if not isinstance(parsed, ParsedRow):
             scan.invalid[line] = errors_json(parsed)
+            # its children must not find an earlier row instead; a row naming several levels
+            # stands at the shallowest, and ends the branches below it as a valid one would
             level = parser.level_of(record) if self.multilevel else None
-            if level is not None:  # its children must not find an earlier row instead
+            if level is not None:
                 _set_latest(self.latest, level, line, False)
             return None
         if parsed.level > 1:
@@ -146,7 +148,7 @@ class RowValidator:
             if parent is None or parent[0] in scan.invalid:
                 scan.invalid[line] = [
                     {"column_id": "name", "code": "MISSING_PARENT",
-                     "message": f"No valid row at level {parsed.level - 1} comes before this one"}
+                     "message": f"No valid row at level {parsed.level - 1} comes before this one in its branch"}
                 ]  # fmt: skip
                 return None
             if parent[1]:

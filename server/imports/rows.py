@@ -147,13 +147,13 @@ class RowParser:
         return filled
 
     def level_of(self, record: list[str]) -> int | None:
-        """The hierarchy level a record names, when it names exactly one."""
+        """The shallowest hierarchy level a record names; None when it names none."""
         levels = [
             level
             for index, level in self.header.level_of_index.items()
             if index < len(record) and record[index].strip()
         ]
-        return levels[0] if len(levels) == 1 else None
+        return min(levels, default=None)
 
     def sets_rollup(self, row: ParsedRow) -> bool:
         return any(column_id in row.values for column_id in self.rollup_columns)
