@@ -521,6 +521,14 @@ def test_email_with_name_keeps_the_name(raw: str, name: str) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "raw", ["qa@example.test", "ops@corp.local", "a@b.onion", "x@shop.invalid"]
+)
+def test_email_at_a_special_use_name_is_well_formed(raw: str) -> None:
+    # "a valid email format": reserved names such as example.test are well formed
+    assert value_of("email", raw)["email"] == raw
+
+
 def test_email_domain_is_normalised() -> None:
     assert value_of("email", "Ada@EXAMPLE.COM")["email"] == "Ada@example.com"
 
