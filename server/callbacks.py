@@ -2,8 +2,9 @@
 
 The body is signed with HMAC-SHA256 under the account's callback secret (header
 `X-Signature-SHA256: sha256=<hex>`); a failed delivery is retried with exponential backoff up
-to MAX_ATTEMPTS times. Deliveries are rows in PostgreSQL, so they survive restarts, and a
-separate loop sends them: a slow or dead receiver never holds up a job.
+to MAX_ATTEMPTS times. Deliveries are rows in PostgreSQL, queued in the transaction that ends
+the job, so they survive restarts, and a separate loop sends them: a slow or dead receiver
+never holds up a job.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import httpx
 import orjson
 
 from server import sql
-from server.db import Pool
+from server.db import Connection, Pool
 
 logger = logging.getLogger(__name__)
 Q = sql.queries("callbacks")
@@ -46,11 +47,19 @@ async def account_secret(pool: Pool, account_id: int) -> str:
     return str(await pool.fetchval(Q["set_secret"], account_id, secrets.token_hex(32)))
 
 
-async def enqueue(
-    pool: Pool, job_id: uuid.UUID, account_id: int, url: str, status: dict[str, Any]
-) -> None:
-    body = orjson.dumps(status).decode()
-    await pool.execute(Q["enqueue"], job_id, account_id, url, body)
+async def queue(conn: Connection, job_id: uuid.UUID) -> None:
+    """Queue the callback of a job that named one, in the transaction that ends the job: a
+    crash after that commit cannot lose it. It is sent once `write_body` has given it a body."""
+    await conn.execute(Q["queue"], job_id)
+
+
+async def unwritten(pool: Pool) -> list[uuid.UUID]:
+    """Jobs whose queued callback has no body yet."""
+    return [row["job_id"] for row in await pool.fetch(Q["unwritten"])]
+
+
+async def write_body(pool: Pool, job_id: uuid.UUID, status: dict[str, Any]) -> None:
+    await pool.execute(Q["write_body"], job_id, orjson.dumps(status).decode())
 
 
 def backoff(attempts: int) -> timedelta:

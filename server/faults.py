@@ -1,14 +1,17 @@
 """Fault injection for client teams (admin API, CONTRACT §5): make the next N calls of an
 operation fail with a documented error, as the real service would return it.
 
-`operation` is a GraphQL root field (`ingest_items`, `fetch_job_status`, `importTodos`...) or
-`upload` for the processing of the next uploaded file. Faults live in PostgreSQL, so every
-server process sharing the database sees them.
+`operation` is a GraphQL root field (`ingest_items`, `fetch_job_status`, `importTodos`...),
+`upload` for the processing of the next uploaded file, or `job_end` for the end of the next job
+a runner runs. Faults live in PostgreSQL, so every server process sharing the database sees
+them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +38,12 @@ UPLOAD_REASONS = frozenset(
      "FILE_TOO_LARGE", "INTERNAL_ERROR", "INVALID_UPLOAD", "PERMISSION_DENIED", SLOW,
      S3_READ_ERROR}
 )  # fmt: skip
+JOB_END = "job_end"
+# CRASH: the process kills itself (SIGKILL) once a job's run is over, its terminal status
+# committed, before the runner does anything more: a crash test of what follows a job's end
+CRASH = "CRASH"
+JOB_END_ERRORS = frozenset({CRASH})
+ERRORS_OF_OPERATION = {"upload": UPLOAD_REASONS, JOB_END: JOB_END_ERRORS}  # others: GRAPHQL_ERRORS
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,7 @@ async def add(pool: Pool, body: dict[str, Any]) -> None:
     operation = str(body.get("operation") or "")
     error = str(body.get("error") or "")
     count = body.get("count", 1)
-    allowed = UPLOAD_REASONS if operation == "upload" else GRAPHQL_ERRORS
+    allowed = ERRORS_OF_OPERATION.get(operation, GRAPHQL_ERRORS)
     if not operation or error not in allowed:
         raise BadUserInput(
             f"error must be one of {sorted(allowed)} for operation {operation or '?'!r}"
@@ -65,6 +74,13 @@ async def clear(pool: Pool) -> None:
 async def take(pool: Pool, operation: str) -> Fault | None:
     row = await pool.fetchrow(Q["take"], operation)
     return Fault(error=row["error"], params=row["params"]) if row else None
+
+
+async def crash_if_asked(pool: Pool, operation: str) -> None:
+    """Kill this process, as a power cut would, if a CRASH fault is queued for `operation`."""
+    fault = await take(pool, operation)
+    if fault is not None and fault.error == CRASH:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 async def delay(fault: Fault) -> None:

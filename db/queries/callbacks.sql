@@ -1,13 +1,24 @@
--- name: enqueue
-INSERT INTO job_callbacks (job_id, account_id, url, body) VALUES ($1, $2, $3, $4)
+-- name: queue
+-- In the transaction that ends the job, for a job that named a callback URL; the body is
+-- written after the commit (write_body). A job ends once, and job_id is unique: one delivery.
+INSERT INTO job_callbacks (job_id, account_id, url)
+SELECT id, account_id, options->'callback'->>'url' FROM import_jobs
+WHERE id = $1 AND options->'callback'->>'url' IS NOT NULL
 ON CONFLICT (job_id) DO NOTHING
+
+-- name: unwritten
+SELECT job_id FROM job_callbacks WHERE body IS NULL ORDER BY id LIMIT 100
+
+-- name: write_body
+-- Only the first writer's body stands: every attempt of a delivery sends the same bytes.
+UPDATE job_callbacks SET body = $2 WHERE job_id = $1 AND body IS NULL
 
 -- name: claim_due
 -- Claimed with a short lease (next_attempt_at moves on) so a crashed sender's call is retried.
 UPDATE job_callbacks c SET next_attempt_at = $2, attempts = c.attempts + 1
 FROM (
     SELECT id FROM job_callbacks
-    WHERE status = 'pending' AND next_attempt_at <= $1
+    WHERE status = 'pending' AND next_attempt_at <= $1 AND body IS NOT NULL
     ORDER BY next_attempt_at
     FOR UPDATE SKIP LOCKED
     LIMIT 10

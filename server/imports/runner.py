@@ -13,7 +13,7 @@ import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
-from server import callbacks
+from server import callbacks, faults
 from server.imports import status as job_status
 from server.imports import subitems
 from server.imports.blue import process_blue_job
@@ -56,6 +56,7 @@ class Runner:
                 await self.detect_uploads()
                 while (job := await self.claim()) is not None:
                     await self.run_job(job)
+                await self.write_callbacks()  # of jobs whose process died as they ended
             except asyncio.CancelledError:
                 raise
             except Exception:  # the loop must survive a database or S3 outage
@@ -93,19 +94,18 @@ class Runner:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
-        await self.after_job(job)
+        await faults.crash_if_asked(self.services.pool, faults.JOB_END)
+        await self.write_callbacks()
 
-    async def after_job(self, job: Job) -> None:
-        """Queue the completion callback of a job that ended (never for one taken over)."""
-        ended = await self.services.jobs.get(job.id)
-        if ended is None or ended.status not in job_status.TERMINAL:
-            return
-        callback = ended.options.get("callback")
-        if callback:
-            payload = await job_status.status_payload(self.services, ended)
-            await callbacks.enqueue(
-                self.services.pool, ended.id, ended.account_id, callback["url"], payload
-            )
+    async def write_callbacks(self) -> None:
+        """Give the callbacks that ended jobs queued (in the transaction that ended them) their
+        body: the job's status, with report links signed now."""
+        services = self.services
+        for job_id in await callbacks.unwritten(services.pool):
+            ended = await services.jobs.get(job_id)
+            if ended is not None:
+                payload = await job_status.status_payload(services, ended)
+                await callbacks.write_body(services.pool, job_id, payload)
 
     async def _heartbeat(self, job: Job, work: asyncio.Task[None]) -> None:
         while True:

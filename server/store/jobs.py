@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
-from server import sql
+from server import callbacks, sql
 from server.db import Connection, Pool
 from server.store.records import Row, from_row
 
@@ -229,10 +229,15 @@ class JobStore:
         report_key: str | None = None,
         total_rows: int | None = None,
     ) -> bool:
+        """End the job with its terminal status and queue its callback, in one transaction;
+        False (nothing written) if another runner took the job over."""
         async with self.pool.acquire() as conn, conn.transaction():
             result = await conn.execute(
                 Q["finish_job"], job.id, job.attempt, status, counts, progress, failure_reason,
                 failure_message, report_key, now, total_rows,
             )  # fmt: skip
+            finished = str(result) == "UPDATE 1"
+            if finished:
+                await callbacks.queue(conn, job.id)
             await conn.execute(Q["notify_changed"], str(job.id))
-        return str(result) == "UPDATE 1"
+        return finished

@@ -1,9 +1,11 @@
-"""SIGKILL in the middle of an import: after a restart every row is imported exactly once."""
+"""SIGKILL in the middle of an import: after a restart every row is imported exactly once;
+SIGKILL as a job ends: its callback is sent once."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import random
 import signal
@@ -24,6 +26,7 @@ from tests.conftest import (
     stop_server,
 )
 from tests.importing import items_by_email, job_status, start_job, upload, wait_for_job
+from tests.test_zoho_options import Receiver
 
 ROWS = 20_000
 LEASE = "2"  # seconds: a dead runner's job is taken over quickly
@@ -241,3 +244,36 @@ async def test_parsing_worker_exits_when_its_server_is_killed(first: ServerProce
     kill(first)
     gone, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive and len(gone) == len(workers)
+
+
+async def test_callback_of_a_job_whose_server_died_as_it_ended_is_sent_once_after_a_restart(
+    first: ServerProcess, shared: tuple[Path, dict[str, str]]
+) -> None:
+    # the process kills itself right after the job's terminal status is committed
+    data_dir, env = shared
+    crash = {"operation": "job_end", "error": "CRASH"}
+    with Receiver(failures=0) as receiver:
+        async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
+            api = Api(client)
+            assert (await api.admin("POST", "/__admin/faults", crash)).status_code == 200
+            job = await start_job(api, callback={"url": receiver.url, "method": "POST"})
+            assert (await upload(job["upload_url"], "name\nCalled back\n")).status_code == 200
+            assert await asyncio.to_thread(first.process.wait, 60) == -signal.SIGKILL
+        server = start_server(data_dir, extra_env=env)
+        try:
+            async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+                status = await wait_for_job(Api(client), job["job_id"])
+            for _ in range(100):
+                if receiver.received:
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(2)  # time enough for a second delivery, were there one
+        finally:
+            stop_server(server)
+    assert status["status"] == "COMPLETED", status
+    assert len(receiver.received) == 1, receiver.received
+    headers, body = receiver.received[0]
+    assert headers["X-Attempt"] == "1"
+    payload = json.loads(body)
+    assert (payload["job_id"], payload["status"]) == (job["job_id"], "COMPLETED")
+    assert payload["counts"]["created"] == 1 and payload["fully_imported"]
