@@ -121,6 +121,43 @@ async def test_unknown_character_encoding_is_bad_user_input(api: Api) -> None:
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
+@pytest.mark.parametrize("name", ["base64", "rot13", "hex", "zlib", "undefined"])
+async def test_a_codec_that_is_not_a_charset_is_bad_user_input(api: Api, name: str) -> None:
+    response = await api.post(
+        'mutation($e: String) { ingest_items(board_id: "100", group_id: "topics", character_encoding: $e) { job_id } }',
+        {"e": name},
+    )
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert "not a character set" in error["message"]
+
+
+async def test_utf16_file_without_a_bom_is_rejected_as_invalid_upload(api: Api) -> None:
+    status = await run_import(api, "name\nÜber\n".encode("utf-16-le"), character_encoding="UTF-16")
+    assert status["status"] == "REJECTED", status
+    assert status["failure_reason"] == "INVALID_UPLOAD"
+    assert (
+        status["failure_message"]
+        == "The file is not valid UTF-16: UTF-16 stream does not start with BOM"
+    )
+
+
+@pytest.mark.parametrize("column_id", ["text", "name"])
+async def test_a_column_mapped_twice_is_bad_user_input(api: Api, column_id: str) -> None:
+    mappings = [
+        {"column_id": "name", "index": 0},
+        {"column_id": "text", "index": 1},
+        {"column_id": column_id, "index": 2},
+    ]
+    response = await api.post(
+        'mutation($m: [ItemsJobFieldMapping!]) { ingest_items(board_id: "100", group_id: "topics", field_mappings: $m) { job_id } }',
+        {"m": mappings},
+    )
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert f"{column_id!r} is mapped more than once" in error["message"]
+
+
 async def test_dry_run_reports_every_row_and_leaves_the_board_and_budget_alone(api: Api) -> None:
     before = await board_items(api)
     body = "name,email,status\nExisting lead,old@acme.example.com,Stuck\nNew one,n@example.com,Done\nBad,b@example.com,nope\n"

@@ -35,14 +35,16 @@ SELECT $1, r.item_id, $2, r.event, '{"source": "ingest_items"}', $3
 FROM unnest($4::bigint[], $5::text[]) AS r(item_id, event)
 
 -- name: match_by_column
--- Active items of the board with a value in column $2, by that value's text.
+-- Active top-level items of the board with a value in column $2, by that value's text.
+-- Subitems are never matched: in monday they live on their own subitems board.
 SELECT key, item_id
 FROM (SELECT column_values -> $2::text ->> 'text' AS key, id AS item_id
-      FROM items WHERE board_id = $1 AND state = 'active') AS i
+      FROM items WHERE board_id = $1 AND state = 'active' AND parent_id IS NULL) AS i
 WHERE key IS NOT NULL
 
 -- name: match_by_name
-SELECT name AS key, id AS item_id FROM items WHERE board_id = $1 AND state = 'active'
+SELECT name AS key, id AS item_id
+FROM items WHERE board_id = $1 AND state = 'active' AND parent_id IS NULL
 
 -- name: done_lines
 SELECT line, item_id FROM import_rows WHERE job_id = $1
@@ -103,9 +105,16 @@ WHERE board_id = $1 AND kind = 'blue' AND status = 'PROCESSING'
 SELECT cancel_requested FROM import_jobs WHERE id = $1
 
 -- name: parent_keys
--- Parent-file rows of a job with subitems: their key cell (by index) and the item they became.
-SELECT btrim(r.cells->>$2::integer) AS key, r.item_id, r.status, coalesce(i.level, 1) AS level
+-- Parent-file rows of a job with subitems: their key cell (by index, trimmed; an empty or
+-- missing one takes the field mapping's default $4, as the row's own value did) and the item
+-- they became.
+SELECT btrim(coalesce(nullif(btrim(r.cells->>$2::integer), ''), $4::text)) AS key, r.item_id,
+       r.status, coalesce(i.level, 1) AS level
 FROM import_rows r LEFT JOIN items i ON i.id = r.item_id
 WHERE r.job_id = $1 AND r.line < $3 AND r.status IN ('created', 'updated', 'skipped')
   -- a row skipped for want of a match became no item; one to be created has none yet in a dry run
   AND (r.item_id IS NOT NULL OR r.status = 'created')
+
+-- name: subitems_of
+-- Active subitems of the given items, for child rows that match by name under their parent.
+SELECT parent_id, name, id AS item_id FROM items WHERE parent_id = ANY($1::bigint[]) AND state = 'active'

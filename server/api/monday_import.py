@@ -229,15 +229,20 @@ def _common_options(
     if field_mappings:
         if any(m.index < 0 for m in field_mappings):
             raise BadUserInput("field_mappings: index must be 0 or more")
+        column_ids = [str(m.column_id) for m in field_mappings]
+        twice = sorted({c for c in column_ids if column_ids.count(c) > 1})
+        if twice:
+            # one of the two cells would silently win; the client must say which it means
+            raise BadUserInput(
+                f"field_mappings: {', '.join(map(repr, twice))} is mapped more than once",
+                error_data={"column_ids": twice},
+            )
         options["field_mappings"] = [
             {"column_id": str(m.column_id), "index": m.index, "default_value": m.default_value}
             for m in field_mappings
         ]
     if character_encoding:
-        try:
-            codecs.lookup(character_encoding)
-        except LookupError as exc:
-            raise BadUserInput(f"Unknown character_encoding {character_encoding!r}") from exc
+        _check_encoding(character_encoding)
         options["character_encoding"] = character_encoding
     if callback is not None:
         parsed = urlsplit(callback.url)
@@ -251,6 +256,20 @@ def _common_options(
     if report is not None:
         options["report"] = report.value
     return options
+
+
+def _check_encoding(name: str) -> None:
+    """A charset that decodes bytes to text: Python also knows bytes-to-bytes codecs (base64,
+    zlib) and `rot13` (text-to-text), which cannot read a file, and `undefined`, which
+    refuses everything."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError as exc:
+        raise BadUserInput(f"Unknown character_encoding {name!r}") from exc
+    if not info._is_text_encoding or info.name == "undefined":
+        raise BadUserInput(
+            f"character_encoding {name!r} is not a character set (a codec of bytes to text)"
+        )
 
 
 @strawberry.type

@@ -196,10 +196,16 @@ def header_from_mappings(
         if index in level_of_index or index in column_of_index:
             raise InvalidUpload(f"Field mapping index {index} is mapped twice")
         level_match = _LEVEL_HEADER.match(column_id)
-        if column_id == "name":
-            level_of_index[index] = 1
-        elif level_match and hierarchy_levels > 1 and int(level_match.group(1)) <= hierarchy_levels:
-            level_of_index[index] = int(level_match.group(1))
+        level = int(level_match.group(1)) if level_match and hierarchy_levels > 1 else 0
+        if column_id == "name" or 0 < level <= hierarchy_levels:
+            level = level or 1
+            if level in level_of_index.values():
+                # `name` and `name.l1` are one level: two cells for it would make every row
+                # that fills both NAME_IN_SEVERAL_LEVELS
+                raise InvalidUpload(f"Field mappings map the level-{level} name twice")
+            level_of_index[index] = level
+        elif column_id in column_of_index.values():
+            raise InvalidUpload(f"Field mapping: {column_id!r} is mapped twice")
         elif column_id in column_ids:
             column_of_index[index] = column_id
         else:

@@ -327,14 +327,21 @@ def plan_row(plan: Plan, line: int, record: list[str], parsed: ParsedRow | None)
         if key:
             plan.matches[key] = [f"line:{line}"]
         return row
-    target = found[0]
+    return apply_match(row, plan.behaviour, found[0], parsed)
+
+
+def apply_match(
+    row: PlannedRow, behaviour: str, target: int | str, parsed: ParsedRow
+) -> PlannedRow:
+    """A row whose key matched `target` (an item id, or "line:N" for the item an earlier row
+    of the file creates) updates that item, or skips it (`SKIP`)."""
     if isinstance(target, str):
         # resolved at write time; should that row fail, this one creates the item instead
         # (`writer._resolve_same_file_matches`), so it keeps its document even if skipped
         row.match_line = int(target.removeprefix("line:"))
     else:
         row.item_id = target
-    if plan.behaviour == "SKIP":
+    if behaviour == "SKIP":
         row.status = "skipped"
         if row.match_line is None:
             row.document = None

@@ -187,7 +187,7 @@ async def _run_scanned(
         ])  # fmt: skip
         await _settle_budget(services, job, total - invalid)
     if child_scan is not None:
-        parents = await _parent_keys(services, job, header)
+        parents = await _parent_keys(services, job, board, header)
         children = f"{token}:children"
         await _write(
             services, job,
@@ -264,23 +264,54 @@ async def _scan_children(
 
 
 async def _parent_keys(
-    services: Services, job: Job, header: csvfile.Header
+    services: Services, job: Job, board: Board, header: csvfile.Header
 ) -> dict[str, list[subitems.Parent]]:
-    """Key -> the items the parent file's rows became (or would become, in a dry run)."""
+    """Key -> the items the parent file's rows became (or would become, in a dry run): rows
+    that became one item (a key repeated in an upsert) are one parent."""
     key_column = job.options["subitems"]["parent_key_column_id"]
     if key_column == "name":
         index = next(i for i, level in header.level_of_index.items() if level == 1)
     else:
         index = next(i for i, column in header.column_of_index.items() if column == key_column)
+    default = next(
+        (m.get("default_value") for m in job.options.get("field_mappings") or []
+         if int(m["index"]) == index),
+        None,
+    )  # fmt: skip
+    rows = [
+        row
+        for row in await services.pool.fetch(
+            Q["parent_keys"], job.id, index, subitems.CHILD_LINE_OFFSET, default
+        )
+        if row["key"]
+    ]
+    on_match = (job.options.get("on_match") or {}).get("behaviour")
+    existing = await _subitems_by_name(services, rows) if on_match else {}
+    # a board of one level still holds subitems (monday's subitems board): one level below
+    deepest = max(board.hierarchy_levels, 2)
     parents: dict[str, list[subitems.Parent]] = {}
-    for row in await services.pool.fetch(
-        Q["parent_keys"], job.id, index, subitems.CHILD_LINE_OFFSET
-    ):
-        if row["key"]:
-            parents.setdefault(row["key"], []).append(
-                subitems.Parent(item_id=row["item_id"], level=row["level"])
-            )
+    for row in rows:
+        found = parents.setdefault(row["key"], [])
+        if row["item_id"] is not None and any(p.item_id == row["item_id"] for p in found):
+            continue
+        parent = subitems.Parent(
+            item_id=row["item_id"], level=row["level"], holds_subitems=row["level"] < deepest,
+            on_match=on_match, subitems=existing.get(row["item_id"], {}),
+        )  # fmt: skip
+        found.append(parent)
     return parents
+
+
+async def _subitems_by_name(
+    services: Services, rows: Sequence[asyncpg.Record]
+) -> dict[int, dict[str, tuple[int, ...]]]:
+    """Parent item -> name -> its active subitems of that name, for child rows to match."""
+    ids = sorted({row["item_id"] for row in rows if row["item_id"] is not None})
+    found: dict[int, dict[str, tuple[int, ...]]] = {}
+    for row in await services.pool.fetch(Q["subitems_of"], ids):
+        names = found.setdefault(row["parent_id"], {})
+        names[row["name"]] = (*names.get(row["name"], ()), row["item_id"])
+    return found
 
 
 async def _injected_fault(services: Services) -> None:
@@ -315,8 +346,11 @@ async def download(services: Services, key: str, path: Path, encoding: str | Non
                 await asyncio.to_thread(out.write, data)
             if decoder is not None:
                 out.write(decoder.decode(b"", final=True).encode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise csvfile.InvalidUpload(f"The file is not valid {encoding}: {exc.reason}") from exc
+        except UnicodeError as exc:
+            # not only undecodable bytes: a UTF-16 file without a BOM raises the parent class
+            # (and a decoded lone surrogate fails the UTF-8 encode)
+            reason = exc.reason if isinstance(exc, UnicodeDecodeError) else str(exc)
+            raise csvfile.InvalidUpload(f"The file is not valid {encoding}: {reason}") from exc
 
 
 async def _check_access(services: Services, job: Job) -> Board:

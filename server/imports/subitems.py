@@ -10,12 +10,12 @@ CHILD_LINE_OFFSET so that (job, line) stays unique.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.imports import csvfile
-from server.imports.planning import chunked, planned_size
+from server.imports.planning import apply_match, chunked, planned_size
 from server.imports.rows import ParsedRow, RowParser, encode_document, errors_json
 from server.imports.writer import PlannedRow
 from server.store.jobs import Job
@@ -48,6 +48,12 @@ class ChildScan:
 class Parent:
     item_id: int | None  # None in a dry run for a parent that would be created
     level: int
+    holds_subitems: bool  # the board has a level below this item's
+    # the job's on_match behaviour: a child row then matches, by name, a subitem the parent
+    # has already (Zoho's find_by for the child module) and updates or skips it as a main
+    # row would; None: every child row creates a subitem
+    on_match: str | None = None
+    subitems: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # by name
 
 
 def scan_children(
@@ -90,9 +96,10 @@ def plan_children(
 ) -> Iterator[list[PlannedRow]]:
     records = csvfile.read_records(path)
     next(records)
+    created: dict[tuple[int, str], int] = {}  # (parent item, name) -> line creating that subitem
     return chunked(
         (
-            _plan_child(scan, CHILD_LINE_OFFSET + line, line, record, parents)
+            _plan_child(scan, CHILD_LINE_OFFSET + line, line, record, parents, created)
             for line, record in records
             if CHILD_LINE_OFFSET + line not in done
         ),
@@ -106,21 +113,60 @@ def _plan_child(
     line: int,
     record: list[str],
     parents: dict[str, list[Parent]],
+    created: dict[tuple[int, str], int],
 ) -> PlannedRow:
     errors = scan.invalid.get(line)
     if errors is None:
         key = _key(record, scan.key_index)
         found = parents.get(key, [])
-        if len(found) != 1:
-            code = "PARENT_NOT_FOUND" if not found else "AMBIGUOUS_PARENT"
-            errors = [_error(code, f"{len(found)} parent rows have the key {key!r}")]
+        if not found:
+            errors = [_error("PARENT_NOT_FOUND", f"0 parent rows have the key {key!r}")]
+        elif len(found) > 1:  # rows that became one item are one parent (`_parent_keys`)
+            errors = [_error("AMBIGUOUS_PARENT", f"{len(found)} parent items have the key {key!r}")]
+        elif not found[0].holds_subitems:
+            errors = [_too_deep(found[0])]
     if errors is not None:
         return PlannedRow(line=stored_line, cells=record, status="invalid", errors=errors)
     parsed = scan.parser.parse(line, record)
     assert isinstance(parsed, ParsedRow)  # the scan saw it valid
     parent = found[0]
-    return PlannedRow(
+    row = PlannedRow(
         line=stored_line, cells=record, status="created", name=parsed.name, level=parent.level + 1,
         parent_id=parent.item_id,
         document=encode_document(parsed.values),
     )  # fmt: skip
+    if parent.on_match is None:
+        return row
+    return _match_subitem(row, parent, parsed, created)
+
+
+def _too_deep(parent: Parent) -> dict[str, str]:
+    return _error(
+        "PARENT_TOO_DEEP",
+        f"The parent item is at level {parent.level}, the deepest this board allows; "
+        "it cannot hold subitems",
+    )
+
+
+def _match_subitem(
+    row: PlannedRow, parent: Parent, parsed: ParsedRow, created: dict[tuple[int, str], int]
+) -> PlannedRow:
+    """A child row of a job with on_match: the parent's subitem of the same name (or the one
+    an earlier child row creates under it) is updated or skipped, as a matched main row."""
+    existing = parent.subitems.get(parsed.name, ())
+    earlier = created.get((parent.item_id, parsed.name)) if parent.item_id else None
+    if len(existing) > 1:
+        row.status, row.document = "invalid", None
+        row.errors = [
+            _error("MULTIPLE_MATCHES",
+                   f"The parent has {len(existing)} subitems named {parsed.name!r}; nothing was changed")
+        ]  # fmt: skip
+        return row
+    if existing or earlier is not None:
+        target: int | str = existing[0] if existing else f"line:{earlier}"
+        return apply_match(row, parent.on_match or "UPSERT", target, parsed)
+    if parent.on_match == "UPDATE":  # Zoho's update mode never creates, children neither
+        row.status, row.document = "skipped", None
+    elif parent.item_id:  # in a dry run a parent to be created has no id to key on
+        created[(parent.item_id, parsed.name)] = row.line
+    return row

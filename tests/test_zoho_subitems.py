@@ -1,0 +1,182 @@
+"""Parent-child files (`subitems`) with on_match, field-mapping defaults, repeated keys, a
+board's depth and the child file's charset."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import asyncpg
+import httpx
+
+from tests.conftest import Api, ServerProcess
+from tests.importing import OPTION_TYPES, postgres_socket, upload, wait_for_job
+
+BY_NAME = {"parent_key_column_id": "name", "parent_key_header": "parent"}
+BY_EMAIL = {"parent_key_column_id": "email", "parent_key_header": "parent_email"}
+
+
+async def import_both(
+    api: Api, parents: bytes | str, children: bytes | str, board_id: str = "100", **options: Any
+) -> dict[str, Any]:
+    """Start a job with `options` (subitems among them), upload both files, wait for the end."""
+    declared = "".join(f", ${name}: {OPTION_TYPES[name]}" for name in options)
+    arguments = "".join(f", {name}: ${name}" for name in options)
+    query = f"""mutation($b: ID!{declared}) {{ ingest_items(board_id: $b, group_id: "topics"{arguments})
+        {{ job_id upload_url subitems_upload_url }} }}"""
+    job = (await api.gql(query, {"b": board_id, **options}))["ingest_items"]
+    assert (await upload(job["upload_url"], parents)).status_code == 200
+    assert (await upload(job["subitems_upload_url"], children)).status_code == 200
+    return {**await wait_for_job(api, job["job_id"]), "job_id": job["job_id"]}
+
+
+async def children_report(api: Api, job_id: str) -> dict[str, str]:
+    """Child row name -> its `__status` and `__errors`, from the subitems report."""
+    data = await api.gql(
+        "query($id: ID!) { fetch_job_status(job_id: $id) { ... on ItemsJobStatus { subitems_report_url } } }",
+        {"id": job_id},
+    )
+    url = data["fetch_job_status"]["subitems_report_url"]
+    if url is None:
+        return {}
+    async with httpx.AsyncClient() as client:
+        rows = csv.DictReader(io.StringIO((await client.get(url)).text))
+        return {r["name"]: f"{r['__status']} {r['__errors']}".strip() for r in rows}
+
+
+async def item_tree(
+    server: ServerProcess, board_id: int = 100
+) -> list[tuple[str, int, str | None]]:
+    """(name, level, parent's name) of the board's active items, from the database."""
+    host, port = postgres_socket(server)
+    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
+    try:
+        rows = await conn.fetch(
+            "SELECT i.name, i.level, p.name AS parent FROM items i "
+            "LEFT JOIN items p ON p.id = i.parent_id "
+            "WHERE i.board_id = $1 AND i.state = 'active' ORDER BY i.id",
+            board_id,
+        )
+    finally:
+        await conn.close()
+    return [(r["name"], r["level"], r["parent"]) for r in rows]
+
+
+def counts(**given: int) -> dict[str, int]:
+    keys = ("submitted", "invalid", "skipped", "created", "updated", "failed")
+    return {key: given.get(key, 0) for key in keys}
+
+
+async def test_upsert_matches_top_level_items_only_and_subitems_stay_one_level_deep(
+    api: Api, server: ServerProcess
+) -> None:
+    first = await import_both(api, "name\nP\n", "name,parent\nC,P\n", subitems=BY_NAME)
+    assert first["counts"] == counts(submitted=2, created=2), first
+    upsert = {"behaviour": "UPSERT", "match_column_id": "name"}
+    second = await import_both(
+        api, "name\nC\n", "name,parent\nGC,C\n", subitems=BY_NAME, on_match=upsert
+    )
+    # the main row C is not the subitem C: it creates a top-level item, which GC goes under
+    assert second["counts"] == counts(submitted=2, created=2), second
+    tree = await item_tree(server)
+    assert [row for row in tree if row[0] in ("P", "C", "GC")] == [
+        ("P", 1, None), ("C", 2, "P"), ("C", 1, None), ("GC", 2, "C")
+    ]  # fmt: skip
+    assert max(level for _, level, _ in tree) == 2
+
+
+async def test_a_child_row_under_the_deepest_level_is_invalid(
+    api: Api, server: ServerProcess
+) -> None:
+    parents = "name.l1,name.l2,name.l3,text\nTop,,,top\n,Middle,,middle\n,,Leaf,leaf\n"
+    children = "name,parent_text\nUnder top,top\nUnder middle,middle\nUnder leaf,leaf\n"
+    key = {"parent_key_column_id": "text", "parent_key_header": "parent_text"}
+    status = await import_both(api, parents, children, board_id="200", subitems=key)
+    assert status["counts"] == counts(submitted=6, invalid=1, created=5), status
+    report = await children_report(api, status["job_id"])
+    assert set(report) == {"Under leaf"}
+    assert "PARENT_TOO_DEEP" in report["Under leaf"]
+    levels = {name: level for name, level, _ in await item_tree(server, 200)}
+    assert levels["Under middle"] == 3 and "Under leaf" not in levels
+
+
+async def test_a_key_repeated_in_an_upsert_is_one_parent(api: Api, server: ServerProcess) -> None:
+    parents = "name,email\nAcme,acme@example.com\nAcme again,acme@example.com\n"
+    children = "name,parent_email\nCall Acme,acme@example.com\n"
+    upsert = {"behaviour": "UPSERT", "match_column_id": "email"}
+    status = await import_both(api, parents, children, subitems=BY_EMAIL, on_match=upsert)
+    assert status["counts"] == counts(submitted=3, created=2, updated=1), status
+    assert ("Call Acme", 2, "Acme again") in await item_tree(server)
+
+
+async def test_two_items_with_the_key_are_still_an_ambiguous_parent(api: Api) -> None:
+    parents = "name,email\nAcme,acme@example.com\nAcme twin,acme@example.com\n"
+    children = "name,parent_email\nCall Acme,acme@example.com\n"
+    status = await import_both(api, parents, children, subitems=BY_EMAIL)
+    assert status["counts"] == counts(submitted=3, invalid=1, created=2), status
+    report = await children_report(api, status["job_id"])
+    assert report["Call Acme"].startswith("invalid row: AMBIGUOUS_PARENT: 2 parent items")
+
+
+async def test_a_default_value_of_the_key_column_is_the_parent_key(
+    api: Api, server: ServerProcess
+) -> None:
+    mappings = [
+        {"column_id": "name", "index": 0},
+        {"column_id": "email", "index": 1, "default_value": " dflt@example.com"},
+    ]
+    children = "name,parent_email\nSubD,dflt@example.com\n"
+    status = await import_both(
+        api, "Who,Mail\nDefaulted,\n", children, subitems=BY_EMAIL, field_mappings=mappings
+    )
+    assert status["counts"] == counts(submitted=2, created=2), status
+    assert ("SubD", 2, "Defaulted") in await item_tree(server)
+
+
+async def test_update_mode_updates_subitems_by_name_and_creates_none(
+    api: Api, server: ServerProcess
+) -> None:
+    await import_both(api, "name\nDeal\n", "name,parent,text\nCall,Deal,old\n", subitems=BY_NAME)
+    update = {"behaviour": "UPDATE", "match_column_id": "name"}
+    children = "name,parent,text\nCall,Deal,new\nVisit,Deal,x\n"
+    status = await import_both(api, "name\nDeal\n", children, subitems=BY_NAME, on_match=update)
+    assert status["counts"] == counts(submitted=3, skipped=1, updated=2), status
+    assert await children_report(api, status["job_id"]) == {"Visit": "skipped"}
+    tree = await item_tree(server)
+    assert [row for row in tree if row[0] in ("Deal", "Call", "Visit")] == [
+        ("Deal", 1, None), ("Call", 2, "Deal")
+    ]  # fmt: skip
+    texts = await api.gql(
+        '{ boards(ids: [100]) { items(limit: 100) { name column_values(ids: ["text"]) { text } } } }'
+    )
+    by_name = {i["name"]: i["column_values"][0]["text"] for i in texts["boards"][0]["items"]}
+    assert by_name["Call"] == "new"
+
+
+async def test_an_upsert_run_twice_does_not_duplicate_subitems(
+    api: Api, server: ServerProcess
+) -> None:
+    upsert = {"behaviour": "UPSERT", "match_column_id": "email"}
+    parents = "name,email\nAcme,acme@example.com\n"
+    children = (
+        "name,parent_email,text\nCall Acme,acme@example.com,1\nCall Acme,acme@example.com,2\n"
+    )
+    first = await import_both(api, parents, children, subitems=BY_EMAIL, on_match=upsert)
+    # the second row of the file updates the subitem the first creates
+    assert first["counts"] == counts(submitted=3, created=2, updated=1), first
+    again = await import_both(api, parents, children, subitems=BY_EMAIL, on_match=upsert)
+    assert again["counts"] == counts(submitted=3, updated=3), again
+    names = [name for name, _, _ in await item_tree(server)]
+    assert names.count("Call Acme") == 1 and names.count("Acme") == 1
+
+
+async def test_a_child_file_that_does_not_decode_rejects_the_job(api: Api) -> None:
+    parents = "name\nÜber\n".encode("utf-16")
+    children = "name,parent\nUnter,Über\n".encode("utf-16-le")  # no BOM: not readable as UTF-16
+    status = await import_both(
+        api, parents, children, subitems=BY_NAME, character_encoding="UTF-16"
+    )
+    assert status["status"] == "REJECTED", status
+    assert status["failure_reason"] == "INVALID_UPLOAD"
+    assert "does not start with BOM" in status["failure_message"]
