@@ -8,10 +8,12 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import httpx
 from httpx_ws import AsyncWebSocketSession, aconnect_ws
 
-from tests.conftest import Api
+from tests.conftest import Api, ServerProcess
+from tests.importing import postgres_socket
 
 IMPORT = """mutation($input: ImportTodosInput!) { importTodos(input: $input) }"""
 REPORT = """query($p: String!) { todoImportReport(projectId: $p) {
@@ -104,3 +106,13 @@ async def next_event(ws: AsyncWebSocketSession) -> dict[str, Any]:
         if message["type"] in ("ka", "ping", "pong"):
             continue
         return dict(message)  # an error or complete: let the test see it
+
+
+async def run_sql(server: ServerProcess, statement: str) -> None:
+    """Change the server's database behind its back, as another writer could."""
+    host, port = postgres_socket(server)
+    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()

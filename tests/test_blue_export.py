@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from tests.blue import import_file
-from tests.conftest import Api
+from tests.blue import import_file, run_sql
+from tests.conftest import Api, ServerProcess
 
 WORKSPACE = "cexport0000000000000000001"
 RECOGNISED = [
@@ -288,3 +288,52 @@ async def test_an_exported_workspace_imports_into_an_empty_one_as_the_same_recor
 
     # the dropdown titled "Tags" cannot be in the file, so COPY_FIELDS leaves it out
     assert await records("701") == await records("700")
+
+
+TIMESTAMPS = ["Title", "Due Date", "Start Date", "Created At", "Updated At"]
+
+
+async def test_a_date_postgresql_would_store_as_infinity_is_refused_and_exports_still_work(
+    api: Api,
+) -> None:
+    await pipeline(api)
+    # asyncpg sends 0001-01-01T00:00:00Z as -infinity, which no export could render
+    rows = [
+        TIMESTAMPS,
+        ["Due", "0001-01-01", "", "", ""],
+        ["Start", "", "Jan 1, 0001", "", ""],
+        ["Created", "", "", "0001-01-01T01:00:00+01:00", ""],
+        ["Updated", "", "", "", "0001-01-01 00:00"],
+        ["Earliest", "0001-01-01T00:00:01Z", "", "", "9999-12-31T23:59:59Z"],
+    ]
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    for rust in (False, True):
+        report = await import_file(api, WORKSPACE, out.getvalue(), TIMESTAMPS, useRustImport=rust)
+        assert (report["imported"], report["failed"]) == (1, 4), report
+        errors = {(e["line"], e["column"], e["code"]) for e in report["errors"]}
+        assert errors == {
+            (2, "Due Date", "INVALID_DATE"),
+            (3, "Start Date", "INVALID_DATE"),
+            (4, "Created At", "INVALID_DATE"),
+            (5, "Updated At", "INVALID_DATE"),
+        }
+        assert all("out of range" in e["message"] for e in report["errors"]), report
+    earliest = [r for r in await export(api) if r["Title"] == "Earliest"]
+    assert [(r["Due Date"], r["Updated At"]) for r in earliest] == [
+        ("0001-01-01T00:00:01Z", "9999-12-31T23:59:59Z")
+    ] * 2
+
+
+async def test_an_export_writes_a_stored_infinity_as_an_empty_cell(
+    api: Api, server: ServerProcess
+) -> None:
+    await pipeline(api)
+    await run_sql(
+        server,
+        "UPDATE items SET due_date = '-infinity', start_date = 'infinity', "
+        "created_at = '-infinity', updated_at = 'infinity' WHERE id = 7001",
+    )
+    alpha = next(r for r in await export(api) if r["Title"] == "Alpha")
+    cells = [alpha[c] for c in ("Due Date", "Start Date", "Created At", "Updated At")]
+    assert cells == ["", "", "", ""]

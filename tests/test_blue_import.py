@@ -8,13 +8,14 @@ from tests.blue import (
     import_file,
     next_event,
     put_file,
+    run_sql,
     start_import,
     subscribe,
     wait_for_report,
     websocket,
 )
 from tests.conftest import Api, ServerProcess
-from tests.importing import refusing_name
+from tests.importing import refusing_name, start_job, upload
 
 WORKSPACE = "clm4n8qwx000008l0g4oxdqn7"  # the demo board "Leads" (slug "leads")
 ALL_HEADERS = [
@@ -122,6 +123,13 @@ async def test_unknown_or_foreign_project_is_project_not_found(api: Api) -> None
         error = response.json()["errors"][0]
         assert error["extensions"]["code"] == "PROJECT_NOT_FOUND"
         assert error["message"] == "Project was not found."
+
+
+async def test_unknown_project_is_project_not_found_even_with_a_bad_s3_key(api: Api) -> None:
+    for project, token in (("nope", "tok-ada"), ("leads", "tok-gus")):
+        response = await start_import(api, project, "../x", ["Title"], token=token)
+        error = response.json()["errors"][0]
+        assert error["extensions"]["code"] == "PROJECT_NOT_FOUND", error
 
 
 async def test_viewer_cannot_import(api: Api) -> None:
@@ -360,3 +368,47 @@ async def all_item_names(api: Api) -> list[str]:
         )
         names += [i["name"] for i in data["boards"][0]["items"]]
     return names
+
+
+async def test_an_import_failing_before_its_first_chunk_reports_progress_as_a_float(
+    api: Api, server: ServerProcess
+) -> None:
+    key = await put_file(api, "leads", b"Title\nnot \x00 text\n")
+    async with websocket(server.url, "graphql-transport-ws") as ws:
+        await subscribe(ws, "graphql-transport-ws", "leads", "10")
+        assert (await start_import(api, "leads", key, ["Title"])).json() == {
+            "data": {"importTodos": True}
+        }
+        event = await next_event(ws)
+    assert event["status"] == "ERROR" and "NUL byte" in str(event["error"]), event
+    assert event["progress"] == 0 and isinstance(event["progress"], float), event
+
+
+async def test_an_import_whose_user_lost_access_before_it_started_ends_with_an_error_event(
+    api: Api, server: ServerProcess
+) -> None:
+    # the server runs one job at a time: a slowed monday-style import holds Bob's back
+    fault = {"operation": "upload", "error": "SLOW", "delay_ms": 5000}
+    assert (await api.admin("POST", "/__admin/faults", fault)).status_code == 200
+    held = await start_job(api)
+    assert (await upload(held["upload_url"], "name\nheld\n")).status_code == 200
+    await wait_until_claimed(api, held["job_id"])
+    key = await put_file(api, "leads", "Title\nx\n", token="tok-bob")
+    async with websocket(server.url, "graphql-transport-ws", token="tok-bob") as ws:
+        await subscribe(ws, "graphql-transport-ws", "leads", "11")
+        response = await start_import(api, "leads", key, ["Title"], token="tok-bob")
+        assert response.json() == {"data": {"importTodos": True}}
+        await run_sql(server, "DELETE FROM board_members WHERE board_id = 100 AND user_id = 11")
+        event = await next_event(ws)
+    assert (event["status"], event["error"]) == ("ERROR", "The workspace or the user is gone")
+    assert (event["userId"], event["projectId"]) == ("11", "leads")
+    assert isinstance(event["progress"], float), event
+    report = await wait_for_report(api, "leads")
+    assert (report["status"], report["error"]) == ("ERROR", "The workspace or the user is gone")
+
+
+async def wait_until_claimed(api: Api, job_id: str) -> None:
+    while True:
+        if (await api.admin("GET", f"/__admin/jobs/{job_id}")).json()["attempt"] >= 1:
+            return
+        await asyncio.sleep(0.1)

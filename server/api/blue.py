@@ -113,10 +113,11 @@ BLUE_STATUS = {
 async def _import_todos(info: Info, input: ImportTodosInput) -> bool:
     services = info.context.services
     user = info.context.user
-    check_s3_key(input.s3Key)
+    # access first: an unknown or hidden workspace is PROJECT_NOT_FOUND whatever the key
     board = await visible_project(info, input.projectId)
     if board.role not in EDIT_ROLES:
         raise Forbidden("You are not authorized to import records into this workspace.")
+    check_s3_key(input.s3Key)
     try:
         headers = blue_import.parse_headers(input.headers)
     except ValueError as exc:

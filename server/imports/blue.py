@@ -35,6 +35,8 @@ from server.store.records import Board, User
 
 logger = logging.getLogger(__name__)
 Q = sql.queries("imports")
+BOARDS = sql.queries("boards")
+GONE_MESSAGE = "The workspace or the user is gone"
 
 CHUNK_ROWS = 500  # records per transaction
 RECORD_COLUMNS = [
@@ -257,8 +259,12 @@ async def process_blue_job(services: Services, job: Job) -> None:
     users = await services.accounts.users(job.account_id, [job.user_id])
     user = users[0] if users else None
     board = await services.boards.board_for_user(user, str(job.board_id)) if user else None
-    if user is None or board is None:
-        await _end(services, job, "FAILED", "The workspace or the user is gone", None)
+    if user is None or board is None or board.state == "deleted":
+        await _end(services, job, "FAILED", GONE_MESSAGE, None)
+        if user is not None:
+            await _report_gone(services, job, user)
+        # A user whose row is gone gets no event: progress_events references users, as
+        # import_jobs does (so this job's row went with theirs).
         return
     target: BlueTarget | None = None
     with scratch.folder("blue-import") as tmp:
@@ -274,7 +280,7 @@ async def process_blue_job(services: Services, job: Job) -> None:
         except CancelledImport:
             await _end(services, job, "CANCELLED", None, target)
             await events.publish(services.pool, board.id, user.id,
-                                 progress_event(user, board, "CANCELLED", target.last_progress if target else 0))  # fmt: skip
+                                 progress_event(user, board, "CANCELLED", target.last_progress if target else 0.0))  # fmt: skip
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -288,7 +294,22 @@ async def process_blue_job(services: Services, job: Job) -> None:
             logger.warning("blue import failed: %s", message, extra={"job_id": str(job.id)})
             await _end(services, job, "FAILED", message, target)
             await events.publish(services.pool, board.id, user.id,
-                                 progress_event(user, board, "ERROR", target.last_progress if target else 0, message))  # fmt: skip
+                                 progress_event(user, board, "ERROR", target.last_progress if target else 0.0, message))  # fmt: skip
+
+
+async def _report_gone(services: Services, job: Job, user: User) -> None:
+    """The ERROR event of an import whose user can no longer see its workspace: a
+    subscription opened before the access was lost is still waiting for the end."""
+    # the workspace's row without the access check, for the slug and name the event carries
+    row = await services.pool.fetchrow(
+        BOARDS["board_for_user"], job.account_id, user.id, str(job.board_id)
+    )
+    if row is None:  # the row is gone, and its progress events with it: no one to tell
+        return
+    board = Board.from_row(row)
+    await events.publish(
+        services.pool, board.id, user.id, progress_event(user, board, "ERROR", 0.0, GONE_MESSAGE)
+    )
 
 
 def _db_message(exc: Exception) -> str:

@@ -57,23 +57,49 @@ def render_done(done: bool) -> str:
     return "true" if done else "false"
 
 
+# asyncpg sends exactly these instants as PostgreSQL's -infinity and infinity (and reads those
+# back as naive datetime.min and datetime.max): a cell holding one would not be stored as given
+_NEGATIVE_INFINITY = dt.datetime.min.replace(tzinfo=dt.UTC)
+_INFINITY = dt.datetime.max.replace(tzinfo=dt.UTC)
+# every other instant of years 1 to 9999 is stored faithfully; cells carry whole seconds
+EARLIEST = _NEGATIVE_INFINITY + dt.timedelta(seconds=1)
+LATEST = _INFINITY.replace(microsecond=0)
+
+
 def parse_timestamp(text: str) -> dt.datetime | None:
-    """A date or date-time cell as an aware UTC datetime; None when empty."""
+    """A date or date-time cell as an aware UTC datetime; None when empty. Refuses, as
+    INVALID_DATE, an instant outside EARLIEST..LATEST."""
     cell = _parse_date(text)
     if cell is None or cell.value is None:
         return None
     day = dt.date.fromisoformat(cell.value["date"])
     clock = dt.time.fromisoformat(cell.value.get("time", "00:00:00"))
-    return dt.datetime.combine(day, clock, tzinfo=dt.UTC)
+    moment = dt.datetime.combine(day, clock, tzinfo=dt.UTC)
+    if not EARLIEST <= moment <= LATEST:
+        raise cells.CellError(
+            "INVALID_DATE",
+            f"{text.strip()[:100]!r} is out of range: dates and times from "
+            f"{render_timestamp(EARLIEST)} to {render_timestamp(LATEST)} (UTC) are accepted.",
+        )
+    return moment
 
 
 def render_timestamp(moment: dt.datetime | None) -> str:
+    """A stored timestamp as its cell; empty when there is none, or when it is PostgreSQL's
+    -infinity or infinity (no date an import would take back)."""
     if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        # asyncpg's infinity markers, or a value read without a zone: taken as UTC, since
+        # astimezone would take it as local time and overflows at the ends of the calendar
+        moment = moment.replace(tzinfo=dt.UTC)
+    if moment in (_NEGATIVE_INFINITY, _INFINITY):
         return ""
     moment = moment.astimezone(dt.UTC)
     if moment.time() == dt.time(0, 0):
         return moment.date().isoformat()
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime: %Y drops the leading zeros of years before 1000
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def split_names(text: str) -> list[str]:

@@ -1,0 +1,35 @@
+"""Blue's recognised fields as CSV cells: the timestamps PostgreSQL keeps as given."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from server.imports import blue_fields, cells
+
+
+@pytest.mark.parametrize(
+    "text", ["0001-01-01", "0001-01-01T00:00:00Z", "0001-01-01T02:00+02:00", "Jan 1, 0001"]
+)
+def test_parse_timestamp_refuses_the_instant_asyncpg_sends_as_minus_infinity(text: str) -> None:
+    with pytest.raises(cells.CellError) as refused:
+        blue_fields.parse_timestamp(text)
+    assert refused.value.code == "INVALID_DATE"
+    assert "out of range" in refused.value.message
+
+
+def test_parse_timestamp_takes_every_other_second_of_years_1_to_9999() -> None:
+    assert blue_fields.parse_timestamp("0001-01-01T00:00:01Z") == blue_fields.EARLIEST
+    assert blue_fields.parse_timestamp("9999-12-31T23:59:59Z") == blue_fields.LATEST
+
+
+@pytest.mark.parametrize("stored", [dt.datetime.min, dt.datetime.max])
+def test_render_timestamp_writes_postgresql_infinity_as_an_empty_cell(stored: dt.datetime) -> None:
+    assert blue_fields.render_timestamp(stored) == ""
+
+
+def test_render_timestamp_writes_early_years_with_four_digits_so_they_import_back() -> None:
+    cell = blue_fields.render_timestamp(blue_fields.EARLIEST)
+    assert cell == "0001-01-01T00:00:01Z"
+    assert blue_fields.parse_timestamp(cell) == blue_fields.EARLIEST
