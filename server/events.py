@@ -43,7 +43,7 @@ class ProgressEvent(TypedDict):
     projectName: str
     status: str  # IN_PROGRESS | COMPLETE | CANCELLED | ERROR
     progress: float
-    error: str | None
+    error: NotRequired[str | None]  # only in an ERROR event, as Blue documents
     fileUrl: NotRequired[str | None]
     totalCount: NotRequired[int | None]
 
@@ -55,8 +55,9 @@ def first_name(user: User) -> str:
 def progress_event(
     type_: str, user: User, board: Board, status: str, progress: float, error: str | None = None
 ) -> ProgressEvent:
-    """Blue's payload, exactly: who, which workspace (by slug), how far."""
-    return {
+    """Blue's payload, exactly: who, which workspace (by slug), how far, and what went wrong
+    (the `error` key only when the status is ERROR)."""
+    event: ProgressEvent = {
         "type": type_,
         "userId": str(user.id),
         "username": first_name(user),
@@ -64,8 +65,10 @@ def progress_event(
         "projectName": board.name,
         "status": status,
         "progress": progress,
-        "error": error,
     }
+    if status == "ERROR":
+        event["error"] = error
+    return event
 
 
 class _Envelope(TypedDict):

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.blue import import_file, run_sql
+from tests.blue import import_file, next_event, run_sql, subscribe, websocket
 from tests.conftest import Api, ServerProcess
 
 WORKSPACE = "cexport0000000000000000001"
@@ -164,6 +164,23 @@ async def test_export_mails_a_link_to_every_record_with_formulas_neutralised(api
     assert "X-Amz-Expires=86400" in mail["links"][0]
     assert "/exports/acme/pipeline/" in mail["links"][0]
     assert mail["sent_at"]
+
+
+async def test_export_events_carry_the_file_only_when_complete_and_no_error_key(
+    api: Api, server: ServerProcess
+) -> None:
+    await pipeline(api)
+    async with websocket(server.url, "graphql-transport-ws") as ws:
+        await subscribe(ws, "graphql-transport-ws", WORKSPACE, "10")
+        await export(api)
+        events = [await next_event(ws)]
+        while events[-1].get("status") not in ("COMPLETE", "ERROR"):
+            events.append(await next_event(ws))
+    base = {"type", "userId", "username", "projectId", "projectName", "status", "progress"}
+    assert [set(e) for e in events[:-1]] == [base] * (len(events) - 1), events
+    done = events[-1]
+    assert set(done) == base | {"fileUrl", "totalCount"}, done
+    assert done["type"] == "EXPORT" and done["totalCount"] == 3 and "/exports/" in done["fileUrl"]
 
 
 async def test_view_only_member_may_export_with_the_newer_name_export_records(api: Api) -> None:

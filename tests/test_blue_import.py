@@ -272,8 +272,7 @@ def check_sequence(events: list[dict[str, object]]) -> None:
         "projectName",
         "status",
         "progress",
-        "error",
-    }
+    }  # `error` only in an ERROR event
     assert (
         events[0]["type"] == "IMPORT"
         and events[0]["userId"] == "10"

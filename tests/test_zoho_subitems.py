@@ -180,3 +180,22 @@ async def test_a_child_file_that_does_not_decode_rejects_the_job(api: Api) -> No
     assert status["status"] == "REJECTED", status
     assert status["failure_reason"] == "INVALID_UPLOAD"
     assert "does not start with BOM" in status["failure_message"]
+
+
+async def test_a_matched_subitems_cells_clear_as_a_matched_items_do(api: Api) -> None:
+    children = "name,parent,text,numeric\nCall,Deal,old,1\nVisit,Deal,keep,2\n"
+    await import_both(api, "name\nDeal\n", children, subitems=BY_NAME)
+    update = {"behaviour": "UPDATE", "match_column_id": "name"}
+    # <NULL> clears a value; with ignore_empty false an empty cell clears it too
+    children = "name,parent,text,numeric\nCall,Deal,<NULL>,5\nVisit,Deal,,3\n"
+    status = await import_both(
+        api, "name\nDeal\n", children, subitems=BY_NAME, on_match=update, ignore_empty=False
+    )
+    assert status["counts"] == counts(submitted=3, updated=3), status
+    items = await api.gql(
+        '{ boards(ids: [100]) { items(limit: 100) { name column_values(ids: ["text", "numeric"]) { text } } } }'
+    )
+    values = {
+        i["name"]: [v["text"] for v in i["column_values"]] for i in items["boards"][0]["items"]
+    }
+    assert values["Call"] == [None, "5"] and values["Visit"] == [None, "3"], values

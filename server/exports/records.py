@@ -67,11 +67,10 @@ def _event(
     file_url: str | None = None,
     total: int | None = None,
 ) -> events.ProgressEvent:
-    return {
-        **events.progress_event("EXPORT", user, board, status, progress, error),
-        "fileUrl": file_url,
-        "totalCount": total,
-    }
+    event = events.progress_event("EXPORT", user, board, status, progress, error)
+    if status == "COMPLETE":  # what the export made, once there is something
+        event["fileUrl"], event["totalCount"] = file_url, total
+    return event
 
 
 async def export_records(

@@ -375,7 +375,12 @@ def scan_children(
         header = csvfile.parse_header(
             header_cells, {c: c for c in spec.columns}, 1, frozenset({key})
         )
-        return RowParser(header, spec.columns, spec.directory, clear_with_null=False)
+        # a matched subitem's cells clear as a matched item's do
+        return RowParser(
+            header, spec.columns, spec.directory,
+            clear_with_null=spec.behaviour in ("UPSERT", "UPDATE"),
+            clear_empty=spec.options.get("ignore_empty") is False,
+        )  # fmt: skip
 
     scan = subitems.scan_children(path, make_parser, key_header, limit)
     _children[token] = (scan, path)
