@@ -354,3 +354,7 @@ async def test_an_export_writes_a_stored_infinity_as_an_empty_cell(
     alpha = next(r for r in await export(api) if r["Title"] == "Alpha")
     cells = [alpha[c] for c in ("Due Date", "Start Date", "Created At", "Updated At")]
     assert cells == ["", "", "", ""]
+    # exported as no due date, it matches no due-date range either
+    await next_window(api)
+    ranged = await export(api, {"dueDateTo": "9999-12-31"})
+    assert "Alpha" not in [r["Title"] for r in ranged], ranged

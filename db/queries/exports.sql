@@ -27,8 +27,9 @@ WITH matching AS MATERIALIZED (
       AND ($5::bigint[] IS NULL OR EXISTS (
             SELECT 1 FROM item_assignees a WHERE a.item_id = i.id AND a.user_id = ANY($5)))
       AND ($6::boolean IS NULL OR i.done = $6)
-      AND ($7::timestamptz IS NULL OR i.due_date >= $7)
-      AND ($8::timestamptz IS NULL OR i.due_date <= $8)
+      -- an infinite due date (no import writes one) is exported empty: it matches no range
+      AND ($7::timestamptz IS NULL OR (i.due_date >= $7 AND isfinite(i.due_date)))
+      AND ($8::timestamptz IS NULL OR (i.due_date <= $8 AND isfinite(i.due_date)))
 )
 SELECT (SELECT count(*) FROM matching) AS total,
        i.id, i.name, m.list, i.done, i.start_date, i.due_date, i.description, i.color,
