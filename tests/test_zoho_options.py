@@ -75,6 +75,33 @@ async def test_field_mappings_map_by_index_and_fill_defaults(api: Api) -> None:
     assert items["Bob"]["values"]["email"] == "bob@example.com"
 
 
+async def test_a_mapping_without_an_index_sets_its_default_in_every_row(api: Api) -> None:
+    # Zoho's layout examples map a field to a constant: default_value and no index
+    body = "Full Name,Stage\nAda,Stuck\nBob,\n"
+    mappings = [
+        {"column_id": "name", "index": 0},
+        {"column_id": "status", "index": 1},
+        {"column_id": "text", "default_value": "from the CRM"},
+    ]
+    status = await run_import(api, body, field_mappings=mappings)
+    assert status["counts"]["created"] == 2, status
+    items = await board_items(api)
+    assert items["Ada"]["values"]["text"] == items["Bob"]["values"]["text"] == "from the CRM"
+    assert items["Ada"]["values"]["status"] == "Stuck" and "status" not in items["Bob"]["values"]
+
+
+async def test_a_mapping_without_an_index_or_a_default_is_bad_user_input(api: Api) -> None:
+    response = await api.post(
+        """mutation($m: [ItemsJobFieldMapping!]) { ingest_items(board_id: "100",
+            group_id: "topics", field_mappings: $m) { job_id } }""",
+        {"m": [{"column_id": "name", "index": 0}, {"column_id": "text"}]},
+    )
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert "without an index needs a default_value" in error["message"]
+    assert error["extensions"]["error_data"] == {"column_ids": ["text"]}
+
+
 @pytest.mark.parametrize(
     ("mappings", "message"),
     [

@@ -61,7 +61,9 @@ class ItemsJobReportMode(Enum):
 @strawberry.input(description="Zoho-style mapping of a CSV column, by index, to a board column.")
 class ItemsJobFieldMapping:
     column_id: ID
-    index: int
+    # None: no column of the file; the column takes default_value in every row (Zoho's
+    # mapping of a field to a constant)
+    index: int | None = None
     default_value: str | None = None
 
 
@@ -227,8 +229,16 @@ def _common_options(
     """The optional Zoho-style and beyond-the-anchors options; absent ones change nothing."""
     options: dict[str, object] = {}
     if field_mappings:
-        if any(m.index < 0 for m in field_mappings):
+        if any(m.index is not None and m.index < 0 for m in field_mappings):
             raise BadUserInput("field_mappings: index must be 0 or more")
+        lacking = [
+            str(m.column_id) for m in field_mappings if m.index is None and m.default_value is None
+        ]
+        if lacking:
+            raise BadUserInput(
+                "field_mappings: a mapping without an index needs a default_value",
+                error_data={"column_ids": lacking},
+            )
         column_ids = [str(m.column_id) for m in field_mappings]
         twice = sorted({c for c in column_ids if column_ids.count(c) > 1})
         if twice:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -181,14 +182,17 @@ def header_from_mappings(
     """Zoho-style field mappings: columns chosen by index instead of by header name.
 
     Returns the header and the default value of each mapped cell index. The file's first
-    row is still its header row; its names do not matter.
+    row is still its header row; its names do not matter. A mapping without an index gives
+    every row its default value: it reads a cell past the end of the row, always empty.
     """
     level_of_index: dict[int, int] = {}
     column_of_index: dict[int, str] = {}
     defaults: dict[int, str] = {}
+    beyond = itertools.count(len(cells))
     for mapping in mappings:
-        column_id, index = str(mapping["column_id"]), int(str(mapping["index"]))
-        if index < 0 or index >= len(cells):
+        column_id = str(mapping["column_id"])
+        index = next(beyond) if mapping.get("index") is None else int(str(mapping["index"]))
+        if index < 0 or (index >= len(cells) and mapping.get("index") is not None):
             raise InvalidUpload(
                 f"Field mapping for {column_id!r}: index {index} is outside the row "
                 f"(the header has {len(cells)} cells, indexes 0 to {len(cells) - 1})"

@@ -77,6 +77,8 @@ class RowParser:
             if columns[column_id].settings.get("rollup")
         }
         self.width = len(header.names)
+        # a mapping without an index (a default for every row) reads a cell past the header's
+        self.filled_width = max([self.width, *(index + 1 for index in self.defaults)])
 
     def parse(self, line: int, record: list[str]) -> ParsedRow | list[RowError]:
         errors: list[RowError] = []
@@ -140,7 +142,7 @@ class RowParser:
         return errors or row
 
     def with_defaults(self, record: list[str]) -> list[str]:
-        filled = list(record) + [""] * (self.width - len(record))
+        filled = list(record) + [""] * (self.filled_width - len(record))
         for index, default in self.defaults.items():
             if not filled[index].strip():
                 filled[index] = default
