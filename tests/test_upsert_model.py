@@ -42,6 +42,8 @@ class Model:
         item = self.keyed.get(email) if email else None
         if item is None and self.behaviour == "UPDATE":  # never creates
             self.counts["skipped"] += 1
+        elif item is None and not name:  # a created item needs a name
+            self.counts["invalid"] += 1
         elif item is None:
             created = {"name": name, **{c: given.get(c) for c in VALUED}}
             (self.keyed.__setitem__(email, created) if email else self.keyless.append(created))
@@ -49,7 +51,7 @@ class Model:
         elif self.behaviour == "SKIP":
             self.counts["skipped"] += 1
         else:
-            item.update(name=name, **given)
+            item.update(name=name or item["name"], **given)  # an empty name keeps the item's
             self.counts["updated"] += 1
 
 
@@ -68,7 +70,10 @@ def random_rows(seed: int, rows: int, keys: int) -> list[list[str]]:
             return "<NULL>"
         return "x" if invalid and pick < 0.42 else str(chance.randrange(1000))
 
-    return [[f"row {n}", email(), cell(True), cell(False)] for n in range(rows)]
+    def name(n: int) -> str:
+        return "" if chance.random() < 0.05 else f"row {n}"
+
+    return [[name(n), email(), cell(True), cell(False)] for n in range(rows)]
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from server.imports import planning
 from tests.conftest import Api, ServerProcess
 from tests.importing import (
     board_items,
+    download_report,
     items_by_email,
     postgres_socket,
     refusing_name,
@@ -214,6 +215,24 @@ async def test_skip_rows_repeating_the_key_of_a_refused_row(
     report = await report_by_name(status)
     assert report["Third"]["__status"] == "skipped"
     assert report["Third"]["__item_id"] == str(again["id"])
+
+
+async def test_a_nameless_row_repeating_the_key_of_a_refused_row_creates_nothing(
+    api: Api, server: ServerProcess
+) -> None:
+    # the row after the refused one would have to create the item but has no name: it is
+    # invalid, and the next row with the key and a name creates the item
+    body = "name,email,numeric\nPoison,dup@x.io,1\n,dup@x.io,2\nNamed,dup@x.io,3\n"
+    async with refusing_name(server, "Poison"):
+        status = await run_import(api, body, on_match=UPSERT_ON_EMAIL)
+    assert status["counts"] == {
+        "submitted": 3, "invalid": 1, "skipped": 0, "failed": 1, "created": 1, "updated": 0,
+    }  # fmt: skip
+    items, _, _ = await _stored(server, status["job_id"])
+    (named,) = [r for r in items if r["email"] == "dup@x.io"]
+    assert (named["name"], named["numeric"]) == ("Named", "3")
+    statuses = {r["__line"]: (r["__status"], r["__errors"]) for r in await download_report(status)}
+    assert statuses["3"] == ("invalid", "name: MISSING_NAME: The item name is empty"), statuses
 
 
 async def test_an_update_the_database_refuses_fails_alone(api: Api, server: ServerProcess) -> None:

@@ -48,6 +48,37 @@ async def test_update_mode_updates_matches_and_skips_the_rest(api: Api) -> None:
     assert items["Existing lead"]["values"]["numeric"] == "7"
 
 
+@pytest.mark.parametrize("behaviour", ["UPSERT", "UPDATE"])
+async def test_a_matched_row_may_leave_the_name_empty_to_keep_it(api: Api, behaviour: str) -> None:
+    # "an empty cell on a matched row is ignored": the name cell too; a row that would
+    # create an item still needs one
+    body = (
+        "name,email,numeric\n"
+        ",old@acme.example.com,7\n"  # matches Existing lead
+        ",nobody@example.com,1\n"  # matches nothing
+        "Fresh,fresh@example.com,2\n"
+        ",fresh@example.com,3\n"  # matches the item the row above creates
+    )
+    on_match = {"behaviour": behaviour, "match_column_id": "email"}
+    status = await run_import(api, body, on_match=on_match)
+    items = await board_items(api)
+    assert items["Existing lead"]["values"]["numeric"] == "7", items
+    assert "" not in items
+    if behaviour == "UPDATE":  # creates nothing: unmatched rows are skipped
+        assert status["counts"] == {
+            "submitted": 4, "invalid": 0, "skipped": 3, "created": 0, "updated": 1, "failed": 0,
+        }  # fmt: skip
+        return
+    assert status["counts"] == {
+        "submitted": 4, "invalid": 1, "skipped": 0, "created": 1, "updated": 2, "failed": 0,
+    }  # fmt: skip
+    assert items["Fresh"]["values"]["numeric"] == "3"
+    report = await download_report(status)
+    assert [(r["__line"], r["__errors"]) for r in report] == [
+        ("3", "name: MISSING_NAME: The item name is empty")
+    ]
+
+
 async def test_ignore_empty_false_clears_and_true_or_absent_keeps(api: Api) -> None:
     body = "name,email,status\nExisting lead,old@acme.example.com,\n"
     kept = await run_import(api, body, on_match=UPSERT_EMAIL, ignore_empty=True)

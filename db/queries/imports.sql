@@ -16,7 +16,8 @@ SELECT count(*) FROM items WHERE board_id = $1 AND state = 'active'
 -- columns of a JSON array of column ids are removed, then the new values laid over.
 -- One entry per item (an UPDATE applies one joined row per target row).
 UPDATE items
-SET name = r.name, updated_at = $1,
+SET name = CASE WHEN r.name = '' THEN items.name ELSE r.name END,  -- '': the row left it empty
+    updated_at = $1,
     column_values = CASE
         WHEN r.keys IS NOT NULL
              AND NOT EXISTS (SELECT FROM json_object_keys(items.column_values) AS k

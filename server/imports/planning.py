@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from server.imports import csvfile
-from server.imports.rows import ParsedRow, RowParser, encode_document, errors_json
+from server.imports.rows import MISSING_NAME, ParsedRow, RowParser, encode_document, errors_json
 from server.imports.writer import PlannedRow
 from server.store.jobs import Job
 from server.store.records import Board
@@ -323,6 +323,9 @@ def plan_row(plan: Plan, line: int, record: list[str], parsed: ParsedRow | None)
         if plan.behaviour == "UPDATE":  # Zoho's update mode never creates
             row.status = "skipped"
             row.document = None
+            return row
+        if not row.name:  # only a matched row may leave its name empty
+            row.status, row.document, row.errors = "invalid", None, [MISSING_NAME.as_json()]
             return row
         if key:
             plan.matches[key] = [f"line:{line}"]

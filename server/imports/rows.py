@@ -46,6 +46,9 @@ class RowError:
         return {"column_id": self.column_id, "code": self.code, "message": self.message}
 
 
+MISSING_NAME = RowError("name", "MISSING_NAME", "The item name is empty")
+
+
 class RowParser:
     def __init__(
         self,
@@ -56,8 +59,12 @@ class RowParser:
         clear_with_null: bool,
         clear_empty: bool = False,
         defaults: Mapping[int, str] | None = None,
+        name_optional: bool = False,
     ) -> None:
         self.header = header
+        # on_match: a matched row's empty name keeps the item's, as any empty cell of a
+        # matched row does; planning refuses an empty name where the row creates an item
+        self.name_optional = name_optional
         self.clear_with_null = clear_with_null
         # Zoho's ignore_empty=false: an empty cell clears the matched item's value
         self.clear_empty = clear_empty
@@ -96,7 +103,9 @@ class RowParser:
             if index < len(record) and record[index].strip()
         ]
         if not levels:
-            return [RowError("name", "MISSING_NAME", "The item name is empty")]
+            if not self.name_optional:
+                return [MISSING_NAME]  # shared: a RowError is never changed
+            levels = [(1, "")]
         if len(levels) > 1:
             return [
                 RowError(

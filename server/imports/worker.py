@@ -112,6 +112,7 @@ class ParserSpec:
             header, self.columns, self.directory,
             clear_with_null=self.behaviour in ("UPSERT", "UPDATE"),
             clear_empty=self.options.get("ignore_empty") is False, defaults=defaults,
+            name_optional=self.behaviour is not None,
         )  # fmt: skip
 
 

@@ -18,6 +18,7 @@ import orjson
 from server import sql
 from server.db import Connection
 from server.imports import copyformat, transfer
+from server.imports.rows import MISSING_NAME
 from server.store import items as item_store
 from server.store.jobs import CLEAN, Job, JobStore, RowResult
 
@@ -203,11 +204,14 @@ def _resolve_same_file_matches(
         row.item_id = target.created.get(row.match_line)
         if row.item_id is not None:
             continue
-        creator = creating.setdefault(row.match_line, row)
-        if creator is row:
-            row.status = "created"
-        else:
+        creator = creating.get(row.match_line)
+        if creator is not None:
             waiting.append((row, creator))
+        elif not row.name:  # a matched row may leave its name empty, a creating one not
+            row.status, row.document, row.errors = "invalid", None, [MISSING_NAME.as_json()]
+        else:
+            creating[row.match_line] = row
+            row.status = "created"
     return waiting
 
 
@@ -238,7 +242,7 @@ class _ItemChange:
     """What the update rows of one chunk do to one matched item, as the JSON texts that
     `update_items` takes."""
 
-    name: str
+    name: str  # "": the item keeps its name
     sets: str  # column id -> {value, text}
     clears: str  # column ids
     keys: str | None  # the columns of `sets`, each between KEY_SEPARATORs; None: merge
@@ -257,7 +261,8 @@ def _keys(columns: Collection[str]) -> str | None:
 
 def _item_changes(updates: Sequence[PlannedRow]) -> dict[int, _ItemChange]:
     """Item id -> its change. Rows that update the same item apply in file order and the
-    last name wins: one UPDATE applies only one joined row to each item."""
+    last name given wins (an empty one keeps the item's): one UPDATE applies only one joined
+    row to each item."""
     rows_of: dict[int, list[PlannedRow]] = {}
     for row in updates:
         assert row.item_id is not None  # resolved before the write
@@ -272,7 +277,8 @@ def _item_changes(updates: Sequence[PlannedRow]) -> dict[int, _ItemChange]:
             merged, cleared = _merge(rows)
             sets, clears = orjson.dumps(merged).decode(), orjson.dumps(sorted(cleared)).decode()
             keys = _keys(merged)
-        changes[item_id] = _ItemChange(name=last.name, sets=sets, clears=clears, keys=keys)
+        name = next((row.name for row in reversed(rows) if row.name), "")
+        changes[item_id] = _ItemChange(name=name, sets=sets, clears=clears, keys=keys)
     return changes
 
 
