@@ -79,6 +79,39 @@ async def test_a_matched_row_may_leave_the_name_empty_to_keep_it(api: Api, behav
     ]
 
 
+async def test_find_by_id_matches_items_by_their_id(api: Api) -> None:
+    # Zoho's find_by the record id: match_column_id "id", the ids in the file's `id` column
+    existing = (await board_items(api))["Existing lead"]["id"]
+    body = f"name,id,numeric\n,{existing},42\nStranger,999999999,1\nNo id,,2\n"
+    update = {"behaviour": "UPDATE", "match_column_id": "id"}
+    status = await run_import(api, body, on_match=update)
+    assert status["counts"] == {
+        "submitted": 3, "invalid": 0, "skipped": 2, "created": 0, "updated": 1, "failed": 0,
+    }  # fmt: skip
+    items = await board_items(api)
+    assert set(items) == {"Existing lead"} and items["Existing lead"]["values"]["numeric"] == "42"
+    # by field mapping, in an upsert: an unknown id creates an item (with an id of its own)
+    mappings = [
+        {"column_id": "id", "index": 0}, {"column_id": "name", "index": 1},
+        {"column_id": "numeric", "index": 2},
+    ]  # fmt: skip
+    body = f"Record Id,Deal,Amount\n{existing},Renamed,7\n424242,Brand new,8\n"
+    upsert = {"behaviour": "UPSERT", "match_column_id": "id"}
+    status = await run_import(api, body, on_match=upsert, field_mappings=mappings)
+    assert (status["counts"]["updated"], status["counts"]["created"]) == (1, 1), status
+    items = await board_items(api)
+    assert items["Renamed"]["id"] == existing and items["Renamed"]["values"]["numeric"] == "7"
+    assert items["Brand new"]["id"] != "424242"
+
+
+async def test_find_by_id_needs_an_id_column(api: Api) -> None:
+    status = await run_import(
+        api, "name,numeric\nA,1\n", on_match={"behaviour": "UPSERT", "match_column_id": "id"}
+    )
+    assert status["status"] == "REJECTED" and status["failure_reason"] == "INVALID_UPLOAD"
+    assert "no 'id' column" in status["failure_message"], status
+
+
 async def test_ignore_empty_false_clears_and_true_or_absent_keeps(api: Api) -> None:
     body = "name,email,status\nExisting lead,old@acme.example.com,\n"
     kept = await run_import(api, body, on_match=UPSERT_EMAIL, ignore_empty=True)

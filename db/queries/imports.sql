@@ -47,6 +47,11 @@ WHERE key IS NOT NULL
 SELECT name AS key, id AS item_id
 FROM items WHERE board_id = $1 AND state = 'active' AND parent_id IS NULL
 
+-- name: match_by_id
+-- The board's active top-level items by their id, for a file that names them by id.
+SELECT id::text AS key, id AS item_id
+FROM items WHERE board_id = $1 AND state = 'active' AND parent_id IS NULL
+
 -- name: done_lines
 SELECT line, item_id FROM import_rows WHERE job_id = $1
 UNION ALL

@@ -17,6 +17,7 @@ from server.api.context import Info
 from server.errors import AppError, BadUserInput, NotFound, Unauthorized
 from server.imports import status as job_status
 from server.imports import subitems
+from server.imports.csvfile import ITEM_ID_KEY
 from server.store.jobs import Job
 from server.store.records import EDIT_ROLES, Board, User
 
@@ -314,7 +315,8 @@ class MondayImportMutation:
                 )
             columns = (await info.context.services.boards.columns([board.id]))[board.id]
             column_id = str(on_match.match_column_id)
-            if column_id != "name" and column_id not in {c.id for c in columns}:
+            # `name`, a column id, or `id` (Zoho's find_by the record id: the item id)
+            if column_id not in ("name", ITEM_ID_KEY) and column_id not in {c.id for c in columns}:
                 raise BadUserInput(
                     f"match_column_id {column_id!r} is not a column of board {board.id}",
                     error_data={"match_column_id": column_id},

@@ -17,6 +17,10 @@ from typing import BinaryIO
 
 # Python's csv module stops at 128 KB per field by default; files may carry 10 MB cells.
 FIELD_SIZE_LIMIT = 160 * 1024 * 1024  # bytes
+# `match_column_id: "id"` matches rows to items by item id (Zoho's find_by the record id), read
+# from the file's `id` column (or the field mapping of `id`), unless the board has a column
+# with that id
+ITEM_ID_KEY = "id"
 MAX_LEVELS = 5  # name.l1 .. name.l5
 BLOCK_BYTES = 1024 * 1024  # bytes decoded at a time
 _LEVEL_HEADER = re.compile(r"^name\.l([1-9])$")
@@ -40,6 +44,8 @@ class Header:
     names: list[str]  # the header cells as written
     level_of_index: dict[int, int]  # cell index -> hierarchy level (1 for `name`)
     column_of_index: dict[int, str]  # cell index -> column id
+    # matching by item id (`match_column_id: "id"`): the cell index of the ids
+    key_index: int | None = None
 
     @property
     def is_multilevel(self) -> bool:
@@ -132,8 +138,11 @@ def parse_header(
     column_ids: Mapping[str, str],
     hierarchy_levels: int,
     ignore: frozenset[str] = frozenset(),
+    key: str | None = None,
 ) -> Header:
-    """Check the header against the board: `name` (or name.l1..) first, then exact column ids."""
+    """Check the header against the board: `name` (or name.l1..) first, then exact column ids
+    (and `key`, the header of the item ids a job matches on, if any)."""
+    ignore = ignore | {key} if key else ignore
     names = [cell.strip() for cell in cells]
     seen: set[str] = set()
     level_of_index: dict[int, int] = {}
@@ -170,7 +179,10 @@ def parse_header(
     levels = sorted(level_of_index.values())
     if levels != list(range(1, len(levels) + 1)):
         raise InvalidUpload("Level headers must run name.l1, name.l2, ... without gaps")
-    return Header(names=names, level_of_index=level_of_index, column_of_index=column_of_index)
+    return Header(
+        names=names, level_of_index=level_of_index, column_of_index=column_of_index,
+        key_index=names.index(key) if key in names else None,
+    )  # fmt: skip
 
 
 def header_from_mappings(
@@ -178,6 +190,7 @@ def header_from_mappings(
     mappings: list[dict[str, object]],
     column_ids: Mapping[str, str],
     hierarchy_levels: int,
+    key: str | None = None,
 ) -> tuple[Header, dict[int, str]]:
     """Zoho-style field mappings: columns chosen by index instead of by header name.
 
@@ -188,6 +201,7 @@ def header_from_mappings(
     level_of_index: dict[int, int] = {}
     column_of_index: dict[int, str] = {}
     defaults: dict[int, str] = {}
+    key_index: int | None = None
     beyond = itertools.count(len(cells))
     for mapping in mappings:
         column_id = str(mapping["column_id"])
@@ -197,11 +211,15 @@ def header_from_mappings(
                 f"Field mapping for {column_id!r}: index {index} is outside the row "
                 f"(the header has {len(cells)} cells, indexes 0 to {len(cells) - 1})"
             )
-        if index in level_of_index or index in column_of_index:
+        if index in level_of_index or index in column_of_index or index == key_index:
             raise InvalidUpload(f"Field mapping index {index} is mapped twice")
         level_match = _LEVEL_HEADER.match(column_id)
         level = int(level_match.group(1)) if level_match and hierarchy_levels > 1 else 0
-        if column_id == "name" or 0 < level <= hierarchy_levels:
+        if column_id == key:
+            if key_index is not None:
+                raise InvalidUpload(f"Field mapping: {column_id!r} is mapped twice")
+            key_index = index
+        elif column_id == "name" or 0 < level <= hierarchy_levels:
             level = level or 1
             if level in level_of_index.values():
                 # `name` and `name.l1` are one level: two cells for it would make every row
@@ -219,4 +237,4 @@ def header_from_mappings(
     if 1 not in level_of_index.values():
         raise InvalidUpload("Field mappings must map 'name' (the item name) to a column index")
     return Header(names=[c.strip() for c in cells], level_of_index=level_of_index,
-                  column_of_index=column_of_index), defaults  # fmt: skip
+                  column_of_index=column_of_index, key_index=key_index), defaults  # fmt: skip

@@ -308,7 +308,7 @@ def plan_row(plan: Plan, line: int, record: list[str], parsed: ParsedRow | None)
     )
     if plan.behaviour is None or plan.match_column is None:
         return row
-    key = parsed.name if plan.match_column == "name" else _match_key(parsed, plan.match_column)
+    key = _row_key(plan, record, parsed)
     found = plan.matches.get(key, []) if key else []
     if found == [f"line:{line}"]:  # the row itself, planned again (`worker.replan`)
         found = []
@@ -353,6 +353,16 @@ def apply_match(
         for column, cell in parsed.values.items():
             (row.clears if cell.value is None else row.sets).append(column)
     return row
+
+
+def _row_key(plan: Plan, record: list[str], parsed: ParsedRow) -> str:
+    index = plan.parser.header.key_index
+    if index is not None:  # matched by item id: the id as written
+        return record[index].strip() if index < len(record) else ""
+    if plan.match_column == "name":
+        return parsed.name
+    assert plan.match_column is not None  # the caller matches
+    return _match_key(parsed, plan.match_column)
 
 
 def _match_key(parsed: ParsedRow, column_id: str) -> str:

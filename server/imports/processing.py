@@ -244,8 +244,13 @@ async def _matches(
     matches: dict[str, list[int | str]] = {}
     behaviour, match_column = spec.behaviour, spec.match_column
     if behaviour and match_column:
-        query = Q["match_by_name"] if match_column == "name" else Q["match_by_column"]
-        args = (board.id,) if match_column == "name" else (board.id, match_column)
+        args: tuple[object, ...]
+        if spec.matches_item_id:
+            query, args = Q["match_by_id"], (board.id,)
+        elif match_column == "name":
+            query, args = Q["match_by_name"], (board.id,)
+        else:
+            query, args = Q["match_by_column"], (board.id, match_column)
         for row in await services.pool.fetch(query, *args):
             matches.setdefault(row["key"], []).append(row["item_id"])
     return matches

@@ -83,16 +83,22 @@ class ParserSpec:
         value = (self.options.get("on_match") or {}).get("match_column_id")
         return str(value) if value else None
 
+    @property
+    def matches_item_id(self) -> bool:
+        """Rows match items by item id (`match_column_id: "id"`, no column of that id)."""
+        return self.match_column == csvfile.ITEM_ID_KEY and csvfile.ITEM_ID_KEY not in self.columns
+
     def make_parser(self, header_cells: list[str]) -> RowParser:
         """The parser for a file starting with `header_cells`; InvalidUpload for a bad header."""
         own = {c: c for c in self.columns}
         defaults: dict[int, str] = {}
+        key = csvfile.ITEM_ID_KEY if self.matches_item_id else None
         if self.options.get("field_mappings"):
             header, defaults = csvfile.header_from_mappings(
-                header_cells, self.options["field_mappings"], own, self.hierarchy_levels
+                header_cells, self.options["field_mappings"], own, self.hierarchy_levels, key
             )
         else:
-            header = csvfile.parse_header(header_cells, own, self.hierarchy_levels)
+            header = csvfile.parse_header(header_cells, own, self.hierarchy_levels, key=key)
         in_header = set(header.column_of_index.values())
         relations = [c for c in in_header if self.columns[c].type == "board_relation"]
         if len(relations) > MAX_RELATION_COLUMNS:
@@ -101,7 +107,12 @@ class ParserSpec:
                 f"at most {MAX_RELATION_COLUMNS} per import"
             )
         match_column = self.match_column
-        if match_column and match_column != "name" and match_column not in in_header:
+        if key is not None:
+            if header.key_index is None:
+                raise csvfile.InvalidUpload(
+                    "The file has no 'id' column of item ids to match on (match_column_id 'id')"
+                )
+        elif match_column and match_column != "name" and match_column not in in_header:
             raise csvfile.InvalidUpload(f"The match column {match_column!r} is not in the header")
         key_column = (self.options.get("subitems") or {}).get("parent_key_column_id")
         if key_column and key_column != "name" and key_column not in in_header:
