@@ -189,7 +189,10 @@ class EventBus:
                 del self.job_watchers[job_id]
 
     async def subscribe(self, board_id: int, user_id: int) -> AsyncIterator[ProgressEvent]:
-        """The current state first (one event per type, if any), then every new event."""
+        """The state of an import or export still running first (its latest event), then
+        every new event. A finished one is not replayed: a client subscribes, then starts an
+        import and waits for its end, and a replayed end of the one before would end its wait
+        at once (Blue sends nothing from before the subscription)."""
         queue: asyncio.Queue[_Envelope] = asyncio.Queue(QUEUE_SIZE)
         key = (board_id, user_id)
         self.subscribers[key].add(queue)
@@ -197,7 +200,8 @@ class EventBus:
         try:
             for row in await self.pool.fetch(Q["latest_events"], board_id, user_id):
                 seen = max(seen, row["seq"])
-                yield row["payload"]
+                if row["payload"]["status"] == "IN_PROGRESS":
+                    yield row["payload"]
             while True:
                 envelope = await queue.get()
                 if envelope["seq"] > seen:  # older ones were covered by the state above

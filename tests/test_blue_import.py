@@ -281,12 +281,22 @@ def check_sequence(events: list[dict[str, object]]) -> None:
     assert events[0]["projectId"] == "leads" and events[0]["projectName"] == "Leads"
 
 
-async def test_new_subscriber_first_gets_the_current_state(api: Api, server: ServerProcess) -> None:
+async def test_a_new_subscriber_is_not_sent_the_end_of_an_earlier_import(
+    api: Api, server: ServerProcess
+) -> None:
     await import_file(api, "leads", "Title\nx\n", ["Title"])
     async with websocket(server.url, "graphql-transport-ws") as ws:
         await subscribe(ws, "graphql-transport-ws", "leads", "10")
+        await import_file(api, "leads", "Title\ny\n", ["Title"])
+        # the first event is the new import's start, not the earlier one's COMPLETE
         event = await next_event(ws)
-        assert event["status"] == "COMPLETE"
+        assert (event["status"], event["progress"]) == ("IN_PROGRESS", 0.0), event
+
+
+async def test_a_first_row_of_header_names_is_not_imported(api: Api) -> None:
+    # the file's own header row has fewer columns than `headers`, in another order
+    report = await import_file(api, "leads", "List,Title\nx,Backlog\n", ["Title", "List", "Done"])
+    assert (report["total"], report["imported"]) == (1, 1), report
 
 
 async def test_subscription_to_another_user_or_invisible_project_is_refused(

@@ -185,17 +185,21 @@ def _set_field(record: Record, name: str, text: str, people: People) -> None:
     # PROJECT names the workspace the file came from: informative only
 
 
-def same_as_headers(record: list[str], headers: list[str]) -> bool:
-    return [bf.unneutralise(c).strip().lower() for c in record] == [
-        h.strip().lower() for h in headers
-    ]
+def is_header_row(record: list[str], headers: list[str]) -> bool:
+    """Whether a file's first row is a header row: each of its non-empty cells names one of
+    `headers` (trimmed, ignoring case), in any order and however many. A file whose own
+    header row differs from `headers` (fewer columns, another order) would otherwise import
+    that row as a record."""
+    named = {h.strip().lower() for h in headers}
+    cells = [bf.unneutralise(c).strip().lower() for c in record]
+    return any(cells) and all(cell in named for cell in cells if cell)
 
 
 def count_records(path: Path, headers: list[str]) -> int:
     """Data records in the file, for the TODO_IMPORT_LIMIT check."""
     count = 0
     for index, (_line, record) in enumerate(csvfile.read_records(path)):
-        if index == 0 and same_as_headers(record, headers):
+        if index == 0 and is_header_row(record, headers):
             continue
         if any(cell.strip() for cell in record):
             count += 1
@@ -211,7 +215,7 @@ def record_chunks(
 ) -> Iterator[list[Record]]:
     chunk: list[Record] = []
     for index, (line, raw) in enumerate(csvfile.read_records(path)):
-        if index == 0 and same_as_headers(raw, header.headers):
+        if index == 0 and is_header_row(raw, header.headers):
             continue
         if line in done or not any(cell.strip() for cell in raw):
             continue
