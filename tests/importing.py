@@ -163,20 +163,26 @@ def postgres_socket(server: ServerProcess) -> tuple[str, int]:
     return host, int(lines[3])
 
 
-async def items_by_email(server: ServerProcess) -> list[asyncpg.Record]:
-    """Each item of the demo board, read from the database: id, name, and the text of its
-    email, numeric and text values (None where it has none)."""
+async def database_rows(server: ServerProcess, query: str, *args: object) -> list[asyncpg.Record]:
+    """The rows of `query` on the server's embedded PostgreSQL, over a connection of its own."""
     host, port = postgres_socket(server)
     conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
     try:
-        return await conn.fetch(
-            "SELECT id, name, column_values -> 'email' ->> 'text' AS email, "
-            "column_values -> 'numeric' ->> 'text' AS numeric, "
-            "column_values -> 'text' ->> 'text' AS text FROM items "
-            "WHERE board_id = 100 ORDER BY id"
-        )
+        return await conn.fetch(query, *args)
     finally:
         await conn.close()
+
+
+async def items_by_email(server: ServerProcess) -> list[asyncpg.Record]:
+    """Each item of the demo board, read from the database: id, name, and the text of its
+    email, numeric and text values (None where it has none)."""
+    return await database_rows(
+        server,
+        "SELECT id, name, column_values -> 'email' ->> 'text' AS email, "
+        "column_values -> 'numeric' ->> 'text' AS numeric, "
+        "column_values -> 'text' ->> 'text' AS text FROM items "
+        "WHERE board_id = 100 ORDER BY id",
+    )
 
 
 @contextlib.asynccontextmanager

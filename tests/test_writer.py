@@ -12,6 +12,7 @@ from server.imports import planning
 from tests.conftest import Api, ServerProcess
 from tests.importing import (
     board_items,
+    database_rows,
     download_report,
     items_by_email,
     postgres_socket,
@@ -112,20 +113,16 @@ def _upsert_file(rows: int, key: Callable[[int], str]) -> tuple[str, dict[int, s
 async def _stored(server: ServerProcess, job_id: str) -> tuple[Any, Any, Any]:
     """The board's items (id, name, email, numeric), the job's clean rows and the activity."""
     items = await items_by_email(server)
-    host, port = postgres_socket(server)
-    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
-    try:
-        clean = await conn.fetch(
-            "SELECT c.line, c.status, c.item_id FROM import_clean_rows r, "
-            "unnest(r.lines, r.statuses, r.item_ids) AS c(line, status, item_id) "
-            "WHERE r.job_id = $1 ORDER BY c.line",
-            uuid.UUID(job_id),
-        )
-        events = await conn.fetch(
-            "SELECT event, count(*) AS n FROM activity_log WHERE board_id = 100 GROUP BY event"
-        )
-    finally:
-        await conn.close()
+    clean = await database_rows(
+        server,
+        "SELECT c.line, c.status, c.item_id FROM import_clean_rows r, "
+        "unnest(r.lines, r.statuses, r.item_ids) AS c(line, status, item_id) "
+        "WHERE r.job_id = $1 ORDER BY c.line",
+        uuid.UUID(job_id),
+    )
+    events = await database_rows(
+        server, "SELECT event, count(*) AS n FROM activity_log WHERE board_id = 100 GROUP BY event"
+    )
     return items, clean, {r["event"]: r["n"] for r in events}
 
 

@@ -7,11 +7,10 @@ import csv
 import io
 from typing import Any
 
-import asyncpg
 import httpx
 
 from tests.conftest import Api, ServerProcess
-from tests.importing import OPTION_TYPES, postgres_socket, upload, wait_for_job
+from tests.importing import OPTION_TYPES, database_rows, upload, wait_for_job
 
 BY_NAME = {"parent_key_column_id": "name", "parent_key_header": "parent"}
 BY_EMAIL = {"parent_key_column_id": "email", "parent_key_header": "parent_email"}
@@ -49,17 +48,13 @@ async def item_tree(
     server: ServerProcess, board_id: int = 100
 ) -> list[tuple[str, int, str | None]]:
     """(name, level, parent's name) of the board's active items, from the database."""
-    host, port = postgres_socket(server)
-    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
-    try:
-        rows = await conn.fetch(
-            "SELECT i.name, i.level, p.name AS parent FROM items i "
-            "LEFT JOIN items p ON p.id = i.parent_id "
-            "WHERE i.board_id = $1 AND i.state = 'active' ORDER BY i.id",
-            board_id,
-        )
-    finally:
-        await conn.close()
+    rows = await database_rows(
+        server,
+        "SELECT i.name, i.level, p.name AS parent FROM items i "
+        "LEFT JOIN items p ON p.id = i.parent_id "
+        "WHERE i.board_id = $1 AND i.state = 'active' ORDER BY i.id",
+        board_id,
+    )
     return [(r["name"], r["level"], r["parent"]) for r in rows]
 
 
