@@ -142,8 +142,12 @@ def create_app(settings: Settings) -> Starlette:
         )
         app.router.routes.extend(
             [
+                # with and without the trailing slash (monday's documented URL has one):
+                # Starlette would answer the other spelling with a bodiless 307 redirect
                 Route("/graphql", view, methods=["GET", "POST"]),
+                Route("/graphql/", view, methods=["GET", "POST"]),
                 Route("/v2", view, methods=["POST"]),
+                Route("/v2/", view, methods=["POST"]),
                 WebSocketRoute("/graphql", view),
                 Route("/metrics", metrics.endpoint(services), methods=["GET"]),
                 *admin_routes(services),

@@ -4,7 +4,8 @@ Each documented JSON format is rewritten as the CSV cell an import of the same v
 hold and parsed by `cells.parse_cell`, so validation, the stored `value` and the `text` are
 the import's own and the two ways in cannot drift apart. Structured formats go through
 `cells.render_csv`, the export's writer of CSV cells. A plain string is read as a CSV cell.
-`""`, `{}` and null clear the column.
+`""`, `{}` and null clear the column. One check is the mutations' own: monday documents
+long text values of up to 2000 characters for them, and none for its file imports.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from typing import Any
 
 import orjson
 
+from server import numeric_ids
 from server.errors import AppError, BadUserInput
 from server.imports import cells
 
 MAX_SHOWN_VALUE = 200  # characters of a refused value echoed in error_data
+MAX_LONG_TEXT = 2000  # characters of a long text value, as monday documents
 
 Convert = Callable[[cells.Column, Any, cells.Directory], cells.Cell | None]
 
@@ -143,7 +146,17 @@ def _scalar(column: cells.Column, value: Any, directory: cells.Directory) -> cel
 def _long_text(column: cells.Column, value: Any, directory: cells.Directory) -> cells.Cell | None:
     found = _object(column, value, ("text",)) if not isinstance(value, str) else None
     text = value if found is None else found.get("text")
-    return None if is_empty(text) else _parse(column, _text_of(column, text), directory)
+    if is_empty(text):
+        return None
+    text = _text_of(column, text)
+    if len(text) > MAX_LONG_TEXT:
+        raise _refused(
+            column,
+            value,
+            f"A long text value holds up to {MAX_LONG_TEXT} characters; this one has {len(text)}.",
+            reason="TOO_LONG",
+        )
+    return _parse(column, text, directory)
 
 
 # formats the export's CSV writer renders: build the stored shape, render it, parse it back
@@ -198,13 +211,9 @@ def _international(shape: dict[str, str]) -> dict[str, str] | None:
 
 
 def _id(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+    # any size: a number too large for an id is looked up, and not found, as the import's
+    # parser looks up any other unknown id (the same errors either way)
+    return numeric_ids.parse_number(value)
 
 
 def _people(found: Mapping[str, Any]) -> dict[str, Any]:

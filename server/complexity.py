@@ -6,7 +6,8 @@ The cost is computed from the validated document, before anything runs:
 - A field returning one object costs what its selection costs.
 - A field returning a list of objects costs n times what its selection costs, n being its
   `limit` argument, else the number of `ids` it names, else 1,000 (monday's figure for a
-  list queried without a limit); with both, the smaller. So nested lists multiply:
+  list queried without a limit; 25 for a list of updates, which monday names as an object
+  with a default of its own); with both, the smaller. So nested lists multiply:
   `boards { items { id } }` costs 1,000 x 1,000 x 1 = 1,000,000, as monday's example says,
   and `boards(limit: 10) { id name }` costs 10 x 2 = 20.
 - Fragments, inline or named, add their selection to the field they are spread in; `@skip`
@@ -60,6 +61,8 @@ Q = sql.queries("complexity")
 BUDGET_PER_MINUTE = 10_000_000  # complexity points per account per window
 WINDOW = timedelta(minutes=1)
 UNLIMITED_LIST = 1000  # the multiplier of an object list queried without a limit
+# object types whose lists default to another multiplier, as monday documents
+UNLIMITED_LISTS_OF = {"Update": 25}
 FREE_FIELDS = frozenset({"complexity", "__schema", "__type", "__typename"})
 
 
@@ -145,15 +148,15 @@ class _Cost:
             return 1
         inner = self.selection(node.selection_set, named)
         if is_list_type(get_nullable_type(definition.type)):
-            return self.list_size(node) * inner
+            return self.list_size(node, UNLIMITED_LISTS_OF.get(named.name, UNLIMITED_LIST)) * inner
         return inner
 
-    def list_size(self, node: FieldNode) -> int:
+    def list_size(self, node: FieldNode, unlimited: int) -> int:
         arguments = {
             arg.name.value: value_from_ast_untyped(arg.value, dict(self.variables))
             for arg in node.arguments or ()
         }
-        sizes = [UNLIMITED_LIST]
+        sizes = [unlimited]
         limit = arguments.get("limit")
         if isinstance(limit, int) and not isinstance(limit, bool):
             sizes = [max(limit, 1)]

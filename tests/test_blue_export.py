@@ -250,6 +250,8 @@ async def test_export_writes_blue_fields_and_filters_by_tag_done_assignee_and_du
     assert await titles({"done": True}) == {"Gamma", "Epsilon"}
     assert await titles({"done": False, "listIds": ["doing"]}) == {"Beta", "Delta"}
     assert await titles({"assigneeIds": ["10"]}) == {"Epsilon"}
+    # too large to be any user's id: a user that does not exist, assigned to no record
+    assert await titles({"assigneeIds": ["99999999999999999999"]}) == set()
     assert await titles({"dueDateFrom": "2025-03-01", "dueDateTo": "2025-03-31"}) == {
         "Gamma",
         "Delta",
@@ -260,7 +262,12 @@ async def test_export_writes_blue_fields_and_filters_by_tag_done_assignee_and_du
 
 async def test_a_bad_filter_is_refused_before_the_export_starts(api: Api) -> None:
     await pipeline(api)
-    for bad in ({"dueDateFrom": "soon"}, {"assigneeIds": ["ada"]}):
+    arabic_indic_10 = "\u0661\u0660"  # str.isdigit takes it, and int() reads it as 10
+    for bad in (
+        {"dueDateFrom": "soon"},
+        {"assigneeIds": ["ada"]},
+        {"assigneeIds": [arabic_indic_10]},
+    ):
         response = await api.post(EXPORT, {"i": {"projectId": WORKSPACE, "filter": bad}})
         assert error_of(response.json())[0] == "BAD_USER_INPUT", response.text
     # a refused call does not use up the user's export window

@@ -130,3 +130,12 @@ async def test_admin_reset_clears_the_budget(api: Api) -> None:
     assert (await api.admin("POST", "/__admin/reset")).status_code == 200
     figures = (await api.gql(f"{{ {FIGURES} }}"))["complexity"]
     assert figures["before"] == BUDGET
+
+
+async def test_unlimited_lists_of_updates_cost_25_as_documented(api: Api) -> None:
+    # monday's example: `updates { id }` has the default complexity of 25
+    assert await cost_of(api, "updates { id }") == 25
+    assert await cost_of(api, "updates(limit: 100) { id }") == 100
+    assert await cost_of(api, "updates(ids: [1, 2]) { id }") == 2
+    assert await cost_of(api, "boards(limit: 2) { updates { id } }") == 50
+    assert await cost_of(api, "items(limit: 2) { updates { id body } }") == 100

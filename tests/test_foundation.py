@@ -77,3 +77,13 @@ async def test_graphiql_is_served_to_browsers(server: ServerProcess) -> None:
         response = await client.get(f"{server.url}/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 200
     assert "graphiql" in response.text.lower()
+
+
+async def test_the_api_answers_with_and_without_a_trailing_slash(api: Api) -> None:
+    # monday's documented URL is https://api.monday.com/v2/
+    for path in ("/v2", "/v2/", "/graphql", "/graphql/"):
+        response = await api.client.post(
+            path, json={"query": "{ me { id } }"}, headers={"Authorization": "tok-ada"}
+        )
+        assert response.status_code == 200, (path, response.status_code, response.text)
+        assert response.json() == {"data": {"me": {"id": "10"}}}, path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from tests.conftest import Api
@@ -219,3 +220,28 @@ async def test_delete_group_as_documented_deletes_it_but_never_the_last_one(api:
         'mutation { archive_group (board_id: 100, group_id: "topics") { id } }'
     )
     assert error_of(response)["code"] == "NOT_FOUND"
+
+
+async def test_closing_the_last_two_groups_at_once_leaves_the_board_one(api: Api) -> None:
+    closings = ("delete_group", "archive_group")
+    for attempt in range(8):
+        board = await create_board(api, f"Race {attempt}")
+        second = await api.gql(
+            f'mutation {{ create_group(board_id: {board}, group_name: "Second") {{ id }} }}'
+        )
+        groups = ["topics", second["create_group"]["id"]]
+        responses = await asyncio.gather(
+            *(
+                api.post(
+                    f"mutation {{ {closings[attempt % 2]}(board_id: {board}, "
+                    f'group_id: "{group}") {{ id }} }}'
+                )
+                for group in groups
+            )
+        )
+        refused = [r.json() for r in responses if r.json().get("errors")]
+        assert len(refused) == 1, [r.json() for r in responses]
+        assert refused[0]["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        data = await api.gql(f"{{ boards(ids: [{board}]) {{ groups {{ id archived }} }} }}")
+        live = [g for g in data["boards"][0]["groups"] if not g["archived"]]
+        assert len(live) == 1, data

@@ -284,3 +284,31 @@ async def test_teams_and_me_as_documented(api: Api) -> None:
     me = data["me"]
     assert (me["is_guest"], me["name"], me["teams"]) == (False, "Ada Admin", [{"id": "5"}])
     assert me["url"] == "https://acme.monday.com/users/10" and len(me["join_date"]) == 10
+
+
+async def test_items_of_archived_boards_by_id_only_and_of_deleted_boards_never(api: Api) -> None:
+    board = await create_board(api, "Closing")
+    item = await create_item(api, board, "Kept")
+    data = await api.gql(f'mutation {{ create_update(item_id: {item}, body: "Hi") {{ id }} }}')
+    update = data["create_update"]["id"]
+    lists = (
+        f"{{ items(limit: 100) {{ id }} updates(limit: 100) {{ id }} "
+        f"by_id: items(ids: [{item}]) {{ id }} update_by_id: updates(ids: [{update}]) {{ id }} "
+        f'by_value: items_by_column_values(board_id: {board}, column_id: "name", '
+        f'column_value: "Kept") {{ id }} }}'
+    )
+    shown = await api.gql(lists)
+    assert {"id": item} in shown["items"] and {"id": update} in shown["updates"]
+    await api.gql(f"mutation {{ archive_board(board_id: {board}) {{ id }} }}")
+    # listed like `boards` lists boards: active ones; archived ones are still read by id
+    archived = await api.gql(lists)
+    assert {"id": item} not in archived["items"] and {"id": update} not in archived["updates"]
+    assert archived["by_id"] == archived["by_value"] == [{"id": item}]
+    assert archived["update_by_id"] == [{"id": update}]
+    await api.gql(f"mutation {{ delete_board(board_id: {board}) {{ id }} }}")
+    deleted = await api.gql(lists)
+    assert {"id": item} not in deleted["items"] and {"id": update} not in deleted["updates"]
+    assert deleted["by_id"] == deleted["by_value"] == deleted["update_by_id"] == []
+    # a caller who asks for the deleted board itself still reads what it held
+    data = await api.gql(f"{{ boards(ids: [{board}], state: deleted) {{ items {{ id }} }} }}")
+    assert data["boards"] == [{"items": [{"id": item}]}]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from tests.conftest import Api
-from tests.v2 import change_value, create_item, error_of, values_of
+from tests.v2 import change_value, create_board, create_column, create_item, error_of, values_of
 
 
 async def test_change_column_value_as_documented(api: Api) -> None:
@@ -166,3 +166,23 @@ async def test_plain_string_that_is_no_json_is_read_as_a_csv_cell(api: Api) -> N
         'column_values: "[1, 2]") { id } }'
     )
     assert error_of(response)["code"] == "BAD_USER_INPUT"
+
+
+async def test_long_text_takes_up_to_2000_characters_as_documented(api: Api) -> None:
+    board = await create_board(api)
+    await create_column(api, board, "Notes", "long_text")
+    item = await create_item(api, board, "Item")
+    response = await change_value(api, board, item, "long_text", {"text": "x" * 2000})
+    assert response.json()["data"] == {"change_column_value": {"id": item}}
+    for value in ({"text": "y" * 2001}, "y" * 2001):
+        error = error_of(await change_value(api, board, item, "long_text", value))
+        assert error["code"] == "ColumnValueException"
+        assert error["error_data"]["reason"] == "TOO_LONG"
+        assert error["error_data"]["column_id"] == "long_text"
+    response = await api.post(
+        """mutation($b: ID!, $v: JSON) { create_item(board_id: $b, item_name: "Long",
+            column_values: $v) { id } }""",
+        {"b": board, "v": json.dumps({"long_text": {"text": "z" * 2001}})},
+    )
+    assert error_of(response)["code"] == "ColumnValueException"
+    assert (await values_of(api, item))["long_text"][0] == "x" * 2000

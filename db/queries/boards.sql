@@ -69,7 +69,8 @@ SELECT t.id, t.name, t.color FROM item_tags it JOIN tags t ON t.id = it.tag_id W
 
 -- name: items_page
 -- Items the caller may see (boards of its account it is a member of; admins: all), filtered
--- by ids, state, board and group; $8 orders them: 'id', 'position' (board order) or 'newest'.
+-- by ids, state, board, group and the state of their board ($11, NULL for any);
+-- $8 orders them: 'id', 'position' (board order) or 'newest'.
 SELECT i.*
 FROM items i
 JOIN boards b ON b.id = i.board_id
@@ -79,6 +80,7 @@ WHERE b.account_id = $1 AND ($3 OR m.user_id IS NOT NULL)
   AND ($5::text IS NULL OR i.state = $5)
   AND ($6::bigint IS NULL OR i.board_id = $6)
   AND ($7::text IS NULL OR i.group_id = $7)
+  AND ($11::text[] IS NULL OR b.state = ANY($11))
 ORDER BY CASE WHEN $8 = 'newest' THEN i.created_at END DESC,
          CASE WHEN $8 = 'newest' THEN i.id END DESC,
          CASE WHEN $8 = 'position' THEN i.position END,
@@ -129,7 +131,8 @@ WHERE t.account_id = $1
 ORDER BY t.id
 
 -- name: updates_page
--- Updates on items the caller may see, newest first; by ids, board or item.
+-- Updates on items the caller may see, newest first; by ids, board or item, and the state of
+-- their board ($9, NULL for any).
 SELECT up.*
 FROM updates up
 JOIN items i ON i.id = up.item_id
@@ -137,6 +140,7 @@ JOIN boards b ON b.id = up.board_id
 LEFT JOIN board_members m ON m.board_id = b.id AND m.user_id = $2
 WHERE b.account_id = $1 AND ($3 OR m.user_id IS NOT NULL)
   AND i.state <> 'deleted'
+  AND ($9::text[] IS NULL OR b.state = ANY($9))
   AND ($4::bigint[] IS NULL OR up.id = ANY($4))
   AND ($5::bigint IS NULL OR up.board_id = $5)
   AND ($6::bigint IS NULL OR up.item_id = $6)
@@ -190,6 +194,13 @@ SELECT * FROM groups WHERE board_id = $1 AND id = $2 AND NOT deleted
 
 -- name: live_group_count
 SELECT count(*) FROM groups WHERE board_id = $1 AND NOT deleted AND NOT archived
+
+-- name: lock_board
+-- Serialises the changes that must see the board's groups as they are (the last live group).
+-- NO KEY UPDATE: writes that only reference the board (items, activity) take FOR KEY SHARE,
+-- which this lock lets through; FOR UPDATE would block them and could deadlock with an item
+-- write that holds the item the group closing is about to change.
+SELECT id FROM boards WHERE id = $1 FOR NO KEY UPDATE
 
 -- name: archive_group
 UPDATE groups SET archived = true WHERE board_id = $1 AND id = $2 AND NOT deleted RETURNING *

@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry import ID
 
+from server import numeric_ids
 from server.api.blue import visible_project
 from server.api.context import Info
 from server.errors import BadUserInput
@@ -107,12 +108,15 @@ def _record_filter(given: TodosFilter | None) -> RecordFilter:
         return RecordFilter()
     assignee_ids: list[int] = []
     for user_id in given.assignee_ids or []:
-        if not str(user_id).isdigit():
+        if numeric_ids.parse_number(str(user_id)) is None:
             raise BadUserInput(
                 f"filter.assigneeIds: {str(user_id)[:100]!r} is not a user id",
                 error_data={"field": "assigneeIds"},
             )
-        assignee_ids.append(int(user_id))
+        # a number too large for an id is a user that does not exist: it matches no record
+        number = numeric_ids.parse_id(str(user_id))
+        if number is not None:
+            assignee_ids.append(number)
     due_from = _due_bound("dueDateFrom", given.due_date_from, end_of_day=False)
     due_to = _due_bound("dueDateTo", given.due_date_to, end_of_day=True)
     if due_from is not None and due_to is not None and due_from > due_to:
@@ -123,7 +127,7 @@ def _record_filter(given: TodosFilter | None) -> RecordFilter:
         list_ids=tuple(given.list_ids or ()),
         list_titles=tuple(given.list_titles or ()),
         tag_names=tuple(given.tag_names or ()),
-        assignee_ids=tuple(assignee_ids),
+        assignee_ids=tuple(assignee_ids) if given.assignee_ids else None,
         done=given.done,
         due_from=due_from,
         due_to=due_to,

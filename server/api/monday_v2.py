@@ -9,6 +9,7 @@ from __future__ import annotations
 import strawberry
 from strawberry import ID
 
+from server import numeric_ids
 from server.api.context import Info
 from server.api.monday_v2_people import TeamType, UserKind, UserType, people_store
 from server.api.monday_v2_types import (
@@ -18,10 +19,17 @@ from server.api.monday_v2_types import (
     State,
     TagType,
     UpdateType,
-    int_ids,
     page_window,
     state_filter,
 )
+
+
+def _listed_board_states(ids: list[ID | None] | None) -> list[str]:
+    """The boards whose items (and their updates) a top-level list shows. Listed without ids,
+    the active boards, as `boards` lists them by default. Asked for by id, archived boards
+    too, which stay readable (boards(state: archived)); never deleted boards, which the
+    mutations already treat as unknown."""
+    return ["active"] if ids is None else ["active", "archived"]
 
 
 @strawberry.type
@@ -30,7 +38,7 @@ class MondayQuery:
     async def boards(
         self,
         info: Info,
-        ids: list[ID] | None = None,
+        ids: list[ID | None] | None = None,
         limit: int | None = None,
         page: int | None = None,
         board_kind: BoardKind | None = None,
@@ -40,7 +48,7 @@ class MondayQuery:
         size, offset = page_window(limit, page)
         boards = await info.context.services.boards.visible_boards(
             info.context.user,
-            ids=int_ids(ids),
+            ids=numeric_ids.parse_ids(ids),
             state=state_filter(state),
             limit=size,
             offset=offset,
@@ -50,13 +58,13 @@ class MondayQuery:
         return [BoardType(record=b) for b in boards]
 
     @strawberry.field(
-        description="Items by ids (in any state), or without ids the active items of every "
-        "board the caller can read."
+        description="Items by ids (in any state) on boards that are not deleted, or without "
+        "ids the active items of every active board the caller can read."
     )
     async def items(
         self,
         info: Info,
-        ids: list[ID] | None = None,
+        ids: list[ID | None] | None = None,
         limit: int | None = None,
         page: int | None = None,
         newest_first: bool | None = None,
@@ -64,11 +72,12 @@ class MondayQuery:
         size, offset = page_window(limit, page)
         items = await info.context.services.boards.items_page(
             info.context.user,
-            ids=int_ids(ids),
+            ids=numeric_ids.parse_ids(ids),
             state=None if ids is not None else "active",
             order="newest" if newest_first else "id",
             limit=size,
             offset=offset,
+            board_states=_listed_board_states(ids),
         )
         return [ItemType(record=i) for i in items]
 
@@ -90,9 +99,9 @@ class MondayQuery:
         # column_type only helps monday find the column; the column id says it all here
         del column_type
         boards = await info.context.services.boards.visible_boards(
-            info.context.user, ids=int_ids([board_id])
+            info.context.user, ids=numeric_ids.parse_ids([board_id])
         )
-        if not boards:
+        if not boards or boards[0].state == "deleted":
             return []
         size, offset = page_window(limit, page)
         items = await info.context.services.boards.items_by_column_value(
@@ -100,39 +109,45 @@ class MondayQuery:
         )
         return [ItemType(record=i) for i in items]
 
-    @strawberry.field(description="Updates on items the caller can read, newest first.")
+    @strawberry.field(
+        description="Updates on items the caller can read, newest first: by ids on boards "
+        "that are not deleted, or without ids those of active boards."
+    )
     async def updates(
         self,
         info: Info,
-        ids: list[ID] | None = None,
+        ids: list[ID | None] | None = None,
         limit: int | None = None,
         page: int | None = None,
     ) -> list[UpdateType]:
         size, offset = page_window(limit, page)
         updates = await info.context.services.boards.updates(
-            info.context.user, ids=int_ids(ids), limit=size, offset=offset
-        )
+            info.context.user, ids=numeric_ids.parse_ids(ids), limit=size, offset=offset,
+            board_states=_listed_board_states(ids),
+        )  # fmt: skip
         return [UpdateType(record=u) for u in updates]
 
     @strawberry.field(
         description="The account's public tags: account-wide ones and those of public boards."
     )
-    async def tags(self, info: Info, ids: list[ID] | None = None) -> list[TagType]:
-        tags = await info.context.services.boards.public_tags(info.context.user, int_ids(ids))
+    async def tags(self, info: Info, ids: list[ID | None] | None = None) -> list[TagType]:
+        tags = await info.context.services.boards.public_tags(
+            info.context.user, numeric_ids.parse_ids(ids)
+        )
         return [TagType.of(t) for t in tags]
 
     @strawberry.field
     async def users(
         self,
         info: Info,
-        ids: list[ID] | None = None,
+        ids: list[ID | None] | None = None,
         kind: UserKind | None = UserKind.all,
         newest_first: bool | None = None,
         limit: int | None = None,
     ) -> list[UserType]:
         users = await people_store(info).users(
             info.context.user.account_id,
-            ids=int_ids(ids),
+            ids=numeric_ids.parse_ids(ids),
             kind=None if kind in (None, UserKind.all) else kind.value,
             newest_first=bool(newest_first),
             limit=limit if limit and limit > 0 else None,
@@ -140,9 +155,11 @@ class MondayQuery:
         return [UserType(record=u) for u in users]
 
     @strawberry.field
-    async def teams(self, info: Info, ids: list[ID] | None = None) -> list[TeamType]:
+    async def teams(self, info: Info, ids: list[ID | None] | None = None) -> list[TeamType]:
         user = info.context.user
-        teams = await info.context.services.accounts.teams(user.account_id, int_ids(ids))
+        teams = await info.context.services.accounts.teams(
+            user.account_id, numeric_ids.parse_ids(ids)
+        )
         return [TeamType(record=t) for t in teams]
 
     @strawberry.field

@@ -17,7 +17,7 @@ import strawberry
 from strawberry import ID
 from strawberry.scalars import JSON
 
-from server import columnvalues
+from server import columnvalues, numeric_ids
 from server.api.context import Info
 from server.api.monday_import import INGEST_ROLES
 from server.api.monday_v2_people import users_by_id
@@ -37,6 +37,7 @@ from server.api.monday_v2_types import (
 from server.errors import BadUserInput, NotFound, Unauthorized
 from server.imports import cells
 from server.store import directory as directory_store
+from server.store.boards import LastGroup
 from server.store.exports import ExportStore
 from server.store.items import ValueWrite
 from server.store.records import (
@@ -60,10 +61,10 @@ DIRECTORY_TYPES = frozenset({"people", "board_relation", "tags"})
 
 
 def _number(value: ID | None, argument: str) -> int | None:
+    """The id an argument names; None (an unknown id) when it names none."""
     if value is None:
         raise BadUserInput(f"{argument} is required", error_data={argument: None})
-    text = str(value).strip()
-    return int(text) if text.isdigit() else None
+    return numeric_ids.parse_id(str(value))
 
 
 def _name(value: Any, argument: str) -> str:
@@ -74,6 +75,10 @@ def _name(value: Any, argument: str) -> str:
             error_data={argument: value if isinstance(value, str) else None},
         )
     return name
+
+
+def _board_not_found(board_id: object) -> NotFound:
+    return NotFound(f"Board {board_id} not found", error_data={"board_id": str(board_id)})
 
 
 def _unauthorized(board: Board, need: str) -> Unauthorized:
@@ -91,7 +96,7 @@ async def _board(info: Info, board_id: ID | int, roles: frozenset[str], need: st
     if number is not None:
         board = await info.context.services.boards.board_for_user(info.context.user, str(number))
     if board is None or board.id != number or board.state == "deleted":
-        raise NotFound(f"Board {board_id} not found", error_data={"board_id": str(board_id)})
+        raise _board_not_found(board_id)
     if board.role not in roles:
         raise _unauthorized(board, need)
     return board
@@ -192,7 +197,8 @@ def _settings(column_type: ColumnKind, defaults: Any) -> dict[str, Any]:
     labels = settings.get("labels")
     if column_type in (ColumnKind.status, ColumnKind.dropdown):
         if isinstance(labels, dict):  # monday's status form: {"0": "Working on it", ...}
-            indexed = {int(k): v for k, v in labels.items() if str(k).isdigit()}
+            keys = {numeric_ids.parse_id(k): v for k, v in labels.items()}
+            indexed = {k: v for k, v in keys.items() if k is not None}
             labels = [indexed.get(i) for i in range(max(indexed, default=-1) + 1)]
         if isinstance(labels, list):  # monday's dropdown form: [{"id": 1, "name": "A"}, ...]
             labels = [
@@ -204,7 +210,11 @@ def _settings(column_type: ColumnKind, defaults: Any) -> dict[str, Any]:
         settings["labels"] = labels if isinstance(labels, list) else []
     if column_type == ColumnKind.board_relation:
         boards = settings.pop("boardIds", None) or settings.get("board_ids") or []
-        settings["board_ids"] = [int(b) for b in boards if str(b).strip().isdigit()]
+        entries = boards if isinstance(boards, list) else [boards]
+        for entry in entries:
+            if numeric_ids.parse_number(entry) is not None and numeric_ids.parse_id(entry) is None:
+                raise _board_not_found(entry)  # too large to be any board's id
+        settings["board_ids"] = numeric_ids.parse_ids(entries)
     return settings
 
 
@@ -254,9 +264,7 @@ class MondayMutation:
             linked = await boards.visible_boards(info.context.user, ids=settings["board_ids"])
             missing = set(settings["board_ids"]) - {b.id for b in linked}
             if missing:
-                raise NotFound(
-                    f"Board {min(missing)} not found", error_data={"board_id": str(min(missing))}
-                )
+                raise _board_not_found(min(missing))
         if id is not None and (not COLUMN_ID.fullmatch(id) or id == "name"):
             raise BadUserInput(
                 "id must be 1 to 20 lowercase letters, digits or underscores, and not 'name'",
@@ -483,17 +491,17 @@ def _new_group_id() -> str:
 
 async def _close_group(info: Info, board_id: ID, group_id: str, state: str) -> GroupType:
     board = await _board(info, board_id, EDIT_ROLES, "edit")
-    group = await _group(info, board, group_id)
-    boards = info.context.services.boards
-    if not group.record.archived and await boards.live_group_count(board.id) <= 1:
+    await _group(info, board, group_id)
+    try:
+        closed = await info.context.services.boards.close_group(
+            board.id, group_id, state, user_id=info.context.user.id,
+            now=info.context.services.clock.now(),
+        )  # fmt: skip
+    except LastGroup as exc:
         raise BadUserInput(
             "A board keeps at least one group: this is its last one",
             error_data={"group_id": group_id},
-        )
-    closed = await boards.close_group(
-        board.id, group_id, state, user_id=info.context.user.id,
-        now=info.context.services.clock.now(),
-    )  # fmt: skip
+        ) from exc
     if closed is None:  # deleted meanwhile
         raise NotFound(f"Group {group_id!r} not found on board {board.id}")
     return GroupType(record=closed, is_deleted=state == "deleted")

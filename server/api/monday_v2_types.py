@@ -13,6 +13,7 @@ import strawberry
 from strawberry import ID
 from strawberry.scalars import JSON
 
+from server import numeric_ids
 from server.api.context import Info
 from server.api.monday_v2_people import UserType, users_by_id
 from server.store.items import ItemStore, TagRecord, UpdateRecord
@@ -38,11 +39,9 @@ def page_window(limit: int | None, page: int | None) -> tuple[int, int]:
     return size, (max(page or 1, 1) - 1) * size
 
 
-def int_ids(ids: list[ID] | None) -> list[int] | None:
-    """Numeric ids from GraphQL ID strings; ones that are not numbers match nothing."""
-    if ids is None:
-        return None
-    return [int(i) for i in ids if str(i).strip().lstrip("-").isdigit()]
+def wanted_keys(keys: list[str | None] | None) -> set[str] | None:
+    """The column or group ids a `[String]` argument names (nulls ignored); None for all."""
+    return None if keys is None else {key for key in keys if key is not None}
 
 
 def item_store(info: Info) -> ItemStore:
@@ -162,14 +161,15 @@ class GroupType:
     async def items(
         self,
         info: Info,
-        ids: list[ID] | None = None,
+        ids: list[ID | None] | None = None,
         limit: int | None = None,
         page: int | None = None,
     ) -> list[ItemType]:
         size, offset = page_window(limit, page) if limit else (None, 0)
         items = await info.context.services.boards.items_page(
-            info.context.user, ids=int_ids(ids), state="active", board_id=self.record.board_id,
-            group_id=self.record.id, order="position", limit=size, offset=offset,
+            info.context.user, ids=numeric_ids.parse_ids(ids), state="active",
+            board_id=self.record.board_id, group_id=self.record.id, order="position",
+            limit=size, offset=offset,
         )  # fmt: skip
         return [ItemType(record=i) for i in items]
 
@@ -358,13 +358,13 @@ class ItemType:
 
     @strawberry.field
     async def column_values(
-        self, info: Info, ids: list[str] | None = None
+        self, info: Info, ids: list[str | None] | None = None
     ) -> list[ColumnValueType]:
         services = info.context.services
         columns = (await services.boards.columns([self.record.board_id]))[self.record.board_id]
         values = (await services.boards.column_values([self.record.id]))[self.record.id]
         by_column = {v.column_id: v for v in values}
-        wanted = set(ids) if ids is not None else None
+        wanted = wanted_keys(ids)
         return [
             ColumnValueType(column=c, stored=by_column.get(c.id))
             for c in columns
@@ -490,30 +490,31 @@ class BoardType:
         return [UpdateType(record=u) for u in updates]
 
     @strawberry.field
-    async def columns(self, info: Info, ids: list[str] | None = None) -> list[ColumnType]:
+    async def columns(self, info: Info, ids: list[str | None] | None = None) -> list[ColumnType]:
         columns = (await info.context.services.boards.columns([self.record.id]))[self.record.id]
-        wanted = set(ids) if ids is not None else None
+        wanted = wanted_keys(ids)
         return [ColumnType(record=c) for c in columns if wanted is None or c.id in wanted]
 
     @strawberry.field(description="The board's groups, archived ones included.")
-    async def groups(self, info: Info, ids: list[str] | None = None) -> list[GroupType]:
+    async def groups(self, info: Info, ids: list[str | None] | None = None) -> list[GroupType]:
         groups = (await info.context.services.boards.groups([self.record.id]))[self.record.id]
-        wanted = set(ids) if ids is not None else None
+        wanted = wanted_keys(ids)
         return [GroupType(record=g) for g in groups if wanted is None or g.id in wanted]
 
     @strawberry.field
     async def items(
         self,
         info: Info,
-        ids: list[ID] | None = None,
+        ids: list[ID | None] | None = None,
         limit: int | None = None,
         page: int | None = None,
         newest_first: bool | None = None,
     ) -> list[ItemType]:
         size, offset = page_window(limit, page)
         items = await info.context.services.boards.items_page(
-            info.context.user, ids=int_ids(ids), state="active", board_id=self.record.id,
-            order="newest" if newest_first else "position", limit=size, offset=offset,
+            info.context.user, ids=numeric_ids.parse_ids(ids), state="active",
+            board_id=self.record.id, order="newest" if newest_first else "position",
+            limit=size, offset=offset,
         )  # fmt: skip
         return [ItemType(record=i) for i in items]
 

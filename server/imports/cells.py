@@ -23,6 +23,7 @@ from typing import Any, NamedTuple, NoReturn
 
 import email_validator
 
+from server import numeric_ids
 from server.imports import phones
 
 JSON = Any  # a JSON-serialisable value
@@ -250,13 +251,6 @@ def _show_all(texts: Iterable[str]) -> str:
 
 def _field(value: JSON, key: str) -> Any:
     return value.get(key) if isinstance(value, Mapping) else None
-
-
-_ID = re.compile(r"[0-9]{1,18}")
-
-
-def _as_id(text: str) -> int | None:
-    return int(text) if _ID.fullmatch(text) else None
 
 
 def _split_list(cell: str) -> list[str]:
@@ -681,23 +675,21 @@ def _render_timeline(column: Column, value: JSON, directory: Directory) -> str:
 
 
 def _positive_int(setting: Any) -> int:
-    if isinstance(setting, str):
-        setting = _as_id(setting.strip())
-    is_int = isinstance(setting, int) and not isinstance(setting, bool)
-    return setting if is_int and setting > 0 else 0
+    number = numeric_ids.parse_number(setting)
+    return number if number is not None else 0
 
 
 def _resolve_person(directory: Directory, ref: str) -> Person | Team:
     prefix, colon, rest = ref.partition(":")
     kind, rest = prefix.strip().lower(), rest.strip()
     if colon and kind == "user":
-        user_id = _as_id(rest)
+        user_id = numeric_ids.parse_id(rest)
         if user_id is None:
             return _choose_person(ref, directory.users_named(rest), ())
         user = directory.person(user_id)
         return _choose_person(ref, () if user is None else (user,), ())
     if colon and kind == "team":
-        team_id = _as_id(rest)
+        team_id = numeric_ids.parse_id(rest)
         if team_id is None:
             return _choose_person(ref, (), directory.teams_named(rest))
         team = directory.team(team_id)
@@ -942,8 +934,8 @@ def _board_ids(column: Column) -> list[int]:
     boards = column.settings.get("board_ids")
     found: dict[int, None] = {}
     for board in boards if isinstance(boards, list | tuple) else ():
-        board_id = _as_id(board) if isinstance(board, str) else board
-        if isinstance(board_id, int) and not isinstance(board_id, bool):
+        board_id = numeric_ids.parse_id(board)
+        if board_id is not None:
             found[board_id] = None
     return list(found)
 
@@ -956,7 +948,7 @@ def _item_resolver(column: Column, directory: Directory) -> Callable[[str], int]
         if len(boards) == 1:
             return _find_item(directory, boards[0], ref, ref)
         prefix, colon, key = ref.partition(":")
-        board = _as_id(prefix.strip()) if colon else None
+        board = numeric_ids.parse_id(prefix.strip()) if colon else None
         if not boards:
             raise CellError("ITEM_NOT_FOUND", "This column is not connected to any board.")
         if board is None:
@@ -978,7 +970,7 @@ def _item_resolver(column: Column, directory: Directory) -> Callable[[str], int]
 
 def _find_item(directory: Directory, board: int, key: str, ref: str) -> int:
     # An id wins over an item that happens to be named with digits.
-    item_id = _as_id(key)
+    item_id = numeric_ids.parse_id(key)
     if item_id is not None and directory.item_board(item_id) == board:
         return item_id
     named = directory.items_named(board, key)

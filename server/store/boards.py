@@ -26,6 +26,10 @@ Q = sql.queries("boards")
 DEFAULT_GROUP_COLOR = "#579bfc"  # monday's blue, the groups table default
 
 
+class LastGroup(Exception):
+    """Closing this group would leave its board without a live group."""
+
+
 class BoardStore:
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
@@ -113,12 +117,14 @@ class BoardStore:
         order: str = "id",
         limit: int | None = None,
         offset: int = 0,
+        board_states: Sequence[str] | None = None,
     ) -> list[ItemRecord]:
-        """Items the caller may see; `order` is 'id', 'position' (board order) or 'newest'."""
+        """Items the caller may see, of boards in `board_states` (None: any); `order` is 'id',
+        'position' (board order) or 'newest'."""
         rows = await self.pool.fetch(
             Q["items_page"],
             user.account_id, user.id, user.is_admin, ids, state, board_id, group_id, order,
-            limit, offset,
+            limit, offset, board_states,
         )  # fmt: skip
         return [ItemRecord.from_row(row) for row in rows]
 
@@ -151,11 +157,14 @@ class BoardStore:
         item_id: int | None = None,
         limit: int,
         offset: int,
+        board_states: Sequence[str] | None = None,
     ) -> list[UpdateRecord]:
-        """Updates on items the caller may see, newest first."""
+        """Updates on items the caller may see, of boards in `board_states` (None: any),
+        newest first."""
         rows = await self.pool.fetch(
             Q["updates_page"],
             user.account_id, user.id, user.is_admin, ids, board_id, item_id, limit, offset,
+            board_states,
         )  # fmt: skip
         return [UpdateRecord.from_row(row) for row in rows]
 
@@ -241,19 +250,23 @@ class BoardStore:
         row = await self.pool.fetchrow(Q["group_of_board"], board_id, group_id)
         return GroupRecord.from_row(row) if row else None
 
-    async def live_group_count(self, board_id: int) -> int:
-        return int(await self.pool.fetchval(Q["live_group_count"], board_id))
-
     async def close_group(
         self, board_id: int, group_id: str, state: str, *, user_id: int, now: datetime
     ) -> GroupRecord | None:
         """Archive or delete a group with its items, logged as `archive_group`/`delete_group`
-        with the ids of the items it took along; None when there is no such group."""
+        with the ids of the items it took along; None when there is no such group. Raises
+        LastGroup for the board's last live group (neither archived nor deleted)."""
         event = {"archived": "archive_group", "deleted": "delete_group"}[state]
         async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(Q[event], board_id, group_id)
-            if row is None:
+            # two closings of the board's last two live groups would each see the other one
+            # still live: the board's row lock makes the second wait for the first to commit
+            await conn.execute(Q["lock_board"], board_id)
+            group = await conn.fetchrow(Q["group_of_board"], board_id, group_id)
+            if group is None:
                 return None
+            if not group["archived"] and await conn.fetchval(Q["live_group_count"], board_id) <= 1:
+                raise LastGroup(group_id)
+            row = await fetch_one(conn, Q[event], board_id, group_id)
             items = await conn.fetch(Q["set_group_items_state"], board_id, group_id, state, now)
             data = {"group_id": group_id, "group_title": row["title"],
                     "pulse_ids": [item["id"] for item in items]}  # fmt: skip

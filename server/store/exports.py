@@ -16,12 +16,15 @@ Q = sql.queries("exports")
 
 @dataclass(frozen=True, kw_only=True)
 class RecordFilter:
-    """Which records an export writes; an empty tuple or None leaves that criterion out."""
+    """Which records an export writes; None, or an empty tuple but for assignee_ids, leaves
+    that criterion out."""
 
     list_ids: tuple[str, ...] = ()
     list_titles: tuple[str, ...] = ()  # matched ignoring case
     tag_names: tuple[str, ...] = ()  # matched ignoring case; a record needs any one of them
-    assignee_ids: tuple[int, ...] = ()  # a record needs any one of them
+    # a record needs any one of them; empty when every id asked for was too large to be a
+    # user's, so no record matches
+    assignee_ids: tuple[int, ...] | None = None
     done: bool | None = None
     due_from: datetime | None = None  # inclusive
     due_to: datetime | None = None  # inclusive
@@ -32,7 +35,7 @@ class RecordFilter:
             list(self.list_ids) or None,
             [title.lower() for title in self.list_titles] or None,
             [name.lower() for name in self.tag_names] or None,
-            list(self.assignee_ids) or None,
+            None if self.assignee_ids is None else list(self.assignee_ids),
             self.done,
             self.due_from,
             self.due_to,
