@@ -8,14 +8,19 @@ child process judges URL expiry by the same clock at once.
 from __future__ import annotations
 
 import ctypes
+import math
 import multiprocessing
 import time
 from datetime import UTC, datetime
 
 from server import sql
 from server.db import Pool
+from server.errors import BadUserInput
 
 Q = sql.queries("clock")
+# The latest the clock may show: a year short of the end of Python's datetimes, so that the
+# expiry times counted from it (a day at most) stay representable.
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class Clock:
@@ -45,7 +50,18 @@ async def refresh(clock: Clock, pool: Pool) -> None:
 
 
 async def advance(clock: Clock, pool: Pool, seconds: float) -> None:
-    clock.offset_seconds = float(await pool.fetchval(Q["advance"], seconds))
+    """Move the clock `seconds` forward; BadUserInput if that is not a finite step forward
+    or would take it past LATEST."""
+    if not math.isfinite(seconds) or seconds < 0:
+        raise BadUserInput(f"advance_seconds must be a finite number >= 0, not {seconds}")
+    # the bound is checked in the update itself, against the offset another process may have set
+    headroom = LATEST.timestamp() - time.time()
+    offset = await pool.fetchval(Q["advance"], seconds, headroom)
+    if offset is None:
+        raise BadUserInput(
+            f"advance_seconds {seconds:g} would move the clock past {LATEST.date().isoformat()}"
+        )
+    clock.offset_seconds = float(offset)
 
 
 async def reset(clock: Clock, pool: Pool) -> None:

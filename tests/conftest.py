@@ -41,7 +41,9 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(data_dir: Path, *, extra_env: dict[str, str] | None = None) -> ServerProcess:
+def start_server(
+    data_dir: Path, *, extra_env: dict[str, str] | None = None, fixture: Path = DEMO_FIXTURE
+) -> ServerProcess:
     """Start `python -m server` as a client would, and wait until /healthz says ok."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "S3_ENDPOINT_URL")}
@@ -52,7 +54,7 @@ def start_server(data_dir: Path, *, extra_env: dict[str, str] | None = None) -> 
             [
                 sys.executable, "-m", "server", "--port", str(port),
                 "--admin-token", ADMIN_TOKEN, "--data-dir", str(data_dir),
-                "--fixture", str(DEMO_FIXTURE),
+                "--fixture", str(fixture),
             ],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip

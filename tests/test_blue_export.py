@@ -275,6 +275,7 @@ async def test_a_bad_filter_is_refused_before_the_export_starts(api: Api) -> Non
 
 
 EMPTY_COPY = {
+    "accounts": PIPELINE["accounts"],  # the one key a fixture must have (CONTRACT §4)
     "boards": [
         {
             **PIPELINE["boards"][0],

@@ -55,12 +55,14 @@ def url(pair: tuple[ServerProcess, ServerProcess], api: Api) -> str:
 
 
 @contextlib.asynccontextmanager
-async def raw_socket(url: str, protocol: str) -> AsyncIterator[AsyncWebSocketSession]:
-    """A websocket on which nothing has been sent yet."""
+async def raw_socket(
+    url: str, protocol: str, headers: dict[str, str] | None = None
+) -> AsyncIterator[AsyncWebSocketSession]:
+    """A websocket on which nothing has been sent yet (`headers` go with the upgrade request)."""
     ws: AsyncWebSocketSession
     async with (
         httpx.AsyncClient(base_url=url) as client,
-        aconnect_ws("/graphql", client, subprotocols=[protocol]) as ws,
+        aconnect_ws("/graphql", client, subprotocols=[protocol], headers=headers or {}) as ws,
     ):
         yield ws
 
@@ -106,6 +108,37 @@ async def test_connection_init_with_a_bad_or_no_token_is_closed_4403(
     async with raw_socket(url, TRANSPORT_WS) as ws:
         await ws.send_json({"type": "connection_init", "payload": payload})
         assert await closed_with(ws) == 4403
+
+
+# graphql-transport-ws makes the payload optional and nullable; graphql-ws leaves it out too
+NO_PAYLOAD = [{"type": "connection_init"}, {"type": "connection_init", "payload": None}]
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+@pytest.mark.parametrize("init", NO_PAYLOAD, ids=["left out", "null"])
+async def test_connection_init_without_a_payload_is_refused_as_unauthenticated(
+    url: str, protocol: str, init: dict[str, Any]
+) -> None:
+    async with raw_socket(url, protocol) as ws:
+        await ws.send_json(init)
+        if protocol == TRANSPORT_WS:
+            assert await closed_with(ws) == 4403
+        else:
+            refused = await ws.receive_json(timeout=CLOSE_TIMEOUT)
+            assert refused["type"] == "connection_error", refused
+            assert refused["payload"] == {"message": "Not Authenticated"}, refused
+            assert await closed_with(ws) == 1011
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+@pytest.mark.parametrize("init", NO_PAYLOAD, ids=["left out", "null"])
+async def test_connection_init_without_a_payload_authenticates_by_the_upgrade_headers(
+    url: str, protocol: str, init: dict[str, Any]
+) -> None:
+    async with raw_socket(url, protocol, headers={"Authorization": "tok-ada"}) as ws:
+        await ws.send_json(init)
+        ack = await ws.receive_json(timeout=CLOSE_TIMEOUT)
+        assert ack["type"] == "connection_ack", ack
 
 
 async def test_duplicate_subscription_id_is_closed_4409(url: str) -> None:

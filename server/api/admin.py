@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server import clock, events, faults, fixtures
-from server.errors import AppError
+from server.errors import AppError, StorageError
 from server.services import Services
 from server.store.exports import ExportStore
 
@@ -36,7 +36,9 @@ def admin_routes(services: Services) -> list[Route]:
             try:
                 result: Response = await handler(request)
             except AppError as exc:
-                return _json({"error": exc.message, "code": exc.code}, status_code=400)
+                # the caller's mistake unless the error says it is the server's
+                status = exc.status_code if exc.status_code >= 500 else 400
+                return _json({"error": exc.message, "code": exc.code}, status_code=status)
             return result
 
         return endpoint
@@ -53,13 +55,23 @@ def admin_routes(services: Services) -> list[Route]:
         return data
 
     async def reset(request: Request) -> Response:
-        await fixtures.reset(services.pool)
-        await services.storage.delete_all()
+        path = services.settings.fixture
+        try:
+            await fixtures.reset(services.pool, path, services.storage.delete_all)
+        except fixtures.InvalidFixture as exc:
+            # the start fixture was changed since the server started: the server's fault
+            raise AppError(
+                f"start fixture {path}: {exc.message}; nothing was reset",
+                code="INVALID_START_FIXTURE",
+                status_code=500,
+            ) from exc
+        except StorageError as exc:
+            raise AppError(
+                f"{exc.message}: the data was left as it was, some stored files may be gone",
+                code=exc.code,
+                status_code=503,
+            ) from exc
         await clock.reset(services.clock, services.pool)
-        if services.settings.fixture is not None:
-            await fixtures.load_fixture(
-                services.pool, fixtures.read_fixture(services.settings.fixture)
-            )
         return _json({"ok": True})
 
     async def load_fixture(request: Request) -> Response:
@@ -68,10 +80,12 @@ def admin_routes(services: Services) -> list[Route]:
 
     async def move_clock(request: Request) -> Response:
         data = await body(request)
-        if data.get("reset"):
+        seconds = data.get("advance_seconds")
+        if data.get("reset") is True:
             await clock.reset(services.clock, services.pool)
-        elif isinstance(data.get("advance_seconds"), int | float):
-            await clock.advance(services.clock, services.pool, float(data["advance_seconds"]))
+        # a JSON true is no number of seconds, though Python counts bool as an int
+        elif isinstance(seconds, int | float) and not isinstance(seconds, bool):
+            await clock.advance(services.clock, services.pool, float(seconds))
         else:
             raise AppError(
                 'expected {"advance_seconds": N} or {"reset": true}', code="BAD_USER_INPUT"

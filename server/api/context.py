@@ -28,7 +28,8 @@ class Context:
     request_id: str
     api_version: str
     user_or_none: User | None = None
-    connection_params: dict[str, Any] = field(default_factory=dict)
+    # a websocket's connection_init payload; the legacy graphql-ws handler sets None for none
+    connection_params: dict[str, Any] | None = field(default_factory=dict)
 
     @property
     def user(self) -> User:

@@ -19,6 +19,10 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
@@ -94,7 +98,18 @@ class _OpenSocket:
     headers: dict[str, str]
 
 
+class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        # graphql-transport-ws allows `"payload": null`, which strawberry refuses with 4400:
+        # it is no payload, so the connection authenticates by its headers alone
+        if message.get("payload", {}) is None:
+            message = {"type": message["type"], "payload": {}}
+        await super().handle_connection_init(message)
+
+
 class GraphQLView(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = _TransportWSHandler
+
     def __init__(self, services: Services, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.services = services
@@ -192,7 +207,8 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         headers: dict[str, str] = dict(context.request.headers)
-        headers.update({k: v for k, v in context.connection_params.items() if isinstance(v, str)})
+        params = context.connection_params or {}
+        headers.update({k: v for k, v in params.items() if isinstance(v, str)})
         user = await auth.authenticate(self.services, headers)
         if user is None:
             raise ConnectionRejectionError({"message": "Not Authenticated"})
