@@ -163,6 +163,18 @@ async def test_create_column_reads_monday_label_defaults_and_refuses_bad_ids(api
     assert error_of(response)["code"] == "NOT_FOUND"
 
 
+async def test_create_column_refuses_a_label_index_past_the_bound(api: Api) -> None:
+    board = await create_board(api)
+    for labels in ({"9999999999": "x"}, {"0": "A", "1001": "B"}):
+        response = await api.post(
+            f'mutation($d: JSON) {{ create_column(board_id: {board}, title: "S", '
+            "column_type: status, defaults: $d) { id } }",
+            {"d": json.dumps({"labels": labels})},
+        )
+        assert error_of(response)["code"] == "BAD_USER_INPUT", labels
+    await create_column(api, board, "Wide", "status", {"labels": {"1000": "Last"}})
+
+
 async def test_create_group_as_documented_puts_a_new_group_on_top(api: Api) -> None:
     data = await api.gql(
         'mutation { create_group (board_id: 100, group_name: "new group") { id title archived } }'

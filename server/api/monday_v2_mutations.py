@@ -191,6 +191,20 @@ async def _change(
     return ItemType(record=changed)
 
 
+# The labels are kept as a list by index, so an index sets the list's length: without a
+# bound, {"labels": {"9999999999": "x"}} would allocate billions of entries.
+MAX_LABEL_INDEX = 1000
+
+
+def _check_label_indexes(indexed: dict[int, Any]) -> None:
+    too_large = [index for index in indexed if index > MAX_LABEL_INDEX]
+    if too_large:
+        raise BadUserInput(
+            f"Label index {min(too_large)} is out of range: indexes go from 0 to {MAX_LABEL_INDEX}",
+            error_data={"label_index": str(min(too_large))},
+        )
+
+
 def _settings(column_type: ColumnKind, defaults: Any) -> dict[str, Any]:
     """Column settings from monday's `defaults` JSON, in the shape the board model keeps."""
     settings = columnvalues.decode_object(defaults, "defaults")
@@ -199,6 +213,7 @@ def _settings(column_type: ColumnKind, defaults: Any) -> dict[str, Any]:
         if isinstance(labels, dict):  # monday's status form: {"0": "Working on it", ...}
             keys = {numeric_ids.parse_id(k): v for k, v in labels.items()}
             indexed = {k: v for k, v in keys.items() if k is not None}
+            _check_label_indexes(indexed)
             labels = [indexed.get(i) for i in range(max(indexed, default=-1) + 1)]
         if isinstance(labels, list):  # monday's dropdown form: [{"id": 1, "name": "A"}, ...]
             labels = [
