@@ -10,13 +10,16 @@ from __future__ import annotations
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from server import storage
+from server.api.admin import admin_routes
 from server.settings import DEFAULT_REGION, EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET_KEY
 from tests.conftest import DEMO_FIXTURE, Api, ServerProcess, shared_s3, start_server, stop_server
 from tests.v2 import create_item
@@ -310,3 +313,55 @@ async def test_a_reset_whose_storage_fails_is_a_503_and_leaves_the_data_as_it_wa
     assert await board_names(reset_api) == {"Leads", "Roadmap", "Extra"}
     assert (await reset_api.admin("POST", "/__admin/reset")).status_code == 200
     assert await board_names(reset_api) == {"Leads", "Roadmap"}
+
+
+# Who sees the admin API: only callers with the token, whatever the method or path
+
+# (method, path) of calls that name an admin path the wrong way: a method the path does not
+# take, a trailing slash, a path that does not exist
+MISCALLS = [
+    ("GET", "/__admin/reset"),
+    ("PUT", "/__admin/faults"),
+    ("POST", "/__admin/outbox"),
+    ("DELETE", "/__admin/jobs/00000000-0000-0000-0000-000000000000"),
+    ("GET", "/__admin/outbox/"),
+    ("POST", "/__admin/reset/"),
+    ("GET", "/__admin/nothing"),
+    ("GET", "/__admin/"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), MISCALLS)
+async def test_without_the_admin_token_every_admin_path_is_a_404(
+    api: Api, method: str, path: str
+) -> None:
+    for headers in ({}, {"X-Admin-Token": "wrong"}):
+        response = await api.client.request(method, path, headers=headers)
+        assert response.status_code == 404, (headers, response.status_code, response.text)
+
+
+@pytest.mark.parametrize(("method", "path"), MISCALLS)
+async def test_a_server_without_an_admin_token_answers_404_on_every_admin_path(
+    method: str, path: str
+) -> None:
+    # the routes read only the settings until a call gets past the token check
+    services: Any = SimpleNamespace(settings=SimpleNamespace(admin_token=None))
+    app = Starlette(routes=admin_routes(services))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://admin.test") as client:
+        for headers in ({}, {"X-Admin-Token": ""}, {"X-Admin-Token": "anything"}):
+            response = await client.request(method, path, headers=headers)
+            assert response.status_code == 404, (headers, response.status_code, response.text)
+
+
+async def test_with_the_admin_token_a_method_a_path_does_not_take_is_a_405(api: Api) -> None:
+    response = await api.admin("GET", "/__admin/reset")
+    assert response.status_code == 405, response.text
+    assert response.headers["allow"] == "POST"
+    assert response.json()["code"] == "METHOD_NOT_ALLOWED"
+    response = await api.admin("PUT", "/__admin/faults")
+    assert response.status_code == 405, response.text
+    assert response.headers["allow"] == "DELETE, POST"
+    assert (await api.admin("GET", "/__admin/nothing")).status_code == 404
+    assert (await api.admin("GET", "/__admin/outbox")).status_code == 200
+    assert (await api.admin("DELETE", "/__admin/faults")).status_code == 200

@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from server import clock, events, faults, fixtures
 from server.errors import AppError, StorageError
 from server.services import Services
 from server.store.exports import ExportStore
 
+Handler = Callable[[Request], Awaitable[Response]]
 
-def _json(body: Any, status_code: int = 200) -> Response:
+
+def _json(body: Any, status_code: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     return Response(
-        orjson.dumps(body, default=str), status_code=status_code, media_type="application/json"
+        orjson.dumps(body, default=str),
+        status_code=status_code,
+        headers=headers,
+        media_type="application/json",
     )
 
 
@@ -29,10 +36,24 @@ def admin_routes(services: Services) -> list[Route]:
         given = request.headers.get("x-admin-token", "")
         return token is not None and hmac.compare_digest(given.encode(), token.encode())
 
-    def guarded(handler: Any) -> Any:
+    def guarded(handlers: Mapping[str, Handler]) -> Handler:
+        """One path's endpoint: its handler by method. Without the token every method of
+        every admin path is a 404, so nothing tells a caller that the admin API exists."""
+
         async def endpoint(request: Request) -> Response:
             if not allowed(request):
                 return JSONResponse({"detail": "Not Found"}, status_code=404)
+            method = "GET" if request.method == "HEAD" else request.method
+            handler = handlers.get(method)
+            if handler is None:
+                if not handlers:  # the catch-all: no such admin path
+                    return _json({"error": "no such admin call"}, status_code=404)
+                allow = ", ".join(sorted(handlers))
+                return _json(
+                    {"error": f"{request.url.path} takes {allow}", "code": "METHOD_NOT_ALLOWED"},
+                    status_code=405,
+                    headers={"Allow": allow},
+                )
             try:
                 result: Response = await handler(request)
             except AppError as exc:
@@ -130,13 +151,31 @@ def admin_routes(services: Services) -> list[Route]:
         await faults.clear(services.pool)
         return _json({"ok": True})
 
+    calls: dict[str, dict[str, Handler]] = {
+        "/__admin/faults": {"POST": add_fault, "DELETE": clear_faults},
+        "/__admin/reset": {"POST": reset},
+        "/__admin/fixture": {"POST": load_fixture},
+        "/__admin/clock": {"POST": move_clock},
+        "/__admin/revoke": {"POST": revoke},
+        "/__admin/jobs/{job_id}": {"GET": job},
+        "/__admin/outbox": {"GET": outbox},
+    }
+    # Every method reaches the endpoint (which checks the token first): a route limited to
+    # its methods would answer another one with 405 before it. The last route takes any
+    # other admin path, which Starlette would otherwise redirect (a trailing slash) with 307.
     return [
-        Route("/__admin/faults", guarded(add_fault), methods=["POST"]),
-        Route("/__admin/faults", guarded(clear_faults), methods=["DELETE"]),
-        Route("/__admin/reset", guarded(reset), methods=["POST"]),
-        Route("/__admin/fixture", guarded(load_fixture), methods=["POST"]),
-        Route("/__admin/clock", guarded(move_clock), methods=["POST"]),
-        Route("/__admin/revoke", guarded(revoke), methods=["POST"]),
-        Route("/__admin/jobs/{job_id}", guarded(job), methods=["GET"]),
-        Route("/__admin/outbox", guarded(outbox), methods=["GET"]),
+        *(Route(path, _AnyMethod(guarded(handlers))) for path, handlers in calls.items()),
+        Route("/__admin/{rest:path}", _AnyMethod(guarded({}))),
     ]
+
+
+class _AnyMethod:
+    """An endpoint as an ASGI app, so that its route takes every method (Starlette limits a
+    function endpoint's route to GET unless given its methods)."""
+
+    def __init__(self, handle: Handler) -> None:
+        self.handle = handle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.handle(Request(scope, receive))
+        await response(scope, receive, send)
