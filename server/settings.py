@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import platformdirs
 
@@ -53,31 +55,67 @@ def default_data_dir() -> Path:
 def load_settings(
     argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
 ) -> Settings:
-    """Build the settings from command-line flags, each falling back to its environment variable."""
-    env = os.environ if env is None else env
+    """Build the settings from command-line flags, each falling back to its environment
+    variable (unset or empty: the default). A malformed variable is a usage error naming it,
+    unless its flag is given."""
+    environ: Mapping[str, str] = os.environ if env is None else env
     parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
-    parser.add_argument("--host", default=env.get("HOST", DEFAULT_HOST))
-    parser.add_argument("--port", type=int, default=int(env.get("PORT", DEFAULT_PORT)))
-    parser.add_argument("--fixture", default=env.get("FIXTURE"))
-    parser.add_argument("--admin-token", default=env.get("ADMIN_TOKEN"))
-    parser.add_argument("--data-dir", default=env.get("DATA_DIR"))
+    parser.add_argument("--host", default=environ.get("HOST", DEFAULT_HOST))
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--fixture", default=environ.get("FIXTURE"))
+    parser.add_argument("--admin-token", default=environ.get("ADMIN_TOKEN"))
+    parser.add_argument("--data-dir", default=environ.get("DATA_DIR"))
     args = parser.parse_args(argv)
+
+    def number(name: str, default: _N, convert: Callable[[str], _N], expected: str) -> _N:
+        """The variable `name` read by `convert`, which raises ValueError unless it is
+        `expected`."""
+        text = environ.get(name)
+        if not text:
+            return default
+        try:
+            return convert(text)
+        except ValueError:
+            parser.error(f"{name}={text!r}: expected {expected}")
+
+    seconds = "a number of seconds above 0"
     return Settings(
         host=args.host,
-        port=args.port,
+        port=args.port
+        if args.port is not None
+        else number("PORT", DEFAULT_PORT, _port, "a port number (0 to 65535)"),
         fixture=Path(args.fixture) if args.fixture else None,
         admin_token=args.admin_token or None,
         data_dir=Path(args.data_dir) if args.data_dir else default_data_dir(),
-        database_url=env.get("DATABASE_URL") or None,
-        s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
-        s3_public_endpoint_url=env.get("S3_PUBLIC_ENDPOINT_URL") or None,
-        s3_bucket=env.get("S3_BUCKET") or DEFAULT_BUCKET,
-        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID") or EMBEDDED_ACCESS_KEY,
-        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or EMBEDDED_SECRET_KEY,
-        aws_region=env.get("AWS_REGION") or DEFAULT_REGION,
-        job_lease_seconds=float(env.get("JOB_LEASE_SECONDS") or DEFAULT_JOB_LEASE),
-        ws_init_timeout_seconds=float(
-            env.get("WS_INIT_TIMEOUT_SECONDS") or DEFAULT_WS_INIT_TIMEOUT
+        database_url=environ.get("DATABASE_URL") or None,
+        s3_endpoint_url=environ.get("S3_ENDPOINT_URL") or None,
+        s3_public_endpoint_url=environ.get("S3_PUBLIC_ENDPOINT_URL") or None,
+        s3_bucket=environ.get("S3_BUCKET") or DEFAULT_BUCKET,
+        aws_access_key_id=environ.get("AWS_ACCESS_KEY_ID") or EMBEDDED_ACCESS_KEY,
+        aws_secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY") or EMBEDDED_SECRET_KEY,
+        aws_region=environ.get("AWS_REGION") or DEFAULT_REGION,
+        job_lease_seconds=number("JOB_LEASE_SECONDS", DEFAULT_JOB_LEASE, _seconds, seconds),
+        ws_init_timeout_seconds=number(
+            "WS_INIT_TIMEOUT_SECONDS", DEFAULT_WS_INIT_TIMEOUT, _seconds, seconds
         ),
-        parse_workers=max(1, int(env.get("PARSE_WORKERS") or DEFAULT_PARSE_WORKERS)),
+        parse_workers=max(
+            1, number("PARSE_WORKERS", DEFAULT_PARSE_WORKERS, int, "a number of processes")
+        ),
     )
+
+
+_N = TypeVar("_N", int, float)
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(text)
+    return port
+
+
+def _seconds(text: str) -> float:
+    seconds = float(text)
+    if not (math.isfinite(seconds) and seconds > 0):  # 0 would make the heartbeat spin
+        raise ValueError(text)
+    return seconds
