@@ -182,6 +182,17 @@ async def test_group_defaults_to_the_board_top_group(
     assert (await board_items(api))["Grace Hopper"]["group"] == "topics"
 
 
+async def test_group_defaults_to_the_top_group_that_is_still_open(
+    server: ServerProcess, api: Api, tmp_path: Path
+) -> None:
+    # board 100's groups: topics, then closed; with topics archived the top group is closed
+    await api.gql('mutation { archive_group(board_id: "100", group_id: "topics") { id } }')
+    leads = write(tmp_path / "leads.csv", LEADS)
+    run = await cli(server, tmp_path, "import", str(leads), "--board", "100", "-q")
+    assert run.returncode == 0, run
+    assert (await board_items(api))["Grace Hopper"]["group"] == "closed"
+
+
 async def test_template_downloads_the_workspace_template(
     server: ServerProcess, api: Api, tmp_path: Path
 ) -> None:

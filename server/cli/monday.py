@@ -20,7 +20,8 @@ STATUS_QUERY = (
     + STATUS_FIELDS
     + " } } }"
 )
-GROUPS_QUERY = "query($b: [ID!]) { boards(ids: $b) { id groups { id } } }"
+# a board's groups include its archived (and deleted) ones, in board order
+GROUPS_QUERY = "query($b: [ID!]) { boards(ids: $b) { id groups { id archived deleted } } }"
 
 # The optional arguments of ingest_items/backfill_items and their GraphQL types; a caller
 # passes them by these names, as the API spells them.
@@ -127,11 +128,12 @@ def run_import(
 
 
 def first_group(client: Client, board_id: str, *, token: str | None = None) -> str:
-    """The id of the board's top group, where monday puts new items when none is named."""
+    """The id of the board's top group (its first one neither archived nor deleted), where
+    monday puts new items when none is named."""
     boards = client.execute(GROUPS_QUERY, {"b": [str(board_id)]}, token=token)["boards"]
     if not boards:
         raise ClientError("NOT_FOUND", f"Board {board_id} not found")
-    groups = boards[0]["groups"]
+    groups = [g for g in boards[0]["groups"] if not g.get("archived") and not g.get("deleted")]
     if not groups:
-        raise ClientError("NOT_FOUND", f"Board {board_id} has no group")
+        raise ClientError("NOT_FOUND", f"Board {board_id} has no open group")
     return str(groups[0]["id"])
