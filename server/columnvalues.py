@@ -4,12 +4,15 @@ Each documented JSON format is rewritten as the CSV cell an import of the same v
 hold and parsed by `cells.parse_cell`, so validation, the stored `value` and the `text` are
 the import's own and the two ways in cannot drift apart. Structured formats go through
 `cells.render_csv`, the export's writer of CSV cells. A plain string is read as a CSV cell.
-`""`, `{}` and null clear the column. One check is the mutations' own: monday documents
-long text values of up to 2000 characters for them, and none for its file imports.
+`""`, `{}` and null clear the column. Two checks are the mutations' own: monday documents
+long text values of up to 2000 characters for them, and none for its file imports; and an
+object without a key its format cannot do without (a "time" without its "date") is refused
+by name, where the CSV cell would have a hole. Date objects name the field that is wrong.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -165,6 +168,34 @@ def _long_text(column: cells.Column, value: Any, directory: cells.Directory) -> 
 Shape = Callable[[dict[str, Any]], Any]
 
 
+@dataclasses.dataclass(frozen=True)
+class _Needs:
+    """The keys a structured value cannot do without once it sets any key (a "time" without
+    its "date"): refused with the import's `reason` for the type and monday's `example`,
+    rather than rendered into a CSV cell with a hole in it."""
+
+    keys: tuple[str, ...]
+    reason: str
+    example: str
+
+
+_NEEDS = {  # by column type
+    "date": _Needs(("date",), "INVALID_DATE", '{"date": "2019-06-03", "time": "13:25:00"}'),
+    "timeline": _Needs(
+        ("from", "to"), "INVALID_TIMELINE", '{"from": "2019-06-03", "to": "2019-06-07"}'
+    ),
+    "phone": _Needs(
+        ("phone",), "INVALID_PHONE", '{"phone": "11231234567", "countryShortName": "US"}'
+    ),
+    "email": _Needs(
+        ("email",), "INVALID_EMAIL", '{"email": "someone@example.com", "text": "my email"}'
+    ),
+    "link": _Needs(
+        ("url",), "INVALID_URL", '{"url": "http://monday.com", "text": "go to monday!"}'
+    ),
+}
+
+
 def _rendered(*keys: str, shape: Shape, fallback: Shape | None = None) -> Convert:
     """A converter for a structured format; `fallback` reshapes a value the import refuses
     into a second reading of the same format, tried once."""
@@ -175,6 +206,17 @@ def _rendered(*keys: str, shape: Shape, fallback: Shape | None = None) -> Conver
             return _parse(column, value, directory)
         if all(is_empty(found.get(key)) for key in keys):
             return None
+        needs = _NEEDS.get(column.type)
+        missing = [key for key in needs.keys if is_empty(found.get(key))] if needs else []
+        if needs and missing:
+            named = " and ".join(f'"{key}"' for key in missing)
+            raise _refused(
+                column,
+                value,
+                f"Column {column.id!r} ({column.type}) needs {named} in its value, such as"
+                f" {needs.example}.",
+                reason=needs.reason,
+            )
         candidate = shape(found)
         try:
             return _parse(column, cells.render_csv(column, candidate, directory), directory)
@@ -261,6 +303,32 @@ def _linked_items(found: Mapping[str, Any]) -> dict[str, Any]:
             raise cells.CellError("INVALID_ITEM", f"{_shown(entry)} is not an item id.")
         shaped.append({"linkedPulseId": item_id})
     return {"linkedPulseIds": shaped}
+
+
+_date_and_time = _rendered("date", "time", shape=lambda f: _strings(f, "date", "time"))
+
+
+def _date(column: cells.Column, value: Any, directory: cells.Directory) -> cells.Cell | None:
+    try:
+        return _date_and_time(column, value, directory)
+    except cells.CellError as exc:
+        found = _object(column, value, ("date", "time"))
+        if found is None:  # a plain string is a CSV cell: the import's message says it
+            raise
+        # the import reads date and time as one cell: say which of the two fields is wrong
+        try:
+            _parse(column, _plain(found["date"]), directory)
+        except cells.CellError:
+            raise cells.CellError(
+                "INVALID_DATE",
+                f"'{_shown(found['date'])}' is not a valid date; expected YYYY-MM-DD such as"
+                " 2019-06-03.",
+            ) from exc
+        raise cells.CellError(
+            "INVALID_DATE",
+            f"'{_shown(found.get('time'))}' is not a valid time; expected HH:MM:SS (UTC) such"
+            " as 13:25:00.",
+        ) from exc
 
 
 def _checkbox(column: cells.Column, value: Any, directory: cells.Directory) -> cells.Cell | None:
@@ -381,7 +449,7 @@ _CONVERTERS: dict[str, Convert] = {
     "long_text": _long_text,
     "status": _status,
     "dropdown": _dropdown,
-    "date": _rendered("date", "time", shape=lambda f: _strings(f, "date", "time")),
+    "date": _date,
     "timeline": _rendered("from", "to", shape=lambda f: _strings(f, "from", "to")),
     "phone": _rendered("phone", "countryShortName", shape=_phone, fallback=_international),
     "email": _rendered("email", "text", shape=lambda f: _strings(f, "email", "text")),

@@ -376,7 +376,9 @@ async def _load_values(conn: Connection, board: dict[str, Any], loaded: _LoadedB
         for board_id in map(numeric_ids.parse_id, column.settings["board_ids"])
         if board_id is not None
     ]
-    directory = await directory_store.load_directory(conn, loaded.account_id, [loaded.id, *targets])
+    directory = await directory_store.load_directory(
+        conn, loaded.account_id, [loaded.id, *targets], board_id=loaded.id
+    )
     for item, item_id in zip(items, loaded.item_ids, strict=True):
         label = f"item {item['name']!r}" if item.get("name") else f"item {item_id}"
         values: dict[str, tuple[Any, str]] = {}

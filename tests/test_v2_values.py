@@ -186,3 +186,35 @@ async def test_long_text_takes_up_to_2000_characters_as_documented(api: Api) -> 
     )
     assert error_of(response)["code"] == "ColumnValueException"
     assert (await values_of(api, item))["long_text"][0] == "x" * 2000
+
+
+async def test_invalid_dates_are_refused_with_a_message_naming_what_is_wrong(api: Api) -> None:
+    expected = {
+        '{"date": "2026-13-01"}': "'2026-13-01' is not a valid date; expected YYYY-MM-DD such"
+        " as 2019-06-03.",
+        '{"date": "x", "time": "10:00:00"}': "'x' is not a valid date; expected YYYY-MM-DD"
+        " such as 2019-06-03.",
+        '{"date": "2026-01-01", "time": "25:00"}': "'25:00' is not a valid time; expected"
+        " HH:MM:SS (UTC) such as 13:25:00.",
+        '{"time": "10:00"}': "Column 'date' (date) needs \"date\" in its value, such as"
+        ' {"date": "2019-06-03", "time": "13:25:00"}.',
+        '{"date": null, "time": "10:00"}': "Column 'date' (date) needs \"date\" in its value,"
+        ' such as {"date": "2019-06-03", "time": "13:25:00"}.',
+    }
+    for value, message in expected.items():
+        error = error_of(await change_value(api, "100", "1000", "date", json.loads(value)))
+        assert (error["message"], error["error_data"]["reason"]) == (message, "INVALID_DATE")
+        assert "None" not in error["message"]
+    # a timeline, a phone, an email and a link without their main field say so the same way
+    board = await create_board(api)
+    for column_type, value, needs in (
+        ("timeline", {"from": "2026-01-01"}, '"to"'),
+        ("phone", {"countryShortName": "US"}, '"phone"'),
+        ("email", {"text": "me"}, '"email"'),
+        ("link", {"text": "go"}, '"url"'),
+    ):
+        column = await create_column(api, board, column_type.title(), column_type)
+        item = await create_item(api, board, column_type)
+        error = error_of(await change_value(api, board, item, column, value))
+        assert error["message"].startswith(f"Column {column!r} ({column_type}) needs {needs}")
+    assert "date" not in await values_of(api, "1000")

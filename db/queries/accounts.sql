@@ -39,4 +39,10 @@ WITH revoked AS (UPDATE users SET token_hash = NULL WHERE token_hash = $1 RETURN
 SELECT id, pg_notify($2, id::text) FROM revoked
 
 -- name: directory_tags
-SELECT id, name FROM tags WHERE account_id = $1 ORDER BY id
+-- The tags a board's values may hold: the account-wide ones and the board's own, never another
+-- board's private tags ($2 NULL: every tag of the account, to read stored values). The board's
+-- own come last, so that a name both have resolves to the board's tag, as monday's private
+-- boards keep tags of their own.
+SELECT id, name FROM tags
+WHERE account_id = $1 AND ($2::bigint IS NULL OR board_id IS NULL OR board_id = $2)
+ORDER BY board_id IS NOT NULL, id

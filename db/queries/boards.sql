@@ -65,7 +65,24 @@ WHERE board_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3
 SELECT u.id FROM item_assignees a JOIN users u ON u.id = a.user_id WHERE a.item_id = $1 ORDER BY u.id
 
 -- name: tags_of_item
-SELECT t.id, t.name, t.color FROM item_tags it JOIN tags t ON t.id = it.tag_id WHERE it.item_id = $1 ORDER BY t.name
+-- The tags of Blue's record (item_tags) and those the item's tags columns hold,
+-- {"tag_ids": [...]} in its value document: read there rather than copied into item_tags
+-- on every write, which the import's COPY of whole documents would have to do too. A value
+-- shows only tags its board may use (account-wide ones and the board's own); an id that is
+-- no bigint matches nothing instead of failing the cast.
+SELECT t.id, t.name, t.color FROM item_tags it JOIN tags t ON t.id = it.tag_id WHERE it.item_id = $1
+UNION
+SELECT t.id, t.name, t.color
+FROM items i
+JOIN boards b ON b.id = i.board_id
+JOIN columns c ON c.board_id = i.board_id AND c.type = 'tags'
+CROSS JOIN LATERAL json_array_elements_text(
+    CASE WHEN json_typeof(i.column_values -> c.id -> 'value' -> 'tag_ids') = 'array'
+         THEN i.column_values -> c.id -> 'value' -> 'tag_ids' END
+) AS e(tag_id)
+JOIN tags t ON t.id = CASE WHEN e.tag_id ~ '^[0-9]{1,18}$' THEN e.tag_id::bigint END
+WHERE i.id = $1 AND t.account_id = b.account_id AND (t.board_id IS NULL OR t.board_id = i.board_id)
+ORDER BY name, id
 
 -- name: items_page
 -- Items the caller may see (boards of its account it is a member of; admins: all), filtered
@@ -109,7 +126,8 @@ WHERE m.board_id = $1
 ORDER BY u.id
 
 -- name: board_tags
--- The board's own tags and the tags its active items carry.
+-- The board's own tags and the tags its active items carry: Blue's record tags and those in
+-- the items' tags column values, read as `tags_of_item` reads them.
 SELECT t.id, t.account_id, t.board_id, t.name, t.color FROM tags t WHERE t.board_id = $1
 UNION
 SELECT t.id, t.account_id, t.board_id, t.name, t.color
@@ -117,6 +135,21 @@ FROM tags t
 JOIN item_tags it ON it.tag_id = t.id
 JOIN items i ON i.id = it.item_id
 WHERE i.board_id = $1 AND i.state = 'active'
+UNION
+SELECT t.id, t.account_id, t.board_id, t.name, t.color
+FROM (
+    SELECT DISTINCT e.tag_id
+    FROM columns c
+    JOIN items i ON i.board_id = c.board_id AND i.state = 'active'
+    CROSS JOIN LATERAL json_array_elements_text(
+        CASE WHEN json_typeof(i.column_values -> c.id -> 'value' -> 'tag_ids') = 'array'
+             THEN i.column_values -> c.id -> 'value' -> 'tag_ids' END
+    ) AS e(tag_id)
+    WHERE c.board_id = $1 AND c.type = 'tags'
+) held
+JOIN tags t ON t.id = CASE WHEN held.tag_id ~ '^[0-9]{1,18}$' THEN held.tag_id::bigint END
+JOIN boards b ON b.id = $1
+WHERE t.account_id = b.account_id AND (t.board_id IS NULL OR t.board_id = $1)
 ORDER BY id
 
 -- name: public_tags
@@ -196,7 +229,8 @@ SELECT * FROM groups WHERE board_id = $1 AND id = $2 AND NOT deleted
 SELECT count(*) FROM groups WHERE board_id = $1 AND NOT deleted AND NOT archived
 
 -- name: lock_board
--- Serialises the changes that must see the board's groups as they are (the last live group).
+-- Serialises the changes that must see the board's groups as they are (the last live group,
+-- the first and last positions).
 -- NO KEY UPDATE: writes that only reference the board (items, activity) take FOR KEY SHARE,
 -- which this lock lets through; FOR UPDATE would block them and could deadlock with an item
 -- write that holds the item the group closing is about to change.

@@ -80,11 +80,6 @@ SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING
 -- name: groups_by_title
 SELECT id, title FROM groups WHERE board_id = $1 AND NOT deleted
 
--- name: create_group
-INSERT INTO groups (board_id, id, title, position)
-VALUES ($1, $2, $3, (SELECT coalesce(max(position), -1) + 1 FROM groups WHERE board_id = $1))
-ON CONFLICT (board_id, id) DO NOTHING
-
 -- name: tags_of_board
 SELECT id, name FROM tags WHERE board_id = $1
 

@@ -150,7 +150,7 @@ async def _value_writes(
     if any(columns[c].type in DIRECTORY_TYPES for c in wanted):
         targets = [int(b) for c in wanted for b in columns[c].settings.get("board_ids", [])]
         directory = await directory_store.load_directory(
-            services.pool, info.context.user.account_id, targets
+            services.pool, info.context.user.account_id, targets, board_id=board.id
         )
     writes = []
     for column_id in wanted:
@@ -344,12 +344,14 @@ class MondayMutation:
     async def create_group(self, info: Info, board_id: ID, group_name: str) -> GroupType:
         board = await _board(info, board_id, EDIT_ROLES, "edit")
         title = _name(group_name, "group_name")
-        for _ in range(ID_ATTEMPTS):
-            group = await info.context.services.boards.insert_group(
-                info.context.services.pool, board.id, _new_group_id(), title, at_top=True
-            )
-            if group is not None:
-                return GroupType(record=group)
+        services = info.context.services
+        async with services.pool.acquire() as conn, conn.transaction():
+            for _ in range(ID_ATTEMPTS):
+                group = await services.boards.insert_group(
+                    conn, board.id, _new_group_id(), title, at_top=True
+                )
+                if group is not None:
+                    return GroupType(record=group)
         raise BadUserInput("Could not choose a free group id; try again")
 
     @strawberry.mutation

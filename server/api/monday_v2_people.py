@@ -54,12 +54,14 @@ class UserType:
     def is_admin(self) -> bool:
         return self.record.is_admin
 
+    # is_guest, is_pending, created_at, join_date, utc_hours_diff: nullable as monday documents
+    # them, so that a client written against this server is ready for monday's nulls
     @strawberry.field
-    def is_guest(self) -> bool:
+    def is_guest(self) -> bool | None:
         return self.record.kind == "guest"
 
     @strawberry.field
-    def is_pending(self) -> bool:
+    def is_pending(self) -> bool | None:
         return self.record.kind == "pending"
 
     @strawberry.field
@@ -67,11 +69,11 @@ class UserType:
         return self.record.enabled
 
     @strawberry.field
-    def created_at(self) -> str:
+    def created_at(self) -> str | None:
         return self.record.created_at.isoformat()
 
     @strawberry.field
-    def join_date(self) -> str:
+    def join_date(self) -> str | None:
         return self.record.created_at.date().isoformat()
 
     @strawberry.field
@@ -89,7 +91,7 @@ class UserType:
     title: str | None = None
 
     @strawberry.field(description="Every user is on UTC here.")
-    def utc_hours_diff(self) -> int:
+    def utc_hours_diff(self) -> int | None:
         return 0
 
     @strawberry.field

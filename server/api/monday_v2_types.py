@@ -149,12 +149,14 @@ class GroupType:
         # monday returns group positions as strings
         return str(self.record.position)
 
+    # archived, deleted: nullable as monday documents them, so that a client written against
+    # this server's schema is ready for the nulls monday may answer (the same on Item, User)
     @strawberry.field
-    def archived(self) -> bool:
+    def archived(self) -> bool | None:
         return self.record.archived
 
     @strawberry.field
-    def deleted(self) -> bool:
+    def deleted(self) -> bool | None:
         return self.is_deleted
 
     @strawberry.field(description="The group's active items in board order; all unless limited.")
@@ -276,12 +278,13 @@ class ItemType:
     def name(self) -> str:
         return self.record.name
 
+    # state, created_at: nullable as monday documents them (see Group.archived)
     @strawberry.field
-    def state(self) -> State:
+    def state(self) -> State | None:
         return State(self.record.state)
 
     @strawberry.field
-    def created_at(self) -> str:
+    def created_at(self) -> str | None:
         return self.record.created_at.isoformat()
 
     @strawberry.field
@@ -329,7 +332,7 @@ class ItemType:
         ids = await info.context.services.boards.assignee_ids(self.record.id)
         return await users_by_id(info, ids)
 
-    @strawberry.field
+    @strawberry.field(description="The tags in the item's tags columns and its Blue tags.")
     async def tags(self, info: Info) -> list[TagType]:
         tags = await info.context.services.boards.item_tags(self.record.id)
         return [TagType(id=ID(str(i)), name=n, color=c) for i, n, c in tags]

@@ -110,8 +110,9 @@ async def _write_and_upload(
 ) -> int:
     """Stream the records into a temporary CSV file, upload it to `key`; return the count."""
     layout = await template.load_layout(services, board)
+    # every tag of the account: a stored value is shown as it is, whichever tags it holds
     directory = await directory_store.load_directory(
-        services.pool, user.account_id, [board.id, *layout.relation_board_ids]
+        services.pool, user.account_id, [board.id, *layout.relation_board_ids], board_id=None
     )
     store = ExportStore(services.pool)
     fd, path = await asyncio.to_thread(tempfile.mkstemp, prefix="export-", suffix=".csv")

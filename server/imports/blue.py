@@ -30,6 +30,7 @@ from server.imports import cells, csvfile, processing, transfer, worker
 from server.imports.rows import encode_document
 from server.services import Services
 from server.store import directory as directory_store
+from server.store.boards import BoardStore
 from server.store.jobs import Job, JobStore, RowResult, StaleAttempt
 from server.store.records import Board, User
 
@@ -334,7 +335,9 @@ async def _prepare(
     targets = sorted(
         {int(b) for c in header.columns.values() for b in c.settings.get("board_ids", [])}
     )
-    directory = await directory_store.load_directory(services.pool, job.account_id, targets)
+    directory = await directory_store.load_directory(
+        services.pool, job.account_id, targets, board_id=board.id
+    )
     members = await services.pool.fetch(Q["board_members_directory"], board.id)
     people = People([(m["id"], m["name"], m["email"]) for m in members])
     total = await asyncio.to_thread(count_records, path, header.headers)
@@ -432,7 +435,7 @@ async def _write_records(
         title = (record.list_title or "").strip()
         if title and title.lower() not in target.groups:
             group_id = list_group_id(title)
-            await conn.execute(Q["create_group"], board.id, group_id, title)
+            await BoardStore.insert_group(conn, board.id, group_id, title, at_top=False)
             target.groups[title.lower()] = group_id
         for tag in record.tags:
             if tag.lower() not in target.tags:
@@ -441,7 +444,7 @@ async def _write_records(
                 )
     default_group = next(iter(target.groups.values()), None)
     if good and default_group is None:
-        await conn.execute(Q["create_group"], board.id, "topics", "Records")
+        await BoardStore.insert_group(conn, board.id, "topics", "Records", at_top=False)
         target.groups["records"] = default_group = "topics"
     ids = [r["id"] for r in await conn.fetch(Q["allocate_item_ids"], len(good))] if good else []
     if good:

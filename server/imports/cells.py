@@ -89,7 +89,8 @@ class Directory:
         tags: Mapping[int, str] = _NO_TAGS,
     ) -> None:
         self._users = {user.id: user for user in users}
-        # the account's tags: id -> name, and lower-cased name -> id
+        # the tags the board may use: id -> name, and lower-cased name -> id (a name given
+        # twice resolves to the later tag: `load_directory` puts the board's own last)
         self._tag_names = dict(tags)
         self._tags_by_name = {name.strip().casefold(): tag_id for tag_id, name in tags.items()}
         self._teams = {team.id: team for team in teams}
@@ -141,7 +142,7 @@ class Directory:
         return self._teams_by_name.get(_name_key(name), ())
 
     def tag_named(self, name: str) -> int | None:
-        """Return the id of the account's tag with this name, ignoring case."""
+        """Return the id of the tag with this name the board may use, ignoring case."""
         return self._tags_by_name.get(name.strip().casefold())
 
     def tag_name(self, tag_id: int) -> str | None:
@@ -1063,7 +1064,8 @@ def _compile_tags(column: Column, directory: Directory) -> _Parse:
             if tag_id is None:
                 raise CellError(
                     "TAG_NOT_FOUND",
-                    f"{_show(name)} is not a tag of this account; create it first (create_or_get_tag).",
+                    f"{_show(name)} is not a tag of this account or board; create it first"
+                    " (create_or_get_tag).",
                 )
             if tag_id not in tag_ids:
                 tag_ids.append(tag_id)
@@ -1089,7 +1091,8 @@ def _render_tags(column: Column, value: JSON, directory: Directory) -> str:
     for tag_id in _tag_ids(value):
         name = directory.tag_name(tag_id)
         if name is None:  # an unknown id must not vanish: it reads back as an unknown tag
-            raise CellError("TAG_NOT_FOUND", f"{tag_id} is not a tag of this account.")
+            # another board's private tag reads as unknown too: it is no tag of this board
+            raise CellError("TAG_NOT_FOUND", f"{tag_id} is not a tag of this account or board.")
         pieces.append(_quote_piece(name))
     return ", ".join(pieces)
 

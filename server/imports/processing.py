@@ -130,7 +130,9 @@ async def _process(services: Services, job: Job, tmp: Path) -> None:
         if not c.archived
     }
     targets = sorted({int(b) for c in columns.values() for b in c.settings.get("board_ids", [])})
-    directory = await directory_store.load_directory(services.pool, job.account_id, targets)
+    directory = await directory_store.load_directory(
+        services.pool, job.account_id, targets, board_id=board.id
+    )
     spec = ParserSpec(
         columns=columns, directory=directory, hierarchy_levels=board.hierarchy_levels,
         options=job.options,

@@ -233,7 +233,7 @@ class BoardStore:
 
     @staticmethod
     async def insert_group(
-        conn: Connection | Pool,
+        conn: Connection,
         board_id: int,
         group_id: str,
         title: str,
@@ -241,7 +241,11 @@ class BoardStore:
         *,
         at_top: bool,
     ) -> GroupRecord | None:
-        """A new group first or last on the board; None when the id is taken."""
+        """A new group first or last on the board; None when the id is taken. `conn` is in a
+        transaction, which holds the board's row lock until it ends."""
+        # two groups created at once would both read the same first or last position: the
+        # lock makes the second wait until the first is committed, then read past it
+        await conn.execute(Q["lock_board"], board_id)
         row = await conn.fetchrow(Q["insert_group"], board_id, group_id, title, color, at_top)
         return GroupRecord.from_row(row) if row else None
 

@@ -11,12 +11,15 @@ QB = sql.queries("boards")
 
 
 async def load_directory(
-    conn: Pool | Connection, account_id: int, board_ids: list[int]
+    conn: Pool | Connection, account_id: int, board_ids: list[int], *, board_id: int | None
 ) -> cells.Directory:
+    """The account's lookups for values of `board_id`, whose tags are the account-wide ones
+    and its own; `board_ids` are the boards relation cells point at. `board_id` None reads
+    every tag of the account: only to show values already stored."""
     users = await conn.fetch(QA["directory_users"], account_id)
     teams = await conn.fetch(QA["directory_teams"], account_id)
-    tags = await conn.fetch(QA["directory_tags"], account_id)
-    items: dict[int, dict[int, str]] = {board_id: {} for board_id in board_ids}
+    tags = await conn.fetch(QA["directory_tags"], account_id, board_id)
+    items: dict[int, dict[int, str]] = {target: {} for target in board_ids}
     for row in await conn.fetch(QB["item_names_of_boards"], board_ids):
         items[row["board_id"]][row["id"]] = row["name"]
     return cells.Directory(
