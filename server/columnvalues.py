@@ -289,6 +289,19 @@ def _tag_ids(found: Mapping[str, Any]) -> dict[str, Any]:
     return {"tag_ids": shaped}
 
 
+def _tags(column: cells.Column, value: Any, directory: cells.Directory) -> cells.Cell | None:
+    # Kept by id, not rendered to names and parsed back: an account-wide tag and the board's
+    # own may share a name, and the name would pick the board's own.
+    found = _object(column, value, ("tag_ids",))
+    if found is None:
+        return _parse(column, value, directory)
+    if is_empty(found.get("tag_ids")):
+        return None
+    stored = {"tag_ids": list(dict.fromkeys(_tag_ids(found)["tag_ids"]))}
+    cells.render_csv(column, stored, directory)  # TAG_NOT_FOUND for a tag the board may not use
+    return cells.Cell(stored, cells.display_text(column, stored, directory))
+
+
 def _linked_items(found: Mapping[str, Any]) -> dict[str, Any]:
     ids = found.get("item_ids")
     if ids is None:
@@ -457,5 +470,5 @@ _CONVERTERS: dict[str, Convert] = {
     "people": _rendered("personsAndTeams", "id", "team_id", shape=_people),
     "board_relation": _rendered("item_ids", "linkedPulseIds", shape=_linked_items),
     "checkbox": _checkbox,
-    "tags": _rendered("tag_ids", shape=_tag_ids),
+    "tags": _tags,
 }

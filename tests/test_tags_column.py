@@ -154,3 +154,14 @@ async def test_a_private_board_uses_its_own_tags_before_account_wide_ones(api: A
         "Imported": [{"id": str(own)}], "Created": [{"id": str(own)}]
     }  # fmt: skip
     assert (await values_of(api, item))["tags"] == ("urgent", {"tag_ids": [own]})
+
+
+async def test_a_tag_written_by_id_stays_that_tag_when_another_shares_its_name(api: Api) -> None:
+    private = await create_board(api, "Private", kind="private")
+    await create_column(api, private, "Tags", "tags", id="tags")
+    own = await tag(api, "urgent", board=private)
+    public = await tag(api, "urgent")
+    item = await create_item(api, private, "By id", {"tags": {"tag_ids": [public, public]}})
+    assert (await values_of(api, item))["tags"] == ("urgent", {"tag_ids": [public]})
+    item = await create_item(api, private, "Both", {"tags": {"tag_ids": [own, public]}})
+    assert (await values_of(api, item))["tags"] == ("urgent, urgent", {"tag_ids": [own, public]})
