@@ -17,11 +17,15 @@ DELETE FROM faults
 SELECT kind, status, count(*)::bigint AS n FROM import_jobs GROUP BY kind, status
 
 -- name: metrics_rows
-SELECT status, count(*)::bigint AS n
-FROM (SELECT status FROM import_rows
+-- A dry run imports nothing: its rows (kept for its report) are not counted.
+SELECT outcomes.status, count(*)::bigint AS n
+FROM (SELECT job_id, status FROM import_rows
       UNION ALL
-      SELECT unnest(statuses) FROM import_clean_rows) AS outcomes
-GROUP BY status
+      SELECT job_id, unnest(statuses) FROM import_clean_rows) AS outcomes
+JOIN import_jobs j ON j.id = outcomes.job_id
+WHERE NOT coalesce((j.options->>'dry_run')::boolean, false)
+  AND NOT coalesce((j.options->>'dryRun')::boolean, false)
+GROUP BY outcomes.status
 
 -- name: metrics_durations
 SELECT kind, extract(epoch FROM finished_at - started_at)::float8 AS seconds,
