@@ -83,6 +83,26 @@ async def test_move_item_to_group_as_documented(api: Api) -> None:
     assert error_of(response)["code"] == "NOT_FOUND"
 
 
+async def test_an_archived_group_takes_no_new_or_moved_items(api: Api) -> None:
+    board = await create_board(api)
+    data = await api.gql(
+        f'mutation {{ create_group(board_id: {board}, group_name: "Old") {{ id }} }}'
+    )
+    old = data["create_group"]["id"]
+    item = await create_item(api, board, "Kept", group=old)
+    await api.gql(f'mutation {{ archive_group(board_id: {board}, group_id: "{old}") {{ id }} }}')
+    for mutation in (
+        f'create_item(board_id: {board}, group_id: "{old}", item_name: "New") {{ id }}',
+        f'move_item_to_group(item_id: {item}, group_id: "{old}") {{ id }}',
+    ):
+        response = await api.post(f"mutation {{ {mutation} }}")
+        assert error_of(response)["code"] == "BAD_USER_INPUT", mutation
+    data = await api.gql(f"{{ boards(ids: {board}) {{ items {{ name }} }} }}")
+    assert data["boards"][0]["items"] == []  # the archived group's item stayed archived
+    data = await api.gql(f"{{ items(ids: {item}) {{ name state group {{ id }} }} }}")
+    assert data["items"] == [{"name": "Kept", "state": "archived", "group": {"id": old}}]
+
+
 async def test_archive_item_and_delete_item_as_documented(api: Api) -> None:
     other = await create_item(api, "100", "Other")
     data = await api.gql("mutation { archive_item (item_id: 1000) { id state } }")

@@ -46,6 +46,7 @@ from server.store.records import (
     ROLES,
     Board,
     ColumnRecord,
+    GroupRecord,
     ItemRecord,
 )
 
@@ -121,6 +122,17 @@ async def _group(info: Info, board: Board, group_id: str) -> GroupType:
             f"Group {group_id!r} not found on board {board.id}", error_data={"group_id": group_id}
         )
     return GroupType(record=group)
+
+
+async def _open_group(info: Info, board: Board, group_id: str) -> GroupRecord:
+    """A group that may take items: an archived group keeps the items it has, and takes no
+    new ones (they would be hidden with it)."""
+    group = (await _group(info, board, group_id)).record
+    if group.archived:
+        raise BadUserInput(
+            f"Group {group_id!r} is archived and takes no items", error_data={"group_id": group_id}
+        )
+    return group
 
 
 def _cells_column(column: ColumnRecord) -> cells.Column:
@@ -411,7 +423,7 @@ class MondayMutation:
                 raise NotFound(f"Board {board.id} has no group to add the item to")
             group_id = live[0].id
         else:
-            await _group(info, board, group_id)
+            await _open_group(info, board, group_id)
         writes, name = await _value_writes(info, board, values, bool(create_labels_if_missing))
         item = await item_store(info).create_item(
             board_id=board.id, group_id=group_id, name=name or "", user_id=info.context.user.id,
@@ -424,7 +436,7 @@ class MondayMutation:
         self, info: Info, group_id: str, item_id: ID | None = None
     ) -> ItemType:
         item, board = await _item(info, item_id, ITEM_ROLES, "edit")
-        group = (await _group(info, board, group_id)).record
+        group = await _open_group(info, board, group_id)
         moved = await item_store(info).move_item(
             item, group.id, user_id=info.context.user.id, now=info.context.services.clock.now()
         )
