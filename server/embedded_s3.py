@@ -391,6 +391,12 @@ class SignatureCheck:
                 headers = _override_headers(headers, overrides)
             return start_response(status, headers, exc_info)
 
+        if overrides:
+            # applied here; moto answers a missing key asked for with them by
+            # SignatureDoesNotMatch instead of S3's NoSuchKey
+            environ["QUERY_STRING"] = urllib.parse.urlencode(
+                [(name, value) for name, value in params if name not in _RESPONSE_OVERRIDES]
+            )
         # Our URLs are path-style, but moto reads a dotted Host (a public name such as
         # s3.example.com:9000) as a virtual-hosted bucket: it must see a plain local name.
         environ["HTTP_HOST"] = "localhost"

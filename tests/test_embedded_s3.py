@@ -186,6 +186,19 @@ def test_presigned_get_returns_the_object_with_its_download_name(
     assert response.headers["content-disposition"] == disposition
 
 
+def test_presigned_get_of_a_missing_object_with_a_download_name_is_no_such_key(
+    s3: embedded_s3.EmbeddedS3,
+) -> None:
+    url = presign(
+        s3, "GET", "reports/gone.csv", params={"response-content-disposition": "attachment"}
+    )
+
+    response = httpx.get(url)
+
+    assert response.status_code == 404
+    assert "<Code>NoSuchKey</Code>" in response.text
+
+
 def test_expired_url_is_refused_with_request_has_expired(
     s3: embedded_s3.EmbeddedS3, advance_clock: clock.Clock
 ) -> None:
