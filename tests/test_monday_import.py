@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
+
 from tests.conftest import Api
 from tests.importing import (
     board_items,
     download_report,
+    job_status,
     run_import,
     start_job,
     upload,
@@ -167,6 +170,11 @@ async def test_fetch_job_status_of_unknown_or_foreign_job_is_not_found(api: Api)
         (job["job_id"], "tok-gus"),
         ("7c9e6679-7425-40de-944b-e07fc1f90ae7", "tok-ada"),
         ("nope", "tok-ada"),
+        ("", "tok-ada"),
+        ("\x00", "tok-ada"),  # PostgreSQL refuses a NUL in any text: never sent there
+        (job["job_id"] + "\x00", "tok-ada"),
+        (job["job_id"].upper(), "tok-ada"),  # job ids are answered in one spelling only
+        ("{" + job["job_id"] + "}", "tok-ada"),
     ):
         response = await api.post(
             "query($id: ID!) { fetch_job_status(job_id: $id) { ... on ItemsJobStatus { status } } }",
@@ -176,3 +184,54 @@ async def test_fetch_job_status_of_unknown_or_foreign_job_is_not_found(api: Api)
         body = response.json()
         assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", body
         assert body["data"] is None
+
+
+async def test_fetch_job_status_can_be_called_again_after_the_job_ended(api: Api) -> None:
+    status = await run_import(api, "name,status\nGood,Done\nBad,Lost\n")
+    for _ in range(3):
+        again = await job_status(api, status["job_id"])
+        assert again == {k: v for k, v in status.items() if k not in ("job_id", "report_url")} | {
+            "report_url": again["report_url"]
+        }
+        assert again["report_url"]  # a fresh link each time
+        assert [row["name"] for row in await download_report(again)] == ["Bad"]
+
+
+START_WITH = """mutation($v: {type}) {{
+    ingest_items(board_id: {board}, group_id: "topics"{arg}) {{ job_id }} }}"""
+
+
+@pytest.mark.parametrize(
+    ("arg", "type", "value", "named"),
+    [
+        ("", "ID!", "100\x00", None),  # the board id itself
+        (", character_encoding: $v", "String", "utf-8\x00", None),
+        (", callback: {url: $v}", "String!", "http://example.com/\x00", "callback.url"),
+        (
+            ', field_mappings: [{column_id: "name", index: 0, default_value: $v}]',
+            "String",
+            "Anonymous\x00",
+            "field_mappings[0].default_value",
+        ),
+        (", field_mappings: [{column_id: $v, index: 0}]", "ID!", "name\x00", None),
+        (
+            ', subitems: {parent_key_column_id: "name", parent_key_header: $v}',
+            "String!",
+            "deal\x00",
+            "subitems.parent_key_header",
+        ),
+    ],
+    ids=["board_id", "encoding", "callback", "default value", "mapped column", "subitems key"],
+)
+async def test_a_nul_character_in_an_argument_is_a_user_error(
+    api: Api, arg: str, type: str, value: str, named: str | None
+) -> None:
+    # never an INTERNAL_SERVER_ERROR: PostgreSQL refuses a NUL in text and in JSON
+    board = '"100"' if arg else "$v"
+    response = await api.post(START_WITH.format(type=type, board=board, arg=arg), {"v": value})
+    body = response.json()
+    assert body.get("data") is None, body
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == ("BAD_USER_INPUT" if arg else "NOT_FOUND"), error
+    if named:
+        assert error["message"].startswith(named), error

@@ -220,6 +220,16 @@ async def test_unknown_board_or_group_is_not_found(
     assert error_of(body)["extensions"]["code"] == "NOT_FOUND", body
 
 
+@pytest.mark.parametrize("mutation", ["ingest_items", "backfill_items"])
+async def test_an_archived_group_takes_no_new_items(api: Api, mutation: str) -> None:
+    # as create_item: the new items would be hidden with the group
+    await api.gql('mutation { archive_group(board_id: 100, group_id: "closed") { id } }')
+    _, body = await start(api, mutation, group_id="closed")
+    error = error_of(body)
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert "'closed' is archived" in error["message"], error
+
+
 async def test_import_mutations_need_api_version_2026_07(api: Api) -> None:
     for mutation in ("ingest_items", "backfill_items"):
         response = await api.post(
@@ -281,6 +291,46 @@ async def test_job_of_a_deactivated_user_is_rejected_as_authorization_failed(api
     status = await upload_after(api, {"users": [bob]}, token="tok-bob")
     assert status["status"] == "REJECTED", status
     assert status["failure_reason"] == "AUTHORIZATION_FAILED"
+
+
+@pytest.mark.parametrize("change", ["archive_group", "delete_group"])
+async def test_job_whose_group_closed_before_the_upload_is_rejected(api: Api, change: str) -> None:
+    group = await api.gql(
+        'mutation { create_group(board_id: 100, group_name: "Soon gone") { id } }'
+    )
+    group_id = group["create_group"]["id"]
+    job = await start_job(api, group_id=group_id)
+    await api.gql(
+        f"mutation($g: String!) {{ {change}(board_id: 100, group_id: $g) {{ id }} }}",
+        {"g": group_id},
+    )
+    response = await upload(job["upload_url"], "name\nToo late\n")
+    assert response.status_code == 200, response.text
+    status = await wait_for_job(api, job["job_id"])
+    assert status["status"] == "REJECTED", status
+    assert status["failure_reason"] == "INVALID_UPLOAD", status
+    assert f"{group_id!r} was {change.split('_')[0]}d" in status["failure_message"], status
+    assert status["counts"]["created"] == 0, status
+    found = await api.gql(
+        '{ items_by_column_values(board_id: 100, column_id: "name", column_value: "Too late") { id } }'
+    )
+    assert found["items_by_column_values"] == [], found
+
+
+async def test_job_whose_board_was_deleted_before_the_upload_is_rejected(api: Api) -> None:
+    board = await api.gql(
+        'mutation { create_board(board_name: "Short-lived", board_kind: public) { id groups { id } } }'
+    )
+    board_id = board["create_board"]["id"]
+    job = await start_job(api, board_id, board["create_board"]["groups"][0]["id"])
+    await api.gql("mutation($b: ID!) { delete_board(board_id: $b) { id } }", {"b": board_id})
+    response = await upload(job["upload_url"], "name\nToo late\n")
+    assert response.status_code == 200, response.text
+    status = await wait_for_job(api, job["job_id"])
+    assert status["status"] == "REJECTED", status
+    assert status["failure_reason"] == "PERMISSION_DENIED", status
+    assert status["failure_message"] == f"Board {board_id} was deleted", status
+    assert status["counts"]["created"] == 0, status
 
 
 async def test_job_that_would_pass_100000_items_on_a_board_is_rejected(api: Api) -> None:

@@ -7,7 +7,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 RETURNING *
 
 -- name: job_of_account
-SELECT * FROM import_jobs WHERE id::text = $1 AND account_id = $2
+SELECT * FROM import_jobs WHERE id = $1 AND account_id = $2
 
 -- name: pending_uploads
 -- Jobs still waiting for their file, while a PUT could still arrive.

@@ -163,10 +163,15 @@ async def _editable_board(info: Info, user: User, board_id: str, group_id: str) 
             status_code=403,
             error_data={"board_id": board_id},
         )
-    groups = (await info.context.services.boards.groups([board.id]))[board.id]
-    if group_id not in {g.id for g in groups}:
+    groups = {g.id: g for g in (await info.context.services.boards.groups([board.id]))[board.id]}
+    if group_id not in groups:
         raise NotFound(
             f"Group {group_id!r} not found on board {board_id}", error_data={"group_id": group_id}
+        )
+    if groups[group_id].archived:
+        # as create_item: new items would be hidden with the group
+        raise BadUserInput(
+            f"Group {group_id!r} is archived and takes no items", error_data={"group_id": group_id}
         )
     return board
 
@@ -176,6 +181,12 @@ async def _start_job(
 ) -> ItemsJobResponse:
     services = info.context.services
     user = info.context.user
+    where = _nul_in(options)
+    if where is not None:
+        # the options are stored as JSON in PostgreSQL, which refuses a NUL in any text
+        raise BadUserInput(
+            f"{where} may not contain the NUL character (U+0000)", error_data={"argument": where}
+        )
     now = services.clock.now()
     async with services.pool.acquire() as conn, conn.transaction():
         try:
@@ -197,6 +208,18 @@ async def _start_job(
     return ItemsJobResponse(
         job_id=ID(str(job.id)), upload_url=url, subitems_upload_url=children_url
     )
+
+
+def _nul_in(value: object, path: str = "") -> str | None:
+    """The path of the first text in `value` (options as stored) holding a NUL, if any."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    parts: list[tuple[str, object]] = []
+    if isinstance(value, dict):
+        parts = [(f"{path}.{key}" if path else str(key), item) for key, item in value.items()]
+    elif isinstance(value, list):
+        parts = [(f"{path}[{index}]", item) for index, item in enumerate(value)]
+    return next((found for p, item in parts if (found := _nul_in(item, p)) is not None), None)
 
 
 async def _subitems_option(
@@ -275,7 +298,7 @@ def _check_encoding(name: str) -> None:
     refuses everything."""
     try:
         info = codecs.lookup(name)
-    except LookupError as exc:
+    except (LookupError, ValueError) as exc:  # ValueError: a NUL in the name
         raise BadUserInput(f"Unknown character_encoding {name!r}") from exc
     if not info._is_text_encoding or info.name == "undefined":
         raise BadUserInput(

@@ -372,6 +372,16 @@ async def _check_access(services: Services, job: Job) -> Board:
         raise Rejection("PERMISSION_DENIED", "Only admin users can perform this operation.")
     if board is None or board.role not in EDIT_ROLES | {"CLIENT"}:
         raise Rejection("PERMISSION_DENIED", "The user has no edit access to the board")
+    # deleted or archived since the job started: ingest_items itself would now refuse them
+    if board.state == "deleted":
+        raise Rejection("PERMISSION_DENIED", f"Board {board.id} was deleted")
+    group = await services.boards.group(board.id, job.group_id)
+    if group is None or group.archived:
+        raise Rejection(
+            "INVALID_UPLOAD",
+            f"Group {job.group_id!r} was {'deleted' if group is None else 'archived'} after the "
+            "job started and takes no items; start a new job with an open group",
+        )
     return board
 
 

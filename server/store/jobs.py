@@ -119,7 +119,15 @@ class JobStore:
         return Job.from_row(row) if row else None
 
     async def job_of_account(self, job_id: str, account_id: int) -> Job | None:
-        row = await self.pool.fetchrow(Q["job_of_account"], job_id, account_id)
+        """The account's job of that id; None for another account's, an unknown id, or a
+        text that is no job id at all (a NUL byte, which PostgreSQL refuses in any text)."""
+        try:
+            parsed = uuid.UUID(job_id)
+        except ValueError:
+            return None
+        if str(parsed) != job_id:
+            return None  # job ids are answered in this form only: no other spelling names one
+        row = await self.pool.fetchrow(Q["job_of_account"], parsed, account_id)
         return Job.from_row(row) if row else None
 
     async def pending_uploads(self, now: datetime) -> list[Job]:
