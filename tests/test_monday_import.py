@@ -124,6 +124,28 @@ async def test_null_marker_clears_a_stored_value(api: Api) -> None:
     assert "status" not in (await board_items(api))["Existing lead"]["values"]
 
 
+async def test_null_marker_in_the_name_keeps_a_matched_items_name(api: Api) -> None:
+    # a name cannot be cleared: the marker is an empty name cell, never the name "<NULL>"
+    body = "name,email,text\n<NULL>,old@acme.example.com,kept name\n<NULL>,new@example.com,x\n"
+    status = await run_import(
+        api, body, on_match={"behaviour": "UPSERT", "match_column_id": "email"}
+    )
+    assert status["counts"]["updated"] == 1 and status["counts"]["invalid"] == 1, status
+    items = await board_items(api)
+    assert set(items) == {"Existing lead"}
+    assert items["Existing lead"]["values"]["text"] == "kept name"
+    report = await download_report(status)
+    assert [(row["__line"], row["__errors"]) for row in report] == [
+        ("3", "name: MISSING_NAME: The item name is empty")
+    ]
+
+
+async def test_null_marker_outside_upsert_is_an_empty_name(api: Api) -> None:
+    status = await run_import(api, "name,text\n<NULL>,x\n <NULL> ,y\nReal,z\n")
+    assert status["counts"]["created"] == 1 and status["counts"]["invalid"] == 2, status
+    assert set(await board_items(api)) == {"Existing lead", "Real"}
+
+
 async def test_skip_counts_matched_rows_as_skipped(api: Api) -> None:
     body = "name,email,status\nWhatever,old@acme.example.com,Stuck\nFresh,fresh@example.com,Stuck\n"
     status = await run_import(api, body, on_match={"behaviour": "SKIP", "match_column_id": "email"})

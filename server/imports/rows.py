@@ -98,9 +98,9 @@ class RowParser:
         if self.defaults:
             record = self.with_defaults(record)
         levels = [
-            (level, record[index].strip())
+            (level, name)
             for index, level in self.header.level_of_index.items()
-            if index < len(record) and record[index].strip()
+            if (name := _name_cell(record, index))
         ]
         if not levels:
             if not self.name_optional:
@@ -162,12 +162,19 @@ class RowParser:
         levels = [
             level
             for index, level in self.header.level_of_index.items()
-            if index < len(record) and record[index].strip()
+            if _name_cell(record, index)
         ]
         return min(levels, default=None)
 
     def sets_rollup(self, row: ParsedRow) -> bool:
         return any(column_id in row.values for column_id in self.rollup_columns)
+
+
+def _name_cell(record: list[str], index: int) -> str:
+    """A name cell, trimmed; `<NULL>` is an empty one: a name cannot be cleared (UPSERT), and
+    elsewhere the marker is an empty cell as in any column, never an item called "<NULL>"."""
+    name = record[index].strip() if index < len(record) else ""
+    return "" if name == NULL_MARKER else name
 
 
 def _remembered(memo: _Memo, raw: str, found: cells.Cell | cells.CellError | None) -> _Memo | None:
