@@ -3,8 +3,13 @@ and row counts, and a chunk the database refuses."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import urllib.parse
+from collections.abc import AsyncIterator
 from typing import Any
+
+import httpx
 
 from tests.conftest import Api, ServerProcess
 from tests.importing import (
@@ -281,6 +286,65 @@ async def test_upload_within_ten_minutes_is_accepted(api: Api) -> None:
         accepted = await upload(job["upload_url"], "name\nA\n")
         assert accepted.status_code == 200, accepted.text
         assert (await wait_for_job(api, job["job_id"]))["counts"]["created"] == 1
+    finally:
+        await api.admin("POST", "/__admin/clock", {"reset": True})
+
+
+async def left_upload_pending(api: Api, job_id: str, within: float) -> str:
+    """The job's first status other than UPLOAD_PENDING, polled for `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        status = (await job_status(api, job_id))["status"]
+        if status != "UPLOAD_PENDING":
+            return str(status)
+        assert time.monotonic() < deadline, f"job {job_id} still UPLOAD_PENDING"
+        await asyncio.sleep(0.1)
+
+
+async def test_upload_during_a_long_job_is_noticed_at_once(api: Api) -> None:
+    # uploads were only looked for between jobs: the second job stayed UPLOAD_PENDING while
+    # the first ran (for ever, had the first run past the second's URL expiry)
+    busy, late = await start_job(api), await start_job(api)
+    slow = {"operation": "upload", "error": "SLOW", "delay_ms": 6000}
+    assert (await api.admin("POST", "/__admin/faults", slow)).status_code == 200
+    try:
+        assert (await upload(busy["upload_url"], "name\nFirst\n")).status_code == 200
+        await left_upload_pending(api, busy["job_id"], within=5)
+        accepted = await upload(late["upload_url"], "name\nSecond\n")
+        assert accepted.status_code == 200 and accepted.headers.get("etag"), accepted.text
+        assert await left_upload_pending(api, late["job_id"], within=3) == "PROCESSING"
+        assert (await job_status(api, busy["job_id"]))["status"] == "PROCESSING"
+    finally:
+        await api.admin("DELETE", "/__admin/faults")
+    for job in (busy, late):
+        assert (await wait_for_job(api, job["job_id"]))["counts"]["created"] == 1
+
+
+async def test_upload_begun_in_time_that_ends_after_the_url_expired_starts_the_job(
+    api: Api,
+) -> None:
+    # S3 checks the expiry when a PUT begins: a large file sent just in time lands after it
+    job = await start_job(api)
+    body = b"name\n" + b"".join(b"Row %d\n" % n for n in range(1000))
+
+    async def sent_slowly() -> AsyncIterator[bytes]:
+        yield body[:100]
+        # the PUT has begun, signature checked; the rest arrives half an hour later
+        moved = await api.admin("POST", "/__admin/clock", {"advance_seconds": 1800})
+        assert moved.status_code == 200, moved.text
+        yield body[100:]
+
+    try:
+        await api.admin("POST", "/__admin/clock", {"advance_seconds": 590})
+        async with httpx.AsyncClient(timeout=60) as client:
+            response = await client.put(
+                job["upload_url"],
+                content=sent_slowly(),
+                headers={"Content-Type": "text/csv", "Content-Length": str(len(body))},
+            )
+        assert response.status_code == 200 and response.headers.get("etag"), response.text
+        status = await wait_for_job(api, job["job_id"])
+        assert status["status"] == "COMPLETED" and status["counts"]["created"] == 1000, status
     finally:
         await api.admin("POST", "/__admin/clock", {"reset": True})
 

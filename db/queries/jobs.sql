@@ -10,7 +10,8 @@ RETURNING *
 SELECT * FROM import_jobs WHERE id = $1 AND account_id = $2
 
 -- name: pending_uploads
--- Jobs still waiting for their file, while a PUT could still arrive.
+-- Jobs still waiting for their file whose upload URL expires after $1 (the time, less the
+-- grace a PUT begun before its URL expired may take to land).
 SELECT * FROM import_jobs
 WHERE status = 'UPLOAD_PENDING' AND upload_expires_at > $1
 ORDER BY created_at

@@ -24,6 +24,9 @@ from server.store.jobs import Job
 logger = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.5  # seconds between looks for uploads and claimable jobs
+# S3 checks a pre-signed URL's expiry when the PUT begins: a large file sent just in time may
+# land well after it, and must still start its job
+UPLOAD_GRACE = timedelta(hours=1)  # after the upload URL expires
 HEARTBEATS_PER_LEASE = 6  # a lease survives a few missed beats
 
 
@@ -32,20 +35,23 @@ class Runner:
         self.services = services
         self.lease = timedelta(seconds=services.settings.job_lease_seconds)
         self.heartbeat_interval = services.settings.job_lease_seconds / HEARTBEATS_PER_LEASE
-        self.wake = asyncio.Event()
+        self.wake = asyncio.Event()  # wakes the job loop
+        self.uploads_wake = asyncio.Event()  # wakes the upload loop
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def poke(self) -> None:
         """Wake the runner from any thread (the embedded S3 calls this on each upload)."""
         if self.loop is not None:
-            self.loop.call_soon_threadsafe(self.wake.set)
+            self.loop.call_soon_threadsafe(self.uploads_wake.set)
 
     async def run(self) -> None:
         self.loop = asyncio.get_running_loop()
         try:
             for pool in self.services.parse_pools:
                 await pool.start()  # now, not in the first job's time
-            await self._loop()
+            async with asyncio.TaskGroup() as loops:
+                loops.create_task(self._uploads_loop())
+                loops.create_task(self._loop())
         finally:
             for pool in self.services.parse_pools:
                 pool.stop()
@@ -53,7 +59,6 @@ class Runner:
     async def _loop(self) -> None:
         while True:
             try:
-                await self.detect_uploads()
                 while (job := await self.claim()) is not None:
                     await self.run_job(job)
                 await self.write_callbacks()  # of jobs whose process died as they ended
@@ -65,15 +70,33 @@ class Runner:
                 await asyncio.wait_for(self.wake.wait(), POLL_INTERVAL)
             self.wake.clear()
 
-    async def detect_uploads(self) -> None:
+    async def _uploads_loop(self) -> None:
+        """Uploads are looked for apart from the job loop: a file uploaded while a long job
+        runs is noticed at once (the job shows PROCESSING), not when that job ends."""
+        while True:
+            try:
+                if await self.detect_uploads():
+                    self.wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the loop must survive a database or S3 outage
+                logger.exception("upload detection failed", extra={"action": "upload"})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.uploads_wake.wait(), POLL_INTERVAL)
+            self.uploads_wake.clear()
+
+    async def detect_uploads(self) -> bool:
+        """Move the jobs whose files have arrived to PROCESSING; whether there were any."""
         services = self.services
-        for job in await services.jobs.pending_uploads(services.clock.now()):
+        noticed = False
+        for job in await services.jobs.pending_uploads(services.clock.now() - UPLOAD_GRACE):
             keys = [job.object_key]
             if job.options.get("subitems"):  # both files must be there
                 keys.append(subitems.children_key(job))
             if all([await services.storage.head(key) is not None for key in keys]):
-                await services.jobs.mark_uploaded(job.id)
+                noticed = await services.jobs.mark_uploaded(job.id) or noticed
                 logger.info("upload noticed", extra={"job_id": str(job.id), "action": "upload"})
+        return noticed
 
     async def claim(self) -> Job | None:
         # leases are about process liveness, so they run on real time, not the admin clock

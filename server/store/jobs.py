@@ -130,8 +130,10 @@ class JobStore:
         row = await self.pool.fetchrow(Q["job_of_account"], parsed, account_id)
         return Job.from_row(row) if row else None
 
-    async def pending_uploads(self, now: datetime) -> list[Job]:
-        return [Job.from_row(row) for row in await self.pool.fetch(Q["pending_uploads"], now)]
+    async def pending_uploads(self, expired_after: datetime) -> list[Job]:
+        """Jobs waiting for their file whose upload URL expires after `expired_after`."""
+        rows = await self.pool.fetch(Q["pending_uploads"], expired_after)
+        return [Job.from_row(row) for row in rows]
 
     async def mark_uploaded(self, job_id: uuid.UUID) -> bool:
         async with self.pool.acquire() as conn, conn.transaction():
