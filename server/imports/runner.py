@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from server import callbacks, faults
@@ -57,33 +58,21 @@ class Runner:
                 pool.stop()
 
     async def _loop(self) -> None:
-        while True:
-            try:
-                while (job := await self.claim()) is not None:
-                    await self.run_job(job)
-                await self.write_callbacks()  # of jobs whose process died as they ended
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the loop must survive a database or S3 outage
-                logger.exception("runner iteration failed", extra={"action": "run"})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), POLL_INTERVAL)
-            self.wake.clear()
+        await _repeat(self._run_claimable, self.wake, "run")
 
     async def _uploads_loop(self) -> None:
         """Uploads are looked for apart from the job loop: a file uploaded while a long job
         runs is noticed at once (the job shows PROCESSING), not when that job ends."""
-        while True:
-            try:
-                if await self.detect_uploads():
-                    self.wake.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the loop must survive a database or S3 outage
-                logger.exception("upload detection failed", extra={"action": "upload"})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.uploads_wake.wait(), POLL_INTERVAL)
-            self.uploads_wake.clear()
+        await _repeat(self._notice_uploads, self.uploads_wake, "upload")
+
+    async def _run_claimable(self) -> None:
+        while (job := await self.claim()) is not None:
+            await self.run_job(job)
+        await self.write_callbacks()  # of jobs whose process died as they ended
+
+    async def _notice_uploads(self) -> None:
+        if await self.detect_uploads():
+            self.wake.set()
 
     async def detect_uploads(self) -> bool:
         """Move the jobs whose files have arrived to PROCESSING; whether there were any."""
@@ -141,3 +130,17 @@ class Runner:
             if not renewed and not work.done():
                 work.cancel()
                 return
+
+
+async def _repeat(step: Callable[[], Awaitable[None]], wake: asyncio.Event, action: str) -> None:
+    """Run `step` when woken, or every POLL_INTERVAL; it survives a database or S3 outage."""
+    while True:
+        try:
+            await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("runner iteration failed", extra={"action": action})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), POLL_INTERVAL)
+        wake.clear()
