@@ -8,9 +8,12 @@ import time
 
 import pytest
 
-from tests.conftest import Api
+from tests.blue import put_file, start_import, wait_for_report
+from tests.conftest import Api, ServerProcess
 from tests.importing import (
+    STATUS_QUERY,
     board_items,
+    database_rows,
     download_report,
     job_status,
     run_import,
@@ -275,3 +278,16 @@ async def test_tens_of_thousands_of_field_mappings_are_answered_at_once(api: Api
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT", error
     assert error["message"] == "field_mappings: 'c1' is mapped more than once", error
+
+
+async def test_a_blue_import_is_not_a_monday_job(api: Api, server: ServerProcess) -> None:
+    # fetch_job_status answered with a Blue import's status; a cancelled one's, CANCELLED,
+    # is none of monday's states: INTERNAL_SERVER_ERROR
+    key = await put_file(api, "leads", "Title\n" + "".join(f"r{i}\n" for i in range(5000)))
+    assert (await start_import(api, "leads", key, ["Title"])).json()["data"]["importTodos"]
+    assert await api.gql('mutation { cancelTodoImport(projectId: "leads") }')
+    await wait_for_report(api, "leads")
+    rows = await database_rows(server, "SELECT id::text FROM import_jobs WHERE kind = 'blue'")
+    response = await api.post(STATUS_QUERY, {"id": rows[0]["id"]})
+    body = response.json()
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", body

@@ -7,7 +7,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 RETURNING *
 
 -- name: job_of_account
-SELECT * FROM import_jobs WHERE id = $1 AND account_id = $2
+-- A monday import job: a Blue import (kind 'blue') is no ItemsJob, and its states (CANCELLED)
+-- are not monday's.
+SELECT * FROM import_jobs WHERE id = $1 AND account_id = $2 AND kind IN ('ingest', 'backfill')
 
 -- name: pending_uploads
 -- Jobs still waiting for their file whose upload URL expires after $1 (the time, less the

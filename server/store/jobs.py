@@ -119,8 +119,9 @@ class JobStore:
         return Job.from_row(row) if row else None
 
     async def job_of_account(self, job_id: str, account_id: int) -> Job | None:
-        """The account's job of that id; None for another account's, an unknown id, or a
-        text that is no job id at all (a NUL byte, which PostgreSQL refuses in any text)."""
+        """The account's monday import job of that id; None for another account's, a Blue
+        import's, an unknown id, or a text that is no job id at all (a NUL byte, which
+        PostgreSQL refuses in any text)."""
         try:
             parsed = uuid.UUID(job_id)
         except ValueError:
