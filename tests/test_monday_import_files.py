@@ -197,6 +197,19 @@ async def test_long_rows_are_invalid_with_too_many_cells(api: Api) -> None:
     assert set(await board_items(api)) == {*NOTHING_WRITTEN, "Fine"}
 
 
+async def test_a_row_of_millions_of_cells_is_an_invalid_row(api: Api) -> None:
+    # the row was kept for the report with all its cells: 32 million of them passed what
+    # PostgreSQL takes in one value, and the job ended FAILED, INTERNAL_ERROR
+    body = b"name,text\nWide,x" + b"," * 32_000_000 + b"\nFine,y\n"
+    status = await run_import(api, body)
+    assert status["status"] == "COMPLETED", status
+    assert status["counts"]["created"] == 1 and status["counts"]["invalid"] == 1, status
+    report = await download_report(status)
+    assert [(row["name"], row["text"], row["__errors"]) for row in report] == [
+        ("Wide", "x", "row: TOO_MANY_CELLS: The row has 32000000 more cell(s) than the header")
+    ]
+
+
 async def test_file_over_150_mb_is_rejected_as_too_large(api: Api) -> None:
     row = b"Row,some text\n"
     body = b"name,text\n" + row * (151 * 1024 * 1024 // len(row) + 1)

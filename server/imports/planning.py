@@ -288,11 +288,20 @@ def plan_chunks(plan: Plan, path: Path, done: set[int]) -> Iterator[list[Planned
     )
 
 
+def invalid_row(
+    line: int, record: list[str], width: int, errors: list[dict[str, str]]
+) -> PlannedRow:
+    """An invalid row, kept for the report with the header's width of cells, as the report
+    shows it: a row of millions of extra cells (TOO_MANY_CELLS) was stored whole, past what
+    PostgreSQL takes in one value."""
+    return PlannedRow(line=line, cells=record[:width], status="invalid", errors=errors)
+
+
 def plan_row(plan: Plan, line: int, record: list[str], parsed: ParsedRow | None) -> PlannedRow:
     """The write a row makes; `parsed` is its parse when at hand (parsed again otherwise)."""
     errors = plan.scan.invalid.get(line)
     if errors is not None:
-        return PlannedRow(line=line, cells=record, status="invalid", errors=errors)
+        return invalid_row(line, record, plan.parser.width, errors)
     if parsed is None:
         again = plan.parser.parse(line, record)
         assert isinstance(again, ParsedRow)  # the scan saw this row valid

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.imports import csvfile
-from server.imports.planning import apply_match, chunked, planned_size
+from server.imports.planning import apply_match, chunked, invalid_row, planned_size
 from server.imports.rows import ParsedRow, RowParser, encode_document, errors_json
 from server.imports.writer import PlannedRow
 from server.store.jobs import Job
@@ -126,7 +126,7 @@ def _plan_child(
         elif not found[0].holds_subitems:
             errors = [_too_deep(found[0])]
     if errors is not None:
-        return PlannedRow(line=stored_line, cells=record, status="invalid", errors=errors)
+        return invalid_row(stored_line, record, scan.parser.width, errors)
     parsed = scan.parser.parse(line, record)
     assert isinstance(parsed, ParsedRow)  # the scan saw it valid
     parent = found[0]
