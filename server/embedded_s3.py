@@ -301,6 +301,12 @@ class SignatureCheck:
             # CORS preflights carry no credentials, on S3 as here.
             if method != "OPTIONS":
                 self._authorize(environ, method, params)
+            if method == "PUT" and not _has_length(environ):
+                # as S3 and MinIO: without a length (or chunks) the body cannot be told from
+                # none, and moto stored an empty object that the import then refused as empty
+                raise S3Error(
+                    411, "MissingContentLength", "You must provide the Content-Length HTTP header."
+                )
         except S3Error as exc:
             _drain(environ)
             return exc.respond(method, start_response)
@@ -434,7 +440,9 @@ class S3Error(Exception):
         for name, text in {**elements, "RequestId": request_id}.items():
             ET.SubElement(root, name).text = text
         body = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
-        reason = {400: "Bad Request", 403: "Forbidden"}.get(self.status, "Error")
+        reason = {400: "Bad Request", 403: "Forbidden", 411: "Length Required"}.get(
+            self.status, "Error"
+        )
         start_response(
             f"{self.status} {reason}",
             [
@@ -573,6 +581,12 @@ def _creates_object(method: str, param_names: set[str]) -> bool:
         return param_names <= _AUTH_PARAMS
     # CompleteMultipartUpload is the POST with `?uploadId`.
     return method == "POST" and "uploadId" in param_names
+
+
+def _has_length(environ: Environ) -> bool:
+    """Whether a request says how long its body is: Content-Length, or chunked encoding."""
+    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    return bool(environ.get("CONTENT_LENGTH")) or chunked
 
 
 def _drain(environ: Environ) -> None:

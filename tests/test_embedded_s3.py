@@ -135,6 +135,47 @@ def test_presigned_put_with_only_content_type_stores_the_object(
     assert stored["Body"].read() == CSV
 
 
+def raw_put(url: str, headers: str, body: bytes) -> bytes:
+    """A PUT written by hand, for framings httpx does not send; the whole answer."""
+    parts = urllib.parse.urlsplit(url)
+    assert parts.hostname is not None and parts.port is not None
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        head = f"PUT {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n{headers}"
+        sock.sendall(head.encode() + b"Connection: close\r\n\r\n" + body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_put_without_a_length_is_refused_as_s3_does(
+    s3: embedded_s3.EmbeddedS3, client: Any
+) -> None:
+    url = presign(s3, "PUT", "uploads/unsized.csv")
+
+    answer = raw_put(url, "Content-Type: text/csv\r\n", CSV)
+
+    assert answer.startswith(b"HTTP/1.1 411 Length Required"), answer
+    assert b"<Code>MissingContentLength</Code>" in answer
+    assert "Contents" not in client.list_objects_v2(Bucket=BUCKET, Prefix="uploads/unsized")
+
+
+def test_put_of_chunks_or_of_an_empty_body_with_its_length_is_stored(
+    s3: embedded_s3.EmbeddedS3, client: Any
+) -> None:
+    chunked = raw_put(
+        presign(s3, "PUT", "uploads/chunked.csv"),
+        "Transfer-Encoding: chunked\r\n",
+        b"%x\r\n%s\r\n0\r\n\r\n" % (len(CSV), CSV),
+    )
+    empty = raw_put(presign(s3, "PUT", "uploads/empty.csv"), "Content-Length: 0\r\n", b"")
+
+    assert chunked.startswith(b"HTTP/1.1 200 "), chunked
+    assert empty.startswith(b"HTTP/1.1 200 "), empty
+    assert client.get_object(Bucket=BUCKET, Key="uploads/chunked.csv")["Body"].read() == CSV
+    assert client.get_object(Bucket=BUCKET, Key="uploads/empty.csv")["Body"].read() == b""
+
+
 @pytest.mark.parametrize(
     "key",
     [

@@ -279,6 +279,28 @@ async def test_upload_with_a_tampered_signature_is_refused(api: Api) -> None:
     assert (await job_status(api, job["job_id"]))["status"] == "UPLOAD_PENDING"
 
 
+async def test_upload_without_a_content_length_is_refused_and_can_be_sent_again(api: Api) -> None:
+    # as on S3: 411 MissingContentLength; the file, which the server cannot read, was stored
+    # empty and the job REJECTED as an empty file
+    job = await start_job(api)
+    url = urllib.parse.urlsplit(job["upload_url"])
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    request = (
+        f"PUT {url.path}?{url.query} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+        "Content-Type: text/csv\r\nConnection: close\r\n\r\nname\nUnsized\n"
+    )
+    writer.write(request.encode())
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 411 "), answer
+    assert b"<Code>MissingContentLength</Code>" in answer, answer
+    await asyncio.sleep(1)  # what the server would have noticed by now
+    assert (await job_status(api, job["job_id"]))["status"] == "UPLOAD_PENDING"
+    assert (await upload(job["upload_url"], "name\nSized\n")).status_code == 200
+    assert (await wait_for_job(api, job["job_id"]))["counts"]["created"] == 1
+
+
 async def test_upload_after_ten_minutes_is_refused_as_expired(api: Api) -> None:
     job = await start_job(api)
     try:
