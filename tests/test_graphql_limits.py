@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+
 from strawberry.extensions import validation_cache
 
 from server.api import schema as api_schema
@@ -32,6 +35,28 @@ async def test_oversized_documents_are_refused(api: Api) -> None:
     query = "{ me { " + "id " * 12000 + "} }"
     response = await api.post(query)
     assert "token" in response.json()["errors"][0]["message"].lower()
+
+
+async def test_a_body_past_five_mib_is_refused_before_it_is_read_whole(api: Api) -> None:
+    query = (
+        "query($v: String!) { items_by_column_values(board_id: 100, column_id: "
+        '"name", column_value: $v) { id } }'
+    )
+    headers = {"Authorization": "tok-ada", "Content-Type": "application/json"}
+    fits = json.dumps({"query": query, "variables": {"v": "x" * 5_000_000}})
+    response = await api.client.post("/graphql", content=fits, headers=headers)
+    assert response.status_code == 200 and "errors" not in response.json(), response.text[:300]
+    big = json.dumps({"query": query, "variables": {"v": "x" * (6 * 1024 * 1024)}})
+    for body in (big.encode(), _chunks(big.encode())):  # declared length, then chunked
+        response = await api.client.post("/graphql", content=body, headers=headers)
+        assert response.status_code == 413
+        assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert (await api.gql("{ me { id } }"))["me"]["id"]
+
+
+async def _chunks(body: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), 1 << 20):
+        yield body[start : start + (1 << 20)]
 
 
 async def test_errors_never_carry_stack_traces(api: Api) -> None:
