@@ -21,6 +21,18 @@ def parse_queries(text: str) -> dict[str, str]:
     return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
+def storable(text: str) -> bool:
+    """Whether PostgreSQL takes `text` as a text value: it refuses a NUL character, and a lone
+    UTF-16 surrogate (valid in JSON's \\u escapes) has no UTF-8 encoding to send."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @cache
 def queries(aggregate: str) -> dict[str, str]:
     """The named queries of `db/queries/<aggregate>.sql`."""

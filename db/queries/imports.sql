@@ -78,7 +78,10 @@ INSERT INTO item_tags (item_id, tag_id)
 SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING
 
 -- name: groups_by_title
-SELECT id, title FROM groups WHERE board_id = $1 AND NOT deleted
+-- The lists an import may name, first by position: records without a list go to the first
+-- open one (an archived list takes no records; a deleted one is gone).
+SELECT id, title, archived FROM groups WHERE board_id = $1 AND NOT deleted
+ORDER BY archived, position, id
 
 -- name: tags_of_board
 SELECT id, name FROM tags WHERE board_id = $1

@@ -254,8 +254,9 @@ class BlueSubscription:
         self, info: Info, projectId: str, userId: str
     ) -> AsyncGenerator[JSON, None]:
         user = info.context.user
+        # the workspace first, as every Blue operation checks it before its other arguments
+        board = await visible_project(info, projectId)
         if str(userId) != str(user.id):
             raise Forbidden("You can only subscribe to your own progress.")
-        board = await visible_project(info, projectId)
         async for event in info.context.services.events.subscribe(board.id, user.id):
             yield cast(JSON, event)

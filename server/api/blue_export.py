@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry import ID
 
-from server import numeric_ids
+from server import numeric_ids, sql
 from server.api.blue import visible_project
 from server.api.context import Info
 from server.errors import BadUserInput
@@ -117,6 +117,15 @@ def _record_filter(given: TodosFilter | None) -> RecordFilter:
         number = numeric_ids.parse_id(str(user_id))
         if number is not None:
             assignee_ids.append(number)
+    for field, texts in (("listIds", given.list_ids), ("listTitles", given.list_titles),
+                         ("tagNames", given.tag_names)):  # fmt: skip
+        for index, text in enumerate(texts or []):
+            # checked here: the export runs later, and PostgreSQL would refuse the value there
+            if not sql.storable(text):
+                raise BadUserInput(
+                    f"filter.{field}[{index}] holds a NUL character or a lone UTF-16 surrogate",
+                    error_data={"field": field},
+                )
     due_from = _due_bound("dueDateFrom", given.due_date_from, end_of_day=False)
     due_to = _due_bound("dueDateTo", given.due_date_to, end_of_day=True)
     if due_from is not None and due_to is not None and due_from > due_to:

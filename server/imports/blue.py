@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ RECORD_COLUMNS = [
     "done", "start_date", "due_date", "description", "color", "column_values",
 ]  # fmt: skip
 TODO_IMPORT_LIMIT = 2_500  # records per file for accounts not on the enterprise plan
+NUMBERED_LIST_IDS = 100  # list ids tried with a number before a random suffix
 
 
 class CancelledImport(Exception):
@@ -250,7 +252,8 @@ class BlueTarget:
     header: HeaderMap
     directory: cells.Directory
     people: People
-    groups: dict[str, str]  # lower-cased title -> group id
+    groups: dict[str, str]  # lower-cased title -> group id of an open list, first by position
+    archived_lists: set[str]  # lower-cased titles only archived lists have
     tags: dict[str, int]  # lower-cased name -> tag id
     position: int
     total: int
@@ -341,10 +344,15 @@ async def _prepare(
     members = await services.pool.fetch(Q["board_members_directory"], board.id)
     people = People([(m["id"], m["name"], m["email"]) for m in members])
     total = await asyncio.to_thread(count_records, path, header.headers)
-    groups = {
-        r["title"].strip().lower(): r["id"]
-        for r in await services.pool.fetch(Q["groups_by_title"], board.id)
-    }
+    groups: dict[str, str] = {}
+    archived_lists: set[str] = set()
+    for row in await services.pool.fetch(Q["groups_by_title"], board.id):
+        title = row["title"].strip().lower()
+        if row["archived"]:
+            archived_lists.add(title)
+        else:  # open lists come first, by position: the first is the default list
+            groups.setdefault(title, row["id"])
+    archived_lists -= groups.keys()
     tags = {
         r["name"].strip().lower(): r["id"]
         for r in await services.pool.fetch(Q["tags_of_board"], board.id)
@@ -355,7 +363,8 @@ async def _prepare(
         await services.jobs.save_progress(conn, job, checkpoint_line=job.checkpoint_line, counts=job.counts,
                                           progress=job.progress, total_rows=total, state=state)  # fmt: skip
     return BlueTarget(job=job, board=board, user=user, header=header, directory=directory, people=people,
-                      groups=groups, tags=tags, position=position, total=total)  # fmt: skip
+                      groups=groups, archived_lists=archived_lists, tags=tags, position=position,
+                      total=total)  # fmt: skip
 
 
 async def _write_chunk(services: Services, target: BlueTarget, chunk: list[Record]) -> None:
@@ -426,6 +435,12 @@ async def _write_records(
     conn: Connection, target: BlueTarget, chunk: list[Record], now: dt.datetime
 ) -> list[RowResult]:
     board, job = target.board, target.job
+    for record in chunk:
+        # an archived list takes no records, as create_item refuses one: they would be hidden
+        title = (record.list_title or "").strip()
+        if title.lower() in target.archived_lists:
+            record.errors.append({"column": bf.LIST, "code": "ARCHIVED_LIST",
+                                  "message": f"The list {title[:100]!r} is archived: unarchive it or name another list"})  # fmt: skip
     good = [r for r in chunk if not r.errors]
     if job.options.get("dryRun"):  # validation and the report only: nothing is created
         planned = [_result(r, None) for r in chunk]
@@ -434,9 +449,9 @@ async def _write_records(
     for record in good:
         title = (record.list_title or "").strip()
         if title and title.lower() not in target.groups:
-            group_id = list_group_id(title)
-            await BoardStore.insert_group(conn, board.id, group_id, title, at_top=False)
-            target.groups[title.lower()] = group_id
+            target.groups[title.lower()] = await _create_list(
+                conn, board.id, list_group_id(title), title
+            )
         for tag in record.tags:
             if tag.lower() not in target.tags:
                 target.tags[tag.lower()] = await conn.fetchval(
@@ -444,8 +459,8 @@ async def _write_records(
                 )
     default_group = next(iter(target.groups.values()), None)
     if good and default_group is None:
-        await BoardStore.insert_group(conn, board.id, "topics", "Records", at_top=False)
-        target.groups["records"] = default_group = "topics"
+        default_group = await _create_list(conn, board.id, "topics", "Records")
+        target.groups["records"] = default_group
     ids = [r["id"] for r in await conn.fetch(Q["allocate_item_ids"], len(good))] if good else []
     if good:
         groups = [
@@ -484,6 +499,19 @@ async def _write_records(
     return results
 
 
+async def _create_list(conn: Connection, board_id: int, group_id: str, title: str) -> str:
+    """A new list last on the board; returns its id: `group_id`, or that with a suffix when
+    another list has it. A deleted list keeps its id, and records given it would be gone."""
+    candidates = [group_id, *(f"{group_id}_{n}" for n in range(2, NUMBERED_LIST_IDS))]
+    for candidate in candidates:
+        if await BoardStore.insert_group(conn, board_id, candidate, title, at_top=False):
+            return candidate
+    while True:  # a hundred taken ids: only a random suffix is still likely free
+        candidate = f"{group_id}_{uuid.uuid4().hex[:8]}"
+        if await BoardStore.insert_group(conn, board_id, candidate, title, at_top=False):
+            return candidate
+
+
 def _result(record: Record, item_id: int | None, *, keep_cells: bool = True) -> RowResult:
     """A record's outcome; a created record's cells are kept only for a dry run's report."""
     return RowResult(
@@ -502,4 +530,11 @@ def parse_headers(value: Any) -> list[str]:
     """`headers` is JSON: a non-empty array of strings, one per CSV column."""
     if not isinstance(value, list) or not value or not all(isinstance(h, str) for h in value):
         raise ValueError("headers must be a non-empty JSON array of strings")
+    for index, header in enumerate(value):
+        # the headers are kept with the job, and PostgreSQL could not store this one
+        if not sql.storable(header):
+            raise ValueError(
+                f"headers[{index}] holds a NUL character or a lone UTF-16 surrogate: "
+                "a header is text"
+            )
     return [str(h) for h in value]

@@ -116,13 +116,20 @@ def join_names(names: Iterable[str]) -> str:
     return ", ".join(names)
 
 
+def _looks_neutralised(cell: str) -> bool:
+    """Whether `cell` is quotes then a formula trigger: what import reads one quote off."""
+    return cell.lstrip("'").startswith(FORMULA_TRIGGERS)
+
+
 def neutralise(cell: str) -> str:
-    """Make a cell safe to open in a spreadsheet: a leading quote stops formula evaluation."""
-    return "'" + cell if cell.startswith(FORMULA_TRIGGERS) else cell
+    """Make a cell safe to open in a spreadsheet: a leading quote stops formula evaluation.
+    A value that already starts with quotes before a trigger gets one more, since import
+    reads one off: `'=x` is written `''=x` and imports back as `'=x`."""
+    return "'" + cell if _looks_neutralised(cell) else cell
 
 
 def unneutralise(cell: str) -> str:
     """Undo `neutralise` on import, so an exported file imports back to the same values."""
-    if cell.startswith("'") and cell[1:].startswith(FORMULA_TRIGGERS):
+    if cell.startswith("'") and _looks_neutralised(cell):
         return cell[1:]
     return cell

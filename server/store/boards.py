@@ -54,8 +54,8 @@ class BoardStore:
 
     async def board_for_user(self, user: User, ref: str) -> Board | None:
         """A board of the caller's account by id, uid or slug; None if unknown or not visible."""
-        if "\x00" in ref:
-            return None  # names no board, and PostgreSQL refuses a NUL in any text parameter
+        if not sql.storable(ref):
+            return None  # names no board, and PostgreSQL refuses it as a text parameter
         row = await self.pool.fetchrow(Q["board_for_user"], user.account_id, user.id, ref)
         if row is None:
             return None
