@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
+from starlette.websockets import WebSocket
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -20,6 +21,7 @@ from server.api.account import AccountQuery
 from server.api.blue import BlueMutation, BlueQuery, BlueSubscription
 from server.api.blue_export import BlueExportMutation
 from server.api.complexity import ComplexityBudget, ComplexityQuery
+from server.api.context import Context
 from server.api.monday_import import (
     MondayImportMutation,
     MondayImportQuery,
@@ -27,7 +29,7 @@ from server.api.monday_import import (
 )
 from server.api.monday_v2 import MondayQuery
 from server.api.monday_v2_mutations import MondayMutation
-from server.errors import AppError
+from server.errors import AppError, format_error
 
 Query = merge_types(
     "Query", (MondayQuery, MondayImportQuery, BlueQuery, AccountQuery, ComplexityQuery)
@@ -62,7 +64,22 @@ class Schema(strawberry.Schema):
     ) -> None:
         # an AppError is an answer to the caller, not a server fault: only the rest is logged
         unexpected = [e for e in errors if not isinstance(e.original_error, AppError)]
+        context = execution_context.context if execution_context else None
+        if isinstance(context, Context) and isinstance(context.request, WebSocket):
+            # HTTP answers are formatted in the view; a websocket's go out as `formatted`,
+            # which would carry an internal error's own message (a driver's, a path...)
+            unexpected = [e for e in unexpected if not _masked(e, context.request_id)]
         super().process_errors(unexpected, execution_context)
+
+
+def _masked(error: GraphQLError, request_id: str) -> bool:
+    """Give an internal error the message and code HTTP answers give it (and log it)."""
+    if error.original_error is None or error.path is None:
+        return False  # graphql-core's own errors: the message is safe
+    formatted = format_error(error.original_error, error.message, request_id)
+    error.message = formatted["message"]
+    error.extensions = formatted["extensions"]
+    return True
 
 
 # Field names are written exactly as each API spells them: snake_case for monday, camelCase for Blue.
