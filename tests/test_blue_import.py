@@ -363,6 +363,7 @@ async def test_a_chunk_the_database_refuses_is_rolled_back_whole_and_earlier_chu
         report = await import_file(api, "leads", body, ["Title"])
     assert report["status"] == "ERROR", report
     assert "test trigger refuses item rec 700" in report["error"]
+    assert report["progress"] == 41.67  # 500 of 1,200, as the events count it
     names = set(await all_item_names(api))
     assert {f"rec {i}" for i in range(1, 501)} <= names
     assert not any(f"rec {i}" in names for i in range(501, 1201))

@@ -210,6 +210,13 @@ class BlueMutation:
         return await _cancel(info, projectId)
 
 
+def _report_progress(status: str, processed: int, total: int) -> float:
+    # as the events count it (two decimals): the job row keeps only a whole percentage
+    if status == "COMPLETED":
+        return 100.0
+    return round(min(100.0, processed * 100.0 / max(total, 1)), 2)
+
+
 @strawberry.type
 class BlueQuery:
     @strawberry.field(
@@ -224,16 +231,16 @@ class BlueQuery:
         job_id = row["id"]
         counts = await services.jobs.outcome_counts(services.pool, job_id, 0)
         failed = await services.jobs.unclean_row_results(job_id, MAX_REPORTED_ERRORS)
+        total = int(row["options"].get("total", row["total_rows"] or 0))
+        not_imported = sum(
+            n for status, n in counts.items() if status not in ("created", "updated", "submitted")
+        )
         return TodoImportReport(
             status=BLUE_STATUS.get(row["status"], row["status"]),
-            progress=float(row["progress"]),
-            total=int(row["options"].get("total", row["total_rows"] or 0)),
+            progress=_report_progress(row["status"], counts["created"] + not_imported, total),
+            total=total,
             imported=counts["created"],
-            failed=sum(
-                n
-                for status, n in counts.items()
-                if status not in ("created", "updated", "submitted")
-            ),
+            failed=not_imported,
             error=row["failure_message"],
             unknownHeaders=list(row["options"].get("unknown_headers", [])),
             errors=[
