@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
+from server.imports import blue as blue_import
 from server.imports import blue_fields, cells
 
 
@@ -33,3 +35,13 @@ def test_render_timestamp_writes_early_years_with_four_digits_so_they_import_bac
     cell = blue_fields.render_timestamp(blue_fields.EARLIEST)
     assert cell == "0001-01-01T00:00:01Z"
     assert blue_fields.parse_timestamp(cell) == blue_fields.EARLIEST
+
+
+def test_count_records_skips_the_header_row_and_blank_lines_and_stops_where_told(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "file.csv"
+    path.write_text("Title,List\n" + "".join(f"r{i},x\n" if i % 3 else ",\n" for i in range(30)))
+    assert blue_import.count_records(path, ["Title", "List"]) == 20
+    assert blue_import.count_records(path, ["Title", "List"], stop_at=7) == 7
+    assert blue_import.count_records(path, ["Title", "List"], stop_at=50) == 20

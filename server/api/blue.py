@@ -164,7 +164,9 @@ async def _count_records(info: Info, key: str, headers: list[str]) -> int:
             async for piece in info.context.services.storage.read_chunks(key):
                 await asyncio.to_thread(out.write, piece)
         try:
-            return await asyncio.to_thread(blue_import.count_records, path, headers)
+            return await asyncio.to_thread(
+                blue_import.count_records, path, headers, blue_import.TODO_IMPORT_LIMIT + 1
+            )
         except csvfile.InvalidUpload as exc:
             raise BadUserInput(exc.message) from exc
 

@@ -198,14 +198,17 @@ def is_header_row(record: list[str], headers: list[str]) -> bool:
     return any(cells) and all(cell in named for cell in cells if cell)
 
 
-def count_records(path: Path, headers: list[str]) -> int:
-    """Data records in the file, for the TODO_IMPORT_LIMIT check."""
+def count_records(path: Path, headers: list[str], stop_at: int | None = None) -> int:
+    """Data records in the file, counted up to `stop_at` (enough to tell a file over the
+    TODO_IMPORT_LIMIT without reading the rest of it)."""
     count = 0
     for index, (_line, record) in enumerate(csvfile.read_records(path)):
         if index == 0 and is_header_row(record, headers):
             continue
         if any(cell.strip() for cell in record):
             count += 1
+            if count == stop_at:
+                break
     return count
 
 
