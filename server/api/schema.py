@@ -22,6 +22,7 @@ from server.api.blue import BlueMutation, BlueQuery, BlueSubscription
 from server.api.blue_export import BlueExportMutation
 from server.api.complexity import ComplexityBudget, ComplexityQuery
 from server.api.context import Context
+from server.api.int_ids import IntIdVariables
 from server.api.monday_import import (
     MondayImportMutation,
     MondayImportQuery,
@@ -92,6 +93,7 @@ schema = Schema(
     extensions=[
         # parsing and validating the same query text again is most of a poll's cost
         lambda: ParserCache(maxsize=PARSED_QUERIES),
+        IntIdVariables,  # before validation: it can change the document validated
         lambda: AddValidationRules(LIMIT_RULES),
         lambda: ValidationCache(maxsize=PARSED_QUERIES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
