@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 DB_DIR = Path(__file__).resolve().parent.parent / "db"
 _NAME_LINE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
@@ -30,6 +31,24 @@ def storable(text: str) -> bool:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return False
+    return True
+
+
+def storable_json(value: Any) -> bool:
+    """Whether jsonb takes a decoded JSON value: every string in it, keys included, storable
+    (jsonb refuses \\u0000 too). Walked with a stack: variables may nest deeper than Python
+    recurses."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if not storable(node):
+                return False
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
     return True
 
 

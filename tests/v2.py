@@ -74,6 +74,16 @@ async def values_of(api: Api, item: str) -> dict[str, tuple[str, Any]]:
     }
 
 
+async def post_escaped(api: Api, query: str, variables: dict[str, Any]) -> httpx.Response:
+    """POST with the variables' JSON ASCII-escaped, as httpx's own encoding will not send a
+    lone surrogate (valid JSON as \\ud800)."""
+    return await api.client.post(
+        "/graphql",
+        content=json.dumps({"query": query, "variables": variables}).encode(),
+        headers={"Authorization": "tok-ada", "Content-Type": "application/json"},
+    )
+
+
 def error_of(response: httpx.Response) -> dict[str, Any]:
     """The first GraphQL error of a refused call: message and extensions together."""
     assert response.status_code == 200, response.text

@@ -9,7 +9,7 @@ from __future__ import annotations
 import strawberry
 from strawberry import ID
 
-from server import numeric_ids
+from server import numeric_ids, sql
 from server.api.context import Info
 from server.api.monday_v2_people import TeamType, UserKind, UserType, people_store
 from server.api.monday_v2_types import (
@@ -19,6 +19,7 @@ from server.api.monday_v2_types import (
     State,
     TagType,
     UpdateType,
+    checked_limit,
     page_window,
     state_filter,
 )
@@ -98,12 +99,14 @@ class MondayQuery:
     ) -> list[ItemType]:
         # column_type only helps monday find the column; the column id says it all here
         del column_type
+        size, offset = page_window(limit, page)
+        if not (sql.storable(column_id) and sql.storable(column_value)):
+            return []  # no column has that id, no value reads that text
         boards = await info.context.services.boards.visible_boards(
             info.context.user, ids=numeric_ids.parse_ids([board_id])
         )
         if not boards or boards[0].state == "deleted":
             return []
-        size, offset = page_window(limit, page)
         items = await info.context.services.boards.items_by_column_value(
             boards[0].id, column_id, column_value, state_filter(state), size, offset
         )
@@ -150,7 +153,7 @@ class MondayQuery:
             ids=numeric_ids.parse_ids(ids),
             kind=None if kind in (None, UserKind.all) else kind.value,
             newest_first=bool(newest_first),
-            limit=limit if limit and limit > 0 else None,
+            limit=checked_limit(limit),
         )
         return [UserType(record=u) for u in users]
 

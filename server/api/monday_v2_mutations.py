@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 from strawberry import ID
 from strawberry.scalars import JSON
 
-from server import columnvalues, numeric_ids
+from server import columnvalues, numeric_ids, sql
 from server.api.context import Info
 from server.api.monday_import import INGEST_ROLES
 from server.api.monday_v2_people import users_by_id
@@ -59,6 +59,7 @@ DEFAULT_STATUS_LABELS = ["Working on it", "Done", "Stuck"]
 COLUMN_ID = re.compile(r"[a-z0-9_]{1,20}")  # monday's rule for chosen column ids
 ID_ATTEMPTS = 50  # generated column or group ids tried before giving up
 DIRECTORY_TYPES = frozenset({"people", "board_relation", "tags"})
+T = TypeVar("T")
 
 
 def _number(value: ID | None, argument: str) -> int | None:
@@ -68,8 +69,20 @@ def _number(value: ID | None, argument: str) -> int | None:
     return numeric_ids.parse_id(str(value))
 
 
+def _storable(value: T, argument: str) -> T:
+    """A text or decoded JSON argument PostgreSQL can store: it refuses a NUL character (jsonb
+    its \\u0000 escape too), and a lone surrogate (JSON's \\ud800) has no UTF-8 form. The
+    value is not echoed back in the error either."""
+    if not sql.storable_json(value):
+        raise BadUserInput(
+            f"{argument} must not contain a NUL character or a lone surrogate",
+            error_data={argument: None},
+        )
+    return value
+
+
 def _name(value: Any, argument: str) -> str:
-    name = value.strip() if isinstance(value, str) else ""
+    name = _storable(value, argument).strip() if isinstance(value, str) else ""
     if not 1 <= len(name) <= MAX_NAME:
         raise BadUserInput(
             f"{argument} must be a string of 1 to {MAX_NAME} characters",
@@ -116,7 +129,10 @@ async def _item(
 
 
 async def _group(info: Info, board: Board, group_id: str) -> GroupType:
-    group = await info.context.services.boards.group(board.id, group_id)
+    # an id PostgreSQL cannot take names no group, as an unknown id does
+    group = None
+    if sql.storable(group_id):
+        group = await info.context.services.boards.group(board.id, group_id)
     if group is None:
         raise NotFound(
             f"Group {group_id!r} not found on board {board.id}", error_data={"group_id": group_id}
@@ -219,7 +235,7 @@ def _check_label_indexes(indexed: dict[int, Any]) -> None:
 
 def _settings(column_type: ColumnKind, defaults: Any) -> dict[str, Any]:
     """Column settings from monday's `defaults` JSON, in the shape the board model keeps."""
-    settings = columnvalues.decode_object(defaults, "defaults")
+    settings = _storable(columnvalues.decode_object(defaults, "defaults"), "defaults")
     labels = settings.get("labels")
     if column_type in (ColumnKind.status, ColumnKind.dropdown):
         if isinstance(labels, dict):  # monday's status form: {"0": "Working on it", ...}
@@ -260,7 +276,8 @@ class MondayMutation:
             raise Unauthorized("Guests cannot create boards", status_code=403)
         board = await info.context.services.boards.create_board(
             user, name=_name(board_name, "board_name"), board_kind=board_kind.value,
-            description=description, uid="c" + secrets.token_hex(12), first_group=FIRST_GROUP,
+            description=None if description is None else _storable(description, "description"),
+            uid="c" + secrets.token_hex(12), first_group=FIRST_GROUP,
             now=info.context.services.clock.now(),
         )  # fmt: skip
         return BoardType(record=board)
@@ -453,7 +470,7 @@ class MondayMutation:
     @strawberry.mutation
     async def create_update(self, info: Info, body: str, item_id: ID | None = None) -> UpdateType:
         item, _ = await _item(info, item_id, UPDATE_ROLES, "comment")
-        if not body.strip():
+        if not _storable(body, "body").strip():
             raise BadUserInput("body must not be empty", error_data={"body": body})
         update = await item_store(info).create_update(
             item, body, user_id=info.context.user.id, now=info.context.services.clock.now()
@@ -479,7 +496,7 @@ class MondayMutation:
         if not found:
             raise NotFound(f"User {user_id} not found", error_data={"user_id": str(user_id)})
         recipient = found[0].record
-        if not text.strip():
+        if not _storable(text, "text").strip():
             raise BadUserInput("text must not be empty", error_data={"text": text})
         posts = (NotificationTargetType.Post, NotificationTargetType.post)
         kind = "Post" if target_type in posts else "Project"
@@ -488,7 +505,8 @@ class MondayMutation:
         now = services.clock.now()
         notification = await item_store(info).create_notification(
             account_id=user.account_id, user_id=recipient.id, sender_id=user.id, target_id=target,
-            target_type=kind, text=text, payload=columnvalues.decode(payload), now=now,
+            target_type=kind, text=text, payload=_storable(columnvalues.decode(payload), "payload"),
+            now=now,
         )  # fmt: skip
         await ExportStore(services.pool).send_message(
             account_id=user.account_id, to=recipient.email,

@@ -16,6 +16,7 @@ from strawberry.scalars import JSON
 from server import numeric_ids
 from server.api.context import Info
 from server.api.monday_v2_people import UserType, users_by_id
+from server.errors import BadUserInput
 from server.store.items import ItemStore, TagRecord, UpdateRecord
 from server.store.records import (
     ActivityRecord,
@@ -33,9 +34,18 @@ MAX_LIMIT = 500  # objects per page
 BOARD_PERMISSIONS = "everyone"  # every board member may edit content: the only model we keep
 
 
+def checked_limit(limit: int | None) -> int | None:
+    """A `limit` argument as given, None when left out; below 1 is BAD_USER_INPUT."""
+    # not read as "no limit" nor as 1: the complexity charge counts a list by its limit, so
+    # limit: 0 would buy a default page (or every user) at the price of one object
+    if limit is not None and limit < 1:
+        raise BadUserInput("limit must be at least 1", error_data={"limit": limit})
+    return limit
+
+
 def page_window(limit: int | None, page: int | None) -> tuple[int, int]:
     """(limit, offset) for monday's 1-based `page` argument."""
-    size = max(1, min(limit or DEFAULT_LIMIT, MAX_LIMIT))
+    size = min(checked_limit(limit) or DEFAULT_LIMIT, MAX_LIMIT)
     return size, (max(page or 1, 1) - 1) * size
 
 
@@ -167,7 +177,7 @@ class GroupType:
         limit: int | None = None,
         page: int | None = None,
     ) -> list[ItemType]:
-        size, offset = page_window(limit, page) if limit else (None, 0)
+        size, offset = page_window(limit, page) if limit is not None else (None, 0)
         items = await info.context.services.boards.items_page(
             info.context.user, ids=numeric_ids.parse_ids(ids), state="active",
             board_id=self.record.board_id, group_id=self.record.id, order="position",
