@@ -118,9 +118,12 @@ ORDER BY i.position, i.id
 LIMIT $5 OFFSET $6
 
 -- name: members_of_board
+-- Members of the board's own account: a fixture may name another account's user, who never
+-- reads the board and is shown to nobody through it.
 SELECT u.*, a.plan AS account_plan, a.slug AS account_slug, m.role
 FROM board_members m
-JOIN users u ON u.id = m.user_id
+JOIN boards b ON b.id = m.board_id
+JOIN users u ON u.id = m.user_id AND u.account_id = b.account_id
 JOIN accounts a ON a.id = u.account_id
 WHERE m.board_id = $1
 ORDER BY u.id
@@ -224,6 +227,9 @@ RETURNING *
 
 -- name: group_of_board
 SELECT * FROM groups WHERE board_id = $1 AND id = $2 AND NOT deleted
+
+-- name: group_in_any_state
+SELECT * FROM groups WHERE board_id = $1 AND id = $2
 
 -- name: live_group_count
 SELECT count(*) FROM groups WHERE board_id = $1 AND NOT deleted AND NOT archived

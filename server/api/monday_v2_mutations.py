@@ -551,7 +551,7 @@ async def _close_group(info: Info, board_id: ID, group_id: str, state: str) -> G
         ) from exc
     if closed is None:  # deleted meanwhile
         raise NotFound(f"Group {group_id!r} not found on board {board.id}")
-    return GroupType(record=closed, is_deleted=state == "deleted")
+    return GroupType(record=closed)
 
 
 async def _set_board_state(info: Info, board_id: ID, state: str) -> BoardType:

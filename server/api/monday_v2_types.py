@@ -49,6 +49,15 @@ def page_window(limit: int | None, page: int | None) -> tuple[int, int]:
     return size, (max(page or 1, 1) - 1) * size
 
 
+def rows_window(limit: int | None, page: int | None) -> tuple[int | None, int]:
+    """(limit, offset) of a board's or group's rows: all of them (limit None) unless paged."""
+    # the document gives Board.items and Group.items only `ids`, unlike the lists it pages
+    # (25 by default): a client reading a board's rows expects every one of them
+    if limit is None and page is None:
+        return None, 0
+    return page_window(limit, page)
+
+
 def wanted_keys(keys: list[str | None] | None) -> set[str] | None:
     """The column or group ids a `[String]` argument names (nulls ignored); None for all."""
     return None if keys is None else {key for key in keys if key is not None}
@@ -140,7 +149,6 @@ class ColumnType:
 @strawberry.type(name="Group")
 class GroupType:
     record: strawberry.Private[GroupRecord]
-    is_deleted: strawberry.Private[bool] = False
 
     @strawberry.field
     def id(self) -> ID:
@@ -167,9 +175,11 @@ class GroupType:
 
     @strawberry.field
     def deleted(self) -> bool | None:
-        return self.is_deleted
+        return self.record.deleted
 
-    @strawberry.field(description="The group's active items in board order; all unless limited.")
+    @strawberry.field(
+        description="The group's active items in board order; all of them unless paged."
+    )
     async def items(
         self,
         info: Info,
@@ -177,7 +187,7 @@ class GroupType:
         limit: int | None = None,
         page: int | None = None,
     ) -> list[ItemType]:
-        size, offset = page_window(limit, page) if limit is not None else (None, 0)
+        size, offset = rows_window(limit, page)
         items = await info.context.services.boards.items_page(
             info.context.user, ids=numeric_ids.parse_ids(ids), state="active",
             board_id=self.record.board_id, group_id=self.record.id, order="position",
@@ -349,9 +359,11 @@ class ItemType:
 
     @strawberry.field
     async def group(self, info: Info) -> GroupType | None:
-        groups = await info.context.services.boards.groups([self.record.board_id])
-        found = [g for g in groups[self.record.board_id] if g.id == self.record.group_id]
-        return GroupType(record=found[0]) if found else None
+        # a deleted item's group may be deleted with it: shown so, as monday keeps it
+        group = await info.context.services.boards.group_of_item(
+            self.record.board_id, self.record.group_id
+        )
+        return GroupType(record=group) if group else None
 
     @strawberry.field
     async def board(self, info: Info) -> BoardType | None:
@@ -514,7 +526,9 @@ class BoardType:
         wanted = wanted_keys(ids)
         return [GroupType(record=g) for g in groups if wanted is None or g.id in wanted]
 
-    @strawberry.field
+    @strawberry.field(
+        description="The board's active items in board order; all of them unless paged."
+    )
     async def items(
         self,
         info: Info,
@@ -523,7 +537,7 @@ class BoardType:
         page: int | None = None,
         newest_first: bool | None = None,
     ) -> list[ItemType]:
-        size, offset = page_window(limit, page)
+        size, offset = rows_window(limit, page)
         items = await info.context.services.boards.items_page(
             info.context.user, ids=numeric_ids.parse_ids(ids), state="active",
             board_id=self.record.id, order="newest" if newest_first else "position",

@@ -251,6 +251,11 @@ class BoardStore:
         row = await conn.fetchrow(Q["insert_group"], board_id, group_id, title, color, at_top)
         return GroupRecord.from_row(row) if row else None
 
+    async def group_of_item(self, board_id: int, group_id: str) -> GroupRecord | None:
+        """An item's group, in any state (deleted ones included)."""
+        row = await self.pool.fetchrow(Q["group_in_any_state"], board_id, group_id)
+        return GroupRecord.from_row(row) if row else None
+
     async def group(self, board_id: int, group_id: str) -> GroupRecord | None:
         """A group that is not deleted (archived ones included)."""
         row = await self.pool.fetchrow(Q["group_of_board"], board_id, group_id)

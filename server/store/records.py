@@ -120,6 +120,7 @@ class GroupRecord:
     color: str
     position: int
     archived: bool
+    deleted: bool
 
     @classmethod
     def from_row(cls, row: Row) -> Self:
