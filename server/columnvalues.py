@@ -369,6 +369,25 @@ def _label_ids(column: cells.Column, directory: cells.Directory, status: bool) -
     return found
 
 
+def shown_settings(column: cells.Column) -> dict[str, Any]:
+    """A column's settings in monday's settings_str form, which create_column's `defaults`
+    takes back: status labels by index ({"0": "Done"}), dropdown labels with their ids
+    ([{"id": 1, "name": "Red"}]), the boards of a relation as boardIds. Only active labels,
+    the ones a value may take, as the errors list them."""
+    settings = dict(column.settings)
+    if column.type in ("status", "dropdown"):
+        status = column.type == "status"
+        labels = _label_ids(column, cells.Directory(), status)
+        settings["labels"] = (
+            _label_data(labels)
+            if status
+            else [{"id": label_id, "name": label} for label_id, label in labels.items()]
+        )
+    elif column.type == "board_relation":
+        settings["boardIds"] = settings.pop("board_ids", [])
+    return settings
+
+
 def _listing(labels: Mapping[int, str]) -> str:
     return "{" + ", ".join(f"{label_id}: {label}" for label_id, label in labels.items()) + "}"
 

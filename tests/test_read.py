@@ -20,7 +20,11 @@ async def test_boards_lists_columns_groups_and_items(api: Api) -> None:
     assert board["board_kind"] == "public"
     assert [g["id"] for g in board["groups"]] == ["topics", "closed"]
     status = next(c for c in board["columns"] if c["id"] == "status")
-    assert json.loads(status["settings_str"])["labels"] == ["Working on it", "Done", "Stuck"]
+    assert json.loads(status["settings_str"])["labels"] == {
+        "0": "Working on it",
+        "1": "Done",
+        "2": "Stuck",
+    }
     assert board["items"] == [{"id": "1000", "name": "Existing lead"}]
 
 

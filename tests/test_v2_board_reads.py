@@ -5,9 +5,10 @@ board shows nobody of another account."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 from tests.conftest import Api
-from tests.v2 import create_board, create_item
+from tests.v2 import create_board, create_column, create_item, values_of
 
 ROWS = 30  # more than the 25 of a default page
 
@@ -66,3 +67,41 @@ async def test_a_board_lists_no_subscriber_or_owner_of_another_account(api: Api)
     assert [u["id"] for u in board["subscribers"]] == ["10", "11", "12"]
     assert board["owners"] == [{"id": "10"}]
     assert gus == {"boards": []}
+
+
+async def test_settings_str_shows_labels_in_mondays_form(api: Api) -> None:
+    data = await api.gql('{ boards(ids: 100) { columns(ids: ["status", "dropdown", "budget", '
+                         '"text"]) { id settings_str } } }')  # fmt: skip
+    settings = {c["id"]: json.loads(c["settings_str"]) for c in data["boards"][0]["columns"]}
+    # status labels by index, dropdown labels with the ids their values hold ({"ids": [1]})
+    assert settings == {
+        "text": {},
+        "status": {"labels": {"0": "Working on it", "1": "Done", "2": "Stuck"}},
+        "dropdown": {"labels": [{"id": 1, "name": "Option A"}, {"id": 2, "name": "Option B"},
+                                {"id": 3, "name": "Option C"}]},
+        "budget": {"currency": "USD"},
+    }  # fmt: skip
+
+
+async def test_settings_str_goes_back_into_create_column_unchanged(api: Api) -> None:
+    board = await create_board(api)
+    await create_column(api, board, "Stage", "status", {"labels": {"0": "New", "2": "Won"}})
+    kinds = {"labels": [{"id": 1, "name": "A"}, {"id": 3, "name": "C"}]}
+    await create_column(api, board, "Kind", "dropdown", kinds)
+    await create_column(api, board, "Client", "board_relation", {"boardIds": [100]})
+    query = "query($b: [ID!]) { boards(ids: $b) { columns { id type settings_str } } }"
+    [first] = (await api.gql(query, {"b": [board]}))["boards"]
+    shown = {c["id"]: json.loads(c["settings_str"]) for c in first["columns"]}
+    assert shown == {
+        "status": {"labels": {"0": "New", "2": "Won"}},
+        "dropdown": kinds,  # the ids given are kept: C is 3, not 2
+        "board_relation": {"boardIds": [100]},
+    }
+    item = await create_item(api, board, "Deal", {"dropdown": {"ids": [3]}})
+    assert await values_of(api, item) == {"dropdown": ("C", {"ids": [3]})}
+    # a client copying columns passes settings_str as defaults, and gets the same settings
+    copy = await create_board(api, "Copy")
+    for column in first["columns"]:
+        await create_column(api, copy, column["id"], column["type"], shown[column["id"]])
+    [second] = (await api.gql(query, {"b": [copy]}))["boards"]
+    assert [json.loads(c["settings_str"]) for c in second["columns"]] == list(shown.values())

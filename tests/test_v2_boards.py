@@ -119,7 +119,9 @@ async def test_create_column_as_documented_gets_type_ids_and_default_labels(api:
     )
     column = data["create_column"]
     assert (column["id"], column["title"], column["type"]) == ("status", "Work status", "status")
-    assert json.loads(column["settings_str"]) == {"labels": ["Working on it", "Done", "Stuck"]}
+    assert json.loads(column["settings_str"]) == {
+        "labels": {"0": "Working on it", "1": "Done", "2": "Stuck"}
+    }
     assert await create_column(api, board, "Second", "status") == "status_1"
     assert await create_column(api, board, "Notes", "text", id="notes") == "notes"
     data = await api.gql(f"{{ boards(ids: {board}) {{ columns {{ id title archived width }} }} }}")
@@ -140,9 +142,9 @@ async def test_create_column_reads_monday_label_defaults_and_refuses_bad_ids(api
     data = await api.gql(f"{{ boards(ids: {board}) {{ columns {{ id settings_str }} }} }}")
     settings = {c["id"]: json.loads(c["settings_str"]) for c in data["boards"][0]["columns"]}
     assert settings == {
-        "status": {"labels": ["New", None, "Won"]},
-        "dropdown": {"labels": ["A", "B"]},
-        "board_relation": {"board_ids": [100]},
+        "status": {"labels": {"0": "New", "2": "Won"}},
+        "dropdown": {"labels": [{"id": 1, "name": "A"}, {"id": 2, "name": "B"}]},
+        "board_relation": {"boardIds": [100]},
     }
     item = await create_item(api, board, "Deal", {"status": {"index": 2}, "dropdown": {"ids": [2]}})
     assert await values_of(api, item) == {

@@ -103,7 +103,7 @@ async def test_create_labels_if_missing_adds_status_and_dropdown_labels(api: Api
     assert values["dropdown"] == ("New, Option A", {"ids": [4, 1]})
     data = await api.gql('{ boards(ids: [100]) { columns(ids: ["status"]) { settings_str } } }')
     labels = json.loads(data["boards"][0]["columns"][0]["settings_str"])["labels"]
-    assert labels == ["Working on it", "Done", "Stuck", "Blocked"]
+    assert labels == {"0": "Working on it", "1": "Done", "2": "Stuck", "3": "Blocked"}
 
 
 async def test_invalid_values_are_refused_and_nothing_is_written(api: Api) -> None:

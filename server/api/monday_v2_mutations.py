@@ -32,6 +32,7 @@ from server.api.monday_v2_types import (
     NotificationType,
     TagType,
     UpdateType,
+    cells_column,
     item_store,
 )
 from server.errors import BadUserInput, NotFound, Unauthorized
@@ -45,7 +46,6 @@ from server.store.records import (
     MANAGE_ROLES,
     ROLES,
     Board,
-    ColumnRecord,
     GroupRecord,
     ItemRecord,
 )
@@ -151,12 +151,6 @@ async def _open_group(info: Info, board: Board, group_id: str) -> GroupRecord:
     return group
 
 
-def _cells_column(column: ColumnRecord) -> cells.Column:
-    return cells.Column(
-        id=column.id, title=column.title, type=column.type, settings=column.settings
-    )
-
-
 async def _value_writes(
     info: Info, board: Board, values: dict[str, Any], create_labels: bool
 ) -> tuple[list[ValueWrite], str | None]:
@@ -184,13 +178,13 @@ async def _value_writes(
     for column_id in wanted:
         column = columns[column_id]
         try:
-            cell = columnvalues.from_json(_cells_column(column), values[column_id], directory)
+            cell = columnvalues.from_json(cells_column(column), values[column_id], directory)
         except columnvalues.MissingLabels as exc:
             # adding labels changes the column: only those who may shape the board do it
             if not create_labels or board.role not in EDIT_ROLES:
                 raise
             column = await services.boards.add_labels(board.id, column_id, exc.labels)
-            cell = columnvalues.from_json(_cells_column(column), values[column_id], directory)
+            cell = columnvalues.from_json(cells_column(column), values[column_id], directory)
         stored = cell.value if cell is not None else None
         writes.append(
             ValueWrite(
@@ -233,6 +227,14 @@ def _check_label_indexes(indexed: dict[int, Any]) -> None:
         )
 
 
+def _dropdown_id(entry: Any) -> int | None:
+    """The id of a dropdown label given as {"id": 1, "name": "A"}; None for another form."""
+    if not (isinstance(entry, dict) and "name" in entry) or isinstance(entry.get("id"), bool):
+        return None
+    label_id = numeric_ids.parse_id(str(entry.get("id")))
+    return label_id if label_id else None  # ids start at 1
+
+
 def _settings(column_type: ColumnKind, defaults: Any) -> dict[str, Any]:
     """Column settings from monday's `defaults` JSON, in the shape the board model keeps."""
     settings = _storable(columnvalues.decode_object(defaults, "defaults"), "defaults")
@@ -243,7 +245,13 @@ def _settings(column_type: ColumnKind, defaults: Any) -> dict[str, Any]:
             indexed = {k: v for k, v in keys.items() if k is not None}
             _check_label_indexes(indexed)
             labels = [indexed.get(i) for i in range(max(indexed, default=-1) + 1)]
-        if isinstance(labels, list):  # monday's dropdown form: [{"id": 1, "name": "A"}, ...]
+        if isinstance(labels, list) and labels and all(_dropdown_id(e) for e in labels):
+            # monday's dropdown form, [{"id": 1, "name": "A"}, ...]: a value names a label by
+            # its id, so a label keeps the id given (settings_str shows them so)
+            by_id = {_dropdown_id(e) or 0: e["name"] for e in labels}
+            _check_label_indexes(by_id)
+            labels = [by_id.get(i) for i in range(1, max(by_id) + 1)]
+        if isinstance(labels, list):  # names without ids, or labels by position
             labels = [
                 e.get("name", e.get("label")) if isinstance(e, dict) and "name" in e else e
                 for e in labels
