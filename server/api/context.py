@@ -30,6 +30,8 @@ class Context:
     user_or_none: User | None = None
     # a websocket's connection_init payload; the legacy graphql-ws handler sets None for none
     connection_params: dict[str, Any] | None = field(default_factory=dict)
+    # the request's data loaders by name, made on first use (monday_v2_types)
+    loaders: dict[str, Any] = field(default_factory=dict)
 
     @property
     def user(self) -> User:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Awaitable, Callable
 from enum import Enum
-from typing import cast
+from typing import TypeVar, cast
 
 import orjson
 import strawberry
 from strawberry import ID
+from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
 from server import columnvalues, numeric_ids
@@ -69,6 +71,36 @@ def cells_column(column: ColumnRecord) -> cells.Column:
 def wanted_keys(keys: list[str | None] | None) -> set[str] | None:
     """The column or group ids a `[String]` argument names (nulls ignored); None for all."""
     return None if keys is None else {key for key in keys if key is not None}
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _loader(
+    info: Info, name: str, load: Callable[[list[K]], Awaitable[dict[K, V]]]
+) -> DataLoader[K, V]:
+    """The request's loader `name`: the keys asked for in one tick of the event loop go to
+    `load` together, so a page of items reads its values in one query, not one per item."""
+    if name not in info.context.loaders:
+
+        async def load_all(keys: list[K]) -> list[V]:
+            found = await load(keys)
+            return [found[key] for key in keys]
+
+        # no cache: a websocket's context lasts as long as its connection, and a value read
+        # once must not hide a later write
+        info.context.loaders[name] = DataLoader(load_fn=load_all, cache=False)
+    return cast(DataLoader[K, V], info.context.loaders[name])
+
+
+async def board_columns(info: Info, board_id: int) -> list[ColumnRecord]:
+    return await _loader(info, "columns", info.context.services.boards.columns).load(board_id)
+
+
+async def item_values(info: Info, item_id: int) -> list[ColumnValueRecord]:
+    loader = _loader(info, "column_values", info.context.services.boards.column_values)
+    return await loader.load(item_id)
 
 
 def item_store(info: Info) -> ItemStore:
@@ -393,10 +425,8 @@ class ItemType:
     async def column_values(
         self, info: Info, ids: list[str | None] | None = None
     ) -> list[ColumnValueType]:
-        services = info.context.services
-        columns = (await services.boards.columns([self.record.board_id]))[self.record.board_id]
-        values = (await services.boards.column_values([self.record.id]))[self.record.id]
-        by_column = {v.column_id: v for v in values}
+        columns = await board_columns(info, self.record.board_id)
+        by_column = {v.column_id: v for v in await item_values(info, self.record.id)}
         wanted = wanted_keys(ids)
         return [
             ColumnValueType(column=c, stored=by_column.get(c.id))
@@ -408,9 +438,7 @@ class ItemType:
         description="The stored values as one JSON object text: column id to its `value`."
     )
     async def column_values_str(self, info: Info) -> str:
-        values = (await info.context.services.boards.column_values([self.record.id]))[
-            self.record.id
-        ]
+        values = await item_values(info, self.record.id)
         return orjson.dumps({v.column_id: v.value for v in values}).decode()
 
     @strawberry.field
@@ -524,7 +552,7 @@ class BoardType:
 
     @strawberry.field
     async def columns(self, info: Info, ids: list[str | None] | None = None) -> list[ColumnType]:
-        columns = (await info.context.services.boards.columns([self.record.id]))[self.record.id]
+        columns = await board_columns(info, self.record.id)
         wanted = wanted_keys(ids)
         return [ColumnType(record=c) for c in columns if wanted is None or c.id in wanted]
 
