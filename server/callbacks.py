@@ -32,6 +32,7 @@ MAX_ATTEMPTS = 5  # deliveries tried before giving up
 FIRST_BACKOFF = 1.0  # seconds before the first retry; doubles each time
 SEND_TIMEOUT = 10.0  # seconds a receiver has to answer
 POLL_INTERVAL = 0.5  # seconds between looks for due deliveries
+MAX_IN_FLIGHT = 50  # deliveries sent at once by one server process
 SIGNATURE_HEADER = "X-Signature-SHA256"
 
 
@@ -69,42 +70,72 @@ def backoff(attempts: int) -> timedelta:
 class Sender:
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
+        self.in_flight: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         async with httpx.AsyncClient(timeout=SEND_TIMEOUT) as client:
-            while True:
-                try:
-                    await self.send_due(client)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # a database blip: try again on the next tick
-                    logger.exception("callback loop failed", extra={"action": "callback"})
-                await asyncio.sleep(POLL_INTERVAL)
+            try:
+                while True:
+                    try:
+                        await self.send_due(client)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:  # a database blip: try again on the next tick
+                        logger.exception("callback loop failed", extra={"action": "callback"})
+                    await asyncio.sleep(POLL_INTERVAL)
+            finally:
+                for task in self.in_flight:
+                    task.cancel()
+                await asyncio.gather(*self.in_flight, return_exceptions=True)
 
     async def send_due(self, client: httpx.AsyncClient) -> None:
+        """Start the due deliveries, each on its own: the loop never waits for a receiver
+        (a batch awaited whole let one slow receiver hold up every account's callbacks)."""
+        free = MAX_IN_FLIGHT - len(self.in_flight)
+        if free <= 0:
+            return
         # real time: delivery retries are about the receiver, not the admin clock
         now = datetime.now(UTC)
-        due = await self.pool.fetch(Q["claim_due"], now, now + timedelta(seconds=SEND_TIMEOUT * 3))
-        await asyncio.gather(*(self.deliver(client, dict(row)) for row in due))
+        lease = now + timedelta(seconds=SEND_TIMEOUT * 3)
+        for row in await self.pool.fetch(Q["claim_due"], now, lease, free):
+            task = asyncio.create_task(self.deliver(client, dict(row)))
+            self.in_flight.add(task)
+            task.add_done_callback(self.in_flight.discard)
 
     async def deliver(self, client: httpx.AsyncClient, row: dict[str, Any]) -> None:
-        body = row["body"].encode()
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(await account_secret(self.pool, row["account_id"]), body),
-            "X-Job-Id": str(row["job_id"]),
-            "X-Attempt": str(row["attempts"]),
-        }
-        error: str | None = None
-        try:
-            response = await client.post(row["url"], content=body, headers=headers)
-            if response.is_success:
+        error = await self.send(client, row)
+        if error is None:
+            with contextlib.suppress(Exception):  # unrecorded: sent again after the lease
                 await self.pool.execute(Q["delivered"], row["id"], datetime.now(UTC))
-                return
-            error = f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            return
         retry_at = datetime.now(UTC) + backoff(row["attempts"])
         with contextlib.suppress(Exception):
             await self.pool.execute(Q["failed"], row["id"], retry_at, error, MAX_ATTEMPTS)
         logger.warning("callback failed", extra={"job_id": str(row["job_id"]), "error": error})
+
+    async def send(self, client: httpx.AsyncClient, row: dict[str, Any]) -> str | None:
+        """POST one delivery; None if the receiver took it, else what went wrong."""
+        body = row["body"].encode()
+        try:
+            headers = {
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: sign(await account_secret(self.pool, row["account_id"]), body),
+                "X-Job-Id": str(row["job_id"]),
+                "X-Attempt": str(row["attempts"]),
+            }
+            # the whole call within SEND_TIMEOUT (httpx's timeout is per read: a receiver
+            # trickling its answer byte by byte never met it), and the answer's status is
+            # all that counts: its body is not read, so one cut short or endless changes
+            # nothing
+            async with (
+                asyncio.timeout(SEND_TIMEOUT),
+                client.stream("POST", row["url"], content=body, headers=headers) as response,
+            ):
+                return None if response.is_success else f"HTTP {response.status_code}"
+        except TimeoutError:
+            return f"no answer within {SEND_TIMEOUT:g} seconds"
+        except Exception as exc:
+            # httpx's errors, and what a URL stored before ingest_items checked it raises
+            # (httpx.InvalidURL is no HTTPError): a failed try, so the delivery ends after
+            # MAX_ATTEMPTS instead of being claimed again for ever
+            return f"{type(exc).__name__}: {exc}"

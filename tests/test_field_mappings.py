@@ -1,10 +1,16 @@
-"""csvfile.header_from_mappings: Zoho-style field mappings checked against the board."""
+"""Zoho-style field mappings checked against the board (csvfile.header_from_mappings), their
+default values, and what the mutation refuses in them."""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 import pytest
 
 from server.imports import csvfile
+from tests.conftest import Api
+from tests.importing import board_items, run_import
 
 COLUMNS = {"text": "text", "email": "email"}
 
@@ -26,3 +32,77 @@ def test_name_and_name_l1_are_one_level_mapped_twice() -> None:
     ]
     with pytest.raises(csvfile.InvalidUpload, match="level-1 name twice"):
         csvfile.header_from_mappings(["a", "b"], mappings, COLUMNS, 3)
+
+
+MAPPINGS_MUTATION = """mutation($m: [ItemsJobFieldMapping!], $s: ItemsJobSubitemsInput) {
+    ingest_items(board_id: "100", group_id: "topics", field_mappings: $m, subitems: $s)
+    { job_id } }"""
+
+
+@pytest.mark.parametrize(
+    ("variables", "argument"),
+    [
+        ({"m": [{"column_id": "name", "index": 0, "default_value": "\ud800"}]},
+         "field_mappings[0].default_value"),
+        ({"m": [{"column_id": "name", "index": 0}, {"column_id": "x\udfff", "index": 1}]},
+         "field_mappings[1].column_id"),
+        ({"s": {"parent_key_column_id": "name", "parent_key_header": "p\ud800"}},
+         "subitems.parent_key_header"),
+    ],
+)  # fmt: skip
+async def test_an_option_holding_a_lone_surrogate_is_bad_user_input(
+    api: Api, variables: dict[str, Any], argument: str
+) -> None:
+    # JSON allows "\ud800"; the options are stored as JSON text in PostgreSQL, which is
+    # UTF-8 and has no such character: the mutation failed with INTERNAL_SERVER_ERROR
+    body = json.dumps({"query": MAPPINGS_MUTATION, "variables": variables})  # ascii escapes
+    response = await api.client.post(
+        "/graphql",
+        content=body,
+        headers={"Authorization": "tok-ada", "Content-Type": "application/json"},
+    )
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert error["extensions"]["error_data"] == {"argument": argument}
+    assert "lone surrogate" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("mappings", "message"),
+    [
+        ([{"column_id": "name", "index": 0}, {"column_id": "status", "index": 1,
+          "default_value": "Lost"}],
+         "Field mapping for 'status': default_value 'Lost' is not valid for the column: "
+         "INVALID_STATUS_LABEL"),
+        ([{"column_id": "name", "index": 0}, {"column_id": "numeric", "default_value": "1,5"}],
+         "Field mapping for 'numeric': default_value '1,5' is not valid for the column: "
+         "INVALID_NUMBER"),
+    ],
+)  # fmt: skip
+async def test_a_default_value_invalid_for_its_column_rejects_the_file(
+    api: Api, mappings: list[dict[str, Any]], message: str
+) -> None:
+    # the default is the job's own setting, not a row's: every row leaving the cell empty
+    # was reported invalid while the others went in (in an update, rows that would have
+    # kept their stored value)
+    before = await board_items(api)
+    status = await run_import(api, "Who,Stage\nFilled,Done\nEmpty,\n", field_mappings=mappings)
+    assert status["status"] == "REJECTED", status
+    assert status["failure_reason"] == "INVALID_UPLOAD"
+    assert status["failure_message"].startswith(message), status
+    assert await board_items(api) == before
+
+
+async def test_a_null_marker_default_clears_matched_items_empty_cells(api: Api) -> None:
+    # `<NULL>` is no value to check: in an update it clears, as in a cell
+    mappings = [
+        {"column_id": "name", "index": 0},
+        {"column_id": "email", "index": 1},
+        {"column_id": "status", "index": 2, "default_value": "<NULL>"},
+    ]
+    update = {"behaviour": "UPDATE", "match_column_id": "email"}
+    status = await run_import(
+        api, "Who,Mail,Stage\n,old@acme.example.com,\n", field_mappings=mappings, on_match=update
+    )
+    assert status["counts"]["updated"] == 1, status
+    assert "status" not in (await board_items(api))["Existing lead"]["values"]

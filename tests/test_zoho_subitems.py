@@ -194,3 +194,28 @@ async def test_a_matched_subitems_cells_clear_as_a_matched_items_do(api: Api) ->
         i["name"]: [v["text"] for v in i["column_values"]] for i in items["boards"][0]["items"]
     }
     assert values["Call"] == [None, "5"] and values["Visit"] == [None, "3"], values
+
+
+async def test_a_mapping_without_an_index_in_a_subitems_job(
+    api: Api, server: ServerProcess
+) -> None:
+    # the parent keys' default was looked up as int(index) of every mapping before the key
+    # column's: a mapping without an index ended the job FAILED, INTERNAL_ERROR, after the
+    # parent file was written
+    constant = [{"column_id": "text", "default_value": "crm"}, {"column_id": "name", "index": 0}]
+    status = await import_both(
+        api, "Who\nP\n", "name,parent\nC,P\n", subitems=BY_NAME, field_mappings=constant
+    )
+    assert status["counts"] == counts(submitted=2, created=2), status
+    assert ("C", 2, "P") in await item_tree(server)
+    # the key column itself mapped to a constant: every parent row has that key
+    keyed = [
+        {"column_id": "name", "index": 0},
+        {"column_id": "email", "default_value": "k@example.com"},
+    ]
+    status = await import_both(
+        api, "Who\nQ\n", "name,parent_email\nD,k@example.com\n", subitems=BY_EMAIL,
+        field_mappings=keyed,
+    )  # fmt: skip
+    assert status["counts"] == counts(submitted=2, created=2), status
+    assert ("D", 2, "Q") in await item_tree(server)

@@ -14,14 +14,15 @@ SELECT job_id FROM job_callbacks WHERE body IS NULL ORDER BY id LIMIT 100
 UPDATE job_callbacks SET body = $2 WHERE job_id = $1 AND body IS NULL
 
 -- name: claim_due
--- Claimed with a short lease (next_attempt_at moves on) so a crashed sender's call is retried.
+-- Claimed with a short lease (next_attempt_at moves on) so a crashed sender's call is retried;
+-- at most $3 at a time, the sender's free slots.
 UPDATE job_callbacks c SET next_attempt_at = $2, attempts = c.attempts + 1
 FROM (
     SELECT id FROM job_callbacks
     WHERE status = 'pending' AND next_attempt_at <= $1 AND body IS NOT NULL
     ORDER BY next_attempt_at
     FOR UPDATE SKIP LOCKED
-    LIMIT 10
+    LIMIT $3
 ) due
 WHERE c.id = due.id
 RETURNING c.id, c.job_id, c.account_id, c.url, c.body, c.attempts

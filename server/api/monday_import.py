@@ -8,8 +8,8 @@ from collections.abc import AsyncGenerator
 from datetime import timedelta
 from enum import Enum
 from typing import Annotated
-from urllib.parse import urlsplit
 
+import httpx
 import strawberry
 from strawberry import ID
 
@@ -182,12 +182,12 @@ async def _start_job(
 ) -> ItemsJobResponse:
     services = info.context.services
     user = info.context.user
-    where = _nul_in(options)
-    if where is not None:
-        # the options are stored as JSON in PostgreSQL, which refuses a NUL in any text
-        raise BadUserInput(
-            f"{where} may not contain the NUL character (U+0000)", error_data={"argument": where}
-        )
+    found = _unstorable_in(options)
+    if found is not None:
+        # the options are stored as JSON in PostgreSQL, which refuses a NUL in any text, and
+        # JSON text is UTF-8, which has no lone surrogate
+        where, what = found
+        raise BadUserInput(f"{where} may not contain {what}", error_data={"argument": where})
     now = services.clock.now()
     async with services.pool.acquire() as conn, conn.transaction():
         try:
@@ -211,16 +211,23 @@ async def _start_job(
     )
 
 
-def _nul_in(value: object, path: str = "") -> str | None:
-    """The path of the first text in `value` (options as stored) holding a NUL, if any."""
+def _unstorable_in(value: object, path: str = "") -> tuple[str, str] | None:
+    """The path of the first text in `value` (options as stored) that JSON in PostgreSQL
+    cannot hold, with what it holds, if any."""
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        if "\x00" in value:
+            return path, "the NUL character (U+0000)"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path, "a lone surrogate (U+D800 to U+DFFF)"
+        return None
     parts: list[tuple[str, object]] = []
     if isinstance(value, dict):
         parts = [(f"{path}.{key}" if path else str(key), item) for key, item in value.items()]
     elif isinstance(value, list):
         parts = [(f"{path}[{index}]", item) for index, item in enumerate(value)]
-    return next((found for p, item in parts if (found := _nul_in(item, p)) is not None), None)
+    return next((found for p, item in parts if (found := _unstorable_in(item, p))), None)
 
 
 async def _subitems_option(
@@ -282,9 +289,7 @@ def _common_options(
         _check_encoding(character_encoding)
         options["character_encoding"] = character_encoding
     if callback is not None:
-        parsed = urlsplit(callback.url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise BadUserInput("callback.url must be an http(s) URL")
+        _check_callback_url(callback.url)
         if callback.method.upper() != "POST":
             raise BadUserInput("callback.method must be POST")
         options["callback"] = {"url": callback.url, "method": "POST"}
@@ -293,6 +298,23 @@ def _common_options(
     if report is not None:
         options["report"] = report.value
     return options
+
+
+def _check_callback_url(url: str) -> None:
+    """A URL the callback sender can call: read as httpx will read it when the job ends (one
+    it cannot read was accepted, then every delivery failed before it was sent)."""
+    try:
+        parsed = httpx.URL(url)
+        host = parsed.host  # decoded from punycode: IDNA may refuse it
+    except (httpx.InvalidURL, UnicodeError) as exc:  # UnicodeError: a host IDNA refuses
+        raise BadUserInput(
+            f"callback.url is not a valid URL: {exc}", error_data={"argument": "callback.url"}
+        ) from exc
+    if parsed.scheme not in ("http", "https") or not host:
+        raise BadUserInput(
+            "callback.url must be an http(s) URL with a host",
+            error_data={"argument": "callback.url"},
+        )
 
 
 def _check_encoding(name: str) -> None:

@@ -280,9 +280,12 @@ async def _parent_keys(
         index = next(i for i, level in header.level_of_index.items() if level == 1)
     else:
         index = next(i for i, column in header.column_of_index.items() if column == key_column)
+    # the key column's mapping, by column: one without an index (a constant) has none to
+    # compare, and `name.l1` is `name`
+    mapped = ("name", "name.l1") if key_column == "name" else (key_column,)
     default = next(
         (m.get("default_value") for m in job.options.get("field_mappings") or []
-         if int(m["index"]) == index),
+         if str(m["column_id"]) in mapped),
         None,
     )  # fmt: skip
     rows = [

@@ -150,6 +150,20 @@ class RowParser:
                 values[column_id] = cell
         return errors or row
 
+    def invalid_default(self) -> tuple[str, str, RowError] | None:
+        """The first field-mapping default_value (column id, the default, its error) that
+        its column refuses. A default is the job's setting, not a row's: checked once, it
+        rejects the file instead of making each row that leaves the cell empty invalid."""
+        for index, column_id, parser in self.cell_parsers:
+            default = self.defaults.get(index, "").strip()
+            if not default or default == NULL_MARKER:  # no value; `<NULL>` clears, as a cell
+                continue
+            try:
+                parser(default)
+            except cells.CellError as exc:
+                return column_id, default, RowError(column_id, exc.code, exc.message)
+        return None
+
     def with_defaults(self, record: list[str]) -> list[str]:
         filled = list(record) + [""] * (self.filled_width - len(record))
         for index, default in self.defaults.items():

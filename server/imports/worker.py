@@ -119,12 +119,23 @@ class ParserSpec:
             raise csvfile.InvalidUpload(
                 f"The parent key column {key_column!r} is not in the header"
             )
-        return RowParser(
+        parser = RowParser(
             header, self.columns, self.directory,
             clear_with_null=self.behaviour in ("UPSERT", "UPDATE"),
             clear_empty=self.options.get("ignore_empty") is False, defaults=defaults,
             name_optional=self.behaviour is not None,
         )  # fmt: skip
+        refused = parser.invalid_default()
+        if refused is not None:
+            column_id, default, error = refused
+            shown = default[: rows.MAX_ERROR_VALUE] + (
+                "..." if len(default) > rows.MAX_ERROR_VALUE else ""
+            )
+            raise csvfile.InvalidUpload(
+                f"Field mapping for {column_id!r}: default_value {shown!r} is not valid for the "
+                f"column: {error.code}: {error.message}"
+            )
+        return parser
 
 
 @dataclass(frozen=True)
