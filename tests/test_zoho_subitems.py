@@ -219,3 +219,22 @@ async def test_a_mapping_without_an_index_in_a_subitems_job(
     )  # fmt: skip
     assert status["counts"] == counts(submitted=2, created=2), status
     assert ("D", 2, "Q") in await item_tree(server)
+
+
+async def test_a_dry_run_counts_a_repeated_subitem_under_a_new_parent_as_the_run_does(
+    api: Api,
+) -> None:
+    # the child row repeating a name was matched by its parent's item id, which a parent
+    # the dry run would create has not: it counted two subitems created where the run
+    # creates one and updates it
+    upsert = {"behaviour": "UPSERT", "match_column_id": "email"}
+    parents = "name,email\nAcme,acme@example.com\n"
+    children = (
+        "name,parent_email,text\nCall Acme,acme@example.com,1\nCall Acme,acme@example.com,2\n"
+    )
+    dry = await import_both(
+        api, parents, children, subitems=BY_EMAIL, on_match=upsert, dry_run=True
+    )
+    run = await import_both(api, parents, children, subitems=BY_EMAIL, on_match=upsert)
+    assert run["counts"] == counts(submitted=3, created=2, updated=1), run
+    assert dry["counts"] == run["counts"], dry

@@ -96,7 +96,9 @@ def plan_children(
 ) -> Iterator[list[PlannedRow]]:
     records = csvfile.read_records(path)
     next(records)
-    created: dict[tuple[int, str], int] = {}  # (parent item, name) -> line creating that subitem
+    # (parent, name) -> line creating that subitem; a parent is its item id, or in a dry run
+    # its key if it is to be created (one key names one such parent: AMBIGUOUS_PARENT)
+    created: dict[tuple[int | str, str], int] = {}
     return chunked(
         (
             _plan_child(scan, CHILD_LINE_OFFSET + line, line, record, parents, created)
@@ -113,7 +115,7 @@ def _plan_child(
     line: int,
     record: list[str],
     parents: dict[str, list[Parent]],
-    created: dict[tuple[int, str], int],
+    created: dict[tuple[int | str, str], int],
 ) -> PlannedRow:
     errors = scan.invalid.get(line)
     if errors is None:
@@ -137,7 +139,9 @@ def _plan_child(
     )  # fmt: skip
     if parent.on_match is None:
         return row
-    return _match_subitem(row, parent, parsed, created)
+    return _match_subitem(
+        row, parent, key if parent.item_id is None else parent.item_id, parsed, created
+    )
 
 
 def _too_deep(parent: Parent) -> dict[str, str]:
@@ -149,12 +153,18 @@ def _too_deep(parent: Parent) -> dict[str, str]:
 
 
 def _match_subitem(
-    row: PlannedRow, parent: Parent, parsed: ParsedRow, created: dict[tuple[int, str], int]
+    row: PlannedRow,
+    parent: Parent,
+    who: int | str,
+    parsed: ParsedRow,
+    created: dict[tuple[int | str, str], int],
 ) -> PlannedRow:
     """A child row of a job with on_match: the parent's subitem of the same name (or the one
-    an earlier child row creates under it) is updated or skipped, as a matched main row."""
+    an earlier child row creates under it) is updated or skipped, as a matched main row.
+    `who` names the parent in `created`: its item id, or its key in a dry run that would
+    create it (keyed by id only, a repeated name there counted two subitems created)."""
     existing = parent.subitems.get(parsed.name, ())
-    earlier = created.get((parent.item_id, parsed.name)) if parent.item_id else None
+    earlier = created.get((who, parsed.name))
     if len(existing) > 1:
         row.status, row.document = "invalid", None
         row.errors = [
@@ -167,6 +177,6 @@ def _match_subitem(
         return apply_match(row, parent.on_match or "UPSERT", target, parsed)
     if parent.on_match == "UPDATE":  # Zoho's update mode never creates, children neither
         row.status, row.document = "skipped", None
-    elif parent.item_id:  # in a dry run a parent to be created has no id to key on
-        created[(parent.item_id, parsed.name)] = row.line
+    else:
+        created[(who, parsed.name)] = row.line
     return row
