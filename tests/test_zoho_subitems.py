@@ -238,3 +238,16 @@ async def test_a_dry_run_counts_a_repeated_subitem_under_a_new_parent_as_the_run
     run = await import_both(api, parents, children, subitems=BY_EMAIL, on_match=upsert)
     assert run["counts"] == counts(submitted=3, created=2, updated=1), run
     assert dry["counts"] == run["counts"], dry
+
+
+async def test_a_name_key_on_a_multi_level_file_is_the_name_at_the_rows_level(
+    api: Api, server: ServerProcess
+) -> None:
+    # the key of `parent_key_column_id: "name"` was read from the level-1 cell only, so a
+    # row one level down (its name in `name.l2`) was never a parent: PARENT_NOT_FOUND
+    parents = "name.l1,name.l2\nRoadmap 2027,\n,Phase 1\n"
+    children = "name,parent\nKick-off,Roadmap 2027\nDesign,Phase 1\n"
+    status = await import_both(api, parents, children, board_id="200", subitems=BY_NAME)
+    assert status["counts"] == counts(submitted=4, created=4), status
+    tree = await item_tree(server, 200)
+    assert ("Kick-off", 2, "Roadmap 2027") in tree and ("Design", 3, "Phase 1") in tree, tree

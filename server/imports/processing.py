@@ -276,10 +276,10 @@ async def _parent_keys(
     """Key -> the items the parent file's rows became (or would become, in a dry run): rows
     that became one item (a key repeated in an upsert) are one parent."""
     key_column = job.options["subitems"]["parent_key_column_id"]
-    if key_column == "name":
-        index = next(i for i, level in header.level_of_index.items() if level == 1)
+    if key_column == "name":  # the name at the row's level: each row names one
+        indexes = sorted(header.level_of_index, key=header.level_of_index.__getitem__)
     else:
-        index = next(i for i, column in header.column_of_index.items() if column == key_column)
+        indexes = [i for i, column in header.column_of_index.items() if column == key_column]
     # the key column's mapping, by column: one without an index (a constant) has none to
     # compare, and `name.l1` is `name`
     mapped = ("name", "name.l1") if key_column == "name" else (key_column,)
@@ -291,7 +291,7 @@ async def _parent_keys(
     rows = [
         row
         for row in await services.pool.fetch(
-            Q["parent_keys"], job.id, index, subitems.CHILD_LINE_OFFSET, default
+            Q["parent_keys"], job.id, indexes, subitems.CHILD_LINE_OFFSET, default
         )
         if row["key"]
     ]
