@@ -10,7 +10,7 @@ import pytest
 
 from server.imports import csvfile
 from tests.conftest import Api
-from tests.importing import board_items, run_import
+from tests.importing import board_items, download_report, run_import
 
 COLUMNS = {"text": "text", "email": "email"}
 
@@ -106,3 +106,35 @@ async def test_a_null_marker_default_clears_matched_items_empty_cells(api: Api) 
     )
     assert status["counts"]["updated"] == 1, status
     assert "status" not in (await board_items(api))["Existing lead"]["values"]
+
+
+async def test_the_name_mapped_to_a_constant_names_every_row(api: Api) -> None:
+    # a mapping without an index reads a cell past the header's; for the name, the header
+    # was asked whether that cell is a `name.lN` header: IndexError, the job FAILED with
+    # INTERNAL_ERROR
+    mappings = [
+        {"column_id": "name", "default_value": "Lead from the CRM"},
+        {"column_id": "email", "index": 1},
+    ]
+    body = "Id,Mail\n1,a@example.com\n2,b@example.com\n"
+    status = await run_import(api, body, field_mappings=mappings, report="ALL_ROWS")
+    assert status["counts"]["created"] == 2, status
+    report = await download_report(status)
+    assert [(r["Mail"], r["__status"]) for r in report] == [
+        ("a@example.com", "created"), ("b@example.com", "created")
+    ]  # fmt: skip
+    assert (await board_items(api))["Lead from the CRM"]["values"]["email"] == "b@example.com"
+
+
+async def test_a_default_item_id_is_the_key_of_rows_without_one(api: Api) -> None:
+    # find_by the record id (`match_column_id: "id"`) read the id cell as written: its
+    # mapping's default_value was ignored, and the row created a new item
+    mappings = [
+        {"column_id": "id", "index": 0, "default_value": "1000"},
+        {"column_id": "name", "index": 1},
+    ]
+    upsert = {"behaviour": "UPSERT", "match_column_id": "id"}
+    status = await run_import(api, "Id,Deal\n,Renamed\n", field_mappings=mappings, on_match=upsert)
+    assert status["counts"]["updated"] == 1, status
+    items = await board_items(api)
+    assert set(items) == {"Renamed"} and items["Renamed"]["id"] == "1000", items

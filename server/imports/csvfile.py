@@ -46,12 +46,14 @@ class Header:
     column_of_index: dict[int, str]  # cell index -> column id
     # matching by item id (`match_column_id: "id"`): the cell index of the ids
     key_index: int | None = None
+    # the names are given as `name.lN` (headers, or field mappings' column ids): read from
+    # the file's header it was wrong for field mappings, whose header names do not matter
+    # and whose constant name has no header cell (IndexError)
+    level_names: bool = False
 
     @property
     def is_multilevel(self) -> bool:
-        return any(level > 1 for level in self.level_of_index.values()) or any(
-            self.names[i].startswith("name.l") for i in self.level_of_index
-        )
+        return self.level_names or any(level > 1 for level in self.level_of_index.values())
 
 
 def _decoded_lines(stream: BinaryIO) -> Iterator[str]:
@@ -182,6 +184,7 @@ def parse_header(
     return Header(
         names=names, level_of_index=level_of_index, column_of_index=column_of_index,
         key_index=names.index(key) if key in names else None,
+        level_names=any(names[i].startswith("name.l") for i in level_of_index),
     )  # fmt: skip
 
 
@@ -202,6 +205,7 @@ def header_from_mappings(
     column_of_index: dict[int, str] = {}
     defaults: dict[int, str] = {}
     key_index: int | None = None
+    level_names = False
     beyond = itertools.count(len(cells))
     for mapping in mappings:
         column_id = str(mapping["column_id"])
@@ -220,6 +224,7 @@ def header_from_mappings(
                 raise InvalidUpload(f"Field mapping: {column_id!r} is mapped twice")
             key_index = index
         elif column_id == "name" or 0 < level <= hierarchy_levels:
+            level_names = level_names or column_id != "name"
             level = level or 1
             if level in level_of_index.values():
                 # `name` and `name.l1` are one level: two cells for it would make every row
@@ -237,4 +242,5 @@ def header_from_mappings(
     if 1 not in level_of_index.values():
         raise InvalidUpload("Field mappings must map 'name' (the item name) to a column index")
     return Header(names=[c.strip() for c in cells], level_of_index=level_of_index,
-                  column_of_index=column_of_index, key_index=key_index), defaults  # fmt: skip
+                  column_of_index=column_of_index, key_index=key_index,
+                  level_names=level_names), defaults  # fmt: skip

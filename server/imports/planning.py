@@ -366,8 +366,9 @@ def apply_match(
 
 def _row_key(plan: Plan, record: list[str], parsed: ParsedRow) -> str:
     index = plan.parser.header.key_index
-    if index is not None:  # matched by item id: the id as written
-        return record[index].strip() if index < len(record) else ""
+    if index is not None:  # matched by item id: the id as written, or its mapping's default
+        written = record[index].strip() if index < len(record) else ""
+        return written or plan.parser.defaults.get(index, "").strip()
     if plan.match_column == "name":
         return parsed.name
     assert plan.match_column is not None  # the caller matches
