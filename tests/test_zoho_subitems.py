@@ -251,3 +251,17 @@ async def test_a_name_key_on_a_multi_level_file_is_the_name_at_the_rows_level(
     assert status["counts"] == counts(submitted=4, created=4), status
     tree = await item_tree(server, 200)
     assert ("Kick-off", 2, "Roadmap 2027") in tree and ("Design", 3, "Phase 1") in tree, tree
+
+
+async def test_a_matched_row_that_keeps_its_items_name_is_the_parent_of_that_name(
+    api: Api, server: ServerProcess
+) -> None:
+    # a matched row may leave its name empty to keep the item's; its key was that empty
+    # cell, so children naming the item were PARENT_NOT_FOUND
+    by_id = {"behaviour": "UPSERT", "match_column_id": "id"}
+    status = await import_both(
+        api, "name,id,numeric\n,1000,5\n", "name,parent\nFollow up,Existing lead\n",
+        subitems=BY_NAME, on_match=by_id,
+    )  # fmt: skip
+    assert status["counts"] == counts(submitted=2, created=1, updated=1), status
+    assert ("Follow up", 2, "Existing lead") in await item_tree(server)

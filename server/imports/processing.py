@@ -291,7 +291,12 @@ async def _parent_keys(
     rows = [
         row
         for row in await services.pool.fetch(
-            Q["parent_keys"], job.id, indexes, subitems.CHILD_LINE_OFFSET, default
+            Q["parent_keys"],
+            job.id,
+            indexes,
+            subitems.CHILD_LINE_OFFSET,
+            default,
+            key_column == "name",
         )
         if row["key"]
     ]
