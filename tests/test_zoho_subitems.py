@@ -265,3 +265,26 @@ async def test_a_matched_row_that_keeps_its_items_name_is_the_parent_of_that_nam
     )  # fmt: skip
     assert status["counts"] == counts(submitted=2, created=1, updated=1), status
     assert ("Follow up", 2, "Existing lead") in await item_tree(server)
+
+
+async def test_a_child_of_a_parent_row_that_became_no_item_says_which_row(api: Api) -> None:
+    # the parent row is in the file but was invalid (or, in an update, matched nothing): the
+    # child said "0 parent rows have the key", as if the key were mistyped
+    parents = "name,status\nGood,Done\nBroken,Lost\n"
+    children = "name,parent\nUnder broken,Broken\nUnder nothing,Nobody\n"
+    status = await import_both(api, parents, children, subitems=BY_NAME)
+    assert status["counts"] == counts(submitted=4, invalid=3, created=1), status
+    report = await children_report(api, status["job_id"])
+    assert report == {
+        "Under broken": "invalid row: PARENT_NOT_FOUND: The parent row with the key 'Broken' "
+        "(line 3) became no item: it is invalid",
+        "Under nothing": "invalid row: PARENT_NOT_FOUND: 0 parent rows have the key 'Nobody'",
+    }
+    update = {"behaviour": "UPDATE", "match_column_id": "name"}
+    status = await import_both(
+        api, "name\nStranger\n", "name,parent\nChild,Stranger\n", subitems=BY_NAME, on_match=update
+    )
+    assert await children_report(api, status["job_id"]) == {
+        "Child": "invalid row: PARENT_NOT_FOUND: The parent row with the key 'Stranger' "
+        "(line 2) became no item: it is skipped"
+    }

@@ -113,17 +113,17 @@ SELECT cancel_requested FROM import_jobs WHERE id = $1
 -- cells at indexes $2, which are the level cells of a multi-level file's name, a row naming
 -- one level; `<NULL>` names none) and the item they became. An empty or missing key takes the
 -- field mapping's default $4, as the row's own value did; with $5 (the key is the name) a
--- matched row that kept its item's name has that name.
-SELECT btrim(coalesce(
+-- matched row that kept its item's name has that name. Rows that became no item (invalid,
+-- failed, or skipped for want of a match) come too, for their children's report.
+SELECT r.line, btrim(coalesce(
            (SELECT btrim(r.cells->>k.index)
             FROM unnest($2::integer[]) WITH ORDINALITY AS k(index, n)
             WHERE btrim(r.cells->>k.index) NOT IN ('', '<NULL>') ORDER BY k.n LIMIT 1),
            $4::text, CASE WHEN $5::boolean THEN i.name END)) AS key, r.item_id,
        r.status, coalesce(i.level, 1) AS level
 FROM import_rows r LEFT JOIN items i ON i.id = r.item_id
-WHERE r.job_id = $1 AND r.line < $3 AND r.status IN ('created', 'updated', 'skipped')
-  -- a row skipped for want of a match became no item; one to be created has none yet in a dry run
-  AND (r.item_id IS NOT NULL OR r.status = 'created')
+WHERE r.job_id = $1 AND r.line < $3
+ORDER BY r.line
 
 -- name: subitems_of
 -- Active subitems of the given items, for child rows that match by name under their parent.

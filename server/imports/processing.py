@@ -189,12 +189,12 @@ async def _run_scanned(
         ])  # fmt: skip
         await _settle_budget(services, job, total - invalid)
     if child_scan is not None:
-        parents = await _parent_keys(services, job, board, header)
+        parents, lost = await _parent_keys(services, job, board, header)
         children = f"{token}:children"
         await _write(
             services, job,
             lambda done: worker.chunks_of(
-                services.parsing, worker.plan_children, children, parents, done
+                services.parsing, worker.plan_children, children, parents, lost, done
             ),
             total,
         )  # fmt: skip
@@ -272,9 +272,10 @@ async def _scan_children(
 
 async def _parent_keys(
     services: Services, job: Job, board: Board, header: csvfile.Header
-) -> dict[str, list[subitems.Parent]]:
+) -> tuple[dict[str, list[subitems.Parent]], dict[str, tuple[int, str]]]:
     """Key -> the items the parent file's rows became (or would become, in a dry run): rows
-    that became one item (a key repeated in an upsert) are one parent."""
+    that became one item (a key repeated in an upsert) are one parent. Then key -> the first
+    parent row that became no item (its line and status), for its children's report."""
     key_column = job.options["subitems"]["parent_key_column_id"]
     if key_column == "name":  # the name at the row's level: each row names one
         indexes = sorted(header.level_of_index, key=header.level_of_index.__getitem__)
@@ -288,18 +289,19 @@ async def _parent_keys(
          if str(m["column_id"]) in mapped),
         None,
     )  # fmt: skip
-    rows = [
-        row
-        for row in await services.pool.fetch(
-            Q["parent_keys"],
-            job.id,
-            indexes,
-            subitems.CHILD_LINE_OFFSET,
-            default,
-            key_column == "name",
-        )
-        if row["key"]
-    ]
+    rows: list[asyncpg.Record] = []
+    lost: dict[str, tuple[int, str]] = {}
+    for row in await services.pool.fetch(
+        Q["parent_keys"], job.id, indexes, subitems.CHILD_LINE_OFFSET, default,
+        key_column == "name",
+    ):  # fmt: skip
+        if not row["key"]:
+            continue
+        # one to be created has no item yet in a dry run, nor one updating it
+        if row["item_id"] is not None or row["status"] == "created":
+            rows.append(row)
+        elif row["status"] != "updated":
+            lost.setdefault(row["key"], (row["line"], row["status"]))
     on_match = (job.options.get("on_match") or {}).get("behaviour")
     existing = await _subitems_by_name(services, rows) if on_match else {}
     # a board of one level still holds subitems (monday's subitems board): one level below
@@ -314,7 +316,7 @@ async def _parent_keys(
             on_match=on_match, subitems=existing.get(row["item_id"], {}),
         )  # fmt: skip
         found.append(parent)
-    return parents
+    return parents, lost
 
 
 async def _subitems_by_name(

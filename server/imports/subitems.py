@@ -92,7 +92,11 @@ def _error(code: str, message: str) -> dict[str, str]:
 
 
 def plan_children(
-    scan: ChildScan, path: Path, parents: dict[str, list[Parent]], done: set[int]
+    scan: ChildScan,
+    path: Path,
+    parents: dict[str, list[Parent]],
+    lost: Mapping[str, tuple[int, str]],
+    done: set[int],
 ) -> Iterator[list[PlannedRow]]:
     records = csvfile.read_records(path)
     next(records)
@@ -101,7 +105,7 @@ def plan_children(
     created: dict[tuple[int | str, str], int] = {}
     return chunked(
         (
-            _plan_child(scan, CHILD_LINE_OFFSET + line, line, record, parents, created)
+            _plan_child(scan, CHILD_LINE_OFFSET + line, line, record, parents, lost, created)
             for line, record in records
             if CHILD_LINE_OFFSET + line not in done
         ),
@@ -115,13 +119,22 @@ def _plan_child(
     line: int,
     record: list[str],
     parents: dict[str, list[Parent]],
+    lost: Mapping[str, tuple[int, str]],
     created: dict[tuple[int | str, str], int],
 ) -> PlannedRow:
     errors = scan.invalid.get(line)
     if errors is None:
         key = _key(record, scan.key_index)
         found = parents.get(key, [])
-        if not found:
+        if not found and key in lost:
+            # the row is there but became no item: saying no row has the key hid that
+            parent_line, status = lost[key]
+            errors = [
+                _error("PARENT_NOT_FOUND",
+                       f"The parent row with the key {key!r} (line {parent_line}) became no "
+                       f"item: it is {status}")
+            ]  # fmt: skip
+        elif not found:
             errors = [_error("PARENT_NOT_FOUND", f"0 parent rows have the key {key!r}")]
         elif len(found) > 1:  # rows that became one item are one parent (`_parent_keys`)
             errors = [_error("AMBIGUOUS_PARENT", f"{len(found)} parent items have the key {key!r}")]

@@ -410,10 +410,16 @@ def scan_children(
     return ChildSummary(header_names=scan.parser.header.names, total=scan.total, valid=scan.valid)
 
 
-def plan_children(token: str, parents: dict[str, list[subitems.Parent]], done: set[int]) -> None:
-    """Start planning the scanned subitems file's rows under the parents' items."""
+def plan_children(
+    token: str,
+    parents: dict[str, list[subitems.Parent]],
+    lost: dict[str, tuple[int, str]],
+    done: set[int],
+) -> None:
+    """Start planning the scanned subitems file's rows under the parents' items (`lost`:
+    key -> the parent row that became no item, for the report)."""
     scan, path = _children[token]
-    chunks = subitems.plan_children(scan, path, parents, done)
+    chunks = subitems.plan_children(scan, path, parents, lost, done)
     _streams[token] = _Stream(chunks=chunks, folder=path.parent)
 
 
