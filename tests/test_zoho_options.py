@@ -477,3 +477,40 @@ async def test_children_of_a_skipped_parent_are_not_created(api: Api) -> None:
     status = await wait_for_job(api, job["job_id"])
     assert status["counts"]["skipped"] == 1 and status["counts"]["invalid"] == 1, status
     assert "Child" not in await board_items(api)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "message"),
+    [
+        (
+            "windows-1252",
+            b"name,text\nCaf\xe9,ok\n\nBad,a\x81b\n",
+            "Line 4 is not valid windows-1252 (byte 0x81 at column 6): "
+            "character maps to <undefined>",
+        ),
+        (
+            "shift_jis",
+            "name\n日本\r\n".encode("shift_jis") + b"x\x81 \n",
+            "Line 3 is not valid shift_jis (byte 0x81 at column 2): illegal multibyte sequence",
+        ),
+        (
+            "UTF-16",
+            "name\r\nab\r".encode("utf-16") + b"\x00\xd8A\x00",
+            "Line 3 is not valid UTF-16 (byte 0x00 at column 1): illegal UTF-16 surrogate",
+        ),
+        (  # 1.3 MB: the file is read in pieces, cut anywhere (in a \r\n, in a character)
+            "UTF-16",
+            ("name\r\n" + ("r" * 30 + "\r\n") * 20_000 + "ab").encode("utf-16") + b"\x00\xd8A\x00",
+            "Line 20002 is not valid UTF-16 (byte 0x00 at column 3): illegal UTF-16 surrogate",
+        ),
+    ],
+    ids=["windows-1252", "shift_jis", "UTF-16", "UTF-16 in pieces"],
+)
+async def test_bytes_that_do_not_decode_in_the_named_charset_name_their_line(
+    api: Api, encoding: str, body: bytes, message: str
+) -> None:
+    # as a file that is not UTF-8 does: the message named the charset's complaint only,
+    # and the client had to hunt for the byte in the whole file
+    status = await run_import(api, body, character_encoding=encoding)
+    assert status["status"] == "REJECTED", status
+    assert (status["failure_reason"], status["failure_message"]) == ("INVALID_UPLOAD", message)

@@ -356,11 +356,21 @@ async def download(services: Services, key: str, path: Path, encoding: str | Non
     decoder = None
     if encoding and codecs.lookup(encoding).name != "utf-8":
         decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    lines = _LineCount()
     with path.open("wb") as out:
         try:
             async for chunk in services.storage.read_chunks(key):
-                data = chunk if decoder is None else decoder.decode(chunk).encode("utf-8")
-                await asyncio.to_thread(out.write, data)
+                if decoder is None:
+                    await asyncio.to_thread(out.write, chunk)
+                    continue
+                state = decoder.getstate()
+                try:
+                    text = decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    assert encoding is not None  # a decoder is for a named charset
+                    raise _undecodable(exc, encoding, state, lines) from exc
+                lines.add(text)
+                await asyncio.to_thread(out.write, text.encode("utf-8"))
             if decoder is not None:
                 out.write(decoder.decode(b"", final=True).encode("utf-8"))
         except UnicodeError as exc:
@@ -368,6 +378,45 @@ async def download(services: Services, key: str, path: Path, encoding: str | Non
             # (and a decoded lone surrogate fails the UTF-8 encode)
             reason = exc.reason if isinstance(exc, UnicodeDecodeError) else str(exc)
             raise csvfile.InvalidUpload(f"The file is not valid {encoding}: {reason}") from exc
+
+
+@dataclass
+class _LineCount:
+    """Line ends in the text decoded so far (\n, \r\n or a bare \r, as the CSV reader
+    counts them), for the line of a byte that does not decode."""
+
+    ends: int = 0
+    after_cr: bool = False  # the text so far ends with \r: a \n next is half of a \r\n
+    tail: int = 0  # characters after the last line end
+
+    def add(self, text: str) -> None:
+        self.ends += text.count("\n") + text.count("\r") - text.count("\r\n")
+        if self.after_cr and text.startswith("\n"):
+            self.ends -= 1
+        last = max(text.rfind("\n"), text.rfind("\r"))
+        self.tail = len(text) - last - 1 if last >= 0 else self.tail + len(text)
+        if text:
+            self.after_cr = text.endswith("\r")
+
+
+def _undecodable(
+    exc: UnicodeDecodeError, encoding: str, state: tuple[bytes, int], lines: _LineCount
+) -> UnicodeError | csvfile.InvalidUpload:
+    """The file's line and column of a byte that does not decode, as for a file that is not
+    UTF-8; the charset's own complaint alone when the text before it cannot be had (the
+    decoder's state before the chunk, with bytes it held back, decodes what comes first)."""
+    try:
+        before = codecs.getincrementaldecoder(encoding)(errors="strict")
+        before.setstate((b"", state[1]))  # exc.object starts with the bytes held back
+        text = before.decode(exc.object[: exc.start])
+    except (UnicodeError, TypeError, ValueError):
+        return exc  # reported as before, without its line
+    counted = dataclasses.replace(lines)
+    counted.add(text)
+    return csvfile.InvalidUpload(
+        f"Line {counted.ends + 1} is not valid {encoding} (byte 0x{exc.object[exc.start]:02x} "
+        f"at column {counted.tail + 1}): {exc.reason}"
+    )
 
 
 async def _check_access(services: Services, job: Job) -> Board:
