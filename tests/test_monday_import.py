@@ -149,6 +149,27 @@ async def test_null_marker_outside_upsert_is_an_empty_name(api: Api) -> None:
     assert set(await board_items(api)) == {"Existing lead", "Real"}
 
 
+async def test_a_name_longer_than_255_characters_makes_its_row_invalid(api: Api) -> None:
+    # monday's names are 1 to 255 characters, as its v2 mutations keep them; surrounding
+    # spaces do not count, as the name is trimmed
+    longest, too_long = "n" * 255, "n" * 256
+    body = f"name,text\n{longest},a\n  {longest}  ,b\n{too_long},c\n"
+    status = await run_import(api, body)
+    assert status["counts"]["created"] == 2 and status["counts"]["invalid"] == 1, status
+    report = await download_report(status)
+    assert [(row["__line"], row["__errors"]) for row in report] == [
+        ("4", "name: NAME_TOO_LONG: The item name is longer than 255 characters")
+    ]
+    # nor does a matched row rename its item past the limit
+    status = await run_import(
+        api,
+        f"name,email\n{too_long},old@acme.example.com\n",
+        on_match={"behaviour": "UPSERT", "match_column_id": "email"},
+    )
+    assert status["counts"]["invalid"] == 1 and status["counts"]["updated"] == 0, status
+    assert "Existing lead" in await board_items(api)
+
+
 async def test_skip_counts_matched_rows_as_skipped(api: Api) -> None:
     body = "name,email,status\nWhatever,old@acme.example.com,Stuck\nFresh,fresh@example.com,Stuck\n"
     status = await run_import(api, body, on_match={"behaviour": "SKIP", "match_column_id": "email"})

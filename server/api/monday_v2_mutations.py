@@ -44,6 +44,7 @@ from server.store.items import ValueWrite
 from server.store.records import (
     EDIT_ROLES,
     MANAGE_ROLES,
+    MAX_NAME,
     ROLES,
     Board,
     GroupRecord,
@@ -53,7 +54,6 @@ from server.store.records import (
 ITEM_ROLES = INGEST_ROLES  # who may write items: whoever may import them
 UPDATE_ROLES = ITEM_ROLES | {"COMMENT_ONLY"}
 READ_ROLES = frozenset(ROLES)
-MAX_NAME = 255  # characters in an item, board, group or column name, as monday documents
 FIRST_GROUP = ("topics", "Group Title")  # the empty group a new board starts with
 DEFAULT_STATUS_LABELS = ["Working on it", "Done", "Stuck"]
 COLUMN_ID = re.compile(r"[a-z0-9_]{1,20}")  # monday's rule for chosen column ids

@@ -14,6 +14,7 @@ import orjson
 
 from server.imports import cells
 from server.imports.csvfile import Header
+from server.store.records import MAX_NAME
 
 NULL_MARKER = "<NULL>"  # in UPSERT mode, clears the stored value
 CLEARED = cells.Cell(value=None, text="")
@@ -47,6 +48,9 @@ class RowError:
 
 
 MISSING_NAME = RowError("name", "MISSING_NAME", "The item name is empty")
+NAME_TOO_LONG = RowError(
+    "name", "NAME_TOO_LONG", f"The item name is longer than {MAX_NAME} characters"
+)
 
 
 class RowParser:
@@ -115,6 +119,8 @@ class RowParser:
                 )
             ]
         level, name = levels[0]
+        if len(name) > MAX_NAME:  # as the v2 mutations refuse it
+            return [NAME_TOO_LONG]
         row = ParsedRow(line=line, level=level, name=name)
         values = row.values
         present = len(record)

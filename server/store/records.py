@@ -15,6 +15,7 @@ T = TypeVar("T")
 ROLES = ("OWNER", "ADMIN", "MEMBER", "CLIENT", "COMMENT_ONLY", "VIEW_ONLY")
 EDIT_ROLES = frozenset({"OWNER", "ADMIN", "MEMBER"})
 MANAGE_ROLES = frozenset({"OWNER", "ADMIN"})
+MAX_NAME = 255  # characters in an item, board, group or column name, as monday documents
 
 
 def from_row(cls: type[T], row: Row, **overrides: Any) -> T:
