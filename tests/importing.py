@@ -102,7 +102,8 @@ async def board_items(api: Api, board_id: str = "100") -> dict[str, dict[str, An
         item["name"]: {
             "id": item["id"],
             "group": item["group"]["id"],
-            "values": {v["id"]: v["text"] for v in item["column_values"] if v["text"] is not None},
+            # an empty column reads value null (and text "")
+            "values": {v["id"]: v["text"] for v in item["column_values"] if v["value"] is not None},
         }
         for item in items
     }

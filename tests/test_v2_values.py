@@ -139,7 +139,7 @@ async def test_empty_string_or_object_removes_a_value(api: Api) -> None:
     data = await api.gql(
         f'{{ items(ids: [{item}]) {{ column_values(ids: ["text"]) {{ text value }} }} }}'
     )
-    assert data["items"][0]["column_values"] == [{"text": None, "value": None}]
+    assert data["items"][0]["column_values"] == [{"text": "", "value": None}]
 
 
 async def test_change_simple_column_value_takes_the_csv_cell_format(api: Api) -> None:

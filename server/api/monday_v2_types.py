@@ -255,7 +255,8 @@ class ColumnValueType:
 
     @strawberry.field
     def text(self) -> str | None:
-        return self.stored.text if self.stored else None
+        # monday reads an empty column as text "" and value null
+        return self.stored.text if self.stored else ""
 
     @strawberry.field
     def value(self) -> JSON | None:
