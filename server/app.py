@@ -21,6 +21,7 @@ from server.api.view import GraphQLView
 from server.clock import Clock
 from server.embedded_s3 import EmbeddedS3
 from server.events import EventBus
+from server.exports import records
 from server.imports.runner import Runner
 from server.imports.worker import ParsePool
 from server.services import Services
@@ -116,6 +117,7 @@ class Runtime:
                 await clock.refresh(self.clock, pool)
 
     async def stop(self) -> None:
+        await records.stop_exports()  # while the pool is open: each publishes its end
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)

@@ -33,6 +33,9 @@ RECONNECT_DELAY = 1.0  # seconds between attempts to get the listener back
 LISTENER_NAME = "importserver-listener"  # its application_name, as pg_stat_activity shows it
 PING_INTERVAL = 5.0  # seconds between liveness checks of the listening connection
 QUEUE_SIZE = 1000  # events a slow subscriber may fall behind before it is dropped
+# An export publishes at least every batch of records; a state older than this is one whose
+# process died before its end, and a new subscriber is not told it still runs.
+EXPORT_STALE_AFTER = 600.0  # seconds
 
 
 class ProgressEvent(TypedDict):
@@ -196,15 +199,18 @@ class EventBus:
         queue: asyncio.Queue[_Envelope] = asyncio.Queue(QUEUE_SIZE)
         key = (board_id, user_id)
         self.subscribers[key].add(queue)
-        seen = 0
+        # per type: an import's event may commit after a later-numbered export event was read
+        seen: dict[str, int] = {}
         try:
-            for row in await self.pool.fetch(Q["latest_events"], board_id, user_id):
-                seen = max(seen, row["seq"])
+            rows = await self.pool.fetch(Q["latest_events"], board_id, user_id, EXPORT_STALE_AFTER)
+            for row in rows:
+                seen[row["type"]] = row["seq"]
                 if row["payload"]["status"] == "IN_PROGRESS":
                     yield row["payload"]
             while True:
                 envelope = await queue.get()
-                if envelope["seq"] > seen:  # older ones were covered by the state above
+                # older ones were covered by the state above
+                if envelope["seq"] > seen.get(envelope["event"]["type"], 0):
                     yield envelope["event"]
         finally:
             self.subscribers[key].discard(queue)

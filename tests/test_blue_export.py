@@ -366,3 +366,58 @@ async def test_an_export_writes_a_stored_infinity_as_an_empty_cell(
     await next_window(api)
     ranged = await export(api, {"dueDateTo": "9999-12-31"})
     assert "Alpha" not in [r["Title"] for r in ranged], ranged
+
+
+FORMULA_TITLES = {
+    "accounts": PIPELINE["accounts"],
+    "boards": [
+        {
+            "id": 702, "account_id": 1, "name": "Costs", "slug": "costs",
+            "members": [{"user_id": 10, "role": "OWNER"}],
+            "groups": [{"id": "topics", "title": "Topics"}],
+            "columns": [{"id": "cost", "title": "-Cost", "type": "numbers"},
+                        {"id": "total", "title": "=Total", "type": "text"}],
+        }
+    ],
+}  # fmt: skip
+
+
+async def test_a_template_whose_field_titles_look_like_formulas_imports_with_its_own_header(
+    api: Api,
+) -> None:
+    await api.load_fixture(FORMULA_TITLES)
+    url = (await api.gql(TEMPLATE, {"i": {"projectId": "costs"}}))["exportCSVTemplate"]
+    header, empty = await download(url)
+    assert header[-2:] == ["'-Cost", "'=Total"]  # neutralised for spreadsheets
+    # the documented workflow: fill the template, pass its header row as `headers`
+    out = io.StringIO()
+    csv.writer(out).writerows([header, ["Filled", *empty[1:-2], "5", "x"]])
+    report = await import_file(api, "costs", out.getvalue(), header)
+    assert (report["total"], report["imported"], report["failed"]) == (1, 1, 0), report
+    assert report["unknownHeaders"] == [], report
+    items = (
+        await api.gql(
+            '{ boards(ids: [702]) { items { name column_values(ids: ["cost", "total"]) { text } } } }'
+        )
+    )["boards"][0]["items"]
+    assert items == [{"name": "Filled", "column_values": [{"text": "5"}, {"text": "x"}]}]
+
+
+async def test_export_progress_has_two_decimals_as_an_import_gives_it(
+    api: Api, server: ServerProcess
+) -> None:
+    await pipeline(api)
+    body = "Title\n" + "".join(f"r{i}\n" for i in range(1197))  # 1,200 with the fixture's 3
+    report = await import_file(api, WORKSPACE, body, ["Title"], useRustImport=True)
+    assert report["imported"] == 1197, report
+    async with websocket(server.url, "graphql-transport-ws") as ws:
+        await subscribe(ws, "graphql-transport-ws", WORKSPACE, "10")
+        await export(api)
+        events = [await next_event(ws)]
+        while events[-1]["status"] == "IN_PROGRESS":
+            events.append(await next_event(ws))
+    progress = [(e["status"], e["progress"]) for e in events]
+    assert progress == [
+        ("IN_PROGRESS", 0.0), ("IN_PROGRESS", 41.67), ("IN_PROGRESS", 83.33),
+        ("IN_PROGRESS", 99.0), ("COMPLETE", 100.0),
+    ]  # fmt: skip

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.blue import (
     import_file,
     next_event,
     put_file,
+    run_sql,
     start_import,
     subscribe,
     wait_for_report,
     websocket,
 )
-from tests.conftest import Api, ServerProcess
+from tests.conftest import Api, ServerProcess, shared_s3, start_server, stop_server
 from tests.test_blue_export import download, next_mail, outbox
 
 IMPORT = "mutation($i: ImportTodosInput!) { importTodos(input: $i) }"
@@ -164,3 +167,75 @@ async def test_a_value_starting_with_a_quote_before_a_formula_imports_back_uncha
     assert report["status"] == "COMPLETE", report
     items = (await api.gql("{ boards(ids: [200]) { items(limit: 100) { name } } }"))["boards"][0]
     assert name in [item["name"] for item in items["items"]]
+
+
+async def first_event_of_a_new_import(api: Api, server_url: str) -> dict[str, Any]:
+    """Subscribe as Ada on roadmap, start a small import; the first event the socket gets."""
+    key = await put_file(api, "roadmap", "Title\nfresh\n")
+    async with websocket(server_url, "graphql-transport-ws") as ws:
+        await subscribe(ws, "graphql-transport-ws", "roadmap", "10")
+        await asyncio.sleep(0.3)
+        response = await start_import(api, "roadmap", key, ["Title"])
+        assert response.json() == {"data": {"importTodos": True}}, response.text
+        event = await next_event(ws)
+    await wait_for_report(api, "roadmap")
+    return event
+
+
+async def test_the_state_of_an_export_that_stopped_long_ago_is_not_replayed(
+    api: Api, server: ServerProcess
+) -> None:
+    # what a server process killed mid-export leaves behind: a state no export will end
+    payload = {
+        "type": "EXPORT", "userId": "10", "username": "Ada", "projectId": "roadmap",
+        "projectName": "Roadmap", "status": "IN_PROGRESS", "progress": 41.7,
+    }  # fmt: skip
+    literal = json.dumps(payload).replace("'", "''")
+    await run_sql(
+        server,
+        "INSERT INTO progress_events (board_id, user_id, type, payload, updated_at, seq) "
+        f"VALUES (200, 10, 'EXPORT', '{literal}', now() - interval '1 hour', "
+        "nextval('progress_event_seq'))",
+    )
+    event = await first_event_of_a_new_import(api, server.url)
+    assert (event["type"], event["status"], event["progress"]) == ("IMPORT", "IN_PROGRESS", 0.0)
+
+
+async def test_an_export_stopped_with_its_server_ends_with_an_error_event_and_is_not_replayed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    data_dir = tmp_path_factory.mktemp("stopped-export")
+    with shared_s3("stopped-export") as env:
+        exporter, other = (
+            start_server(data_dir, extra_env=env),
+            start_server(data_dir, extra_env=env),
+        )
+        try:
+            async with httpx.AsyncClient(base_url=exporter.url, timeout=60) as client:
+                api = Api(client)
+                rows = "".join(f"r{i},{'d' * 200}\n" for i in range(60_000))
+                report = await import_file(
+                    api, "roadmap", "Title,Description\n" + rows, ["Title", "Description"],
+                    useRustImport=True,
+                )  # fmt: skip
+                assert report["imported"] == 60_000, report
+                # followed on the other process, which outlives the one that exports
+                async with websocket(other.url, "graphql-transport-ws") as ws:
+                    await subscribe(ws, "graphql-transport-ws", "roadmap", "10")
+                    await asyncio.sleep(0.3)
+                    assert (await api.gql(EXPORT, {"i": {"projectId": "roadmap"}}))["exportTodos"]
+                    event = await next_event(ws)
+                    while event["progress"] == 0:  # until the export is under way
+                        event = await next_event(ws)
+                    stop_server(exporter)
+                    while event["status"] == "IN_PROGRESS":
+                        reached, event = event["progress"], await next_event(ws)
+            assert (event["type"], event["status"]) == ("EXPORT", "ERROR"), event
+            assert "shut down" in event["error"], event
+            assert event["progress"] >= reached, event  # progress never goes back
+            async with httpx.AsyncClient(base_url=other.url, timeout=60) as client:
+                event = await first_event_of_a_new_import(Api(client), other.url)
+            assert (event["type"], event["status"]) == ("IMPORT", "IN_PROGRESS"), event
+        finally:
+            stop_server(exporter)
+            stop_server(other)

@@ -9,4 +9,9 @@ RETURNING seq
 SELECT pg_notify('import_export_progress', $1)
 
 -- name: latest_events
-SELECT payload, seq FROM progress_events WHERE board_id = $1 AND user_id = $2 ORDER BY seq
+-- An export's state not refreshed for $3 seconds is left out: an export runs in one server
+-- process, and one that died with it (killed, out of memory) never publishes its end.
+SELECT payload, seq, type FROM progress_events
+WHERE board_id = $1 AND user_id = $2
+  AND (type <> 'EXPORT' OR updated_at > now() - make_interval(secs => $3))
+ORDER BY seq

@@ -15,7 +15,9 @@ import math
 import os
 import tempfile
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from server import errors, events
 from server.exports import template
@@ -32,6 +34,7 @@ EXPORT_WINDOW = timedelta(seconds=50)  # at most one export per user in this win
 BATCH_ROWS = 500  # records per database fetch, file write and progress event
 IN_PROGRESS_CAP = 99.0  # percent; 100 is kept for the finished, uploaded file
 FAILED_MESSAGE = "The export failed. Please try again."
+STOPPED_MESSAGE = "The export was stopped: the server shut down. Please try again."
 
 # Running exports: the event loop keeps only weak references to tasks.
 _running: set[asyncio.Task[None]] = set()
@@ -57,6 +60,14 @@ async def request_export(
     task.add_done_callback(_running.discard)
 
 
+async def stop_exports() -> None:
+    """Stop this process's running exports, each ending with an ERROR event. Called at
+    shutdown while the database is still there: a cancelled export publishes its end."""
+    for task in list(_running):
+        task.cancel()
+    await asyncio.gather(*_running, return_exceptions=True)
+
+
 def _event(
     user: User,
     board: Board,
@@ -73,17 +84,30 @@ def _event(
     return event
 
 
+@dataclass(kw_only=True)
+class _Export:
+    """One running export: who asked, for which workspace, and how far it got."""
+
+    services: Services
+    user: User
+    board: Board
+    progress: float = 0.0  # the latest IN_PROGRESS percentage; an ERROR event repeats it
+
+    async def publish(self, status: str, **extra: Any) -> None:
+        event = _event(self.user, self.board, status, self.progress, **extra)
+        await events.publish(self.services.pool, self.board.id, self.user.id, event)
+
+
 async def export_records(
     services: Services, user: User, board: Board, record_filter: RecordFilter
 ) -> None:
     """Write, upload and deliver one export; failures end in an ERROR event, never raise."""
     log_extra = {"board_id": board.id, "user_id": user.id, "action": "export"}
+    run = _Export(services=services, user=user, board=board)
     try:
-        await events.publish(
-            services.pool, board.id, user.id, _event(user, board, "IN_PROGRESS", 0.0)
-        )
+        await run.publish("IN_PROGRESS")
         key = f"exports/{user.account_slug}/{board.slug}/{uuid.uuid4()}.csv"
-        total = await _write_and_upload(services, user, board, record_filter, key)
+        total = await _write_and_upload(run, record_filter, key)
         now = services.clock.now()
         url = await services.storage.presign_get(
             key,
@@ -91,24 +115,31 @@ async def export_records(
             filename=f"{board.slug}-export-{now:%Y%m%d-%H%M%S}.csv",
         )
         await _send_link(services, user, board, url, total)
-        done = _event(user, board, "COMPLETE", 100.0, file_url=url, total=total)
-        await events.publish(services.pool, board.id, user.id, done)
+        run.progress = 100.0
+        await run.publish("COMPLETE", file_url=url, total=total)
         logger.info("export complete", extra={**log_extra, "records": total})
+    except asyncio.CancelledError:
+        # the server is stopping: the export's state would otherwise say it runs for ever
+        logger.warning("export stopped at shutdown", extra=log_extra)
+        await _publish_failure(run, STOPPED_MESSAGE, log_extra)
+        raise
     # Any failure is reported to the user as an ERROR event: the task must not die silently.
     except Exception as exc:
         logger.exception("export failed", extra=log_extra)
         message = exc.message if isinstance(exc, errors.AppError) else FAILED_MESSAGE
-        failed = _event(user, board, "ERROR", 0.0, error=message)
-        try:
-            await events.publish(services.pool, board.id, user.id, failed)
-        except Exception:  # the database may be what failed; the log above has the cause
-            logger.exception("could not publish export failure", extra=log_extra)
+        await _publish_failure(run, message, log_extra)
 
 
-async def _write_and_upload(
-    services: Services, user: User, board: Board, record_filter: RecordFilter, key: str
-) -> int:
+async def _publish_failure(run: _Export, message: str, log_extra: dict[str, Any]) -> None:
+    try:
+        await run.publish("ERROR", error=message)
+    except Exception:  # the database may be what failed; the log above has the cause
+        logger.exception("could not publish export failure", extra=log_extra)
+
+
+async def _write_and_upload(run: _Export, record_filter: RecordFilter, key: str) -> int:
     """Stream the records into a temporary CSV file, upload it to `key`; return the count."""
+    services, user, board = run.services, run.user, run.board
     layout = await template.load_layout(services, board)
     # every tag of the account: a stored value is shown as it is, whichever tags it holds
     directory = await directory_store.load_directory(
@@ -120,19 +151,19 @@ async def _write_and_upload(
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
             await asyncio.to_thread(file.write, template.csv_text([layout.header]))
             written = 0
-            progress = 0.0
             batches = store.record_batches(board.id, record_filter, BATCH_ROWS)
             async with contextlib.aclosing(batches):
                 async for batch in batches:
                     rows = [_row(board, layout, directory, record) for record in batch.records]
                     await asyncio.to_thread(file.write, template.csv_text(rows))
                     written += len(rows)
-                    # never decreasing, and 100 only once the file is uploaded
-                    progress = max(
-                        progress, min(IN_PROGRESS_CAP, round(written * 100 / batch.total, 1))
+                    # never decreasing, and 100 only once the file is uploaded; two decimals,
+                    # as an import's events give it
+                    run.progress = max(
+                        run.progress,
+                        min(IN_PROGRESS_CAP, round(written * 100 / batch.total, 2)),
                     )
-                    event = _event(user, board, "IN_PROGRESS", progress)
-                    await events.publish(services.pool, board.id, user.id, event)
+                    await run.publish("IN_PROGRESS")
         await services.storage.put_file(key, path)
     finally:
         await asyncio.to_thread(os.unlink, path)

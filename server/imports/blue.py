@@ -53,6 +53,10 @@ class CancelledImport(Exception):
     """cancelTodoImport was called: stop after the current chunk."""
 
 
+class WorkspaceGone(Exception):
+    """The workspace was deleted while the import ran: no more records are written."""
+
+
 @dataclass(frozen=True)
 class HeaderMap:
     fields: dict[int, str]  # cell index -> recognised field name
@@ -97,7 +101,7 @@ def map_headers(headers: list[str], columns: list[cells.Column]) -> HeaderMap:
     currency: set[int] = set()
     unknown: list[str] = []
     for index, header in enumerate(headers):
-        key = header.strip().lower()
+        key = _header_key(header, by_title)
         if key in bf.RECOGNISED_LOWER:
             fields[index] = bf.RECOGNISED_LOWER[key]
         elif key == bf.CURRENCY_TYPES.lower():
@@ -109,6 +113,16 @@ def map_headers(headers: list[str], columns: list[cells.Column]) -> HeaderMap:
     return HeaderMap(
         fields=fields, columns=custom, currency_types=currency, unknown=unknown, headers=headers
     )
+
+
+def _header_key(header: str, by_title: Mapping[str, cells.Column]) -> str:
+    """The header as a name to match: the template and exports write a title that starts
+    with a formula trigger with a leading quote, and a client passes that header row as
+    `headers`. A header naming a field as it is (quote included) keeps that field."""
+    key = header.strip().lower()
+    if key in bf.RECOGNISED_LOWER or key in by_title or key == bf.CURRENCY_TYPES.lower():
+        return key
+    return bf.unneutralise(header.strip()).strip().lower()
 
 
 class People:
@@ -194,8 +208,13 @@ def is_header_row(record: list[str], headers: list[str]) -> bool:
     header row differs from `headers` (fewer columns, another order) would otherwise import
     that row as a record."""
     named = {h.strip().lower() for h in headers}
-    cells = [bf.unneutralise(c).strip().lower() for c in record]
-    return any(cells) and all(cell in named for cell in cells if cell)
+    # either side may carry the quote export puts before a formula trigger (the file's
+    # header row does; `headers` copied from it does too)
+    named |= {bf.unneutralise(h.strip()).strip().lower() for h in headers}
+    cells = [c.strip().lower() for c in record]
+    return any(cells) and all(
+        cell in named or bf.unneutralise(cell) in named for cell in cells if cell
+    )
 
 
 def count_records(path: Path, headers: list[str], stop_at: int | None = None) -> int:
@@ -255,11 +274,13 @@ class BlueTarget:
     header: HeaderMap
     directory: cells.Directory
     people: People
-    groups: dict[str, str]  # lower-cased title -> group id of an open list, first by position
-    archived_lists: set[str]  # lower-cased titles only archived lists have
     tags: dict[str, int]  # lower-cased name -> tag id
-    position: int
     total: int
+    # read again by each chunk, under the workspace's row lock (`_lock_lists`):
+    # lower-cased title -> group id of an open list, first by position
+    groups: dict[str, str] = field(default_factory=dict)
+    archived_lists: set[str] = field(default_factory=set)  # titles only archived lists have
+    position: int = 0
     processed: int = 0
     last_progress: float = 0.0
     # outcome counts as committed: kept here so a chunk's checkpoint counts only its own rows
@@ -288,6 +309,10 @@ async def process_blue_job(services: Services, job: Job) -> None:
             await _run(services, target, path)
         except StaleAttempt:
             logger.warning("blue import taken over", extra={"job_id": str(job.id)})
+        except WorkspaceGone:
+            await _end(services, job, "FAILED", GONE_MESSAGE, target)
+            await events.publish(services.pool, board.id, user.id,
+                                 progress_event(user, board, "ERROR", target.last_progress if target else 0.0, GONE_MESSAGE))  # fmt: skip
         except CancelledImport:
             await _end(services, job, "CANCELLED", None, target)
             await events.publish(services.pool, board.id, user.id,
@@ -347,27 +372,36 @@ async def _prepare(
     members = await services.pool.fetch(Q["board_members_directory"], board.id)
     people = People([(m["id"], m["name"], m["email"]) for m in members])
     total = await asyncio.to_thread(count_records, path, header.headers)
-    groups: dict[str, str] = {}
-    archived_lists: set[str] = set()
-    for row in await services.pool.fetch(Q["groups_by_title"], board.id):
-        title = row["title"].strip().lower()
-        if row["archived"]:
-            archived_lists.add(title)
-        else:  # open lists come first, by position: the first is the default list
-            groups.setdefault(title, row["id"])
-    archived_lists -= groups.keys()
     tags = {
         r["name"].strip().lower(): r["id"]
         for r in await services.pool.fetch(Q["tags_of_board"], board.id)
     }
-    position = int(await services.pool.fetchval(Q["next_position"], board.id))
     state = {"unknown_headers": header.unknown, "total": total}
     async with services.pool.acquire() as conn, conn.transaction():
         await services.jobs.save_progress(conn, job, checkpoint_line=job.checkpoint_line, counts=job.counts,
                                           progress=job.progress, total_rows=total, state=state)  # fmt: skip
     return BlueTarget(job=job, board=board, user=user, header=header, directory=directory, people=people,
-                      groups=groups, archived_lists=archived_lists, tags=tags, position=position,
-                      total=total)  # fmt: skip
+                      tags=tags, total=total)  # fmt: skip
+
+
+async def _lock_lists(conn: Connection, target: BlueTarget) -> None:
+    """In the chunk's transaction, before it writes: take the workspace's row lock and read its
+    lists and next position. A list deleted or archived while the import ran would otherwise
+    take records no one sees (the lists were read once), and positions read once collide with
+    those other writers took since; the lock makes such changes wait for the chunk."""
+    board_id = target.board.id
+    await conn.execute(BOARDS["lock_board"], board_id)
+    if await conn.fetchval(BOARDS["board_state"], board_id) in (None, "deleted"):
+        raise WorkspaceGone(board_id)
+    target.groups, target.archived_lists = {}, set()
+    for row in await conn.fetch(Q["groups_by_title"], board_id):
+        title = row["title"].strip().lower()
+        if row["archived"]:
+            target.archived_lists.add(title)
+        else:  # open lists come first, by position: the first is the default list
+            target.groups.setdefault(title, row["id"])
+    target.archived_lists -= target.groups.keys()
+    target.position = int(await conn.fetchval(Q["next_position"], board_id))
 
 
 async def _write_chunk(services: Services, target: BlueTarget, chunk: list[Record]) -> None:
@@ -438,6 +472,7 @@ async def _write_records(
     conn: Connection, target: BlueTarget, chunk: list[Record], now: dt.datetime
 ) -> list[RowResult]:
     board, job = target.board, target.job
+    await _lock_lists(conn, target)
     for record in chunk:
         # an archived list takes no records, as create_item refuses one: they would be hidden
         title = (record.list_title or "").strip()
