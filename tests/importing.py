@@ -9,6 +9,7 @@ import io
 import json
 import secrets
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -234,4 +235,37 @@ async def refusing_name(server: ServerProcess, name: str) -> AsyncIterator[None]
             "DROP TRIGGER IF EXISTS test_refuse_item ON items; "
             "DROP FUNCTION IF EXISTS test_refuse_item();"
         )
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def paused_job(server: ServerProcess, job_id: str) -> AsyncIterator[None]:
+    """Pause a running job in its middle: from when its first rows have committed until the
+    block ends, hold the job's row lock, so that its runner waits in its next chunk's
+    checkpoint (that chunk written, not committed). Rows must be left to write then."""
+    host, port = postgres_socket(server)
+    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
+    try:
+        deadline = time.monotonic() + JOB_TIMEOUT
+        while True:
+            transaction = conn.transaction()
+            await transaction.start()
+            row = await conn.fetchrow(
+                "SELECT status, counts, total_rows FROM import_jobs WHERE id = $1 FOR UPDATE",
+                uuid.UUID(job_id),
+            )
+            counts = json.loads(row["counts"]) if row else {}
+            done = sum(n for status, n in counts.items() if status != "submitted")
+            if row is not None and row["status"] == "PROCESSING" and done > 0:
+                # a pause after the last chunk would show nothing
+                assert row["total_rows"] is not None and done < row["total_rows"], row
+                break
+            await transaction.rollback()
+            assert time.monotonic() < deadline, f"job {job_id} never wrote its first rows"
+            await asyncio.sleep(0.01)
+        try:
+            yield
+        finally:
+            await transaction.rollback()
+    finally:
         await conn.close()

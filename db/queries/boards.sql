@@ -242,6 +242,9 @@ SELECT count(*) FROM groups WHERE board_id = $1 AND NOT deleted AND NOT archived
 -- write that holds the item the group closing is about to change.
 SELECT id FROM boards WHERE id = $1 FOR NO KEY UPDATE
 
+-- name: board_state
+SELECT state FROM boards WHERE id = $1
+
 -- name: archive_group
 UPDATE groups SET archived = true WHERE board_id = $1 AND id = $2 AND NOT deleted RETURNING *
 

@@ -1,7 +1,17 @@
 -- name: allocate_item_ids
 SELECT nextval('items_id_seq') AS id FROM generate_series(1, $1)
 
+-- name: write_target
+-- What a chunk may write, read once it holds the board's row lock (boards.sql lock_board), which
+-- group closings, board deletions and every writer of new positions take first: the board's
+-- state, the job group's, and the board's next free position.
+SELECT b.state AS board_state, g.archived, g.deleted,
+       (SELECT coalesce(max(position), 0) + 1 FROM items WHERE board_id = $1) AS next_position
+FROM boards b LEFT JOIN groups g ON g.board_id = b.id AND g.id = $2
+WHERE b.id = $1
+
 -- name: next_position
+-- The board's next free position (the caller holds the board's row lock).
 SELECT coalesce(max(position), 0) + 1 FROM items WHERE board_id = $1
 
 -- name: active_item_count

@@ -35,12 +35,12 @@ from server.api.monday_v2_types import (
     cells_column,
     item_store,
 )
-from server.errors import BadUserInput, NotFound, Unauthorized
+from server.errors import AppError, BadUserInput, NotFound, Unauthorized
 from server.imports import cells
 from server.store import directory as directory_store
 from server.store.boards import LastGroup
 from server.store.exports import ExportStore
-from server.store.items import ValueWrite
+from server.store.items import GroupClosed, ValueWrite
 from server.store.records import (
     EDIT_ROLES,
     MANAGE_ROLES,
@@ -149,6 +149,16 @@ async def _open_group(info: Info, board: Board, group_id: str) -> GroupRecord:
             f"Group {group_id!r} is archived and takes no items", error_data={"group_id": group_id}
         )
     return group
+
+
+async def _closed_meanwhile(info: Info, board: Board, group_id: str) -> AppError:
+    """The error for a group closed between `_open_group` and the write: the one
+    `_open_group` gives now."""
+    try:
+        await _open_group(info, board, group_id)
+    except AppError as exc:
+        return exc
+    return NotFound(f"Group {group_id!r} not found on board {board.id}")
 
 
 async def _value_writes(
@@ -450,10 +460,13 @@ class MondayMutation:
         else:
             await _open_group(info, board, group_id)
         writes, name = await _value_writes(info, board, values, bool(create_labels_if_missing))
-        item = await item_store(info).create_item(
-            board_id=board.id, group_id=group_id, name=name or "", user_id=info.context.user.id,
-            values=writes, now=services.clock.now(),
-        )  # fmt: skip
+        try:
+            item = await item_store(info).create_item(
+                board_id=board.id, group_id=group_id, name=name or "", user_id=info.context.user.id,
+                values=writes, now=services.clock.now(),
+            )  # fmt: skip
+        except GroupClosed as exc:
+            raise await _closed_meanwhile(info, board, group_id) from exc
         return ItemType(record=item)
 
     @strawberry.mutation
@@ -462,9 +475,12 @@ class MondayMutation:
     ) -> ItemType:
         item, board = await _item(info, item_id, ITEM_ROLES, "edit")
         group = await _open_group(info, board, group_id)
-        moved = await item_store(info).move_item(
-            item, group.id, user_id=info.context.user.id, now=info.context.services.clock.now()
-        )
+        try:
+            moved = await item_store(info).move_item(
+                item, group.id, user_id=info.context.user.id, now=info.context.services.clock.now()
+            )
+        except GroupClosed as exc:
+            raise await _closed_meanwhile(info, board, group_id) from exc
         return ItemType(record=moved)
 
     @strawberry.mutation

@@ -32,6 +32,7 @@ from server.imports.writer import (
     ChunkTarget,
     EncodedChunk,
     PlannedRow,
+    TargetClosed,
     failed_result,
     forget_created,
     forget_encoded,
@@ -65,6 +66,8 @@ async def process_job(services: Services, job: Job) -> None:
             await _finish(services, job, "REJECTED", reason=exc.reason, message=exc.message)
         except csvfile.InvalidUpload as exc:
             await _finish(services, job, "REJECTED", reason="INVALID_UPLOAD", message=exc.message)
+        except TargetClosed as exc:  # rows were written: FAILED, with what they did
+            await _finish(services, job, "FAILED", reason=exc.reason, message=exc.message)
         except StaleAttempt:
             logger.warning("job taken over by another runner", extra=log)
         except asyncio.CancelledError:
@@ -557,7 +560,6 @@ async def _write(
     done = {r["line"] for r in done_rows}
     target = ChunkTarget(
         job=job, group_id=job.group_id, log_activity=job.kind == "ingest", created=created,
-        next_position=int(await services.pool.fetchval(Q["next_position"], job.board_id)),
         keep_cells=keeps_cells(job.options),
     )  # fmt: skip
     counts = await JobStore.outcome_counts(services.pool, job.id, total)

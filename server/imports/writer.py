@@ -24,6 +24,7 @@ from server.store.jobs import CLEAN, Job, JobStore, RowResult
 
 logger = logging.getLogger(__name__)
 Q = sql.queries("imports")
+BOARDS = sql.queries("boards")
 
 ITEM_COLUMNS = [
     "id", "board_id", "group_id", "parent_id", "level", "name", "position", "creator_id",
@@ -72,6 +73,16 @@ def keeps_cells(options: Mapping[str, Any]) -> bool:
     )
 
 
+class TargetClosed(Exception):
+    """The job's board was deleted, or its group deleted or archived, while the job ran: the
+    rows written before stay (closed with their group or board), no more are written."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
 @dataclass(kw_only=True)
 class ChunkTarget:
     job: Job
@@ -79,14 +90,37 @@ class ChunkTarget:
     log_activity: bool
     # line -> item id of rows already created (MLS parents); filled in as rows are created
     created: dict[int, int]
-    next_position: int
     keep_cells: bool = False
+    next_position: int = 0  # read again by each chunk, under the board's row lock
+
+
+async def lock_target(conn: Connection, target: ChunkTarget) -> None:
+    """In the chunk's transaction, before it writes: take the board's row lock and read where
+    the chunk's items go. A group closed or a board deleted while the job ran would otherwise
+    take items the client no longer sees (they were read once, when the job started), and
+    positions read once collide with those other writers took since."""
+    job = target.job
+    await conn.execute(BOARDS["lock_board"], job.board_id)
+    row = await conn.fetchrow(Q["write_target"], job.board_id, target.group_id)
+    if row is None or row["board_state"] == "deleted":
+        raise TargetClosed(
+            "PERMISSION_DENIED", f"Board {job.board_id} was deleted while the job ran"
+        )
+    if row["deleted"] is not False or row["archived"]:
+        closed = "archived" if row["deleted"] is False else "deleted"
+        raise TargetClosed(
+            "INVALID_UPLOAD",
+            f"Group {target.group_id!r} was {closed} while the job ran and takes no more items; "
+            "the rows written before it closed stay with it",
+        )
+    target.next_position = int(row["next_position"])
 
 
 async def write_chunk(
     conn: Connection, target: ChunkTarget, rows: Sequence[PlannedRow], now: datetime
 ) -> list[RowResult]:
     """Write the rows in the caller's transaction; return their results."""
+    await lock_target(conn, target)
     return await _write_rows(conn, target, rows, now, _Copied())
 
 
@@ -97,6 +131,7 @@ async def write_encoded_chunk(
     then its other rows as planned (an update of an item created earlier in the file finds
     it in `target.created`). Return the results of the other rows: the created ones are
     stored as one row of arrays, and only counted."""
+    await lock_target(conn, target)
     copied = _Copied()
     if chunk.lines:
         ids = [rec["id"] for rec in await conn.fetch(Q["allocate_item_ids"], len(chunk.lines))]

@@ -16,8 +16,14 @@ from server.db import Connection, Pool
 from server.store.records import ItemRecord, Row, from_row
 
 Q = sql.queries("items")
+BOARDS = sql.queries("boards")
 # an item's `column_values`: column id -> {"value": the column type's JSON, "text": display text}
 Document = dict[str, dict[str, Any]]
+
+
+class GroupClosed(Exception):
+    """The group an item was to go into was deleted or archived before the write could lock
+    the board (after the caller had checked it)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,6 +99,16 @@ async def fetch_one(conn: Connection | Pool, query: str, *args: Any) -> Row:
     return row
 
 
+async def _lock_open_group(conn: Connection, board_id: int, group_id: str) -> None:
+    """Take the board's row lock and check that the group still takes items. Closing a group
+    takes that lock first, then closes its items: an item written into the group without it
+    could land after the closing and stay active in a group no one sees."""
+    await conn.execute(BOARDS["lock_board"], board_id)
+    group = await conn.fetchrow(BOARDS["group_of_board"], board_id, group_id)
+    if group is None or group["archived"]:
+        raise GroupClosed(group_id)
+
+
 def _item_data(item: ItemRecord, **extra: Any) -> dict[str, Any]:
     return {"board_id": item.board_id, "group_id": item.group_id, "pulse_name": item.name, **extra}
 
@@ -114,6 +130,9 @@ class ItemStore:
         """A new item at the end of the board with its values, logged as `create_pulse`."""
         document = _apply_writes({}, values)
         async with self.pool.acquire() as conn, conn.transaction():
+            # the board's row lock, as every writer of new positions takes it first: an
+            # import's chunk writing at the same time would give its items the same ones
+            await _lock_open_group(conn, board_id, group_id)
             item = ItemRecord.from_row(
                 await fetch_one(
                     conn, Q["insert_item"], board_id, group_id, name, user_id, now, document
@@ -161,6 +180,7 @@ class ItemStore:
     ) -> ItemRecord:
         """Move an item, with its sub-items, to another group of its board."""
         async with self.pool.acquire() as conn, conn.transaction():
+            await _lock_open_group(conn, item.board_id, group_id)
             ids = [row["id"] for row in await conn.fetch(Q["item_tree"], item.id)]
             await conn.execute(Q["move_items"], ids, group_id, now)
             data = _item_data(item, source_group_id=item.group_id, dest_group_id=group_id)

@@ -1,0 +1,256 @@
+"""Changes a client makes to a board while an import writes to it: whatever lands first, no
+item ends up in a closed group or on a deleted board, positions stay unique, and the job's
+counts are the rows the database holds.
+
+Each test pauses the import in the middle deterministically (`paused_job`: the job's row lock
+held once a first chunk has committed) and makes its change while the next chunk is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from tests.blue import put_file, start_import, wait_for_report
+from tests.conftest import Api, ServerProcess
+from tests.importing import (
+    csv_text,
+    database_rows,
+    paused_job,
+    postgres_socket,
+    start_job,
+    upload,
+    wait_for_job,
+)
+
+ROWS = 10_000  # enough chunks that the job is still writing when it is paused
+JOB_START_TIMEOUT = 60.0  # seconds
+SETTLE = 0.5  # seconds a blocked mutation is given to show it does not finish on its own
+
+
+async def latest_job(server: ServerProcess, kind: str) -> str:
+    deadline = time.monotonic() + JOB_START_TIMEOUT
+    while True:
+        rows = await database_rows(
+            server,
+            "SELECT id FROM import_jobs WHERE kind = $1 ORDER BY created_at DESC LIMIT 1",
+            kind,
+        )
+        if rows:
+            return str(rows[0]["id"])
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+
+
+async def check_board(server: ServerProcess, job_id: str, created: int) -> None:
+    """The invariants: every item in an existing group, none active in a closed group,
+    positions unique on the board, and the job's `created` count the items it wrote."""
+    orphans = await database_rows(
+        server,
+        "SELECT i.id FROM items i LEFT JOIN groups g ON g.board_id = i.board_id "
+        "AND g.id = i.group_id WHERE g.id IS NULL",
+    )
+    assert orphans == []
+    hidden = await database_rows(
+        server,
+        "SELECT i.id, g.id AS group_id FROM items i JOIN groups g ON g.board_id = i.board_id "
+        "AND g.id = i.group_id WHERE i.state = 'active' AND (g.deleted OR g.archived)",
+    )
+    assert len(hidden) == 0, f"{len(hidden)} active items in closed groups, e.g. {hidden[:3]}"
+    doubled = await database_rows(
+        server,
+        "SELECT board_id, position, count(*) FROM items GROUP BY board_id, position "
+        "HAVING count(*) > 1",
+    )
+    assert len(doubled) == 0, f"{len(doubled)} positions held twice, e.g. {doubled[:3]}"
+    written = await database_rows(
+        server,
+        "SELECT count(*) AS n FROM items WHERE id IN ("
+        " SELECT item_id FROM import_rows WHERE job_id = $1 AND status = 'created'"
+        " UNION SELECT unnest(item_ids) FROM import_clean_rows WHERE job_id = $1"
+        " AND 'created' = ANY(statuses))",
+        uuid.UUID(job_id),
+    )
+    assert written[0]["n"] == created
+
+
+CLOSINGS = {
+    "delete_group": 'mutation { delete_group(board_id: 100, group_id: "topics") { id } }',
+    "archive_group": 'mutation { archive_group(board_id: 100, group_id: "topics") { id } }',
+    "delete_board": "mutation { delete_board(board_id: 100) { id } }",
+}
+
+
+@pytest.mark.parametrize("closing", sorted(CLOSINGS))
+async def test_target_closed_while_an_import_writes_takes_no_more_items(
+    api: Api, server: ServerProcess, closing: str
+) -> None:
+    body = csv_text(["name", "text"], [[f"row {i}", "x"] for i in range(ROWS)])
+    job = await start_job(api)
+    assert (await upload(job["upload_url"], body)).status_code == 200
+    async with paused_job(server, job["job_id"]):
+        closed = asyncio.create_task(api.post(CLOSINGS[closing]))
+        await asyncio.sleep(SETTLE)
+    response = await closed
+    assert "errors" not in response.json(), response.json()
+    status = await wait_for_job(api, job["job_id"])
+    # the rows written before the close stay (closed with their group); the others are not
+    # written into a group or board that takes no items
+    assert status["status"] == "FAILED", status
+    assert status["failure_reason"] in ("INVALID_UPLOAD", "PERMISSION_DENIED"), status
+    assert 0 < status["counts"]["created"] < ROWS, status
+    await check_board(server, job["job_id"], status["counts"]["created"])
+    if closing == "delete_board":  # nothing was written after the board was deleted
+        late = await database_rows(
+            server,
+            "SELECT count(*) AS n FROM items i JOIN boards b ON b.id = i.board_id "
+            "WHERE b.id = 100 AND i.created_at > b.updated_at",
+        )
+        assert late[0]["n"] == 0
+
+
+async def test_item_created_while_an_import_writes_takes_its_own_position(
+    api: Api, server: ServerProcess
+) -> None:
+    body = csv_text(["name"], [[f"row {i}"] for i in range(ROWS)])
+    job = await start_job(api)
+    assert (await upload(job["upload_url"], body)).status_code == 200
+    async with paused_job(server, job["job_id"]):
+        created = asyncio.create_task(
+            api.post('mutation { create_item(board_id: 100, item_name: "by hand") { id } }')
+        )
+        await asyncio.sleep(SETTLE)
+    assert "errors" not in (await created).json()
+    status = await wait_for_job(api, job["job_id"])
+    assert status["status"] == "COMPLETED" and status["counts"]["created"] == ROWS, status
+    await check_board(server, job["job_id"], ROWS)
+
+
+async def test_group_duplicated_while_an_import_writes_takes_positions_of_its_own(
+    api: Api, server: ServerProcess
+) -> None:
+    body = csv_text(["name"], [[f"row {i}"] for i in range(ROWS)])
+    job = await start_job(api, group_id="closed")
+    assert (await upload(job["upload_url"], body)).status_code == 200
+    async with paused_job(server, job["job_id"]):
+        copied = asyncio.create_task(
+            api.post('mutation { duplicate_group(board_id: 100, group_id: "topics") { id } }')
+        )
+        await asyncio.sleep(SETTLE)
+    assert "errors" not in (await copied).json()
+    status = await wait_for_job(api, job["job_id"])
+    assert status["status"] == "COMPLETED" and status["counts"]["created"] == ROWS, status
+    await check_board(server, job["job_id"], ROWS)
+
+
+# Blue imports
+
+
+async def start_blue(api: Api, rows: int) -> None:
+    key = await put_file(api, "leads", "Title\n" + "".join(f"r{i}\n" for i in range(rows)))
+    response = await start_import(api, "leads", key, ["Title"])
+    assert response.json() == {"data": {"importTodos": True}}, response.text
+
+
+async def test_list_deleted_while_a_blue_import_writes_takes_no_more_records(
+    api: Api, server: ServerProcess
+) -> None:
+    await start_blue(api, ROWS)
+    job_id = await latest_job(server, "blue")
+    async with paused_job(server, job_id):
+        closed = asyncio.create_task(api.post(CLOSINGS["delete_group"]))
+        await asyncio.sleep(SETTLE)
+    assert "errors" not in (await closed).json()
+    report = await wait_for_report(api, "leads")
+    # the records after the delete go to the first open list, as a new import's would
+    assert report["status"] == "COMPLETE" and report["imported"] == ROWS, report
+    await check_board(server, job_id, ROWS)
+
+
+async def test_item_created_while_a_blue_import_writes_takes_its_own_position(
+    api: Api, server: ServerProcess
+) -> None:
+    await start_blue(api, ROWS)
+    job_id = await latest_job(server, "blue")
+    async with paused_job(server, job_id):
+        created = asyncio.create_task(
+            api.post('mutation { create_item(board_id: 100, item_name: "by hand") { id } }')
+        )
+        await asyncio.sleep(SETTLE)
+    assert "errors" not in (await created).json()
+    report = await wait_for_report(api, "leads")
+    assert report["status"] == "COMPLETE" and report["imported"] == ROWS, report
+    await check_board(server, job_id, ROWS)
+
+
+async def test_cancel_during_a_blue_import_keeps_the_records_it_counts(
+    api: Api, server: ServerProcess
+) -> None:
+    await start_blue(api, ROWS)
+    job_id = await latest_job(server, "blue")
+    async with paused_job(server, job_id):
+        # the cancel is recorded on the job's row: it waits for the chunk being written
+        cancelled = asyncio.create_task(
+            api.gql('mutation { cancelTodoImport(projectId: "leads") }')
+        )
+        await asyncio.sleep(SETTLE)
+    assert await cancelled == {"cancelTodoImport": True}
+    report = await wait_for_report(api, "leads")
+    assert report["status"] == "CANCELLED", report
+    assert 0 < report["imported"] < ROWS, report
+    await check_board(server, job_id, report["imported"])
+
+
+# v2 item writes and group closings
+
+
+@contextlib.asynccontextmanager
+async def held_user(server: ServerProcess, user_id: int) -> AsyncIterator[None]:
+    """Hold a user's row lock: a write that refers to that user (an item's creator, an activity
+    row) waits, after its checks, in the middle of its transaction."""
+    host, port = postgres_socket(server)
+    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", user_id)
+            yield
+    finally:
+        await conn.close()
+
+
+ITEM_WRITES = {
+    "create_item": 'mutation { create_item(board_id: 100, group_id: "topics", item_name: "new") '
+    "{ id } }",
+    "move_item_to_group": 'mutation { move_item_to_group(item_id: 2000, group_id: "topics") '
+    "{ id } }",
+}
+
+
+@pytest.mark.parametrize("write", sorted(ITEM_WRITES))
+async def test_group_closed_while_an_item_goes_into_it_takes_the_item_along(
+    api: Api, server: ServerProcess, write: str
+) -> None:
+    await api.load_fixture(
+        {"accounts": [{"id": 1, "name": "Acme", "slug": "acme"}],
+         "boards": [{"id": 100, "account_id": 1, "name": "Leads",
+                     "items": [{"id": 2000, "name": "elsewhere", "group_id": "closed"}]}]}
+    )  # fmt: skip
+    async with held_user(server, 11):  # Bob writes the item; Ada closes the group
+        written = asyncio.create_task(api.post(ITEM_WRITES[write], token="tok-bob"))
+        await asyncio.sleep(SETTLE)
+        closed = asyncio.create_task(api.post(CLOSINGS["delete_group"]))
+        await asyncio.sleep(SETTLE)
+    for response in (await written, await closed):
+        assert "errors" not in response.json(), response.json()
+    hidden = await database_rows(
+        server,
+        "SELECT i.id FROM items i JOIN groups g ON g.board_id = i.board_id AND g.id = i.group_id "
+        "WHERE i.state = 'active' AND g.deleted",
+    )
+    assert hidden == []
