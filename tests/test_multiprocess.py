@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -15,7 +16,15 @@ from tests.conftest import (
     server_pair,
     shared_s3,
 )
-from tests.importing import run_import
+from tests.importing import (
+    csv_text,
+    database_rows,
+    paused_job,
+    run_import,
+    start_job,
+    upload,
+    wait_for_job,
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +75,31 @@ async def test_jobs_started_on_either_process_each_run_exactly_once(
     assert (
         len(data["boards"][0]["items"]) == 1
     )  # 1 fixture item + 6000: 6001 items, page 13 has one
+
+
+async def test_two_upserts_of_the_same_keys_on_two_processes_create_each_key_once(
+    api_a: Api, pair: tuple[ServerProcess, ServerProcess]
+) -> None:
+    rows = 5_000  # each: two of them stay within the hourly budget
+    body = csv_text(
+        ["name", "email"], [[f"lead {i}", f"lead{i}@acme.example.com"] for i in range(rows)]
+    )
+    upsert = {"behaviour": "UPSERT", "match_column_id": "email"}
+    first = await start_job(api_a, on_match=upsert)
+    assert (await upload(first["upload_url"], body)).status_code == 200
+    # the first job paused in its middle keeps one process busy: the other takes the second
+    async with paused_job(pair[0], first["job_id"]):
+        second = await start_job(api_a, on_match=upsert)
+        assert (await upload(second["upload_url"], body)).status_code == 200
+        await asyncio.sleep(2)  # noticed, and claimed if it may run now
+    ended = [await wait_for_job(api_a, job["job_id"]) for job in (first, second)]
+    assert [e["status"] for e in ended] == ["COMPLETED", "COMPLETED"], ended
+    doubled = await database_rows(
+        pair[0],
+        "SELECT column_values -> 'email' ->> 'text' AS email, count(*) FROM items "
+        "WHERE board_id = 100 AND state = 'active' GROUP BY 1 HAVING count(*) > 1",
+    )
+    assert len(doubled) == 0, f"{len(doubled)} keys created twice, e.g. {doubled[:3]}"
+    # the second job runs after the first and matches every row it created
+    assert ended[0]["counts"]["created"] == rows, ended
+    assert ended[1]["counts"]["updated"] == rows, ended

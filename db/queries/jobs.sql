@@ -22,13 +22,24 @@ ORDER BY created_at
 UPDATE import_jobs SET status = 'PROCESSING', lease_expires_at = NULL
 WHERE id = $1 AND status = 'UPLOAD_PENDING'
 
+-- name: lock_claims
+-- Claims are made one at a time (each is a short transaction): two runners claiming two jobs
+-- of one board at once would each see the other's job unclaimed.
+SELECT pg_advisory_xact_lock(727004)
+
 -- name: claim_job
 -- One statement: the row lock of SKIP LOCKED keeps two runners off the same job, and a job
--- whose lease ran out (its runner died) is claimed again with a higher attempt number.
+-- whose lease ran out (its runner died) is claimed again with a higher attempt number. A job
+-- waits while another job of its board runs (its lease alive): jobs of one board run one after
+-- the other, each matching the items the ones before it wrote (two upserts of the same keys
+-- run at once would each create them).
 UPDATE import_jobs SET attempt = attempt + 1, lease_expires_at = $1, started_at = coalesce(started_at, $2)
 WHERE id = (
-    SELECT id FROM import_jobs
+    SELECT id FROM import_jobs j
     WHERE status = 'PROCESSING' AND (lease_expires_at IS NULL OR lease_expires_at < $2)
+      AND NOT EXISTS (SELECT FROM import_jobs o
+                      WHERE o.board_id = j.board_id AND o.id <> j.id AND o.status = 'PROCESSING'
+                        AND o.lease_expires_at >= $2)
     ORDER BY created_at
     FOR UPDATE SKIP LOCKED
     LIMIT 1

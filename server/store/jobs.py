@@ -143,7 +143,9 @@ class JobStore:
         return marked
 
     async def claim(self, lease_until: datetime, now: datetime) -> Job | None:
-        row = await self.pool.fetchrow(Q["claim_job"], lease_until, now)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(Q["lock_claims"])
+            row = await conn.fetchrow(Q["claim_job"], lease_until, now)
         return Job.from_row(row) if row else None
 
     async def renew_lease(self, job: Job, lease_until: datetime) -> bool:
