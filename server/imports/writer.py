@@ -191,7 +191,7 @@ async def _write_rows(
         target.next_position += len(creates)
     if updates:
         changes = _item_changes(updates)
-        await conn.execute(
+        written = await conn.fetch(
             Q["update_items"],
             now,
             list(changes),
@@ -200,6 +200,7 @@ async def _write_rows(
             [change.clears for change in changes.values()],
             [change.keys for change in changes.values()],
         )
+        updates = _fail_gone(updates, {record["id"] for record in written})
     if target.log_activity and (copied.ids or creates or updates):
         changed = creates + updates
         await conn.execute(
@@ -346,6 +347,21 @@ def _fail_orphans(rows: Sequence[PlannedRow], target: ChunkTarget) -> None:
             ]  # fmt: skip
         else:
             known.add(row.line)
+
+
+def _fail_gone(updates: Sequence[PlannedRow], written: set[int]) -> list[PlannedRow]:
+    """The update rows whose item was written. The others matched an item that was deleted
+    or archived while the job ran: it keeps its values, and the row is reported failed with
+    its cells, to be sent again."""
+    for row in updates:
+        if row.item_id not in written:
+            row.errors = [
+                {"column_id": "", "code": "ITEM_GONE",
+                 "message": f"The matched item {row.item_id} was deleted or archived while the "
+                            "job ran; the row was not written"}
+            ]  # fmt: skip
+            row.status, row.item_id = "failed", None
+    return [row for row in updates if row.status == "updated"]
 
 
 def failed_result(row: PlannedRow, exc: Exception) -> RowResult:

@@ -24,6 +24,8 @@ from tests.importing import (
     database_rows,
     paused_job,
     postgres_socket,
+    report_by_name,
+    run_import,
     start_job,
     upload,
     wait_for_job,
@@ -254,3 +256,51 @@ async def test_group_closed_while_an_item_goes_into_it_takes_the_item_along(
         "WHERE i.state = 'active' AND g.deleted",
     )
     assert hidden == []
+
+
+async def test_item_deleted_while_an_upsert_writes_keeps_its_values_and_the_row_is_reported(
+    api: Api, server: ServerProcess
+) -> None:
+    rows = 5_000  # a backfill, then an upsert of the same keys within the hourly budget
+    leads = [[f"lead {i}", f"lead{i}@acme.example.com"] for i in range(rows)]
+    created = await run_import(api, csv_text(["name", "email"], leads), mutation="backfill_items")
+    assert created["counts"]["created"] == rows, created
+    found = await database_rows(server, "SELECT id FROM items WHERE name = $1", "lead 4999")
+    last = found[0]["id"]
+    body = csv_text(["name", "email", "text"], [[*lead, "updated"] for lead in leads])
+    job = await start_job(api, on_match={"behaviour": "UPSERT", "match_column_id": "email"})
+    assert (await upload(job["upload_url"], body)).status_code == 200
+    async with paused_job(server, job["job_id"]):
+        deleted = await api.post(f"mutation {{ delete_item(item_id: {last}) {{ id }} }}")
+        assert "errors" not in deleted.json(), deleted.json()
+    status = await wait_for_job(api, job["job_id"])
+    assert status["status"] == "COMPLETED", status
+    assert status["counts"]["updated"] == rows - 1 and status["counts"]["failed"] == 1, status
+    kept = await database_rows(
+        server, "SELECT state, column_values -> 'text' AS text FROM items WHERE id = $1", last
+    )
+    assert [tuple(r) for r in kept] == [("deleted", None)]
+    report = await report_by_name(status)
+    assert report["lead 4999"]["__status"] == "failed", report["lead 4999"]
+    assert "ITEM_GONE" in report["lead 4999"]["__errors"], report["lead 4999"]
+
+
+async def test_reset_during_an_import_leaves_only_the_fixture(
+    api: Api, server: ServerProcess
+) -> None:
+    body = csv_text(["name"], [[f"row {i}"] for i in range(ROWS)])
+    job = await start_job(api)
+    assert (await upload(job["upload_url"], body)).status_code == 200
+    async with paused_job(server, job["job_id"]):
+        reset = asyncio.create_task(api.admin("POST", "/__admin/reset"))
+        await asyncio.sleep(SETTLE)
+    assert (await reset).status_code == 200
+    await asyncio.sleep(2)  # the job's runner, now fenced out, tries its next chunk
+    items = await database_rows(server, "SELECT id FROM items WHERE board_id = 100")
+    assert [r["id"] for r in items] == [1000]
+    assert await database_rows(server, "SELECT id FROM import_jobs") == []
+    response = await api.post(
+        "query($id: ID!) { fetch_job_status(job_id: $id) { ... on ItemsJobStatus { status } } }",
+        {"id": job["job_id"]},
+    )
+    assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND", response.json()
