@@ -14,6 +14,13 @@ WHERE b.id = $1
 -- The board's next free position (the caller holds the board's row lock).
 SELECT coalesce(max(position), 0) + 1 FROM items WHERE board_id = $1
 
+-- name: lock_live_parents
+-- Of the items new subitems go under, the active ones, locked until the chunk commits: an item
+-- deleted or archived meanwhile takes its subtree as it stands once it holds these locks.
+SELECT id FROM items WHERE id = ANY($1::bigint[]) AND state = 'active'
+ORDER BY id
+FOR NO KEY UPDATE
+
 -- name: active_item_count
 SELECT count(*) FROM items WHERE board_id = $1 AND state = 'active'
 

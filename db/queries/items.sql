@@ -24,13 +24,17 @@ INSERT INTO activity_log (board_id, item_id, user_id, event, data, created_at)
 SELECT $1, r.item_id, $2, $3, $4, $5 FROM unnest($6::bigint[]) AS r(item_id)
 
 -- name: item_tree
--- An item and its descendants (multi-level boards), not yet deleted.
+-- An item and its descendants (multi-level boards), not yet deleted, locked: an import adding
+-- subitems locks their parent the same way, so the tree read again once these locks are held
+-- holds every subitem committed under it (ItemStore._locked_tree).
 WITH RECURSIVE tree AS (
     SELECT id FROM items WHERE id = $1
     UNION
     SELECT i.id FROM items i JOIN tree t ON i.parent_id = t.id
 )
 SELECT i.id FROM items i JOIN tree t ON t.id = i.id WHERE i.state <> 'deleted'
+ORDER BY i.id
+FOR NO KEY UPDATE OF i
 
 -- name: move_items
 UPDATE items SET group_id = $2, updated_at = $3 WHERE id = ANY($1)

@@ -163,6 +163,7 @@ async def _write_rows(
     """`rows` written after the items `copied` (logged and stored with them); their results."""
     job = target.job
     waiting = _resolve_same_file_matches(rows, target)
+    await _fail_closed_parents(conn, rows, target)
     _fail_orphans(rows, target)
     creates = [r for r in rows if r.status == "created"]
     updates = [r for r in rows if r.status == "updated"]
@@ -331,6 +332,36 @@ def _merge(rows: Sequence[PlannedRow]) -> tuple[item_store.Document, set[str]]:
             sets[column] = entry
             clears.discard(column)
     return sets, clears
+
+
+async def _fail_closed_parents(
+    conn: Connection, rows: Sequence[PlannedRow], target: ChunkTarget
+) -> None:
+    """Lock the items this chunk's new subitems go under (their parents written before the
+    chunk); a row whose parent was deleted or archived while the job ran fails, as would a
+    subitem written under it: a deleted item's tree is read when it is deleted."""
+    parent_of: dict[int, int] = {}
+    for row in rows:
+        if row.status != "created":
+            continue
+        parent = row.parent_id
+        if parent is None and row.parent_line is not None:
+            parent = target.created.get(row.parent_line)  # None: created by this chunk
+        if parent is not None:
+            parent_of[row.line] = parent
+    if not parent_of:
+        return
+    live = {
+        r["id"] for r in await conn.fetch(Q["lock_live_parents"], sorted(set(parent_of.values())))
+    }
+    for row in rows:
+        parent = parent_of.get(row.line)
+        if parent is not None and parent not in live:
+            row.status, row.document = "failed", None
+            row.errors = [
+                {"column_id": "name", "code": "PARENT_GONE",
+                 "message": f"The parent item {parent} was deleted or archived while the job ran"}
+            ]  # fmt: skip
 
 
 def _fail_orphans(rows: Sequence[PlannedRow], target: ChunkTarget) -> None:

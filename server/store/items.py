@@ -109,6 +109,17 @@ async def _lock_open_group(conn: Connection, board_id: int, group_id: str) -> No
         raise GroupClosed(group_id)
 
 
+async def _locked_tree(conn: Connection, item_id: int) -> list[int]:
+    """The item and its descendants, each locked. Read until it no longer changes: a subitem
+    an import committed while this waited for its parent's lock is read, and locked, too."""
+    ids: list[int] = []
+    while True:
+        found = [row["id"] for row in await conn.fetch(Q["item_tree"], item_id)]
+        if found == ids:
+            return ids
+        ids = found
+
+
 def _item_data(item: ItemRecord, **extra: Any) -> dict[str, Any]:
     return {"board_id": item.board_id, "group_id": item.group_id, "pulse_name": item.name, **extra}
 
@@ -181,7 +192,7 @@ class ItemStore:
         """Move an item, with its sub-items, to another group of its board."""
         async with self.pool.acquire() as conn, conn.transaction():
             await _lock_open_group(conn, item.board_id, group_id)
-            ids = [row["id"] for row in await conn.fetch(Q["item_tree"], item.id)]
+            ids = await _locked_tree(conn, item.id)
             await conn.execute(Q["move_items"], ids, group_id, now)
             data = _item_data(item, source_group_id=item.group_id, dest_group_id=group_id)
             await self._log(conn, item, user_id, "move_pulse_into_group", data, now)
@@ -194,7 +205,7 @@ class ItemStore:
         """Archive or delete an item with its sub-items (`archive_pulse`, `delete_pulse`)."""
         event = {"archived": "archive_pulse", "deleted": "delete_pulse"}[state]
         async with self.pool.acquire() as conn, conn.transaction():
-            ids = [row["id"] for row in await conn.fetch(Q["item_tree"], item.id)]
+            ids = await _locked_tree(conn, item.id)
             await conn.execute(Q["set_items_state"], ids, state, now)
             await self._log(conn, item, user_id, event, _item_data(item), now)
             row = await fetch_one(conn, Q["item_by_id"], item.id)

@@ -304,3 +304,35 @@ async def test_reset_during_an_import_leaves_only_the_fixture(
         {"id": job["job_id"]},
     )
     assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND", response.json()
+
+
+PARENT_CLOSINGS = ["delete_item", "archive_item"]
+
+
+@pytest.mark.parametrize("closing", PARENT_CLOSINGS)
+async def test_parent_closed_while_its_subitems_are_written_takes_them_along(
+    api: Api, server: ServerProcess, closing: str
+) -> None:
+    children = csv_text(["name", "parent"], [[f"child {i}", "P"] for i in range(ROWS)])
+    query = """mutation($s: ItemsJobSubitemsInput) { ingest_items(board_id: 100, group_id: "topics",
+        subitems: $s) { job_id upload_url subitems_upload_url } }"""
+    subitems = {"parent_key_column_id": "name", "parent_key_header": "parent"}
+    job = (await api.gql(query, {"s": subitems}))["ingest_items"]
+    assert (await upload(job["upload_url"], "name\nP\n")).status_code == 200
+    assert (await upload(job["subitems_upload_url"], children)).status_code == 200
+    async with paused_job(server, job["job_id"]):
+        found = await database_rows(server, "SELECT id FROM items WHERE name = 'P'")
+        closed = asyncio.create_task(
+            api.post(f"mutation {{ {closing}(item_id: {found[0]['id']}) {{ id }} }}")
+        )
+        await asyncio.sleep(SETTLE)
+    assert "errors" not in (await closed).json(), (await closed).json()
+    status = await wait_for_job(api, job["job_id"])
+    assert status["status"] == "COMPLETED", status
+    hidden = await database_rows(
+        server,
+        "SELECT c.id FROM items c JOIN items p ON p.id = c.parent_id "
+        "WHERE c.state = 'active' AND p.state <> 'active'",
+    )
+    assert len(hidden) == 0, f"{len(hidden)} active subitems under a closed parent"
+    await check_board(server, job["job_id"], status["counts"]["created"])
