@@ -336,3 +336,37 @@ async def test_parent_closed_while_its_subitems_are_written_takes_them_along(
     )
     assert len(hidden) == 0, f"{len(hidden)} active subitems under a closed parent"
     await check_board(server, job["job_id"], status["counts"]["created"])
+
+
+@pytest.mark.parametrize("write", sorted(ITEM_WRITES))
+async def test_item_write_that_finds_its_group_closed_once_it_may_write_is_refused(
+    api: Api, server: ServerProcess, write: str
+) -> None:
+    await api.load_fixture(
+        {"accounts": [{"id": 1, "name": "Acme", "slug": "acme"}],
+         "boards": [{"id": 100, "account_id": 1, "name": "Leads",
+                     "items": [{"id": 2000, "name": "elsewhere", "group_id": "closed"}]}]}
+    )  # fmt: skip
+    host, port = postgres_socket(server)
+    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
+    try:
+        # a group closing holding the board's lock, as close_group does, while the write
+        # (its checks passed) waits for that lock
+        async with conn.transaction():
+            await conn.execute("SELECT 1 FROM boards WHERE id = 100 FOR NO KEY UPDATE")
+            written = asyncio.create_task(api.post(ITEM_WRITES[write]))
+            await asyncio.sleep(SETTLE)
+            await conn.execute(
+                "UPDATE groups SET deleted = true WHERE board_id = 100 AND id = 'topics';"
+                "UPDATE items SET state = 'deleted' WHERE board_id = 100 AND group_id = 'topics'"
+            )
+    finally:
+        await conn.close()
+    body = (await written).json()
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", body
+    hidden = await database_rows(
+        server,
+        "SELECT i.id FROM items i JOIN groups g ON g.board_id = i.board_id AND g.id = i.group_id "
+        "WHERE i.state = 'active' AND g.deleted",
+    )
+    assert hidden == []
