@@ -37,6 +37,7 @@ COLUMN_TYPES = frozenset(
 )  # fmt: skip
 MAX_LEVELS = 5  # boards.hierarchy_levels' CHECK
 MAX_SHOWN = 60  # characters of a bad value quoted back in a message
+RESET_ATTEMPTS = 3  # truncations tried before a reset gives up
 
 
 class InvalidFixture(BadUserInput):
@@ -255,13 +256,21 @@ async def reset(
     all or nothing: the fixture is read and checked first, and `delete_files` runs last inside
     the transaction, so a bad fixture or a storage failure leaves the database as it was."""
     fixture = read_fixture(fixture_path) if fixture_path is not None else None
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(Q["reset_all"])
-        await conn.execute(Q["reset_clock"])
-        if fixture is not None:
-            with _refused_by_database():
-                await _load(conn, fixture)
-        await delete_files()
+    for attempt in range(1, RESET_ATTEMPTS + 1):
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute(Q["reset_all"])
+                await conn.execute(Q["reset_clock"])
+                if fixture is not None:
+                    with _refused_by_database():
+                        await _load(conn, fixture)
+                await delete_files()
+            return
+        except asyncpg.TransactionRollbackError:
+            # the truncation's table locks met a running transaction's in another order
+            # (a job's chunk, a v2 write) and PostgreSQL chose the reset as the victim
+            if attempt == RESET_ATTEMPTS:
+                raise
 
 
 async def _load(conn: Connection, data: dict[str, Any]) -> None:

@@ -106,8 +106,10 @@ SELECT setval('boards_id_seq', greatest((SELECT max(id) FROM boards), (SELECT la
        setval('items_id_seq', greatest((SELECT max(id) FROM items), (SELECT last_value FROM items_id_seq)))
 
 -- name: reset_all
-TRUNCATE accounts, users, teams, team_members, boards, board_members, columns, groups, items,
-    tags, item_tags, activity_log, import_jobs, import_rows, import_clean_rows, usage_events,
+-- The tables are locked in this order: import jobs first, as a job's chunk locks its job's row
+-- before anything else, so a chunk and a reset wait for each other instead of deadlocking.
+TRUNCATE import_jobs, import_rows, import_clean_rows, accounts, users, teams, team_members,
+    boards, board_members, columns, groups, items, tags, item_tags, activity_log, usage_events,
     item_assignees, progress_events, outbox, export_requests, faults, complexity_budgets CASCADE
 
 -- name: reset_clock

@@ -49,6 +49,12 @@ RETURNING *
 -- name: renew_lease
 UPDATE import_jobs SET lease_expires_at = $3 WHERE id = $1 AND attempt = $2 AND status = 'PROCESSING'
 
+-- name: fence_job
+-- At the start of a chunk's transaction: the job is still this runner's (the attempt check of
+-- save_progress, before anything is written), its row locked until the chunk commits.
+SELECT 1 FROM import_jobs WHERE id = $1 AND attempt = $2 AND status = 'PROCESSING'
+FOR NO KEY UPDATE
+
 -- name: save_progress
 -- Written in each chunk's own transaction; the attempt check fences out a stale runner.
 UPDATE import_jobs SET checkpoint_line = $3, counts = $4, progress = $5, total_rows = $6, options = options || $7

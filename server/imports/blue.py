@@ -390,6 +390,7 @@ async def _lock_lists(conn: Connection, target: BlueTarget) -> None:
     take records no one sees (the lists were read once), and positions read once collide with
     those other writers took since; the lock makes such changes wait for the chunk."""
     board_id = target.board.id
+    await JobStore.fence(conn, target.job)  # first, as a monday chunk: one lock order for both
     await conn.execute(BOARDS["lock_board"], board_id)
     if await conn.fetchval(BOARDS["board_state"], board_id) in (None, "deleted"):
         raise WorkspaceGone(board_id)

@@ -95,6 +95,8 @@ def is_transient(exc: BaseException) -> bool:
         exc,
         StorageError
         | OSError
+        # a deadlock or serialization failure is no fault of the rows: written again on resume
+        | asyncpg.TransactionRollbackError
         | asyncpg.InterfaceError
         | asyncpg.PostgresConnectionError
         | asyncpg.OperatorInterventionError,
@@ -635,6 +637,8 @@ async def _attempt(
             await _save(services, conn, target.job, done, last_line)
     except asyncpg.UniqueViolationError as exc:
         raise StaleAttempt(str(target.job.id)) from exc
+    except asyncpg.TransactionRollbackError:
+        raise  # transient, not a refusal of these rows (is_transient)
     except asyncpg.PostgresError as exc:
         return exc
     progress.commit(done)

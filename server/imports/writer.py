@@ -100,6 +100,7 @@ async def lock_target(conn: Connection, target: ChunkTarget) -> None:
     take items the client no longer sees (they were read once, when the job started), and
     positions read once collide with those other writers took since."""
     job = target.job
+    await JobStore.fence(conn, job)
     await conn.execute(BOARDS["lock_board"], job.board_id)
     row = await conn.fetchrow(Q["write_target"], job.board_id, target.group_id)
     if row is None or row["board_state"] == "deleted":

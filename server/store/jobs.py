@@ -152,6 +152,15 @@ class JobStore:
         result = await self.pool.execute(Q["renew_lease"], job.id, job.attempt, lease_until)
         return str(result) == "UPDATE 1"
 
+    @staticmethod
+    async def fence(conn: Connection, job: Job) -> None:
+        """First in a chunk's transaction: raise StaleAttempt if the job is no longer this
+        runner's (taken over, ended, or gone with an admin reset), before anything is written:
+        a write that referred to a job row no longer there was refused as if its rows were
+        bad, and retried one by one."""
+        if await conn.fetchval(Q["fence_job"], job.id, job.attempt) is None:
+            raise StaleAttempt(str(job.id))
+
     async def save_progress(
         self,
         conn: Connection,
