@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -373,3 +374,32 @@ async def test_item_write_that_finds_its_group_closed_once_it_may_write_is_refus
         "WHERE i.state = 'active' AND g.deleted",
     )
     assert hidden == []
+
+
+async def test_workspace_deleted_while_a_blue_import_writes_ends_it_with_what_it_wrote(
+    api: Api, server: ServerProcess
+) -> None:
+    await start_blue(api, ROWS)
+    job_id = await latest_job(server, "blue")
+    async with paused_job(server, job_id):
+        deleted = await api.post(CLOSINGS["delete_board"])
+        assert "errors" not in deleted.json(), deleted.json()
+    rows = await database_rows(
+        server,
+        "SELECT status, counts, failure_message FROM import_jobs WHERE id = $1",
+        uuid.UUID(job_id),
+    )
+    deadline = time.monotonic() + JOB_START_TIMEOUT
+    while rows[0]["status"] == "PROCESSING":
+        assert time.monotonic() < deadline, rows
+        await asyncio.sleep(0.2)
+        rows = await database_rows(
+            server,
+            "SELECT status, counts, failure_message FROM import_jobs WHERE id = $1",
+            uuid.UUID(job_id),
+        )
+    assert rows[0]["status"] == "FAILED", rows
+    assert rows[0]["failure_message"] == "The workspace or the user is gone", rows
+    imported = json.loads(rows[0]["counts"])["created"]
+    assert 0 < imported < ROWS, rows
+    await check_board(server, job_id, imported)
