@@ -13,9 +13,11 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
 
 import asyncpg
+import httpx
 import pytest
 
 from tests.blue import put_file, start_import, wait_for_report
@@ -34,7 +36,24 @@ from tests.importing import (
 
 ROWS = 10_000  # enough chunks that the job is still writing when it is paused
 JOB_START_TIMEOUT = 60.0  # seconds
+T = TypeVar("T")
 SETTLE = 0.5  # seconds a blocked mutation is given to show it does not finish on its own
+
+
+async def uploaded_job(api: Api, body: str, **options: Any) -> str:
+    """A monday job started with `options` and its file uploaded: its id."""
+    job = await start_job(api, **options)
+    assert (await upload(job["upload_url"], body)).status_code == 200
+    return job["job_id"]
+
+
+async def while_paused(server: ServerProcess, job_id: str, request: Awaitable[T]) -> T:
+    """`request`'s answer, sent while the job is paused in its middle (`paused_job`); the job
+    goes on after SETTLE, as the request may be waiting for the chunk being written."""
+    async with paused_job(server, job_id):
+        sent = asyncio.ensure_future(request)
+        await asyncio.sleep(SETTLE)
+    return await sent
 
 
 async def latest_job(server: ServerProcess, kind: str) -> str:
@@ -90,66 +109,37 @@ CLOSINGS = {
 }
 
 
-@pytest.mark.parametrize("closing", sorted(CLOSINGS))
-async def test_target_closed_while_an_import_writes_takes_no_more_items(
-    api: Api, server: ServerProcess, closing: str
+WRITES = {
+    "create_item": 'mutation { create_item(board_id: 100, item_name: "by hand") { id } }',
+    "duplicate_group": 'mutation { duplicate_group(board_id: 100, group_id: "topics") { id } }',
+}
+
+
+@pytest.mark.parametrize("change", sorted(CLOSINGS) + sorted(WRITES))
+async def test_board_changed_while_an_import_writes_keeps_items_visible_and_positions_unique(
+    api: Api, server: ServerProcess, change: str
 ) -> None:
     body = csv_text(["name", "text"], [[f"row {i}", "x"] for i in range(ROWS)])
-    job = await start_job(api)
-    assert (await upload(job["upload_url"], body)).status_code == 200
-    async with paused_job(server, job["job_id"]):
-        closed = asyncio.create_task(api.post(CLOSINGS[closing]))
-        await asyncio.sleep(SETTLE)
-    response = await closed
+    job_id = await uploaded_job(api, body)
+    response = await while_paused(server, job_id, api.post({**CLOSINGS, **WRITES}[change]))
     assert "errors" not in response.json(), response.json()
-    status = await wait_for_job(api, job["job_id"])
+    status = await wait_for_job(api, job_id)
+    await check_board(server, job_id, status["counts"]["created"])
+    if change in WRITES:
+        assert status["status"] == "COMPLETED" and status["counts"]["created"] == ROWS, status
+        return
     # the rows written before the close stay (closed with their group); the others are not
     # written into a group or board that takes no items
     assert status["status"] == "FAILED", status
     assert status["failure_reason"] in ("INVALID_UPLOAD", "PERMISSION_DENIED"), status
     assert 0 < status["counts"]["created"] < ROWS, status
-    await check_board(server, job["job_id"], status["counts"]["created"])
-    if closing == "delete_board":  # nothing was written after the board was deleted
+    if change == "delete_board":  # nothing was written after the board was deleted
         late = await database_rows(
             server,
             "SELECT count(*) AS n FROM items i JOIN boards b ON b.id = i.board_id "
             "WHERE b.id = 100 AND i.created_at > b.updated_at",
         )
         assert late[0]["n"] == 0
-
-
-async def test_item_created_while_an_import_writes_takes_its_own_position(
-    api: Api, server: ServerProcess
-) -> None:
-    body = csv_text(["name"], [[f"row {i}"] for i in range(ROWS)])
-    job = await start_job(api)
-    assert (await upload(job["upload_url"], body)).status_code == 200
-    async with paused_job(server, job["job_id"]):
-        created = asyncio.create_task(
-            api.post('mutation { create_item(board_id: 100, item_name: "by hand") { id } }')
-        )
-        await asyncio.sleep(SETTLE)
-    assert "errors" not in (await created).json()
-    status = await wait_for_job(api, job["job_id"])
-    assert status["status"] == "COMPLETED" and status["counts"]["created"] == ROWS, status
-    await check_board(server, job["job_id"], ROWS)
-
-
-async def test_group_duplicated_while_an_import_writes_takes_positions_of_its_own(
-    api: Api, server: ServerProcess
-) -> None:
-    body = csv_text(["name"], [[f"row {i}"] for i in range(ROWS)])
-    job = await start_job(api, group_id="closed")
-    assert (await upload(job["upload_url"], body)).status_code == 200
-    async with paused_job(server, job["job_id"]):
-        copied = asyncio.create_task(
-            api.post('mutation { duplicate_group(board_id: 100, group_id: "topics") { id } }')
-        )
-        await asyncio.sleep(SETTLE)
-    assert "errors" not in (await copied).json()
-    status = await wait_for_job(api, job["job_id"])
-    assert status["status"] == "COMPLETED" and status["counts"]["created"] == ROWS, status
-    await check_board(server, job["job_id"], ROWS)
 
 
 # Blue imports
@@ -161,32 +151,18 @@ async def start_blue(api: Api, rows: int) -> None:
     assert response.json() == {"data": {"importTodos": True}}, response.text
 
 
-async def test_list_deleted_while_a_blue_import_writes_takes_no_more_records(
-    api: Api, server: ServerProcess
+# a deleted list's records go to the first open list, as a new import's would
+BLUE_CHANGES = {"delete_group": CLOSINGS["delete_group"], "create_item": WRITES["create_item"]}
+
+
+@pytest.mark.parametrize("change", sorted(BLUE_CHANGES))
+async def test_board_changed_while_a_blue_import_writes_keeps_every_record_visible(
+    api: Api, server: ServerProcess, change: str
 ) -> None:
     await start_blue(api, ROWS)
     job_id = await latest_job(server, "blue")
-    async with paused_job(server, job_id):
-        closed = asyncio.create_task(api.post(CLOSINGS["delete_group"]))
-        await asyncio.sleep(SETTLE)
-    assert "errors" not in (await closed).json()
-    report = await wait_for_report(api, "leads")
-    # the records after the delete go to the first open list, as a new import's would
-    assert report["status"] == "COMPLETE" and report["imported"] == ROWS, report
-    await check_board(server, job_id, ROWS)
-
-
-async def test_item_created_while_a_blue_import_writes_takes_its_own_position(
-    api: Api, server: ServerProcess
-) -> None:
-    await start_blue(api, ROWS)
-    job_id = await latest_job(server, "blue")
-    async with paused_job(server, job_id):
-        created = asyncio.create_task(
-            api.post('mutation { create_item(board_id: 100, item_name: "by hand") { id } }')
-        )
-        await asyncio.sleep(SETTLE)
-    assert "errors" not in (await created).json()
+    response = await while_paused(server, job_id, api.post(BLUE_CHANGES[change]))
+    assert "errors" not in response.json(), response.json()
     report = await wait_for_report(api, "leads")
     assert report["status"] == "COMPLETE" and report["imported"] == ROWS, report
     await check_board(server, job_id, ROWS)
@@ -197,13 +173,9 @@ async def test_cancel_during_a_blue_import_keeps_the_records_it_counts(
 ) -> None:
     await start_blue(api, ROWS)
     job_id = await latest_job(server, "blue")
-    async with paused_job(server, job_id):
-        # the cancel is recorded on the job's row: it waits for the chunk being written
-        cancelled = asyncio.create_task(
-            api.gql('mutation { cancelTodoImport(projectId: "leads") }')
-        )
-        await asyncio.sleep(SETTLE)
-    assert await cancelled == {"cancelTodoImport": True}
+    # the cancel is recorded on the job's row: it waits for the chunk being written
+    cancel = api.gql('mutation { cancelTodoImport(projectId: "leads") }')
+    assert await while_paused(server, job_id, cancel) == {"cancelTodoImport": True}
     report = await wait_for_report(api, "leads")
     assert report["status"] == "CANCELLED", report
     assert 0 < report["imported"] < ROWS, report
@@ -227,6 +199,16 @@ async def held_user(server: ServerProcess, user_id: int) -> AsyncIterator[None]:
         await conn.close()
 
 
+# item 2000 in the group "closed", to be moved to "topics"
+ELSEWHERE = {
+    "accounts": [{"id": 1, "name": "Acme", "slug": "acme"}],
+    "boards": [{"id": 100, "account_id": 1, "name": "Leads",
+                "items": [{"id": 2000, "name": "elsewhere", "group_id": "closed"}]}],
+}  # fmt: skip
+ACTIVE_IN_DELETED_GROUPS = (
+    "SELECT i.id FROM items i JOIN groups g ON g.board_id = i.board_id AND g.id = i.group_id "
+    "WHERE i.state = 'active' AND g.deleted"
+)
 ITEM_WRITES = {
     "create_item": 'mutation { create_item(board_id: 100, group_id: "topics", item_name: "new") '
     "{ id } }",
@@ -239,11 +221,7 @@ ITEM_WRITES = {
 async def test_group_closed_while_an_item_goes_into_it_takes_the_item_along(
     api: Api, server: ServerProcess, write: str
 ) -> None:
-    await api.load_fixture(
-        {"accounts": [{"id": 1, "name": "Acme", "slug": "acme"}],
-         "boards": [{"id": 100, "account_id": 1, "name": "Leads",
-                     "items": [{"id": 2000, "name": "elsewhere", "group_id": "closed"}]}]}
-    )  # fmt: skip
+    await api.load_fixture(ELSEWHERE)
     async with held_user(server, 11):  # Bob writes the item; Ada closes the group
         written = asyncio.create_task(api.post(ITEM_WRITES[write], token="tok-bob"))
         await asyncio.sleep(SETTLE)
@@ -251,12 +229,7 @@ async def test_group_closed_while_an_item_goes_into_it_takes_the_item_along(
         await asyncio.sleep(SETTLE)
     for response in (await written, await closed):
         assert "errors" not in response.json(), response.json()
-    hidden = await database_rows(
-        server,
-        "SELECT i.id FROM items i JOIN groups g ON g.board_id = i.board_id AND g.id = i.group_id "
-        "WHERE i.state = 'active' AND g.deleted",
-    )
-    assert hidden == []
+    assert await database_rows(server, ACTIVE_IN_DELETED_GROUPS) == []
 
 
 async def test_item_deleted_while_an_upsert_writes_keeps_its_values_and_the_row_is_reported(
@@ -269,12 +242,13 @@ async def test_item_deleted_while_an_upsert_writes_keeps_its_values_and_the_row_
     found = await database_rows(server, "SELECT id FROM items WHERE name = $1", "lead 4999")
     last = found[0]["id"]
     body = csv_text(["name", "email", "text"], [[*lead, "updated"] for lead in leads])
-    job = await start_job(api, on_match={"behaviour": "UPSERT", "match_column_id": "email"})
-    assert (await upload(job["upload_url"], body)).status_code == 200
-    async with paused_job(server, job["job_id"]):
+    job_id = await uploaded_job(
+        api, body, on_match={"behaviour": "UPSERT", "match_column_id": "email"}
+    )
+    async with paused_job(server, job_id):
         deleted = await api.post(f"mutation {{ delete_item(item_id: {last}) {{ id }} }}")
         assert "errors" not in deleted.json(), deleted.json()
-    status = await wait_for_job(api, job["job_id"])
+    status = await wait_for_job(api, job_id)
     assert status["status"] == "COMPLETED", status
     assert status["counts"]["updated"] == rows - 1 and status["counts"]["failed"] == 1, status
     kept = await database_rows(
@@ -290,20 +264,17 @@ async def test_reset_during_an_import_leaves_only_the_fixture(
     api: Api, server: ServerProcess
 ) -> None:
     body = csv_text(["name"], [[f"row {i}"] for i in range(ROWS)])
-    job = await start_job(api)
-    assert (await upload(job["upload_url"], body)).status_code == 200
+    job_id = await uploaded_job(api, body)
     logged = len(server.log())
-    async with paused_job(server, job["job_id"]):
-        reset = asyncio.create_task(api.admin("POST", "/__admin/reset"))
-        await asyncio.sleep(SETTLE)
-    assert (await reset).status_code == 200
+    reset = await while_paused(server, job_id, api.admin("POST", "/__admin/reset"))
+    assert reset.status_code == 200
     await asyncio.sleep(2)  # the job's runner, now fenced out, tries its next chunk
     items = await database_rows(server, "SELECT id FROM items WHERE board_id = 100")
     assert [r["id"] for r in items] == [1000]
     assert await database_rows(server, "SELECT id FROM import_jobs") == []
     response = await api.post(
         "query($id: ID!) { fetch_job_status(job_id: $id) { ... on ItemsJobStatus { status } } }",
-        {"id": job["job_id"]},
+        {"id": job_id},
     )
     assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND", response.json()
     # the runner stops at its next chunk, without retrying its rows one by one into errors
@@ -324,13 +295,13 @@ async def test_parent_closed_while_its_subitems_are_written_takes_them_along(
     job = (await api.gql(query, {"s": subitems}))["ingest_items"]
     assert (await upload(job["upload_url"], "name\nP\n")).status_code == 200
     assert (await upload(job["subitems_upload_url"], children)).status_code == 200
-    async with paused_job(server, job["job_id"]):
+
+    async def close_parent() -> httpx.Response:  # once the job has written it
         found = await database_rows(server, "SELECT id FROM items WHERE name = 'P'")
-        closed = asyncio.create_task(
-            api.post(f"mutation {{ {closing}(item_id: {found[0]['id']}) {{ id }} }}")
-        )
-        await asyncio.sleep(SETTLE)
-    assert "errors" not in (await closed).json(), (await closed).json()
+        return await api.post(f"mutation {{ {closing}(item_id: {found[0]['id']}) {{ id }} }}")
+
+    response = await while_paused(server, job["job_id"], close_parent())
+    assert "errors" not in response.json(), response.json()
     status = await wait_for_job(api, job["job_id"])
     assert status["status"] == "COMPLETED", status
     hidden = await database_rows(
@@ -346,11 +317,7 @@ async def test_parent_closed_while_its_subitems_are_written_takes_them_along(
 async def test_item_write_that_finds_its_group_closed_once_it_may_write_is_refused(
     api: Api, server: ServerProcess, write: str
 ) -> None:
-    await api.load_fixture(
-        {"accounts": [{"id": 1, "name": "Acme", "slug": "acme"}],
-         "boards": [{"id": 100, "account_id": 1, "name": "Leads",
-                     "items": [{"id": 2000, "name": "elsewhere", "group_id": "closed"}]}]}
-    )  # fmt: skip
+    await api.load_fixture(ELSEWHERE)
     host, port = postgres_socket(server)
     conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
     try:
@@ -368,12 +335,7 @@ async def test_item_write_that_finds_its_group_closed_once_it_may_write_is_refus
         await conn.close()
     body = (await written).json()
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", body
-    hidden = await database_rows(
-        server,
-        "SELECT i.id FROM items i JOIN groups g ON g.board_id = i.board_id AND g.id = i.group_id "
-        "WHERE i.state = 'active' AND g.deleted",
-    )
-    assert hidden == []
+    assert await database_rows(server, ACTIVE_IN_DELETED_GROUPS) == []
 
 
 async def test_workspace_deleted_while_a_blue_import_writes_ends_it_with_what_it_wrote(
