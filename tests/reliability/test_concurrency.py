@@ -365,3 +365,30 @@ async def test_workspace_deleted_while_a_blue_import_writes_ends_it_with_what_it
     imported = json.loads(rows[0]["counts"])["created"]
     assert 0 < imported < ROWS, rows
     await check_board(server, job_id, imported)
+
+
+async def test_job_taken_over_in_its_middle_writes_every_row_once(
+    api: Api, server: ServerProcess
+) -> None:
+    body = csv_text(["name"], [[f"row {i}"] for i in range(ROWS)])
+    job_id = await uploaded_job(api, body)
+    # as if another runner had claimed the job (its lease run out) and died at once: the
+    # runner still at work is fenced out at its next chunk, and the job resumed after
+    takeover = database_rows(
+        server,
+        "UPDATE import_jobs SET attempt = attempt + 1, lease_expires_at = now() - interval '1 s' "
+        "WHERE id = $1 RETURNING attempt",
+        uuid.UUID(job_id),
+    )
+    assert (await while_paused(server, job_id, takeover))[0]["attempt"] == 2
+    status = await wait_for_job(api, job_id)
+    assert status["status"] == "COMPLETED" and status["counts"]["created"] == ROWS, status
+    doubled = await database_rows(
+        server, "SELECT name FROM items WHERE board_id = 100 GROUP BY name HAVING count(*) > 1"
+    )
+    assert doubled == []
+    await check_board(server, job_id, ROWS)
+    attempts = await database_rows(
+        server, "SELECT attempt FROM import_jobs WHERE id = $1", uuid.UUID(job_id)
+    )
+    assert attempts[0]["attempt"] == 3  # resumed by a claim of its own
