@@ -239,3 +239,26 @@ async def test_an_export_stopped_with_its_server_ends_with_an_error_event_and_is
         finally:
             stop_server(exporter)
             stop_server(other)
+
+
+async def test_an_export_running_when_the_data_is_reset_sends_no_mail_and_no_events_after(
+    api: Api, server: ServerProcess
+) -> None:
+    # one file part (below 16 MiB): the upload itself does not fail after the reset
+    rows = "".join(f"r{i}\n" for i in range(60_000))
+    report = await import_file(api, "roadmap", "Title\n" + rows, ["Title"], useRustImport=True)
+    assert report["imported"] == 60_000, report
+    async with websocket(server.url, "graphql-transport-ws") as ws:
+        await subscribe(ws, "graphql-transport-ws", "roadmap", "10")
+        await asyncio.sleep(0.3)
+        assert (await api.gql(EXPORT, {"i": {"projectId": "roadmap"}}))["exportTodos"] is True
+        while (await next_event(ws))["progress"] == 0:
+            pass  # until the export is under way
+        response = await api.admin("POST", "/__admin/reset")
+        assert response.status_code == 200, response.text
+        await asyncio.sleep(5)  # an export of 60,000 records ends well within this
+    # the reset emptied the outbox: nothing of the export from before lands in it
+    assert await outbox(api) == []
+    # nor does a state of that export wait for the next subscriber
+    event = await first_event_of_a_new_import(api, server.url)
+    assert (event["type"], event["status"]) == ("IMPORT", "IN_PROGRESS"), event

@@ -7,7 +7,13 @@ SELECT max(requested_at) FROM export_requests
 WHERE user_id = $1 AND requested_at > $2 AND requested_at <= $3
 
 -- name: record_export_request
-INSERT INTO export_requests (user_id, board_id, requested_at) VALUES ($1, $2, $3)
+INSERT INTO export_requests (user_id, board_id, requested_at) VALUES ($1, $2, $3) RETURNING id
+
+-- name: export_request_exists
+-- Last in each transaction that publishes an export's event or mail: an admin reset removes
+-- the request, and what the export writes afterwards is rolled back. Read last, so the locks
+-- are taken in the reset's order (progress_events, outbox, then export_requests).
+SELECT EXISTS (SELECT FROM export_requests WHERE id = $1)
 
 -- name: records
 -- A workspace's active records in list, then board order, with everything an export row

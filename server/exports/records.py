@@ -16,10 +16,11 @@ import os
 import tempfile
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from server import errors, events
+from server.db import Connection
 from server.exports import template
 from server.imports import blue_fields, cells
 from server.services import Services
@@ -45,8 +46,9 @@ async def request_export(
 ) -> None:
     """Take the user's export slot (or raise RATE_LIMITED) and start the export."""
     store = ExportStore(services.pool)
-    wait = await store.take_export_slot(user.id, board.id, services.clock.now(), EXPORT_WINDOW)
-    if wait is not None:
+    slot = await store.take_export_slot(user.id, board.id, services.clock.now(), EXPORT_WINDOW)
+    if slot.request_id is None:
+        wait = slot.wait or EXPORT_WINDOW
         seconds = max(1, math.ceil(wait.total_seconds()))
         raise errors.RateLimited(
             f"You can export once every {int(EXPORT_WINDOW.total_seconds())} seconds. "
@@ -54,7 +56,8 @@ async def request_export(
             retry_after_ms=max(1, math.ceil(wait.total_seconds() * 1000)),
         )
     task = asyncio.create_task(
-        export_records(services, user, board, record_filter), name=f"export-{board.id}-{user.id}"
+        export_records(services, user, board, record_filter, slot.request_id),
+        name=f"export-{board.id}-{user.id}",
     )
     _running.add(task)
     task.add_done_callback(_running.discard)
@@ -84,6 +87,10 @@ def _event(
     return event
 
 
+class _ExportGone(Exception):
+    """An admin reset removed the export's request: the export stops without a word."""
+
+
 @dataclass(kw_only=True)
 class _Export:
     """One running export: who asked, for which workspace, and how far it got."""
@@ -91,19 +98,28 @@ class _Export:
     services: Services
     user: User
     board: Board
+    request_id: int
     progress: float = 0.0  # the latest IN_PROGRESS percentage; an ERROR event repeats it
 
-    async def publish(self, status: str, **extra: Any) -> None:
+    async def publish(self, status: str, *, mail: _Mail | None = None, **extra: Any) -> None:
+        """Publish an event (and send the mail) in one transaction, unless an admin reset
+        removed the export meanwhile: what it would write then lands in the new data."""
         event = _event(self.user, self.board, status, self.progress, **extra)
-        await events.publish(self.services.pool, self.board.id, self.user.id, event)
+        async with self.services.pool.acquire() as conn, conn.transaction():
+            # in the order an admin reset locks these tables, so neither waits for the other
+            await events.publish(conn, self.board.id, self.user.id, event)
+            if mail is not None:
+                await mail.send(ExportStore(self.services.pool), conn, self.services.clock.now())
+            if not await ExportStore.request_exists(conn, self.request_id):
+                raise _ExportGone
 
 
 async def export_records(
-    services: Services, user: User, board: Board, record_filter: RecordFilter
+    services: Services, user: User, board: Board, record_filter: RecordFilter, request_id: int
 ) -> None:
     """Write, upload and deliver one export; failures end in an ERROR event, never raise."""
     log_extra = {"board_id": board.id, "user_id": user.id, "action": "export"}
-    run = _Export(services=services, user=user, board=board)
+    run = _Export(services=services, user=user, board=board, request_id=request_id)
     try:
         await run.publish("IN_PROGRESS")
         key = f"exports/{user.account_slug}/{board.slug}/{uuid.uuid4()}.csv"
@@ -114,10 +130,12 @@ async def export_records(
             expires_in=int(EXPORT_URL_TTL.total_seconds()),
             filename=f"{board.slug}-export-{now:%Y%m%d-%H%M%S}.csv",
         )
-        await _send_link(services, user, board, url, total)
         run.progress = 100.0
-        await run.publish("COMPLETE", file_url=url, total=total)
+        mail = _Mail(user=user, board=board, url=url, total=total)
+        await run.publish("COMPLETE", mail=mail, file_url=url, total=total)
         logger.info("export complete", extra={**log_extra, "records": total})
+    except _ExportGone:
+        logger.info("export dropped: the data was reset", extra=log_extra)
     except asyncio.CancelledError:
         # the server is stopping: the export's state would otherwise say it runs for ever
         logger.warning("export stopped at shutdown", extra=log_extra)
@@ -133,6 +151,8 @@ async def export_records(
 async def _publish_failure(run: _Export, message: str, log_extra: dict[str, Any]) -> None:
     try:
         await run.publish("ERROR", error=message)
+    except _ExportGone:
+        pass  # the data was reset: no one is waiting for this export any more
     except Exception:  # the database may be what failed; the log above has the cause
         logger.exception("could not publish export failure", extra=log_extra)
 
@@ -192,19 +212,29 @@ def _row(
     ]
 
 
-async def _send_link(services: Services, user: User, board: Board, url: str, total: int) -> None:
-    noun = "record" if total == 1 else "records"
-    hours = int(EXPORT_URL_TTL.total_seconds() // 3600)
-    body = (
-        f"Hi {events.first_name(user) or user.email},\n\n"
-        f"Your export of {total} {noun} from {board.name} is ready. Download the CSV file "
-        f"here (the link expires in {hours} hours):\n\n{url}\n"
-    )
-    await ExportStore(services.pool).send_message(
-        account_id=user.account_id,
-        to=user.email,
-        subject=f"Your export of {board.name} is ready",
-        body=body,
-        links=[url],
-        now=services.clock.now(),
-    )
+@dataclass(frozen=True, kw_only=True)
+class _Mail:
+    """The e-mail that delivers an export's link (kept in the outbox: no mail is sent)."""
+
+    user: User
+    board: Board
+    url: str
+    total: int
+
+    async def send(self, store: ExportStore, conn: Connection, now: datetime) -> None:
+        noun = "record" if self.total == 1 else "records"
+        hours = int(EXPORT_URL_TTL.total_seconds() // 3600)
+        body = (
+            f"Hi {events.first_name(self.user) or self.user.email},\n\n"
+            f"Your export of {self.total} {noun} from {self.board.name} is ready. Download the "
+            f"CSV file here (the link expires in {hours} hours):\n\n{self.url}\n"
+        )
+        await store.send_message(
+            conn=conn,
+            account_id=self.user.account_id,
+            to=self.user.email,
+            subject=f"Your export of {self.board.name} is ready",
+            body=body,
+            links=[self.url],
+            now=now,
+        )

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, Self
 
 from server import sql
-from server.db import Pool
+from server.db import Connection, Pool
 from server.store.records import Row, from_row
 
 Q = sql.queries("exports")
@@ -40,6 +40,14 @@ class RecordFilter:
             self.due_from,
             self.due_to,
         ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportSlot:
+    """The recorded request (its id), or how long the user must wait for one."""
+
+    request_id: int | None = None
+    wait: timedelta | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,17 +111,22 @@ class ExportStore:
 
     async def take_export_slot(
         self, user_id: int, board_id: int, now: datetime, window: timedelta
-    ) -> timedelta | None:
-        """Record an export request, or return how long the user must still wait."""
+    ) -> ExportSlot:
+        """Record an export request, or say how long the user must still wait."""
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(Q["lock_user_exports"], user_id)
             latest: datetime | None = await conn.fetchval(
                 Q["latest_export_request"], user_id, now - window, now
             )
             if latest is not None:
-                return latest + window - now
-            await conn.execute(Q["record_export_request"], user_id, board_id, now)
-            return None
+                return ExportSlot(wait=latest + window - now)
+            request_id = await conn.fetchval(Q["record_export_request"], user_id, board_id, now)
+            return ExportSlot(request_id=request_id)
+
+    @staticmethod
+    async def request_exists(conn: Connection, request_id: int) -> bool:
+        """Whether the export request is still there (an admin reset removes it)."""
+        return bool(await conn.fetchval(Q["export_request_exists"], request_id))
 
     async def record_batches(
         self, board_id: int, record_filter: RecordFilter, batch_size: int
@@ -138,9 +151,13 @@ class ExportStore:
         body: str,
         links: Sequence[str],
         now: datetime,
+        conn: Connection | None = None,
     ) -> None:
         """Keep the e-mail this server would send (it sends none) for the admin outbox."""
-        await self.pool.execute(Q["send_message"], account_id, to, subject, body, list(links), now)
+        # in the caller's transaction when given: an export sends its mail with its last event
+        await (conn or self.pool).execute(
+            Q["send_message"], account_id, to, subject, body, list(links), now
+        )
 
     async def outbox(self) -> list[OutboxMessage]:
         """Every kept message, oldest first."""
