@@ -262,3 +262,48 @@ async def test_an_export_running_when_the_data_is_reset_sends_no_mail_and_no_eve
     # nor does a state of that export wait for the next subscriber
     event = await first_event_of_a_new_import(api, server.url)
     assert (event["type"], event["status"]) == ("IMPORT", "IN_PROGRESS"), event
+
+
+async def test_more_exports_at_once_than_the_pool_has_connections_all_end_and_the_api_answers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    exporters = 12  # more than server.db.POOL_MAX
+    users = [
+        {"id": 500 + n, "account_id": 1, "name": f"User {n}", "email": f"u{n}@acme.example.com",
+         "token": f"tok-u{n}"}
+        for n in range(exporters)
+    ]  # fmt: skip
+    members = [{"user_id": user["id"], "role": "VIEW_ONLY"} for user in users]
+    server = start_server(tmp_path_factory.mktemp("many-exports"))
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            api = Api(client)
+            await api.load_fixture({
+                "accounts": [{"id": 1, "name": "Acme", "slug": "acme", "plan": "enterprise"}],
+                "users": users,
+                "boards": [{"id": 980, "account_id": 1, "name": "Big", "slug": "big",
+                            "members": [{"user_id": 10, "role": "OWNER"}, *members],
+                            "groups": [{"id": "topics", "title": "Topics"}]}],
+            })  # fmt: skip
+            rows = "".join(f"r{i}\n" for i in range(20_000))
+            report = await import_file(api, "big", "Title\n" + rows, ["Title"], useRustImport=True)
+            assert report["imported"] == 20_000, report
+            answers = await asyncio.gather(
+                *(
+                    api.gql(EXPORT, {"i": {"projectId": "big"}}, token=user["token"])
+                    for user in users
+                )
+            )
+            assert answers == [{"exportTodos": True}] * exporters
+            # every export ends, and the server answers meanwhile
+            deadline = asyncio.get_running_loop().time() + 60
+            while len(mails := await outbox(api)) < exporters:
+                assert asyncio.get_running_loop().time() < deadline, len(mails)
+                report = await api.gql(
+                    '{ todoImportReport(projectId: "big") { status } }', token="tok-ada"
+                )
+                assert report == {"todoImportReport": {"status": "COMPLETE"}}
+                await asyncio.sleep(0.2)
+            assert sorted(m["to"] for m in mails) == sorted(u["email"] for u in users)
+    finally:
+        stop_server(server)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from server import errors, events
+from server import db, errors, events
 from server.db import Connection
 from server.exports import template
 from server.imports import blue_fields, cells
@@ -34,11 +34,18 @@ EXPORT_URL_TTL = timedelta(hours=24)
 EXPORT_WINDOW = timedelta(seconds=50)  # at most one export per user in this window
 BATCH_ROWS = 500  # records per database fetch, file write and progress event
 IN_PROGRESS_CAP = 99.0  # percent; 100 is kept for the finished, uploaded file
+# Exports of one process that read at once. Each holds a pooled connection for its whole read
+# (one snapshot) and takes a second one to publish each batch's event: with as many exports
+# as the pool has connections, every one waited for a connection the others held, and so did
+# every request of the server, for ever. A third of the pool: two connections each, and a
+# third left for requests and imports.
+EXPORT_CONCURRENCY = max(1, db.POOL_MAX // 3)  # exports
 FAILED_MESSAGE = "The export failed. Please try again."
 STOPPED_MESSAGE = "The export was stopped: the server shut down. Please try again."
 
 # Running exports: the event loop keeps only weak references to tasks.
 _running: set[asyncio.Task[None]] = set()
+_reading = asyncio.Semaphore(EXPORT_CONCURRENCY)  # the others wait, at IN_PROGRESS 0.0
 
 
 async def request_export(
@@ -123,7 +130,8 @@ async def export_records(
     try:
         await run.publish("IN_PROGRESS")
         key = f"exports/{user.account_slug}/{board.slug}/{uuid.uuid4()}.csv"
-        total = await _write_and_upload(run, record_filter, key)
+        async with _reading:
+            total = await _write_and_upload(run, record_filter, key)
         now = services.clock.now()
         url = await services.storage.presign_get(
             key,
