@@ -342,6 +342,19 @@ async def test_a_relation_cell_links_at_most_fifty_items(board: Api) -> None:
     await assert_invalid(status, stored, "parts", {"Fifty-one": "TOO_MANY_ITEMS"})
 
 
+async def test_items_of_a_deleted_target_board_cannot_be_linked(board: Api) -> None:
+    # the column still names board 501, but its items went with it: none exists to link
+    await board.gql("mutation { delete_board(board_id: 501) { id } }")
+    status, stored = await import_rows(
+        board, "partner",
+        [("Still there", "500:Globex"), ("By id", "501:5101"), ("By name", "501:Initech")],
+    )  # fmt: skip
+    assert stored["Still there"]["partner"][1] == {"linkedPulseIds": [{"linkedPulseId": 5002}]}
+    await assert_invalid(
+        status, stored, "partner", {"By id": "ITEM_NOT_FOUND", "By name": "ITEM_NOT_FOUND"}
+    )
+
+
 async def test_more_than_five_relation_columns_reject_the_file(api: Api) -> None:
     relation_columns = [
         {"id": f"rel{n}", "type": "board_relation", "settings": {"board_ids": [100]}}

@@ -57,6 +57,13 @@ ORDER BY i.id, c.position, v.key
 -- name: item_names_of_boards
 SELECT board_id, id, name FROM items WHERE board_id = ANY($1) AND state = 'active'
 
+-- name: linkable_items_of_boards
+-- The items a board relation cell may point at: active, on a board of the account ($2) that
+-- is not deleted (a deleted board's items stay 'active' rows, but no one can open them).
+SELECT i.board_id, i.id, i.name
+FROM items i JOIN boards b ON b.id = i.board_id
+WHERE i.board_id = ANY($1) AND i.state = 'active' AND b.account_id = $2 AND b.state <> 'deleted'
+
 -- name: activity_of_board
 SELECT id, item_id, user_id, event, data, created_at FROM activity_log
 WHERE board_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3

@@ -20,7 +20,7 @@ async def load_directory(
     teams = await conn.fetch(QA["directory_teams"], account_id)
     tags = await conn.fetch(QA["directory_tags"], account_id, board_id)
     items: dict[int, dict[int, str]] = {target: {} for target in board_ids}
-    for row in await conn.fetch(QB["item_names_of_boards"], board_ids):
+    for row in await conn.fetch(QB["linkable_items_of_boards"], board_ids, account_id):
         items[row["board_id"]][row["id"]] = row["name"]
     return cells.Directory(
         users=[
