@@ -455,6 +455,29 @@ async def test_links_take_http_urls_or_markdown_and_refuse_other_schemes(board: 
     )  # fmt: skip
 
 
+async def test_a_link_needs_a_host_name_and_port_that_can_exist(board: Api) -> None:
+    status, stored = await import_rows(
+        board, "site",
+        [("Port", "http://localhost:8080/x"), ("Ipv6", "https://[::1]/a"),
+         ("Idn", "https://münchen.de"), ("Trailing dot", "https://example.com./a"),
+         ("Underscore", "https://my_host.example.com"),
+         ("Empty label", "https://a..b"), ("Dots only", "https://.."), ("Star", "https://*.com"),
+         ("Hyphen first", "https://-a.example.com"), ("Escaped space", "https://exa%20mple.com"),
+         ("Port not a number", "https://example.com:abc"),
+         ("Port too large", "https://example.com:99999"),
+         ("Markdown empty label", "[Docs](https://docs..example.com)")],
+    )  # fmt: skip
+    for name in ("Port", "Ipv6", "Idn", "Trailing dot", "Underscore"):
+        assert name in stored, name
+    assert stored["Port"]["site"][1]["url"] == "http://localhost:8080/x"
+    await assert_invalid(
+        status, stored, "site",
+        {name: "INVALID_URL" for name in
+         ("Empty label", "Dots only", "Star", "Hyphen first", "Escaped space",
+          "Port not a number", "Port too large", "Markdown empty label")},
+    )  # fmt: skip
+
+
 async def test_email_takes_an_address_or_a_name_and_address(board: Api) -> None:
     status, stored = await import_rows(
         board, "mail",

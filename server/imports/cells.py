@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import decimal
+import ipaddress
 import re
 import types
 import urllib.parse
@@ -881,12 +882,18 @@ def _render_email(column: Column, value: JSON, directory: Directory) -> str:
 
 _HTTP = re.compile(r"https?://", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s")
-# Printable ASCII after an http(s):// and a plain host: urlsplit finds that host, so `_is_link`
-# holds without the cost of splitting. Anything else is left to `_is_link`. re.ASCII: without
-# it IGNORECASE lets [a-z] match the Kelvin sign and other non-ASCII letters.
+# Printable ASCII after an http(s):// and a plain host of valid labels with a port of up to 4
+# digits: urlsplit finds that host and port, so `_is_link` holds without the cost of
+# splitting. Anything else is left to `_is_link`. re.ASCII: without it IGNORECASE lets [a-z]
+# match the Kelvin sign and other non-ASCII letters.
 _PLAIN_LINK = re.compile(
-    r"https?://[A-Za-z0-9._-]+(?::[0-9]*)?(?:[/?#][!-~]*)?", re.IGNORECASE | re.ASCII
+    r"https?://(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*"
+    r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?(?::[0-9]{0,4})?(?:[/?#][!-~]*)?",
+    re.IGNORECASE | re.ASCII,
 )
+# One label of a host name: letters or digits (any script: an IDN host), hyphens inside, and
+# underscores, which DNS names such as _dmarc or my_host.example.com carry in practice.
+_HOST_LABEL = re.compile(r"\w(?:[\w-]{0,61}\w)?")
 
 
 def _parse_link(cell: str) -> Cell:
@@ -907,11 +914,28 @@ def _parse_link(cell: str) -> Cell:
 
 
 def _is_link(url: str) -> bool:
+    if not _HTTP.match(url) or _WHITESPACE.search(url):
+        return False
     try:
-        host = urllib.parse.urlsplit(url).hostname
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number or past 65535
     except ValueError:
-        host = None
-    return bool(_HTTP.match(url) and host and not _WHITESPACE.search(url))
+        return False
+    return _is_host(parts.hostname or "")
+
+
+def _is_host(host: str) -> bool:
+    """A host a link can name: an IP address, or dot-separated labels (one final dot allowed,
+    the root). urlsplit takes any text as the host: `https://a..b`, `https://*.com` or
+    `https://exa%20mple.com` name no host that can exist."""
+    if ":" in host:  # only an IPv6 literal, from inside [brackets], holds a colon here
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return False
+        return True
+    labels = host.removesuffix(".").split(".")
+    return all(_HOST_LABEL.fullmatch(label) for label in labels)
 
 
 def _link_text(value: JSON) -> str:
