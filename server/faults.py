@@ -61,10 +61,21 @@ async def add(pool: Pool, body: dict[str, Any]) -> None:
         raise BadUserInput(
             f"error must be one of {sorted(allowed)} for operation {operation or '?'!r}"
         )
-    if not isinstance(count, int) or count < 1:
+    if not _is_count(count) or count < 1:
         raise BadUserInput("count must be a positive integer")
+    # checked here: a malformed one would fail the faulted call with a 500 when it fires
+    for name in ("retry_after_ms", "delay_ms"):
+        if name in body and not (_is_count(body[name]) and body[name] >= 0):
+            raise BadUserInput(f"{name} must be a whole number of milliseconds >= 0")
+    if not isinstance(body.get("message", ""), str):
+        raise BadUserInput("message must be a string")
     params = {k: v for k, v in body.items() if k in ("retry_after_ms", "delay_ms", "message")}
     await pool.execute(Q["add"], operation, error, count, params)
+
+
+def _is_count(value: object) -> bool:
+    # JSON true is no number, though Python counts bool as an int
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 async def clear(pool: Pool) -> None:

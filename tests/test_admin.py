@@ -365,3 +365,47 @@ async def test_with_the_admin_token_a_method_a_path_does_not_take_is_a_405(api: 
     assert (await api.admin("GET", "/__admin/nothing")).status_code == 404
     assert (await api.admin("GET", "/__admin/outbox")).status_code == 200
     assert (await api.admin("DELETE", "/__admin/faults")).status_code == 200
+
+
+# Faults
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"operation": "me", "error": "RATE_LIMIT_EXCEEDED", "retry_after_ms": "soon"},
+        {"operation": "me", "error": "RATE_LIMIT_EXCEEDED", "retry_after_ms": -1},
+        {"operation": "me", "error": "SLOW", "delay_ms": "abc"},
+        {"operation": "me", "error": "SLOW", "delay_ms": True},
+        {"operation": "me", "error": "NOT_FOUND", "message": 5},
+        {"operation": "me", "error": "NOT_FOUND", "count": True},
+    ],
+)
+async def test_a_fault_with_a_malformed_parameter_is_refused_and_never_fires(
+    api: Api, body: dict[str, Any]
+) -> None:
+    response = await api.admin("POST", "/__admin/faults", body)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "BAD_USER_INPUT"
+    # nothing was queued: the call answers as usual (it was a 500 when the fault fired)
+    assert await api.gql("{ me { id } }") == {"me": {"id": "10"}}
+
+
+async def test_a_fault_fires_only_for_the_operation_that_runs(api: Api) -> None:
+    fault = {"operation": "me", "error": "NOT_FOUND", "count": 1}
+    assert (await api.admin("POST", "/__admin/faults", fault)).status_code == 200
+    document = "query A { me { id } } query B { boards(ids: [100]) { id } }"
+    response = await api.client.post(
+        "/graphql",
+        json={"query": document, "operationName": "B"},
+        headers={"Authorization": "tok-ada"},
+    )
+    assert response.json() == {"data": {"boards": [{"id": "100"}]}}
+    # the fault is still queued for the next call that runs `me`
+    response = await api.client.post(
+        "/graphql",
+        json={"query": document, "operationName": "A"},
+        headers={"Authorization": "tok-ada"},
+    )
+    assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert await api.gql("{ me { id } }") == {"me": {"id": "10"}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.conftest import Api, ServerProcess
 
@@ -87,3 +88,75 @@ async def test_the_api_answers_with_and_without_a_trailing_slash(api: Api) -> No
         )
         assert response.status_code == 200, (path, response.status_code, response.text)
         assert response.json() == {"data": {"me": {"id": "10"}}}, path
+
+
+def _is_graphql_error(response: httpx.Response, status: int) -> str:
+    """Assert `response` is a GraphQL error of HTTP `status` in JSON; return its message."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["content-type"].startswith("application/json"), response.text
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_REQUEST", error
+    assert error["extensions"]["request_id"]
+    return str(error["message"])
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b'{"query":', "application/json"),  # not JSON
+        (b"", "application/json"),
+        (b'"{ me { id } }"', "application/json"),  # JSON, but no object
+        (b"null", "application/json"),
+        (b"42", "application/json"),
+        (b'[{"query": "{ me { id } }"}]', "application/json"),  # a batch
+        (b"{}", "application/json"),  # no query
+        (b'{"query": 5}', "application/json"),
+        (b'{"query": "{ me { id } }", "variables": "{}"}', "application/json"),
+        (b'{"query": "{ me { id } }"}', "text/plain"),
+        (b"{ me { id } }", "application/graphql"),
+        (b"query=%7Bme%7Bid%7D%7D", "application/x-www-form-urlencoded"),
+    ],
+)
+async def test_a_malformed_request_gets_a_json_graphql_error_not_plain_text(
+    api: Api, body: bytes, content_type: str
+) -> None:
+    response = await api.client.post(
+        "/graphql", content=body, headers={"Authorization": "tok-ada", "Content-Type": content_type}
+    )
+    _is_graphql_error(response, 400)
+
+
+async def test_an_unknown_operation_name_gets_a_json_graphql_error(api: Api) -> None:
+    query = "query A { me { id } } query B { me { name } }"
+    response = await api.client.post(
+        "/graphql",
+        json={"query": query, "operationName": "C"},
+        headers={"Authorization": "tok-ada"},
+    )
+    assert '"C"' in _is_graphql_error(response, 400)
+
+
+async def test_an_empty_operation_name_means_none_was_given(api: Api) -> None:
+    # some clients send "" for "no operation name"; the document's only operation runs
+    response = await api.client.post(
+        "/graphql",
+        json={"query": "query A { me { id } }", "operationName": ""},
+        headers={"Authorization": "tok-ada"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"data": {"me": {"id": "10"}}}
+
+
+async def test_get_refusals_are_json_graphql_errors(api: Api) -> None:
+    auth = {"Authorization": "tok-ada"}
+    mutation = 'mutation { create_group(board_id: 100, group_name: "x") { id } }'
+    response = await api.client.get("/graphql", params={"query": mutation}, headers=auth)
+    assert "GET" in _is_graphql_error(response, 400)
+    bad_variables = {"query": "{ me { id } }", "variables": "not json"}
+    response = await api.client.get("/graphql", params=bad_variables, headers=auth)
+    _is_graphql_error(response, 400)
+    response = await api.client.get(
+        "/graphql", params={"query": "query A { me { id } } query B { me { name } }",
+                            "operationName": "B"}, headers=auth,
+    )  # fmt: skip
+    assert response.json() == {"data": {"me": {"name": "Ada Admin"}}}

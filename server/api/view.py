@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError, GraphQLSyntaxError, parse
 from graphql.language import FieldNode, OperationDefinitionNode, visit
 from graphql.language.visitor import Visitor
@@ -19,7 +20,7 @@ from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -56,8 +57,9 @@ def version_gated_fields(query: str, version: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=512)
-def root_fields(query: str) -> tuple[str, ...]:
-    """The top-level field names of every operation in the document."""
+def root_fields(query: str, operation_name: str | None = None) -> tuple[str, ...]:
+    """The top-level field names of the operation that runs: the one named, else every one
+    in the document (one, or GraphQL refuses the document)."""
     try:
         document = parse(query)
     except GraphQLSyntaxError:
@@ -66,6 +68,7 @@ def root_fields(query: str) -> tuple[str, ...]:
         selection.name.value
         for definition in document.definitions
         if isinstance(definition, OperationDefinitionNode)
+        and (not operation_name or (definition.name and definition.name.value == operation_name))
         for selection in definition.selection_set.selections
         if isinstance(selection, FieldNode)
     )
@@ -174,7 +177,15 @@ class GraphQLView(GraphQL[Context, None]):
                 await response(scope, receive, send)
                 return
             # the gate read the body; hand strawberry a receive that replays it
-            receive = _replay(await request.body())
+            request = Request(scope, _replay(await request.body()))
+            try:
+                response = await self.run(request)
+            except HTTPException as exc:
+                # strawberry refuses a malformed request in plain text; clients parse JSON
+                error = AppError(exc.reason, code="BAD_REQUEST", status_code=exc.status_code)
+                response = _error_response(error, request.state.request_id)
+            await response(scope, receive, send)
+            return
         await super().__call__(scope, receive, send)
 
     async def _gate_http(self, request: Request) -> Response | None:
@@ -191,7 +202,15 @@ class GraphQLView(GraphQL[Context, None]):
         if user is None:
             return JSONResponse(auth.UNAUTHENTICATED_BODY, status_code=401)
         request.state.user = user
-        query = await self._query_text(request)
+        if request.method == "POST" and not await self._is_json_object(request):
+            error = AppError(
+                "The request body must be a JSON object such as "
+                '{"query": "...", "variables": {...}, "operationName": "..."}',
+                code="BAD_REQUEST",
+                status_code=400,
+            )
+            return _error_response(error, request_id)
+        query, operation_name = await self._operation(request)
         gated = version_gated_fields(query, request.state.api_version) if query else []
         if gated:
             message = (
@@ -200,11 +219,13 @@ class GraphQLView(GraphQL[Context, None]):
             )
             error = AppError(message, code="GRAPHQL_VALIDATION_FAILED")
             return _error_response(error, request_id)
-        return await self._injected_fault(query, request_id) if query else None
+        return await self._injected_fault(query, operation_name, request_id) if query else None
 
-    async def _injected_fault(self, query: str, request_id: str) -> Response | None:
+    async def _injected_fault(
+        self, query: str, operation_name: str | None, request_id: str
+    ) -> Response | None:
         """A fault queued through the admin API for one of the operation's root fields."""
-        for name in root_fields(query):
+        for name in root_fields(query, operation_name):
             fault = await faults.take(self.services.pool, name)
             if fault is None:
                 continue
@@ -219,18 +240,40 @@ class GraphQLView(GraphQL[Context, None]):
         return None
 
     @staticmethod
-    async def _query_text(request: Request) -> str:
-        if request.method == "GET":
-            return request.query_params.get("query", "")
+    async def _is_json_object(request: Request) -> bool:
+        """False for a JSON body that is no object (a string, a number, null), which strawberry
+        would fail on with a 500; a body that is no JSON at all strawberry refuses itself."""
         try:
             body = await request.json()
         except ValueError:
-            return ""
-        if isinstance(body, dict):
-            return str(body.get("query") or "")
-        if isinstance(body, list):
-            return "\n".join(str(b.get("query") or "") for b in body if isinstance(b, dict))
-        return ""
+            return True
+        # a list is a batch, which strawberry refuses in its own words
+        return isinstance(body, dict | list)
+
+    @staticmethod
+    async def _operation(request: Request) -> tuple[str, str | None]:
+        """The query text and operation name of the request ("" when it has none)."""
+        if request.method == "GET":
+            params = request.query_params
+            return params.get("query", ""), params.get("operationName") or None
+        try:
+            body = await request.json()
+        except ValueError:
+            return "", None
+        if not isinstance(body, dict):
+            return "", None  # batches are refused
+        name = body.get("operationName")
+        return str(body.get("query") or ""), name if isinstance(name, str) and name else None
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        # some clients send "" for "no operation name": GraphQL would look for an operation
+        # named "" and refuse the request
+        if isinstance(data, GraphQLRequestData) and data.operation_name == "":
+            data.operation_name = None
+        return data
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
