@@ -37,18 +37,26 @@ def parse_api_version(header: str | None) -> str:
     return version
 
 
+# the scheme in any case, then any blanks (RFC 9110 allows one space; clients send others)
+_BEARER = re.compile(r"bearer\s+", re.IGNORECASE)
+
+
 def bearer_token(value: str | None) -> str | None:
     if not value:
         return None
     value = value.strip()
-    if value.lower().startswith("bearer "):
-        value = value[7:].strip()
+    if scheme := _BEARER.match(value):
+        value = value[scheme.end() :]
     return value or None
 
 
 async def authenticate(services: Services, headers: Mapping[str, str]) -> User | None:
     """The user behind a request's headers (or a websocket's connection_init payload)."""
-    lowered = {key.lower(): value for key, value in headers.items() if isinstance(value, str)}
+    # the blanks around a value are no part of it: some HTTP parsers (httptools) and every
+    # connection_init payload keep them
+    lowered = {
+        key.lower(): value.strip() for key, value in headers.items() if isinstance(value, str)
+    }
     token = bearer_token(lowered.get("authorization"))
     if token:
         return await services.accounts.user_by_token(token)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tests.conftest import Api
+import asyncio
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.conftest import Api, ServerProcess
 
 ME = "{ me { id name } }"
 UNAUTHENTICATED = {
@@ -73,3 +80,44 @@ async def test_graphql_errors_carry_code_and_request_id(api: Api) -> None:
     assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert error["extensions"]["request_id"]
     assert "Traceback" not in response.text
+
+
+async def raw_post(url: str, headers: list[tuple[str, str]], body: bytes) -> tuple[int, Any]:
+    """POST /graphql with header values sent byte for byte (httpx refuses a value that ends
+    in whitespace, which curl and others send as given)."""
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    lines = [
+        "POST /graphql HTTP/1.1", f"Host: {parts.netloc}", "Content-Type: application/json",
+        f"Content-Length: {len(body)}", "Connection: close",
+        *(f"{name}: {value}" for name, value in headers),
+    ]  # fmt: skip
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+    await writer.drain()
+    response = await reader.read()
+    writer.close()
+    head, _, payload = response.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(payload)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["Bearer\ttok-bob", "BEARER  tok-bob", "bearer tok-bob", "Bearer \t tok-bob"],
+)
+async def test_the_bearer_scheme_is_read_whatever_its_case_and_the_blanks_around_it(
+    api: Api, value: str
+) -> None:
+    assert await api.gql(ME, token=value) == {"me": {"id": "11", "name": "Bob Member"}}
+
+
+async def test_blue_header_values_are_read_without_the_blanks_around_them(
+    server: ServerProcess,
+) -> None:
+    headers = [("x-bloo-token-id", "ada-id "), ("x-bloo-token-secret", "ada-secret  "),
+               ("x-bloo-company-id", "acme ")]  # fmt: skip
+    status, body = await raw_post(server.url, headers, json.dumps({"query": ME}).encode())
+    assert (status, body) == (200, {"data": {"me": {"id": "10", "name": "Ada Admin"}}})
+    status, body = await raw_post(
+        server.url, [("Authorization", "tok-bob \t")], json.dumps({"query": ME}).encode()
+    )
+    assert (status, body) == (200, {"data": {"me": {"id": "11", "name": "Bob Member"}}})
