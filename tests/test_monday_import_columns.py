@@ -330,6 +330,21 @@ async def test_multi_target_board_relation_needs_the_board_id_prefix(board: Api)
     )  # fmt: skip
 
 
+async def test_a_name_with_a_comma_may_be_quoted_after_its_board_prefix(board: Api) -> None:
+    # "Quote names that contain commas": the name alone, after board_id:, or the whole reference
+    status, stored = await import_rows(
+        board, "partner",
+        [("Name quoted", '500:"Acme, Inc", 501:Initech'),
+         ("Reference quoted", '"500:Acme, Inc"'), ("Spaced", '500: "Acme, Inc" ,501:5101'),
+         ("Unclosed", '500:"Acme, Inc')],
+    )  # fmt: skip
+    acme_initech = {"linkedPulseIds": [{"linkedPulseId": 5001}, {"linkedPulseId": 5101}]}
+    assert stored["Name quoted"]["partner"] == ("Acme, Inc, Initech", acme_initech)
+    assert stored["Reference quoted"]["partner"][1] == {"linkedPulseIds": [{"linkedPulseId": 5001}]}
+    assert stored["Spaced"]["partner"][1] == acme_initech
+    await assert_invalid(status, stored, "partner", {"Unclosed": "ITEM_NOT_FOUND"})
+
+
 async def test_a_relation_cell_links_at_most_fifty_items(board: Api) -> None:
     fifty = ", ".join(str(6000 + n) for n in range(50))
     status, stored = await import_rows(

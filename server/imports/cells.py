@@ -7,7 +7,9 @@ JSON and `Cell.text` is monday's display `text` for them. Pure functions, no I/O
 List cells (dropdown, people, board_relation) are split on commas and each piece is trimmed.
 A piece that starts with a double quote runs to the matching closing quote, with `""` standing
 for one quote inside it, so `"Acme, Inc",Other` holds the two references `Acme, Inc` and
-`Other`. A piece whose quotes do not close properly is taken literally up to the next comma.
+`Other`; so does the name after a board id or people prefix (`500:"Acme, Inc"` is the
+reference `500:Acme, Inc`). A piece whose quotes do not close properly is taken literally up
+to the next comma.
 """
 
 from __future__ import annotations
@@ -255,6 +257,13 @@ def _field(value: JSON, key: str) -> Any:
     return value.get(key) if isinstance(value, Mapping) else None
 
 
+# A reference whose name alone is quoted after its prefix: 500:"Acme, Inc" or team:"Ops, EU".
+# The monday doc says to quote names that contain commas, and in board_id:item_name the name
+# is what follows the board id. Only board ids and the people prefixes open such a quote, so a
+# dropdown label or tag that happens to hold `:"` reads as before.
+_PREFIXED_QUOTE = re.compile(r'([0-9]+|user|team)\s*:\s*"', re.IGNORECASE | re.ASCII)
+
+
 def _split_list(cell: str) -> list[str]:
     if '"' not in cell:
         return [piece for piece in (part.strip() for part in cell.split(",")) if piece]
@@ -268,6 +277,10 @@ def _split_list(cell: str) -> list[str]:
             quoted = _read_quoted(cell, cell.index('"', start))
             if quoted is not None:
                 piece, stop = quoted
+        elif prefixed := _PREFIXED_QUOTE.match(piece):
+            quoted = _read_quoted(cell, cell.index('"', start))
+            if quoted is not None:
+                piece, stop = f"{prefixed[1]}:{quoted[0]}", quoted[1]
         if piece:
             pieces.append(piece)
         start = stop + 1
@@ -297,7 +310,7 @@ def _read_quoted(cell: str, opening: int) -> tuple[str, int] | None:
 
 def _quote_piece(text: str) -> str:
     text = text.strip()
-    if "," in text or text.startswith('"'):
+    if "," in text or text.startswith('"') or _PREFIXED_QUOTE.match(text):
         return '"' + text.replace('"', '""') + '"'
     return text
 
