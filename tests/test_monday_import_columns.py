@@ -310,6 +310,27 @@ async def test_board_relation_takes_item_ids_or_exact_item_names(board: Api) -> 
     )  # fmt: skip
 
 
+async def test_single_target_board_relation_also_takes_its_board_id_prefix(board: Api) -> None:
+    # a client that writes board_id:item for every relation column is understood; another
+    # board's prefix is no item of this column's board
+    status, stored = await import_rows(
+        board, "client",
+        [("Prefixed id", "500:5002"), ("Prefixed name", "500: Globex"),
+         ("Prefixed quoted", '500:"Acme, Inc"'), ("Other board", "501:Initech"),
+         ("Other board id", "501:5101")],
+    )  # fmt: skip
+    globex = ("Globex", {"linkedPulseIds": [{"linkedPulseId": 5002}]})
+    assert stored["Prefixed id"]["client"] == globex
+    assert stored["Prefixed name"]["client"] == globex
+    assert stored["Prefixed quoted"]["client"][1] == {"linkedPulseIds": [{"linkedPulseId": 5001}]}
+    await assert_invalid(
+        status,
+        stored,
+        "client",
+        {"Other board": "ITEM_NOT_FOUND", "Other board id": "ITEM_NOT_FOUND"},
+    )
+
+
 async def test_multi_target_board_relation_needs_the_board_id_prefix(board: Api) -> None:
     status, stored = await import_rows(
         board, "partner",

@@ -983,10 +983,17 @@ def _item_resolver(column: Column, directory: Directory) -> Callable[[str], int]
     listed = _show_all(str(board) for board in boards)
 
     def resolve(ref: str) -> int:
-        if len(boards) == 1:
-            return _find_item(directory, boards[0], ref, ref)
         prefix, colon, key = ref.partition(":")
         board = numeric_ids.parse_id(prefix.strip()) if colon else None
+        if len(boards) == 1:
+            try:
+                return _find_item(directory, boards[0], ref, ref)
+            except CellError:
+                # the board_id:item form multi-board columns require, with this column's one
+                # board: a client may write every relation that way (an item named so wins)
+                if board != boards[0]:
+                    raise
+            return _find_item(directory, board, key.strip(), ref)
         if not boards:
             raise CellError("ITEM_NOT_FOUND", "This column is not connected to any board.")
         if board is None:
