@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
+
+from graphql import GraphQLSyntaxError, parse
+from graphql.language import FieldNode, visit
+from graphql.language.visitor import Visitor
 
 from server.errors import AppError
 from server.services import Services
@@ -23,6 +28,41 @@ UNAUTHENTICATED_BODY = {
 class InvalidApiVersion(AppError):
     code = "INVALID_API_VERSION"
     status_code = 400
+
+
+class VersionGatedField(AppError):
+    """A field the requested API version does not have yet (a validation error, as GraphQL
+    reports a field the schema lacks)."""
+
+    code = "GRAPHQL_VALIDATION_FAILED"
+
+    def __init__(self, field: str, version: str) -> None:
+        super().__init__(
+            f'Cannot query field "{field}": it exists from API version '
+            f"{BULK_IMPORT_SINCE} on (requested {version})."
+        )
+
+
+class _FieldNames(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_field(self, node: FieldNode, *_: Any) -> None:
+        self.names.add(node.name.value)
+
+
+def version_gated_fields(query: str, version: str) -> list[str]:
+    """Fields the query names that do not exist yet in the requested API version."""
+    if version >= BULK_IMPORT_SINCE:
+        return []
+    try:
+        document = parse(query)
+    except GraphQLSyntaxError:
+        return []  # strawberry reports the syntax error itself
+    collector = _FieldNames()
+    visit(document, collector)
+    return sorted(collector.names & BULK_IMPORT_FIELDS)
 
 
 def parse_api_version(header: str | None) -> str:

@@ -237,3 +237,64 @@ async def test_revoking_an_unknown_token_is_404_and_needs_the_admin_token(api: A
     assert (await api.gql("{ me { id } }")) == {"me": {"id": "10"}}
     bad = await api.admin("POST", "/__admin/revoke", {"nope": 1})
     assert bad.status_code == 400
+
+
+async def run_over_socket(
+    ws: AsyncWebSocketSession, query: str, protocol: str = TRANSPORT_WS
+) -> dict[str, Any]:
+    """Run one operation on an acknowledged socket; return its first answer."""
+    kind = "subscribe" if protocol == TRANSPORT_WS else "start"
+    await ws.send_json({"id": "q", "type": kind, "payload": {"query": query}})
+    while True:
+        message: dict[str, Any] = await ws.receive_json(timeout=CLOSE_TIMEOUT)
+        if message["type"] != "ka":
+            return message
+
+
+# the forms clients put their credentials in: Apollo and urql pass `headers`
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"headers": {"Authorization": "Bearer tok-bob"}},
+        {"headers": {"x-bloo-token-id": "ada-id", "x-bloo-token-secret": "ada-secret"}},
+    ],
+)
+async def test_connection_init_takes_the_credentials_in_a_headers_object(
+    url: str, protocol: str, payload: dict[str, Any]
+) -> None:
+    async with raw_socket(url, protocol) as ws:
+        await ws.send_json({"type": "connection_init", "payload": payload})
+        ack = await ws.receive_json(timeout=CLOSE_TIMEOUT)
+        assert ack["type"] == "connection_ack", ack
+
+
+@pytest.mark.parametrize(
+    ("headers", "payload"),
+    [
+        ({"API-Version": "2025-10"}, {"Authorization": "tok-ada"}),
+        ({}, {"Authorization": "tok-ada", "API-Version": "2025-10"}),
+    ],
+)
+async def test_an_older_api_version_has_no_bulk_import_fields_over_a_socket_either(
+    url: str, headers: dict[str, str], payload: dict[str, str]
+) -> None:
+    async with raw_socket(url, TRANSPORT_WS, headers=headers) as ws:
+        await ws.send_json({"type": "connection_init", "payload": payload})
+        assert (await ws.receive_json(timeout=CLOSE_TIMEOUT))["type"] == "connection_ack"
+        answer = await run_over_socket(ws, '{ fetch_job_status(job_id: "x") { __typename } }')
+        errors = answer["payload"] if answer["type"] == "error" else answer["payload"]["errors"]
+        assert errors[0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED", answer
+        assert "fetch_job_status" in errors[0]["message"]
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_a_malformed_api_version_refuses_the_socket(url: str, protocol: str) -> None:
+    async with raw_socket(url, protocol, headers={"API-Version": "latest"}) as ws:
+        await ws.send_json({"type": "connection_init", "payload": {"Authorization": "tok-ada"}})
+        if protocol == TRANSPORT_WS:
+            assert await closed_with(ws) == 4403
+        else:
+            refused = await ws.receive_json(timeout=CLOSE_TIMEOUT)
+            assert refused["type"] == "connection_error", refused
+            assert refused["payload"]["extensions"]["code"] == "INVALID_API_VERSION", refused

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import strawberry
 from graphql import GraphQLError
 from starlette.websockets import WebSocket
@@ -11,12 +13,14 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
+    SchemaExtension,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from server import auth
 from server.api.account import AccountQuery
 from server.api.blue import BlueMutation, BlueQuery, BlueSubscription
 from server.api.blue_export import BlueExportMutation
@@ -73,6 +77,20 @@ class Schema(strawberry.Schema):
         super().process_errors(unexpected, execution_context)
 
 
+class ApiVersionGate(SchemaExtension):
+    """Refuse the fields a websocket operation names that its API version does not have yet
+    (the view refuses them in HTTP requests before they get here)."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context.context
+        query = self.execution_context.query
+        if isinstance(context, Context) and query:
+            gated = auth.version_gated_fields(query, context.api_version)
+            if gated:
+                raise auth.VersionGatedField(gated[0], context.api_version)
+        yield
+
+
 def _masked(error: GraphQLError, request_id: str) -> bool:
     """Give an internal error the message and code HTTP answers give it (and log it)."""
     if error.original_error is None or error.path is None:
@@ -97,6 +115,7 @@ schema = Schema(
         lambda: AddValidationRules(LIMIT_RULES),
         lambda: ValidationCache(maxsize=PARSED_QUERIES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        ApiVersionGate,  # before the budget: a refused operation costs nothing
         lambda: ComplexityBudget(),
     ],
 )

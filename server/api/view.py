@@ -11,8 +11,7 @@ from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError, GraphQLSyntaxError, parse
-from graphql.language import FieldNode, OperationDefinitionNode, visit
-from graphql.language.visitor import Visitor
+from graphql.language import FieldNode, OperationDefinitionNode
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -32,28 +31,6 @@ from server import auth, events, faults
 from server.api.context import Context
 from server.errors import AppError, format_error
 from server.services import Services
-
-
-class _FieldNames(Visitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: set[str] = set()
-
-    def enter_field(self, node: FieldNode, *_: Any) -> None:
-        self.names.add(node.name.value)
-
-
-def version_gated_fields(query: str, version: str) -> list[str]:
-    """Fields the query names that do not exist yet in the requested API version."""
-    if version >= auth.BULK_IMPORT_SINCE:
-        return []
-    try:
-        document = parse(query)
-    except GraphQLSyntaxError:
-        return []  # strawberry reports the syntax error itself
-    collector = _FieldNames()
-    visit(document, collector)
-    return sorted(collector.names & auth.BULK_IMPORT_FIELDS)
 
 
 @functools.lru_cache(maxsize=512)
@@ -211,13 +188,9 @@ class GraphQLView(GraphQL[Context, None]):
             )
             return _error_response(error, request_id)
         query, operation_name = await self._operation(request)
-        gated = version_gated_fields(query, request.state.api_version) if query else []
+        gated = auth.version_gated_fields(query, request.state.api_version) if query else []
         if gated:
-            message = (
-                f'Cannot query field "{gated[0]}": it exists from API version '
-                f"{auth.BULK_IMPORT_SINCE} on (requested {request.state.api_version})."
-            )
-            error = AppError(message, code="GRAPHQL_VALIDATION_FAILED")
+            error = auth.VersionGatedField(gated[0], request.state.api_version)
             return _error_response(error, request_id)
         return await self._injected_fault(query, operation_name, request_id) if query else None
 
@@ -291,7 +264,17 @@ class GraphQLView(GraphQL[Context, None]):
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         headers: dict[str, str] = dict(context.request.headers)
         params = context.connection_params or {}
-        headers.update({k: v for k, v in params.items() if isinstance(v, str)})
+        # the payload's values win over the upgrade request's; Apollo's and urql's clients put
+        # them in a `headers` object of the payload
+        for given in (params.get("headers"), params):
+            if isinstance(given, dict):
+                headers.update({k.lower(): v for k, v in given.items() if isinstance(v, str)})
+        try:
+            context.api_version = auth.parse_api_version(headers.get("api-version"))
+        except auth.InvalidApiVersion as exc:
+            raise ConnectionRejectionError(
+                {"message": exc.message, "extensions": {"code": exc.code}}
+            ) from exc
         user = await auth.authenticate(self.services, headers)
         if user is None:
             raise ConnectionRejectionError({"message": "Not Authenticated"})
