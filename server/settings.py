@@ -59,12 +59,38 @@ def load_settings(
     variable (unset or empty: the default). A malformed variable is a usage error naming it,
     unless its flag is given."""
     environ: Mapping[str, str] = os.environ if env is None else env
-    parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
-    parser.add_argument("--host", default=environ.get("HOST", DEFAULT_HOST))
-    parser.add_argument("--port", type=int)
-    parser.add_argument("--fixture", default=environ.get("FIXTURE"))
-    parser.add_argument("--admin-token", default=environ.get("ADMIN_TOKEN"))
-    parser.add_argument("--data-dir", default=environ.get("DATA_DIR"))
+    parser = argparse.ArgumentParser(
+        prog="python -m server",
+        description="Run the import server. Each flag falls back to its environment\n"
+        "variable; unset or empty means the default.",
+        epilog=_ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    # an empty HOST is unset too: uvicorn would listen on every interface for ""
+    parser.add_argument(
+        "--host",
+        default=environ.get("HOST") or DEFAULT_HOST,
+        help=f"env HOST; interface to listen on (default {DEFAULT_HOST})",
+    )
+    parser.add_argument("--port", type=_port, help=f"env PORT; HTTP port (default {DEFAULT_PORT})")
+    parser.add_argument(
+        "--fixture",
+        default=environ.get("FIXTURE"),
+        metavar="PATH",
+        help="env FIXTURE; JSON fixture loaded at start and by POST /__admin/reset",
+    )
+    parser.add_argument(
+        "--admin-token",
+        default=environ.get("ADMIN_TOKEN"),
+        metavar="T",
+        help="env ADMIN_TOKEN; enables the admin API /__admin/* (404 without it)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=environ.get("DATA_DIR"),
+        metavar="DIR",
+        help=f"env DATA_DIR; where the embedded PostgreSQL lives (default {default_data_dir()})",
+    )
     args = parser.parse_args(argv)
 
     def number(name: str, default: _N, convert: Callable[[str], _N], expected: str) -> _N:
@@ -105,6 +131,20 @@ def load_settings(
 
 
 _N = TypeVar("_N", int, float)
+
+_ENVIRONMENT_HELP = f"""\
+environment variables without a flag:
+  DATABASE_URL             PostgreSQL to use (unset: an embedded one in the data dir)
+  S3_ENDPOINT_URL          S3 or MinIO to use (unset: an embedded one on a loopback port)
+  S3_PUBLIC_ENDPOINT_URL   endpoint written into pre-signed URLs (default S3_ENDPOINT_URL)
+  S3_BUCKET                bucket, created if missing (default {DEFAULT_BUCKET})
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+                           S3 credentials (default: the embedded endpoint's)
+  AWS_REGION               signing region (default {DEFAULT_REGION})
+  JOB_LEASE_SECONDS        claimed job's lease without a heartbeat (default {DEFAULT_JOB_LEASE:g})
+  WS_INIT_TIMEOUT_SECONDS  wait for a websocket's connection_init (default {DEFAULT_WS_INIT_TIMEOUT:g})
+  PARSE_WORKERS            parsing worker processes (default {DEFAULT_PARSE_WORKERS})
+"""
 
 
 def _port(text: str) -> int:

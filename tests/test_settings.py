@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
-from server.settings import DEFAULT_JOB_LEASE, DEFAULT_PORT, load_settings
+from server.settings import DEFAULT_HOST, DEFAULT_JOB_LEASE, DEFAULT_PORT, load_settings
+from tests.conftest import ROOT
 
 
 def test_a_flag_wins_over_its_variable_even_a_malformed_one() -> None:
@@ -38,3 +42,29 @@ def test_a_malformed_variable_is_a_usage_error_naming_it(
         load_settings([], {name: value})
     assert exited.value.code == 2
     assert f"{name}={value!r}" in capsys.readouterr().err
+
+
+def test_an_empty_host_variable_means_the_loopback_default_not_every_interface() -> None:
+    # uvicorn binds "" to every interface
+    assert load_settings([], {"HOST": ""}).host == DEFAULT_HOST
+    assert load_settings([], {"HOST": "0.0.0.0"}).host == "0.0.0.0"
+
+
+def test_a_port_flag_out_of_range_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        load_settings(["--port", "70000"], {})
+    assert exited.value.code == 2
+    assert "70000" in capsys.readouterr().err
+
+
+def test_help_names_each_flags_variable_the_other_variables_and_the_defaults() -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "server", "--help"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    for name in (
+        "HOST", "PORT", "FIXTURE", "ADMIN_TOKEN", "DATA_DIR", "DATABASE_URL", "S3_ENDPOINT_URL",
+        "S3_PUBLIC_ENDPOINT_URL", "S3_BUCKET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION", DEFAULT_HOST, str(DEFAULT_PORT),
+    ):  # fmt: skip
+        assert name in shown, name
