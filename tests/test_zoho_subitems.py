@@ -288,3 +288,35 @@ async def test_a_child_of_a_parent_row_that_became_no_item_says_which_row(api: A
         "Child": "invalid row: PARENT_NOT_FOUND: The parent row with the key 'Stranger' "
         "(line 2) became no item: it is skipped"
     }
+
+
+async def test_both_files_together_use_at_most_five_board_relation_columns(api: Api) -> None:
+    # "Use up to 5 Board Relation columns in a single import": the job is one import, its
+    # child file included (a column in both files counts once)
+    relations = [
+        {"id": f"rel{n}", "type": "board_relation", "settings": {"board_ids": [100]}}
+        for n in range(1, 7)
+    ]
+    await api.load_fixture({
+        "accounts": [{"id": 1, "name": "Acme", "slug": "acme", "plan": "enterprise"}],
+        "boards": [{"id": 411, "account_id": 1, "name": "Links",
+                    "members": [{"user_id": 10, "role": "OWNER"}],
+                    "groups": [{"id": "topics", "title": "Topics"}], "columns": relations}],
+    })  # fmt: skip
+
+    def file(header: list[str], name: str) -> str:
+        return ",".join(header) + "\n" + ",".join([name, *["1000"] * (len(header) - 1)]) + "\n"
+
+    main = file(["name", "rel1", "rel2", "rel3"], "Deal")
+    for child_columns, total in ((["rel4", "rel5", "rel6"], 6), (["rel1", "rel2", "rel3",
+                                 "rel4", "rel5", "rel6"], 6)):  # fmt: skip
+        child = file(["name", "parent", *child_columns], "Task").replace("1000,", "Deal,", 1)
+        status = await import_both(api, main, child, board_id="411", subitems=BY_NAME)
+        assert status["status"] == "REJECTED", status
+        assert status["failure_reason"] == "INVALID_UPLOAD", status
+        assert f"{total} board relation columns" in status["failure_message"], status
+    data = await api.gql("query { boards(ids: [411]) { items(limit: 10) { id } } }")
+    assert data["boards"][0]["items"] == []
+    child = file(["name", "parent", "rel3", "rel4", "rel5"], "Task").replace("1000,", "Deal,", 1)
+    status = await import_both(api, main, child, board_id="411", subitems=BY_NAME)
+    assert status["status"] == "COMPLETED" and status["counts"]["created"] == 2, status

@@ -234,8 +234,9 @@ async def _size_up(
     child_scan = None
     if job.options.get("subitems"):
         child_scan = await _scan_children(
-            services, job, spec, tmp / "subitems.csv", f"{token}:children"
-        )
+            services, job, spec, tmp / "subitems.csv", f"{token}:children",
+            spec.relations_in(scan.header),
+        )  # fmt: skip
     totals = Totals(
         total=scan.total + (child_scan.total if child_scan else 0),
         valid=scan.valid + (child_scan.valid if child_scan else 0),
@@ -264,14 +265,19 @@ async def _matches(
 
 
 async def _scan_children(
-    services: Services, job: Job, spec: ParserSpec, path: Path, token: str
+    services: Services,
+    job: Job,
+    spec: ParserSpec,
+    path: Path,
+    token: str,
+    main_relations: frozenset[str],
 ) -> worker.ChildSummary:
     await download(
         services, subitems.children_key(job), path, job.options.get("character_encoding")
     )
     return await services.parsing.call(
         worker.scan_children, token, path, spec,
-        job.options["subitems"]["parent_key_header"], ROW_LIMITS[job.kind],
+        job.options["subitems"]["parent_key_header"], ROW_LIMITS[job.kind], main_relations,
     )  # fmt: skip
 
 

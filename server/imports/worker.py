@@ -88,6 +88,12 @@ class ParserSpec:
         """Rows match items by item id (`match_column_id: "id"`, no column of that id)."""
         return self.match_column == csvfile.ITEM_ID_KEY and csvfile.ITEM_ID_KEY not in self.columns
 
+    def relations_in(self, header: csvfile.Header) -> frozenset[str]:
+        """The board relation columns a file's header sets."""
+        return frozenset(
+            c for c in header.column_of_index.values() if self.columns[c].type == "board_relation"
+        )
+
     def make_parser(self, header_cells: list[str]) -> RowParser:
         """The parser for a file starting with `header_cells`; InvalidUpload for a bad header."""
         own = {c: c for c in self.columns}
@@ -100,12 +106,7 @@ class ParserSpec:
         else:
             header = csvfile.parse_header(header_cells, own, self.hierarchy_levels, key=key)
         in_header = set(header.column_of_index.values())
-        relations = [c for c in in_header if self.columns[c].type == "board_relation"]
-        if len(relations) > MAX_RELATION_COLUMNS:
-            raise csvfile.InvalidUpload(
-                f"The file has {len(relations)} board relation columns; "
-                f"at most {MAX_RELATION_COLUMNS} per import"
-            )
+        check_relations(self.relations_in(header), "The file has")
         match_column = self.match_column
         if key is not None:
             if header.key_index is None:
@@ -136,6 +137,15 @@ class ParserSpec:
                 f"column: {error.code}: {error.message}"
             )
         return parser
+
+
+def check_relations(relations: frozenset[str], files: str) -> None:
+    """monday's "up to 5 Board Relation columns in a single import": InvalidUpload past it."""
+    if len(relations) > MAX_RELATION_COLUMNS:
+        raise csvfile.InvalidUpload(
+            f"{files} {len(relations)} board relation columns; "
+            f"at most {MAX_RELATION_COLUMNS} per import"
+        )
 
 
 @dataclass(frozen=True)
@@ -389,15 +399,22 @@ class ChildSummary:
 
 
 def scan_children(
-    token: str, path: Path, spec: ParserSpec, key_header: str, limit: int
+    token: str,
+    path: Path,
+    spec: ParserSpec,
+    key_header: str,
+    limit: int,
+    main_relations: frozenset[str] = frozenset(),
 ) -> ChildSummary:
     """Validate a subitems file (`server.imports.subitems.scan_children`); keep it for
-    `plan_children`."""
+    `plan_children`. `main_relations`: the board relation columns of the job's main file,
+    which count with the child file's towards the limit of one import."""
 
     def make_parser(header_cells: list[str], key: str) -> RowParser:
         header = csvfile.parse_header(
             header_cells, {c: c for c in spec.columns}, 1, frozenset({key})
         )
+        check_relations(main_relations | spec.relations_in(header), "The two files have")
         # a matched subitem's cells clear as a matched item's do
         return RowParser(
             header, spec.columns, spec.directory,
