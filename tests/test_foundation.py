@@ -100,22 +100,29 @@ def _is_graphql_error(response: httpx.Response, status: int) -> str:
     return str(error["message"])
 
 
+DEEP = b"[" * 100_000 + b"]" * 100_000  # JSON nested past Python's recursion limit
+MALFORMED_REQUESTS = {
+    "not JSON": (b'{"query":', "application/json"),
+    "empty": (b"", "application/json"),
+    "not UTF-8": (b'{"query": "{ me { id } }\xff"}', "application/json"),
+    "too deep": (DEEP, "application/json"),
+    "too deep variables": (b'{"query": "{ me { id } }", "variables": ' + DEEP + b"}",
+                           "application/json"),
+    "a string": (b'"{ me { id } }"', "application/json"),
+    "null": (b"null", "application/json"),
+    "a number": (b"42", "application/json"),
+    "a batch": (b'[{"query": "{ me { id } }"}]', "application/json"),
+    "no query": (b"{}", "application/json"),
+    "query no string": (b'{"query": 5}', "application/json"),
+    "variables no object": (b'{"query": "{ me { id } }", "variables": "{}"}', "application/json"),
+    "text/plain": (b'{"query": "{ me { id } }"}', "text/plain"),
+    "application/graphql": (b"{ me { id } }", "application/graphql"),
+    "form": (b"query=%7Bme%7Bid%7D%7D", "application/x-www-form-urlencoded"),
+}  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    ("body", "content_type"),
-    [
-        (b'{"query":', "application/json"),  # not JSON
-        (b"", "application/json"),
-        (b'"{ me { id } }"', "application/json"),  # JSON, but no object
-        (b"null", "application/json"),
-        (b"42", "application/json"),
-        (b'[{"query": "{ me { id } }"}]', "application/json"),  # a batch
-        (b"{}", "application/json"),  # no query
-        (b'{"query": 5}', "application/json"),
-        (b'{"query": "{ me { id } }", "variables": "{}"}', "application/json"),
-        (b'{"query": "{ me { id } }"}', "text/plain"),
-        (b"{ me { id } }", "application/graphql"),
-        (b"query=%7Bme%7Bid%7D%7D", "application/x-www-form-urlencoded"),
-    ],
+    ("body", "content_type"), MALFORMED_REQUESTS.values(), ids=MALFORMED_REQUESTS.keys()
 )
 async def test_a_malformed_request_gets_a_json_graphql_error_not_plain_text(
     api: Api, body: bytes, content_type: str

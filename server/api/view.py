@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,11 @@ def _replay(body: bytes) -> Receive:
 # graphql-core reads variables whole before any resolver runs: 12 MB of them held the event
 # loop for 10 s. Operations are small; files go to storage by their pre-signed URLs.
 MAX_BODY_BYTES = 5 * 1024 * 1024
+
+
+# what reading JSON raises besides JSONDecodeError: UnicodeDecodeError (a ValueError) for a
+# body that is no UTF-8, RecursionError for arrays or objects nested thousands deep
+_UNREADABLE_JSON = (ValueError, RecursionError)
 
 
 class _BodyTooLarge(Exception):
@@ -218,7 +224,7 @@ class GraphQLView(GraphQL[Context, None]):
         would fail on with a 500; a body that is no JSON at all strawberry refuses itself."""
         try:
             body = await request.json()
-        except ValueError:
+        except _UNREADABLE_JSON:
             return True
         # a list is a batch, which strawberry refuses in its own words
         return isinstance(body, dict | list)
@@ -231,12 +237,20 @@ class GraphQLView(GraphQL[Context, None]):
             return params.get("query", ""), params.get("operationName") or None
         try:
             body = await request.json()
-        except ValueError:
+        except _UNREADABLE_JSON:
             return "", None
         if not isinstance(body, dict):
             return "", None  # batches are refused
         name = body.get("operationName")
         return str(body.get("query") or ""), name if isinstance(name, str) and name else None
+
+    def decode_json(self, data: str | bytes) -> object:
+        # strawberry answers only a JSONDecodeError with a 400: a body that is no UTF-8 or
+        # nests past the recursion limit would be a 500
+        try:
+            return json.loads(data)
+        except _UNREADABLE_JSON as exc:
+            raise HTTPException(400, "Unable to parse request body as JSON") from exc
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
