@@ -348,6 +348,17 @@ async def test_job_that_would_pass_100000_items_on_a_board_is_rejected(api: Api)
     assert "100,000" in status["failure_message"]
     data = await api.gql("query { boards(ids: [430]) { items(limit: 500, page: 201) { id } } }")
     assert data["boards"][0]["items"] == []
+    # rows that update or skip a matched item add none: they fit a full board, a new one not
+    for behaviour, outcome in (("UPSERT", "updated"), ("SKIP", "skipped")):
+        on_match = {"behaviour": behaviour, "match_column_id": "name"}
+        status = await run_import(api, "name\nB0-0\nB4-19999\nB0-0\n", board_id="430",
+                                  on_match=on_match)  # fmt: skip
+        assert status["status"] == "COMPLETED", status
+        assert status["counts"][outcome] == 3 and status["counts"]["created"] == 0, status
+        status = await run_import(api, "name\nB0-0\nBrand new\n", board_id="430",
+                                  on_match=on_match)  # fmt: skip
+        assert status["failure_reason"] == "BOARD_CAPACITY_EXCEEDED", status
+        assert "1 more" in status["failure_message"], status
 
 
 # The activity log

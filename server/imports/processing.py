@@ -166,7 +166,7 @@ async def _run_scanned(
     # board of 5,000 items, both take tens of milliseconds before the first row is written)
     matching = asyncio.create_task(_matches(services, board, spec))
     try:
-        sized = await _size_up(services, job, board, spec, token, tmp)
+        sized = await _size_up(services, job, board, spec, token, tmp, matching)
         matches = await matching
     finally:
         matching.cancel()  # a no-op once done; stops the query when the file was rejected
@@ -217,7 +217,13 @@ class _Sized(NamedTuple):
 
 
 async def _size_up(
-    services: Services, job: Job, board: Board, spec: ParserSpec, token: str, tmp: Path
+    services: Services,
+    job: Job,
+    board: Board,
+    spec: ParserSpec,
+    token: str,
+    tmp: Path,
+    matching: asyncio.Task[dict[str, list[int | str]]],
 ) -> _Sized:
     """Count (or scan) the files in the parsing worker; reject what cannot fit the board."""
     path = tmp / "upload.csv"
@@ -241,7 +247,17 @@ async def _size_up(
         total=scan.total + (child_scan.total if child_scan else 0),
         valid=scan.valid + (child_scan.valid if child_scan else 0),
     )
-    await _check_capacity(services, job, board, totals)
+
+    async def new_items() -> int:
+        # rows that update or skip a matched item add none to the board
+        creates = await services.parsing.call(
+            worker.count_creates, token, job, board, await asyncio.shield(matching)
+        )
+        return creates + (child_scan.valid if child_scan else 0)
+
+    await _check_capacity(
+        services, job, board, totals, new_items=new_items if spec.behaviour else None
+    )
     return _Sized(scan.header, totals.total, streaming=False, child_scan=child_scan)
 
 
@@ -456,20 +472,32 @@ async def _check_access(services: Services, job: Job) -> Board:
 
 
 async def _check_capacity(
-    services: Services, job: Job, board: Board, scan: Counted, *, exact: bool = True
+    services: Services,
+    job: Job,
+    board: Board,
+    scan: Counted,
+    *,
+    exact: bool = True,
+    new_items: Callable[[], Awaitable[int]] | None = None,
 ) -> bool:
     """Check the board's and the account's capacity for the valid rows, take them from the
     ingest budget and record the totals. Not `exact`: `scan.valid` counts every row (an upper
-    bound, before validation); then a misfit returns False instead of rejecting the job."""
+    bound, before validation); then a misfit returns False instead of rejecting the job.
+    `new_items`, for a job that matches rows to items: how many items its rows create, asked
+    only when the valid rows would not all fit the board (each valid row counts towards the
+    item budget, which is for creates and updates alike)."""
     if job.options.get("budget_taken") is not None:
         return True  # a resumed job: already checked and charged on its first attempt
     active = int(await services.pool.fetchval(Q["active_item_count"], board.id))
-    if active + scan.valid > BOARD_ITEM_LIMIT:
+    added = scan.valid
+    if active + added > BOARD_ITEM_LIMIT and exact and new_items is not None:
+        added = await new_items()
+    if active + added > BOARD_ITEM_LIMIT:
         if not exact:
             return False
         raise Rejection(
             "BOARD_CAPACITY_EXCEEDED",
-            f"The board holds {active:,} items; {scan.valid:,} more would pass its limit of {BOARD_ITEM_LIMIT:,}",
+            f"The board holds {active:,} items; {added:,} more would pass its limit of {BOARD_ITEM_LIMIT:,}",
         )
     now = services.clock.now()
     charged = job.kind == "ingest" and not job.options.get("dry_run")

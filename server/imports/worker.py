@@ -26,7 +26,7 @@ import pickle
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -217,6 +217,17 @@ def _plan(session: _Session, job: Any, board: Any, matches: dict[str, list[int |
         behaviour=session.spec.behaviour, match_column=session.spec.match_column,
         matches=matches,
     )  # fmt: skip
+
+
+def count_creates(token: str, job: Any, board: Any, matches: dict[str, list[int | str]]) -> int:
+    """How many of the scanned file's rows would create an item (the others update, skip or
+    are invalid): its rows planned as `plan` will, on a copy of `matches`, writing nothing."""
+    session = _sessions[token]
+    plan = _plan(session, job, board, dict(matches))  # planning adds the file's own keys
+    plan.scan = replace(session.scan, parsed=dict(session.scan.parsed))
+    return sum(
+        row.status == "created" for chunk in plan_chunks(plan, session.path, set()) for row in chunk
+    )
 
 
 def plan(
