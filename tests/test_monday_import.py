@@ -6,6 +6,7 @@ import csv
 import io
 import time
 
+import httpx
 import pytest
 
 from tests.blue import put_file, start_import, wait_for_report
@@ -91,6 +92,24 @@ async def test_fixed_report_can_be_uploaded_again_as_it_is(api: Api) -> None:
     again = await run_import(api, out.getvalue())
     assert again["counts"]["created"] == 1, again
     assert (await board_items(api))["Fix me"]["values"]["status"] == "Done"
+
+
+async def test_the_report_of_an_uploaded_report_has_its_columns_once(api: Api) -> None:
+    # the report columns of the file give way to the new job's: a report can go round and
+    # round until its rows are fixed (duplicated, they rejected its next upload)
+    status = await run_import(api, "name,status\nGood,Done\nStill bad,done\n")
+    first = await download_report(status)
+    assert [row["__line"] for row in first] == ["3"]
+    async with httpx.AsyncClient() as client:
+        body = (await client.get(status["report_url"])).text
+    for _ in range(2):
+        status = await run_import(api, body)
+        assert status["status"] == "COMPLETED" and status["counts"]["invalid"] == 1, status
+        async with httpx.AsyncClient() as client:
+            body = (await client.get(status["report_url"])).text
+        lines = list(csv.reader(io.StringIO(body)))
+        assert lines[0] == ["name", "status", "__line", "__status", "__item_id", "__errors"]
+        assert lines[1][:5] == ["Still bad", "done", "2", "invalid", ""], lines
 
 
 async def test_upsert_updates_matched_item_keeps_empty_cells_and_clears_null(api: Api) -> None:

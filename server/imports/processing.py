@@ -758,8 +758,9 @@ async def _complete(
         if r.line >= subitems.CHILD_LINE_OFFSET
     ]
     report_key = await _put_report(
-        services, tmp, f"{REPORT_PREFIX}{job.id}.csv", header.names, parent_rows
-    )
+        services, tmp, f"{REPORT_PREFIX}{job.id}.csv", header.names, parent_rows,
+        named=not job.options.get("field_mappings"),
+    )  # fmt: skip
     if child_scan is not None:
         child_key = await _put_report(
             services, tmp, subitems.report_key(job), child_scan.header_names, child_rows
@@ -772,11 +773,17 @@ async def _complete(
 
 
 async def _put_report(
-    services: Services, tmp: Path, key: str, header: list[str], rows: list[RowResult]
+    services: Services,
+    tmp: Path,
+    key: str,
+    header: list[str],
+    rows: list[RowResult],
+    *,
+    named: bool = True,
 ) -> str | None:
     if not rows:
         return None
     path = tmp / key.replace("/", "_")
-    await asyncio.to_thread(report.write_report, path, header, rows)
+    await asyncio.to_thread(report.write_report, path, header, rows, named=named)
     await services.storage.put_file(key, str(path))
     return key
