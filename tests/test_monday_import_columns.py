@@ -391,6 +391,22 @@ async def test_items_of_a_deleted_target_board_cannot_be_linked(board: Api) -> N
     )
 
 
+async def test_items_of_another_accounts_board_cannot_be_linked(api: Api) -> None:
+    # board 300 (item 3000, "Hidden") is account 2's: a column naming it links nothing there
+    await api.load_fixture({
+        "accounts": FIXTURE["accounts"],
+        "boards": [{"id": 420, "account_id": 1, "name": "Leaky", "members": OWNERS,
+                    "columns": [{"id": "rel", "type": "board_relation",
+                                 "settings": {"board_ids": [300]}}]}],
+    })  # fmt: skip
+    status, stored = await import_rows(
+        api, "rel", [("By id", "3000"), ("By name", "Hidden")], board_id="420"
+    )
+    await assert_invalid(
+        status, stored, "rel", {"By id": "ITEM_NOT_FOUND", "By name": "ITEM_NOT_FOUND"}
+    )
+
+
 async def test_more_than_five_relation_columns_reject_the_file(api: Api) -> None:
     relation_columns = [
         {"id": f"rel{n}", "type": "board_relation", "settings": {"board_ids": [100]}}
