@@ -320,3 +320,19 @@ async def test_both_files_together_use_at_most_five_board_relation_columns(api: 
     child = file(["name", "parent", "rel3", "rel4", "rel5"], "Task").replace("1000,", "Deal,", 1)
     status = await import_both(api, main, child, board_id="411", subitems=BY_NAME)
     assert status["status"] == "COMPLETED" and status["counts"]["created"] == 2, status
+
+
+async def test_a_subitems_file_over_150_mb_is_rejected_as_too_large(api: Api) -> None:
+    # the limit is per file: the child file is no exception (a few rows of long text, so
+    # that no other limit applies)
+    row = b"Task,Deal," + b"x" * (16 * 1024 * 1024) + b"\n"
+    children = b"name,parent,text\n" + row * 10
+    assert len(children) > 150 * 1024 * 1024
+    status = await import_both(api, "name\nDeal\n", children, subitems=BY_NAME)
+    assert status["status"] == "REJECTED", status
+    assert status["failure_reason"] == "FILE_TOO_LARGE", status
+    assert "subitems file" in status["failure_message"], status
+    assert f"{len(children):,}" in status["failure_message"], status
+    data = await api.gql('query { items_by_column_values(board_id: "100", column_id: "name",'
+                         ' column_value: "Deal") { id } }')  # fmt: skip
+    assert data["items_by_column_values"] == []

@@ -127,6 +127,15 @@ async def _process(services: Services, job: Job, tmp: Path) -> None:
             "FILE_TOO_LARGE",
             f"The file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} bytes (150 MB)",
         )
+    if job.options.get("subitems"):
+        # the limit is each file's: the subitems file was read whatever its size
+        child_size = await services.storage.head(subitems.children_key(job))
+        if child_size is not None and child_size > MAX_FILE_BYTES:
+            raise Rejection(
+                "FILE_TOO_LARGE",
+                f"The subitems file is {child_size:,} bytes; the limit is {MAX_FILE_BYTES:,} "
+                "bytes (150 MB)",
+            )
     path = tmp / "upload.csv"
     await download(services, job.object_key, path, job.options.get("character_encoding"))
     columns = {
