@@ -24,7 +24,14 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    Message as TransportMessage,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage, OperationMessage
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
@@ -115,7 +122,53 @@ class _OpenSocket:
     headers: dict[str, str]
 
 
+def _operation_problem(message: object, start_type: str) -> str | None:
+    """What is wrong with a websocket message that strawberry would fail on with an exception
+    (dropping the socket without a close frame, or the operation without an answer)."""
+    if not isinstance(message, dict):
+        return "A message must be a JSON object"
+    if message.get("type") != start_type:
+        return None
+    payload = message.get("payload")
+    if not isinstance(message.get("id"), str):
+        return "The operation's id must be a string"
+    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        return 'The payload must be an object with a "query" string'
+    if not isinstance(payload.get("variables") or {}, dict):
+        return "The operation's variables must be an object"
+    if not isinstance(payload.get("operationName") or "", str):
+        return "The operation's operationName must be a string"
+    return None
+
+
+class _LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+    async def handle_message(self, message: OperationMessage) -> None:
+        problem = _operation_problem(message, "start")
+        if problem is None:
+            await super().handle_message(message)
+            return
+        # any JSON the client sent, whatever strawberry's type says
+        raw: object = message
+        operation_id = raw.get("id") if isinstance(raw, dict) else None
+        if isinstance(operation_id, str):
+            # graphql-ws has no close code for it: the operation gets an error, the socket
+            # lives on (a message without an id is ignored, as unparsable ones are)
+            error: ErrorMessage = {
+                "type": "error",
+                "id": operation_id,
+                "payload": {"message": problem},
+            }
+            await self.send_message(error)
+
+
 class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    async def handle_message(self, message: TransportMessage) -> None:
+        problem = _operation_problem(message, "subscribe")
+        if problem is None:
+            await super().handle_message(message)
+        else:
+            await self.handle_invalid_message(problem)  # closes with 4400
+
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         # graphql-transport-ws allows `"payload": null`, which strawberry refuses with 4400:
         # it is no payload, so the connection authenticates by its headers alone
@@ -126,6 +179,7 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
 class GraphQLView(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = _TransportWSHandler
+    graphql_ws_handler_class = _LegacyWSHandler
 
     def __init__(self, services: Services, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -245,12 +299,15 @@ class GraphQLView(GraphQL[Context, None]):
         return str(body.get("query") or ""), name if isinstance(name, str) and name else None
 
     def decode_json(self, data: str | bytes) -> object:
-        # strawberry answers only a JSONDecodeError with a 400: a body that is no UTF-8 or
-        # nests past the recursion limit would be a 500
+        # strawberry turns only a JSONDecodeError into a 400 (HTTP) or a 4400 close (a socket):
+        # JSON that is no UTF-8 or nests past the recursion limit failed the request with a
+        # 500 or dropped the socket without a close frame
         try:
             return json.loads(data)
+        except json.JSONDecodeError:
+            raise
         except _UNREADABLE_JSON as exc:
-            raise HTTPException(400, "Unable to parse request body as JSON") from exc
+            raise json.JSONDecodeError(f"unreadable JSON ({type(exc).__name__})", "", 0) from exc
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
