@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,12 +53,19 @@ class Fault:
     params: dict[str, Any]
 
 
-async def add(pool: Pool, body: dict[str, Any]) -> None:
+async def add(pool: Pool, body: dict[str, Any], graphql_operations: Collection[str]) -> None:
+    """Queue the fault `body` describes; `graphql_operations` are the schema's root fields."""
     operation = str(body.get("operation") or "")
     error = str(body.get("error") or "")
     count = body.get("count", 1)
+    if operation not in ERRORS_OF_OPERATION and operation not in graphql_operations:
+        # a misspelt operation would be queued and never fire
+        raise BadUserInput(
+            f"operation {operation!r} is none of the server's: {sorted(ERRORS_OF_OPERATION)} or "
+            "a root field of the schema (ingest_items, fetch_job_status, importTodos...)"
+        )
     allowed = ERRORS_OF_OPERATION.get(operation, GRAPHQL_ERRORS)
-    if not operation or error not in allowed:
+    if error not in allowed:
         raise BadUserInput(
             f"error must be one of {sorted(allowed)} for operation {operation or '?'!r}"
         )

@@ -409,3 +409,22 @@ async def test_a_fault_fires_only_for_the_operation_that_runs(api: Api) -> None:
     )
     assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     assert await api.gql("{ me { id } }") == {"me": {"id": "10"}}
+
+
+@pytest.mark.parametrize("operation", ["ingest_item", "IngestItems", "uploads", ""])
+async def test_a_fault_for_an_operation_the_server_does_not_have_is_refused(
+    api: Api, operation: str
+) -> None:
+    # a misspelt operation would be queued and never fire
+    fault = {"operation": operation, "error": "NOT_FOUND"}
+    response = await api.admin("POST", "/__admin/faults", fault)
+    assert response.status_code == 400, response.text
+    assert "ingest_items" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "operation", ["ingest_items", "fetch_job_status", "importTodos", "boards", "job_status"]
+)
+async def test_a_fault_is_taken_for_each_root_field_of_the_schema(api: Api, operation: str) -> None:
+    fault = {"operation": operation, "error": "NOT_FOUND"}
+    assert (await api.admin("POST", "/__admin/faults", fault)).status_code == 200

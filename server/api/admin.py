@@ -13,11 +13,24 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from server import clock, events, faults, fixtures
+from server.api.schema import schema
 from server.errors import AppError, StorageError
 from server.services import Services
 from server.store.exports import ExportStore
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+# the GraphQL operations a fault may be queued for
+ROOT_FIELDS = frozenset(
+    name
+    for root in (
+        schema._schema.query_type,
+        schema._schema.mutation_type,
+        schema._schema.subscription_type,
+    )
+    if root is not None
+    for name in root.fields
+)
 
 
 def _json(body: Any, status_code: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -144,7 +157,7 @@ def admin_routes(services: Services) -> list[Route]:
         )
 
     async def add_fault(request: Request) -> Response:
-        await faults.add(services.pool, await body(request))
+        await faults.add(services.pool, await body(request), ROOT_FIELDS)
         return _json({"ok": True})
 
     async def clear_faults(request: Request) -> Response:
