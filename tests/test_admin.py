@@ -428,3 +428,20 @@ async def test_a_fault_for_an_operation_the_server_does_not_have_is_refused(
 async def test_a_fault_is_taken_for_each_root_field_of_the_schema(api: Api, operation: str) -> None:
     fault = {"operation": operation, "error": "NOT_FOUND"}
     assert (await api.admin("POST", "/__admin/faults", fault)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "query { ...Me } fragment Me on Query { me { id } }",
+        "query { ... on Query { me { id } } }",
+        "query { ...Outer } fragment Outer on Query { ...Me } fragment Me on Query { me { id } }",
+    ],
+)
+async def test_a_fault_fires_for_a_root_field_asked_through_a_fragment(
+    api: Api, query: str
+) -> None:
+    fault = {"operation": "me", "error": "NOT_FOUND", "count": 1}
+    assert (await api.admin("POST", "/__admin/faults", fault)).status_code == 200
+    response = await api.post(query)
+    assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND", response.text

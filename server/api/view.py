@@ -12,7 +12,14 @@ from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError, GraphQLSyntaxError, parse
-from graphql.language import FieldNode, OperationDefinitionNode
+from graphql.language import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -43,20 +50,38 @@ from server.services import Services
 
 @functools.lru_cache(maxsize=512)
 def root_fields(query: str, operation_name: str | None = None) -> tuple[str, ...]:
-    """The top-level field names of the operation that runs: the one named, else every one
-    in the document (one, or GraphQL refuses the document)."""
+    """The top-level field names of the operation that runs (the one named, else every one in
+    the document: one, or GraphQL refuses the document), through its fragments too."""
     try:
         document = parse(query)
     except GraphQLSyntaxError:
         return ()
-    return tuple(
-        selection.name.value
+    fragments = {
+        definition.name.value: definition
         for definition in document.definitions
-        if isinstance(definition, OperationDefinitionNode)
-        and (not operation_name or (definition.name and definition.name.value == operation_name))
-        for selection in definition.selection_set.selections
-        if isinstance(selection, FieldNode)
-    )
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    names: list[str] = []
+    seen: set[str] = set()  # fragments already walked (GraphQL refuses cycles, later)
+
+    def walk(selection_set: SelectionSetNode) -> None:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                names.append(selection.name.value)
+            elif isinstance(selection, InlineFragmentNode):
+                walk(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in fragments and name not in seen:
+                    seen.add(name)
+                    walk(fragments[name].selection_set)
+
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode) and (
+            not operation_name or (definition.name and definition.name.value == operation_name)
+        ):
+            walk(definition.selection_set)
+    return tuple(names)
 
 
 def _replay(body: bytes) -> Receive:
