@@ -21,6 +21,7 @@ import hmac
 import logging
 import multiprocessing
 import multiprocessing.connection
+import re
 import threading
 import time
 import urllib.parse
@@ -74,6 +75,11 @@ _MISSING_PARAMS_MESSAGE = (
     "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."
 )
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# a SigV4 Authorization header, as botocore, the AWS CLI and MinIO's clients write it
+_AUTHORIZATION = re.compile(
+    r"AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,\s]+),\s*"
+    r"SignedHeaders=(?P<signed_headers>[^,\s]+),\s*Signature=(?P<signature>[0-9a-f]{64})"
+)
 
 # WSGI's types are loose (PEP 3333): environ values and start_response are Any here.
 Environ = dict[str, Any]
@@ -315,8 +321,46 @@ class SignatureCheck:
     def _authorize(self, environ: Environ, method: str, params: list[tuple[str, str]]) -> None:
         if any(name == "X-Amz-Algorithm" for name, _ in params):
             self._check_query_signature(environ, method, params)
-        elif "HTTP_AUTHORIZATION" not in environ:
+        elif "HTTP_AUTHORIZATION" in environ:
+            # moto checks no signature: any Authorization header read and wrote every object
+            self._check_header_signature(environ, method, params)
+        else:
             raise S3Error(403, "AccessDenied", "Access Denied")
+
+    def _check_header_signature(
+        self, environ: Environ, method: str, params: list[tuple[str, str]]
+    ) -> None:
+        """Check a SigV4 Authorization header (the server's own S3 client, SDKs, the CLI).
+        The request time is not checked: the server's client signs by the real clock, which
+        the admin API's clock may be far from."""
+        match = _AUTHORIZATION.fullmatch(str(environ["HTTP_AUTHORIZATION"]).strip())
+        if match is None:
+            raise S3Error(
+                400,
+                "AuthorizationHeaderMalformed",
+                "The authorization header is malformed; expecting "
+                '"AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...".',
+            )
+        access_key, scope = _parse_credential(match["credential"])
+        if access_key != self._access_key:
+            raise _invalid_access_key(access_key)
+        headers = _request_headers(environ)
+        signed_headers = match["signed_headers"].lower().split(";")
+        request = storage.canonical_request(
+            method=method,
+            path=_request_path(environ),
+            query=params,
+            headers={name: headers.get(name, "") for name in signed_headers},
+            payload_hash=headers.get("x-amz-content-sha256", storage.UNSIGNED_PAYLOAD),
+        )
+        amz_date = headers.get("x-amz-date", "")
+        expected = storage.signature(
+            secret_key=self._secret_key, scope=scope, amz_date=amz_date, request=request
+        )
+        if not hmac.compare_digest(expected.encode(), match["signature"].encode()):
+            raise _signature_mismatch(
+                access_key, amz_date, scope, request, provided=match["signature"]
+            )
 
     def _check_query_signature(
         self, environ: Environ, method: str, params: list[tuple[str, str]]
@@ -335,12 +379,7 @@ class SignatureCheck:
                 },
             )
         if auth.access_key != self._access_key:
-            raise S3Error(
-                403,
-                "InvalidAccessKeyId",
-                "The AWS Access Key Id you provided does not exist in our records.",
-                AWSAccessKeyId=auth.access_key,
-            )
+            raise _invalid_access_key(auth.access_key)
         headers = _request_headers(environ)
         unsigned = sorted(
             name
@@ -364,17 +403,8 @@ class SignatureCheck:
             secret_key=self._secret_key, scope=auth.scope, amz_date=auth.amz_date, request=request
         )
         if not hmac.compare_digest(expected.encode(), auth.signature.encode()):
-            raise S3Error(
-                403,
-                "SignatureDoesNotMatch",
-                "The request signature we calculated does not match the signature you "
-                "provided. Check your key and signing method.",
-                AWSAccessKeyId=auth.access_key,
-                StringToSign=storage.string_to_sign(
-                    amz_date=auth.amz_date, scope=auth.scope, request=request
-                ),
-                SignatureProvided=auth.signature,
-                CanonicalRequest=request,
+            raise _signature_mismatch(
+                auth.access_key, auth.amz_date, auth.scope, request, provided=auth.signature
             )
 
     def _forward(
@@ -501,6 +531,30 @@ def _parse_query_auth(auth: Mapping[str, str], *, region: str) -> _QueryAuth:
         expires=_parse_expires(auth["X-Amz-Expires"]),
         signed_headers=auth["X-Amz-SignedHeaders"].lower().split(";"),
         signature=auth["X-Amz-Signature"],
+    )
+
+
+def _invalid_access_key(access_key: str) -> S3Error:
+    return S3Error(
+        403,
+        "InvalidAccessKeyId",
+        "The AWS Access Key Id you provided does not exist in our records.",
+        AWSAccessKeyId=access_key,
+    )
+
+
+def _signature_mismatch(
+    access_key: str, amz_date: str, scope: str, request: str, *, provided: str
+) -> S3Error:
+    return S3Error(
+        403,
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match the signature you "
+        "provided. Check your key and signing method.",
+        AWSAccessKeyId=access_key,
+        StringToSign=storage.string_to_sign(amz_date=amz_date, scope=scope, request=request),
+        SignatureProvided=provided,
+        CanonicalRequest=request,
     )
 
 

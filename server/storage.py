@@ -359,11 +359,13 @@ def canonical_request(
     path: bytes,
     query: Sequence[tuple[str, str]],
     headers: Mapping[str, str],
+    payload_hash: str = UNSIGNED_PAYLOAD,
 ) -> str:
-    """Return the SigV4 canonical request of a pre-signed S3 request.
+    """Return the SigV4 canonical request of an S3 request.
 
     `path` is the decoded path; `query` the decoded parameters without X-Amz-Signature;
-    `headers` the signed headers by lower-case name.
+    `headers` the signed headers by lower-case name; `payload_hash` what a header-signed
+    request gives as its `x-amz-content-sha256` (pre-signed URLs leave the payload unsigned).
     """
     canonical_query = "&".join(
         f"{k}={v}" for k, v in sorted((_quote(k), _quote(v)) for k, v in query)
@@ -377,7 +379,7 @@ def canonical_request(
             canonical_query,
             canonical_headers,
             ";".join(names),
-            UNSIGNED_PAYLOAD,
+            payload_hash,
         ]
     )
 

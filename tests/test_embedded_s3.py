@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import boto3
+import botocore.exceptions
 import httpx
 import psutil
 import pytest
@@ -410,6 +411,73 @@ def test_header_signed_requests_pass_through_to_s3(client: Any) -> None:
     client.put_object(Bucket=BUCKET, Key="sdk/object.csv", Body=CSV)
 
     assert client.get_object(Bucket=BUCKET, Key="sdk/object.csv")["Body"].read() == CSV
+
+
+def client_with(s3: embedded_s3.EmbeddedS3, access_key: str, secret_key: str) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=s3.endpoint_url,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name=REGION,
+        config=storage.CLIENT_CONFIG,
+    )
+
+
+def test_header_signed_requests_of_every_kind_pass_with_the_right_keys(client: Any) -> None:
+    key = "sdk/a key (with) spaces+ünïcode.csv"
+    client.put_object(Bucket=BUCKET, Key=key, Body=CSV, ContentType="text/csv")
+    listed = client.list_objects_v2(Bucket=BUCKET, Prefix="sdk/a key")
+    assert [o["Key"] for o in listed["Contents"]] == [key]
+    assert client.head_object(Bucket=BUCKET, Key=key)["ContentLength"] == len(CSV)
+    client.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": key}]})
+    # a multipart upload, as the server writes large files (`?uploads`, `?partNumber&uploadId`)
+    upload = client.create_multipart_upload(Bucket=BUCKET, Key="sdk/parts.csv")
+    part = client.upload_part(
+        Bucket=BUCKET, Key="sdk/parts.csv", UploadId=upload["UploadId"], PartNumber=1, Body=CSV
+    )
+    client.complete_multipart_upload(
+        Bucket=BUCKET, Key="sdk/parts.csv", UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )  # fmt: skip
+    assert client.get_object(Bucket=BUCKET, Key="sdk/parts.csv")["Body"].read() == CSV
+
+
+def test_header_signed_request_with_a_wrong_secret_is_refused(
+    s3: embedded_s3.EmbeddedS3, client: Any
+) -> None:
+    # anyone on the machine could otherwise read every upload and export, or write them
+    client.put_object(Bucket=BUCKET, Key="secret/object.csv", Body=CSV)
+    intruder = client_with(s3, ACCESS_KEY, "not-the-secret")
+    for call in (
+        lambda: intruder.get_object(Bucket=BUCKET, Key="secret/object.csv"),
+        lambda: intruder.put_object(Bucket=BUCKET, Key="secret/object.csv", Body=b"x"),
+        lambda: intruder.list_objects_v2(Bucket=BUCKET),
+    ):
+        with pytest.raises(botocore.exceptions.ClientError) as refused:
+            call()
+        assert refused.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    assert client.get_object(Bucket=BUCKET, Key="secret/object.csv")["Body"].read() == CSV
+
+
+def test_header_signed_request_with_an_unknown_access_key_is_refused(
+    s3: embedded_s3.EmbeddedS3,
+) -> None:
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        client_with(s3, "someone-else", SECRET_KEY).list_objects_v2(Bucket=BUCKET)
+    assert refused.value.response["Error"]["Code"] == "InvalidAccessKeyId"
+
+
+@pytest.mark.parametrize("value", ["x", "AWS4-HMAC-SHA256 Credential=", "AWS a:b"])
+def test_a_made_up_authorization_header_is_refused(
+    s3: embedded_s3.EmbeddedS3, client: Any, value: str
+) -> None:
+    client.put_object(Bucket=BUCKET, Key="secret/made-up.csv", Body=CSV)
+    response = httpx.get(
+        f"{s3.endpoint_url}/{BUCKET}/secret/made-up.csv", headers={"Authorization": value}
+    )
+    assert response.status_code in (400, 403), response.text
+    assert CSV not in response.content
 
 
 def listening_ports(pid: int) -> set[int]:
