@@ -17,7 +17,7 @@ from starlette.routing import Route, WebSocketRoute
 from server import callbacks, clock, db, fixtures, metrics, scratch
 from server.api.admin import admin_routes
 from server.api.schema import schema
-from server.api.view import GraphQLView
+from server.api.view import GraphQLView, MethodGuard
 from server.clock import Clock
 from server.embedded_s3 import EmbeddedS3
 from server.events import EventBus
@@ -146,10 +146,10 @@ def create_app(settings: Settings) -> Starlette:
             [
                 # with and without the trailing slash (monday's documented URL has one):
                 # Starlette would answer the other spelling with a bodiless 307 redirect
-                Route("/graphql", view, methods=["GET", "POST"]),
-                Route("/graphql/", view, methods=["GET", "POST"]),
-                Route("/v2", view, methods=["POST"]),
-                Route("/v2/", view, methods=["POST"]),
+                Route("/graphql", MethodGuard(view, ("GET", "POST"))),
+                Route("/graphql/", MethodGuard(view, ("GET", "POST"))),
+                Route("/v2", MethodGuard(view, ("POST",))),
+                Route("/v2/", MethodGuard(view, ("POST",))),
                 WebSocketRoute("/graphql", view),
                 Route("/metrics", metrics.endpoint(services), methods=["GET"]),
                 *admin_routes(services),

@@ -167,3 +167,14 @@ async def test_get_refusals_are_json_graphql_errors(api: Api) -> None:
                             "operationName": "B"}, headers=auth,
     )  # fmt: skip
     assert response.json() == {"data": {"me": {"name": "Ada Admin"}}}
+
+
+@pytest.mark.parametrize(("method", "path"), [("PUT", "/graphql"), ("DELETE", "/graphql/"),
+                                              ("GET", "/v2"), ("PATCH", "/v2/")])  # fmt: skip
+async def test_a_method_the_api_does_not_take_is_a_json_405(
+    api: Api, method: str, path: str
+) -> None:
+    response = await api.client.request(method, path, headers={"Authorization": "tok-ada"})
+    assert response.status_code == 405, response.text
+    assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+    assert "POST" in response.headers["allow"]

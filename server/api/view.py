@@ -23,7 +23,7 @@ from graphql.language import (
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -135,6 +135,27 @@ async def _read_body(scope: Scope, receive: Receive) -> bytes:
 def _error_response(error: AppError, request_id: str) -> JSONResponse:
     body = {"errors": [format_error(error, error.message, request_id)]}
     return JSONResponse(body, status_code=error.status_code)
+
+
+class MethodGuard:
+    """The API behind one path, answering a method the path does not take with a JSON 405
+    GraphQL error (Starlette's is plain text)."""
+
+    def __init__(self, app: ASGIApp, methods: tuple[str, ...]) -> None:
+        self.app = app
+        self.methods = methods
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in self.methods:
+            allow = ", ".join(self.methods)
+            error = AppError(
+                f"{scope['path']} takes {allow}", code="METHOD_NOT_ALLOWED", status_code=405
+            )
+            response = _error_response(error, str(uuid.uuid4()))
+            response.headers["Allow"] = allow
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 REVOKED_CLOSE_CODE = 4403  # graphql-transport-ws's "Forbidden"
