@@ -445,3 +445,14 @@ async def test_a_fault_fires_for_a_root_field_asked_through_a_fragment(
     assert (await api.admin("POST", "/__admin/faults", fault)).status_code == 200
     response = await api.post(query)
     assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND", response.text
+
+
+@pytest.mark.parametrize(("method", "path"), MISCALLS)
+async def test_without_the_admin_token_an_admin_path_answers_as_a_path_that_does_not_exist(
+    api: Api, method: str, path: str
+) -> None:
+    nowhere = await api.client.request(method, "/no-such-path")
+    response = await api.client.request(method, path)
+    assert (response.status_code, response.headers["content-type"], response.content) == (
+        nowhere.status_code, nowhere.headers["content-type"], nowhere.content,
+    )  # fmt: skip

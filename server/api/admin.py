@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -55,7 +55,8 @@ def admin_routes(services: Services) -> list[Route]:
 
         async def endpoint(request: Request) -> Response:
             if not allowed(request):
-                return JSONResponse({"detail": "Not Found"}, status_code=404)
+                # Starlette's own answer for a path that does not exist, byte for byte
+                return PlainTextResponse("Not Found", status_code=404)
             method = "GET" if request.method == "HEAD" else request.method
             handler = handlers.get(method)
             if handler is None:
