@@ -178,3 +178,24 @@ async def test_a_method_the_api_does_not_take_is_a_json_405(
     assert response.status_code == 405, response.text
     assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
     assert "POST" in response.headers["allow"]
+
+
+@pytest.mark.parametrize("accept", ["application/json", "multipart/mixed", "text/event-stream"])
+async def test_a_subscription_over_http_is_refused_with_a_pointer_to_the_websocket(
+    api: Api, accept: str
+) -> None:
+    # it ran as a query and failed as an internal error (logged as one)
+    subscription = 'subscription { job_status(job_id: "x") { __typename } }'
+    headers = {"Authorization": "tok-ada", "Accept": accept}
+    response = await api.client.post("/graphql", json={"query": subscription}, headers=headers)
+    assert "websocket" in _is_graphql_error(response, 400)
+    response = await api.client.get("/graphql", params={"query": subscription}, headers=headers)
+    assert "websocket" in _is_graphql_error(response, 400)
+    # a document whose subscription is not the operation that runs is served
+    document = (
+        f"query Me {{ me {{ id }} }} {subscription.replace('subscription', 'subscription S')}"
+    )
+    response = await api.client.post(
+        "/graphql", json={"query": document, "operationName": "Me"}, headers=headers
+    )
+    assert response.json() == {"data": {"me": {"id": "10"}}}

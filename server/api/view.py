@@ -18,6 +18,7 @@ from graphql.language import (
     FragmentSpreadNode,
     InlineFragmentNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
 )
 from starlette.datastructures import Headers
@@ -82,6 +83,23 @@ def root_fields(query: str, operation_name: str | None = None) -> tuple[str, ...
         ):
             walk(definition.selection_set)
     return tuple(names)
+
+
+@functools.lru_cache(maxsize=512)
+def runs_subscription(query: str, operation_name: str | None = None) -> bool:
+    """Whether the operation that runs (the one named, else the document's only one) is a
+    subscription."""
+    try:
+        document = parse(query)
+    except GraphQLSyntaxError:
+        return False
+    operations = [
+        definition
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+        and (not operation_name or (definition.name and definition.name.value == operation_name))
+    ]
+    return len(operations) == 1 and operations[0].operation == OperationType.SUBSCRIPTION
 
 
 def _replay(body: bytes) -> Receive:
@@ -297,6 +315,15 @@ class GraphQLView(GraphQL[Context, None]):
         gated = auth.version_gated_fields(query, request.state.api_version) if query else []
         if gated:
             error = auth.VersionGatedField(gated[0], request.state.api_version)
+            return _error_response(error, request_id)
+        if query and runs_subscription(query, operation_name):
+            # strawberry ran it as a query, which failed as an internal error
+            error = AppError(
+                "Subscriptions are served over a websocket on /graphql (graphql-transport-ws "
+                "or graphql-ws), not over HTTP",
+                code="BAD_REQUEST",
+                status_code=400,
+            )
             return _error_response(error, request_id)
         return await self._injected_fault(query, operation_name, request_id) if query else None
 
