@@ -13,6 +13,7 @@ from typing import Any
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError, GraphQLSyntaxError, parse
 from graphql.language import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -50,12 +51,32 @@ from server.services import Services
 
 
 @functools.lru_cache(maxsize=512)
-def root_fields(query: str, operation_name: str | None = None) -> tuple[str, ...]:
-    """The top-level field names of the operation that runs (the one named, else every one in
-    the document: one, or GraphQL refuses the document), through its fragments too."""
+def _document(query: str) -> DocumentNode | None:
+    """The parsed query, None when it does not parse (strawberry reports the syntax error)."""
     try:
-        document = parse(query)
+        return parse(query)
     except GraphQLSyntaxError:
+        return None
+
+
+def _operations_run(
+    document: DocumentNode, operation_name: str | None
+) -> list[OperationDefinitionNode]:
+    """The operation that runs: the one named, else every one in the document (one, or
+    GraphQL refuses the document)."""
+    return [
+        definition
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+        and (not operation_name or (definition.name and definition.name.value == operation_name))
+    ]
+
+
+@functools.lru_cache(maxsize=512)
+def root_fields(query: str, operation_name: str | None = None) -> tuple[str, ...]:
+    """The top-level field names of the operation that runs, through its fragments too."""
+    document = _document(query)
+    if document is None:
         return ()
     fragments = {
         definition.name.value: definition
@@ -77,28 +98,18 @@ def root_fields(query: str, operation_name: str | None = None) -> tuple[str, ...
                     seen.add(name)
                     walk(fragments[name].selection_set)
 
-    for definition in document.definitions:
-        if isinstance(definition, OperationDefinitionNode) and (
-            not operation_name or (definition.name and definition.name.value == operation_name)
-        ):
-            walk(definition.selection_set)
+    for operation in _operations_run(document, operation_name):
+        walk(operation.selection_set)
     return tuple(names)
 
 
-@functools.lru_cache(maxsize=512)
 def runs_subscription(query: str, operation_name: str | None = None) -> bool:
     """Whether the operation that runs (the one named, else the document's only one) is a
     subscription."""
-    try:
-        document = parse(query)
-    except GraphQLSyntaxError:
+    document = _document(query)
+    if document is None:
         return False
-    operations = [
-        definition
-        for definition in document.definitions
-        if isinstance(definition, OperationDefinitionNode)
-        and (not operation_name or (definition.name and definition.name.value == operation_name))
-    ]
+    operations = _operations_run(document, operation_name)
     return len(operations) == 1 and operations[0].operation == OperationType.SUBSCRIPTION
 
 

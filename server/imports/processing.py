@@ -116,26 +116,26 @@ async def _finish(services: Services, job: Job, status: str, *, reason: str, mes
         )  # fmt: skip
 
 
+def _check_size(name: str, size: int) -> None:
+    if size > MAX_FILE_BYTES:
+        raise Rejection(
+            "FILE_TOO_LARGE",
+            f"{name} is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} bytes (150 MB)",
+        )
+
+
 async def _process(services: Services, job: Job, tmp: Path) -> None:
     await _injected_fault(services)
     board = await _check_access(services, job)
     size = await services.storage.head(job.object_key)
     if size is None:
         raise Rejection("INVALID_UPLOAD", "No file was uploaded for this job")
-    if size > MAX_FILE_BYTES:
-        raise Rejection(
-            "FILE_TOO_LARGE",
-            f"The file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} bytes (150 MB)",
-        )
+    _check_size("The file", size)
     if job.options.get("subitems"):
         # the limit is each file's: the subitems file was read whatever its size
         child_size = await services.storage.head(subitems.children_key(job))
-        if child_size is not None and child_size > MAX_FILE_BYTES:
-            raise Rejection(
-                "FILE_TOO_LARGE",
-                f"The subitems file is {child_size:,} bytes; the limit is {MAX_FILE_BYTES:,} "
-                "bytes (150 MB)",
-            )
+        if child_size is not None:
+            _check_size("The subitems file", child_size)
     path = tmp / "upload.csv"
     await download(services, job.object_key, path, job.options.get("character_encoding"))
     columns = {
