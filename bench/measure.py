@@ -264,11 +264,16 @@ class SchemaCopy:
         return self.items / self.seconds if self.seconds > 0 else 0.0
 
 
-async def schema_copy(conn: asyncpg.Connection, board_id: int, repeats: int = 3) -> SchemaCopy:
+async def schema_copy(
+    conn: asyncpg.Connection, board_id: int, repeats: int = 3, chunk: int = 1000
+) -> SchemaCopy:
     """The floor of the server's own schema: the items an import wrote, their values documents
-    included, read back and COPYed (binary, one transaction, committed) into `items` under new
-    ids, with its keys, foreign keys and indexes; median of `repeats`."""
-    offset = 10**15  # new ids, far from the sequences
+    included, read back and COPYed (binary) into `items` as the import writes them: `chunk`
+    rows a transaction, each committed, under its keys, triggers and indexes; median of
+    `repeats`. Every repeat takes new ids and positions after the board's last, as new items
+    do: re-inserting deleted ids made each unique check visit the dead rows, and one
+    20,000-row statement spilled the reference trigger's transition table to disk, neither of
+    which an import meets."""
     names = [
         r["column_name"]
         for r in await conn.fetch(
@@ -276,30 +281,37 @@ async def schema_copy(conn: asyncpg.Connection, board_id: int, repeats: int = 3)
             "WHERE table_schema = 'public' AND table_name = 'items' ORDER BY ordinal_position"
         )
     ]
-    select = ", ".join(f"id + {offset}" if n == "id" else n for n in names)
-    items = io.BytesIO()
-    await conn.copy_from_query(
-        f"SELECT {select} FROM items WHERE board_id = $1", board_id, output=items, format="binary"
-    )
     counts = await conn.fetchrow(
-        "SELECT count(*) AS items, "
+        "SELECT count(*) AS items, max(position) AS last, "
         "coalesce(sum((SELECT count(*) FROM json_object_keys(column_values))), 0) AS values "
         "FROM items WHERE board_id = $1",
         board_id,
     )
     assert counts is not None
+    items = int(counts["items"])
     times = []
-    for _ in range(repeats):
+    for repeat in range(1, repeats + 1):
+        offset = 10**15 * repeat  # new ids, far from the sequences
+        shifted = {"id": f"id + {offset}", "position": f"position + {int(counts['last']) * repeat}"}
+        select = ", ".join(shifted.get(n, n) for n in names)
+        chunks = []
+        for first in range(0, items, chunk):
+            out = io.BytesIO()
+            await conn.copy_from_query(
+                f"SELECT {select} FROM items WHERE board_id = $1 AND id < 10^15 "
+                f"ORDER BY id OFFSET {first} LIMIT {chunk}",
+                board_id, output=out, format="binary",
+            )  # fmt: skip
+            chunks.append(out.getvalue())
         started = time.monotonic()
-        async with conn.transaction():
-            await conn.copy_to_table(
-                "items", source=io.BytesIO(items.getvalue()), columns=names, format="binary"
-            )
+        for payload in chunks:
+            async with conn.transaction():
+                await conn.copy_to_table(
+                    "items", source=io.BytesIO(payload), columns=names, format="binary"
+                )
         times.append(time.monotonic() - started)
         await conn.execute("DELETE FROM items WHERE id >= $1", offset)
-    return SchemaCopy(
-        items=int(counts["items"]), values=int(counts["values"]), seconds=statistics.median(times)
-    )
+    return SchemaCopy(items=items, values=int(counts["values"]), seconds=statistics.median(times))
 
 
 @dataclass
