@@ -1,6 +1,6 @@
-"""Arguments of the monday v2 API at their edges: limits below one, and text PostgreSQL cannot
-hold (a NUL character, a lone UTF-16 surrogate, both valid in JSON strings) answered as the
-client's mistake or as a value that matches nothing, never as an internal error."""
+"""Arguments of the monday v2 API at their edges: limits below one or over 500, and text
+PostgreSQL cannot hold (a NUL character, a lone UTF-16 surrogate, both valid in JSON strings)
+answered as the client's mistake or as a value that matches nothing, never as an internal error."""
 
 from __future__ import annotations
 
@@ -34,6 +34,23 @@ async def test_a_limit_below_one_is_bad_user_input(api: Api, query: str, limit: 
     assert error["code"] == "BAD_USER_INPUT"
     assert error["error_data"] == {"limit": int(limit)}
     assert error["message"] == "limit must be at least 1"
+
+
+# the users list has no page and no maximum: every user up to its limit
+PAGED_LISTS = [query for query in LIMITED_LISTS if "users" not in query]
+
+
+@pytest.mark.parametrize("query", PAGED_LISTS)
+async def test_a_limit_over_500_is_bad_user_input_not_a_short_page(api: Api, query: str) -> None:
+    # capped to 500, limit: 1000 gave a page shorter than asked, which a client reads as the
+    # last one: every row after the 500th was missed
+    response = await api.post(query.replace("<n>", "1000"))
+    error = error_of(response)
+    assert error["code"] == "BAD_USER_INPUT"
+    assert error["error_data"] == {"limit": 1000}
+    assert error["message"] == "limit must be at most 500"
+    assert response.json()["data"] is None
+    assert "errors" not in (await api.post(query.replace("<n>", "500"))).json()
 
 
 async def test_a_limit_of_zero_cannot_buy_a_page_of_items_at_the_price_of_one(api: Api) -> None:

@@ -47,8 +47,12 @@ def checked_limit(limit: int | None) -> int | None:
 
 
 def page_window(limit: int | None, page: int | None) -> tuple[int, int]:
-    """(limit, offset) for monday's 1-based `page` argument."""
-    size = min(checked_limit(limit) or DEFAULT_LIMIT, MAX_LIMIT)
+    """(limit, offset) for monday's 1-based `page` argument; over MAX_LIMIT is BAD_USER_INPUT."""
+    # refused, not capped: a client asking 1,000 a page and given 500 reads the short page
+    # as the last one and misses every row after it
+    size = checked_limit(limit) or DEFAULT_LIMIT
+    if size > MAX_LIMIT:
+        raise BadUserInput(f"limit must be at most {MAX_LIMIT}", error_data={"limit": size})
     return size, (max(page or 1, 1) - 1) * size
 
 
