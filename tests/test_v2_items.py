@@ -6,7 +6,14 @@ import json
 from typing import Any
 
 from tests.conftest import Api
-from tests.v2 import change_value, create_board, create_item, error_of, values_of
+from tests.v2 import (
+    change_value,
+    create_board,
+    create_column,
+    create_item,
+    error_of,
+    values_of,
+)
 
 
 async def test_create_item_as_documented_and_read_it_back(api: Api) -> None:
@@ -176,6 +183,34 @@ async def test_items_by_column_values_as_documented(api: Api) -> None:
         "{ id } }"
     )
     assert hidden["items_by_column_values"] == []
+
+
+async def test_items_by_column_values_on_a_dropdown_matches_any_one_of_its_labels(
+    api: Api,
+) -> None:
+    board = await create_board(api)
+    labels = [{"id": 1, "name": "Acme, Inc"}, {"id": 2, "name": "Beta"}, {"id": 4, "name": "Gamma"}]
+    await create_column(api, board, "Client", "dropdown", {"labels": labels})
+    acme = await create_item(api, board, "Acme only", {"dropdown": {"ids": [1]}})
+    both = await create_item(api, board, "Acme and Beta", {"dropdown": {"ids": [1, 2]}})
+    three = await create_item(api, board, "All three", {"dropdown": {"ids": [4, 2, 1]}})
+    await create_item(api, board, "None")
+    query = """query($b: ID!, $v: String!) {
+        items_by_column_values(board_id: $b, column_id: "dropdown", column_value: $v) { id } }"""
+
+    async def found(value: str) -> list[str]:
+        data = await api.gql(query, {"b": board, "v": value})
+        return [item["id"] for item in data["items_by_column_values"]]
+
+    # one label finds every item holding it, alone or among others, comma in it or not
+    assert await found("Acme, Inc") == [acme, both, three]
+    assert await found("Beta") == [both, three]
+    assert await found("Gamma") == [three]
+    # the item's whole text still finds it, as for any other column
+    assert await found("Acme, Inc, Beta") == [both]
+    # not a label: a piece of one, another case, a label the column does not have
+    for value in ("Acme", "beta", "Delta", ""):
+        assert await found(value) == [], value
 
 
 async def test_create_update_as_documented_and_query_updates(api: Api) -> None:

@@ -112,15 +112,26 @@ ORDER BY CASE WHEN $8 = 'newest' THEN i.created_at END DESC,
 LIMIT $9 OFFSET $10
 
 -- name: items_by_column_value
--- Items of one board whose column $2 reads $3: its display text, a date column's day, or
--- for the pseudo-column `name` the item name.
+-- Items of one board whose column $2 reads $3: its display text, a date column's day, a
+-- dropdown label among its ids (those of the labels reading $3 are $7), or for the
+-- pseudo-column `name` the item name.
 SELECT i.*
 FROM items i
 WHERE i.board_id = $1
   AND ($4::text IS NULL OR i.state = $4)
   AND CASE WHEN $2 = 'name' THEN i.name = $3
            ELSE i.column_values -> $2::text ->> 'text' = $3
-                OR i.column_values -> $2::text -> 'value' ->> 'date' = $3 END
+                OR i.column_values -> $2::text -> 'value' ->> 'date' = $3
+                OR EXISTS (
+                    SELECT 1
+                    FROM json_array_elements(
+                        CASE WHEN json_typeof(i.column_values -> $2::text -> 'value' -> 'ids')
+                                  = 'array'
+                             THEN i.column_values -> $2::text -> 'value' -> 'ids' END
+                    ) AS held(id)
+                    WHERE json_typeof(held.id) = 'number'
+                      AND held.id::text = ANY($7::int[]::text[])
+                ) END
 ORDER BY i.position, i.id
 LIMIT $5 OFFSET $6
 

@@ -495,6 +495,11 @@ def _dropdown_labels(column: Column, value: JSON) -> list[str]:
     return [label for label in (labels[label_id - 1] for label_id in valid) if label]
 
 
+def dropdown_ids(column: Column, label: str) -> list[int]:
+    """The ids a dropdown value holds for `label`: every active label that reads it."""
+    return [n for n, shown in enumerate(_label_list(column), start=1) if shown == label]
+
+
 def _text_of_dropdown(column: Column, value: JSON, directory: Directory) -> str:
     return ", ".join(_dropdown_labels(column, value))
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from server import sql
 from server.db import Connection, Pool
+from server.imports import cells
 from server.store.items import TagRecord, UpdateRecord, fetch_one
 from server.store.records import (
     ActivityRecord,
@@ -133,8 +134,17 @@ class BoardStore:
     async def items_by_column_value(
         self, board_id: int, column_id: str, value: str, state: str | None, limit: int, offset: int
     ) -> list[ItemRecord]:
+        """Items whose column reads `value`; a dropdown's item also when one of its labels
+        does (its text joins them with commas, which a label may hold too)."""
+        label_ids = None
+        for column in (await self.columns([board_id]))[board_id]:
+            if column.id == column_id and column.type == "dropdown":
+                shape = cells.Column(
+                    id=column.id, title=column.title, type=column.type, settings=column.settings
+                )
+                label_ids = cells.dropdown_ids(shape, value)
         rows = await self.pool.fetch(
-            Q["items_by_column_value"], board_id, column_id, value, state, limit, offset
+            Q["items_by_column_value"], board_id, column_id, value, state, limit, offset, label_ids
         )
         return [ItemRecord.from_row(row) for row in rows]
 
