@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -298,6 +299,8 @@ async def test_a_malformed_api_version_refuses_the_socket(url: str, protocol: st
             refused = await ws.receive_json(timeout=CLOSE_TIMEOUT)
             assert refused["type"] == "connection_error", refused
             assert refused["payload"]["extensions"]["code"] == "INVALID_API_VERSION", refused
+            # as the HTTP answer's error has
+            assert refused["payload"]["extensions"]["request_id"], refused
 
 
 DEEP = "[" * 100_000 + "]" * 100_000  # JSON nested past Python's recursion limit
@@ -342,3 +345,113 @@ async def test_a_malformed_legacy_message_is_answered_and_the_socket_lives_on(
             assert message["payload"]["message"], message
             message = await ws.receive_json(timeout=CLOSE_TIMEOUT)
         assert message.get("id") == "ok", message
+
+
+UNKNOWN_JOB = 'subscription { job_status(job_id: "nope") { __typename } }'
+
+
+async def answers_to(
+    ws: AsyncWebSocketSession, op_id: str, query: str, protocol: str
+) -> list[dict[str, Any]]:
+    """Send one operation; return the messages answering it, through its `complete` or `error`."""
+    kind = "subscribe" if protocol == TRANSPORT_WS else "start"
+    await ws.send_json({"id": op_id, "type": kind, "payload": {"query": query}})
+    messages: list[dict[str, Any]] = []
+    while True:
+        message: dict[str, Any] = await ws.receive_json(timeout=CLOSE_TIMEOUT)
+        if message["type"] == "ka":
+            continue
+        assert message.get("id") == op_id, message
+        messages.append(message)
+        if message["type"] in ("complete", "error"):
+            return messages
+
+
+def errors_in(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The GraphQL errors the messages carry, in either protocol's shape."""
+    found: list[dict[str, Any]] = []
+    for message in messages:
+        payload = message.get("payload")
+        if message["type"] == "error":
+            found += payload if isinstance(payload, list) else [payload]
+        elif message["type"] in ("next", "data"):
+            found += payload.get("errors") or []
+    return found
+
+
+PROBE_OPERATIONS = {
+    "invalid": "subscription { no_such_field }",
+    "refused by a resolver": UNKNOWN_JOB,
+}
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_errors_sent_over_a_socket_carry_a_request_id_per_operation(
+    url: str, protocol: str
+) -> None:
+    operations = dict(PROBE_OPERATIONS)
+    # graphql-transport-ws runs queries too; graphql-ws refuses them with an error
+    operations["query"] = '{ boards(ids: ["1"]) { id } no_such_field }'
+    async with websocket(url, protocol) as ws:
+        seen: set[str] = set()
+        for op_id, query in operations.items():
+            messages = await answers_to(ws, op_id, query, protocol)
+            errors = errors_in(messages)
+            assert errors, messages
+            ids = {error.get("extensions", {}).get("request_id") for error in errors}
+            assert len(ids) == 1 and all(isinstance(i, str) and i for i in ids), messages
+            assert errors[0]["extensions"]["code"], messages
+            seen |= ids
+        # each operation is a request of its own, as each HTTP request is
+        assert len(seen) == len(operations)
+
+
+async def add_fault(api: Api, **fault: Any) -> None:
+    response = await api.admin("POST", "/__admin/faults", fault)
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_an_injected_fault_fails_a_subscription_over_a_socket_as_over_http(
+    url: str, api: Api, protocol: str
+) -> None:
+    await add_fault(
+        api, operation="job_status", error="RATE_LIMIT_EXCEEDED", count=1, retry_after_ms=1500
+    )
+    async with websocket(url, protocol) as ws:
+        first = await answers_to(ws, "1", UNKNOWN_JOB, protocol)
+        # the body an HTTP request gets, as the operation's result, and the operation ends
+        answer_type = "next" if protocol == TRANSPORT_WS else "data"
+        assert [m["type"] for m in first] == [answer_type, "complete"], first
+        assert first[0]["payload"]["data"] is None, first
+        (error,) = first[0]["payload"]["errors"]
+        assert error["message"] == "Rate limit exceeded for the requested operation", error
+        extensions = error["extensions"]
+        assert (extensions["code"], extensions["retryAfterMs"]) == ("RATE_LIMIT_EXCEEDED", 1500)
+        assert extensions["status_code"] == 429 and extensions["request_id"], error
+        # the fault is spent: the next subscription runs (and finds no such job)
+        (second, _) = await answers_to(ws, "2", UNKNOWN_JOB, protocol)
+        assert errors_in([second])[0]["extensions"]["code"] == "NOT_FOUND", second
+
+
+async def test_an_injected_fault_fails_a_query_sent_over_a_socket(url: str, api: Api) -> None:
+    await add_fault(api, operation="me", error="INTERNAL_SERVER_ERROR")
+    async with websocket(url, TRANSPORT_WS) as ws:
+        (failed, complete) = await answers_to(ws, "1", "{ me { id } }", TRANSPORT_WS)
+        assert failed["type"] == "next" and complete["type"] == "complete", failed
+        (error,) = failed["payload"]["errors"]
+        assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR", error
+        assert error["extensions"]["status_code"] == 500 and error["extensions"]["request_id"]
+        (answer, _) = await answers_to(ws, "2", "{ me { id } }", TRANSPORT_WS)
+        assert answer["payload"] == {"data": {"me": {"id": "10"}}}, answer
+
+
+async def test_an_injected_slow_fault_delays_an_operation_sent_over_a_socket(
+    url: str, api: Api
+) -> None:
+    await add_fault(api, operation="me", error="SLOW", delay_ms=700)
+    async with websocket(url, TRANSPORT_WS) as ws:
+        started = time.monotonic()
+        (answer, _) = await answers_to(ws, "1", "{ me { id } }", TRANSPORT_WS)
+        assert answer["payload"] == {"data": {"me": {"id": "10"}}}, answer
+        assert time.monotonic() - started >= 0.7

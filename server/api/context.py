@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,12 @@ from server.errors import AppError
 from server.services import Services
 from server.store.records import User
 
+# the request id of the websocket operation that runs in this task: each operation sent over a
+# socket is a request of its own, as each HTTP request is (the view sets it per operation)
+OPERATION_REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "operation_request_id", default=None
+)
+
 
 class NotAuthenticated(AppError):
     code = "UNAUTHENTICATED"
@@ -25,7 +32,7 @@ class Context:
     services: Services
     request: Request | WebSocket
     response: Response | WebSocket
-    request_id: str
+    request_id: str  # a websocket's own; its operations each have one (operation_request_id)
     api_version: str
     user_or_none: User | None = None
     # a websocket's connection_init payload; the legacy graphql-ws handler sets None for none
@@ -38,6 +45,11 @@ class Context:
         if self.user_or_none is None:
             raise NotAuthenticated("Not Authenticated")
         return self.user_or_none
+
+    @property
+    def operation_request_id(self) -> str:
+        """The request id errors of the running operation carry."""
+        return OPERATION_REQUEST_ID.get() or self.request_id
 
     def set_status(self, status_code: int) -> None:
         if isinstance(self.response, Response):

@@ -73,7 +73,7 @@ class Schema(strawberry.Schema):
         if isinstance(context, Context) and isinstance(context.request, WebSocket):
             # HTTP answers are formatted in the view; a websocket's go out as `formatted`,
             # which would carry an internal error's own message (a driver's, a path...)
-            unexpected = [e for e in unexpected if not _masked(e, context.request_id)]
+            unexpected = [e for e in unexpected if not _masked(e, context.operation_request_id)]
         super().process_errors(unexpected, execution_context)
 
 

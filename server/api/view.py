@@ -8,7 +8,7 @@ import functools
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError, GraphQLSyntaxError, parse
@@ -32,20 +32,27 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
+    NextMessage,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     Message as TransportMessage,
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
-from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage, OperationMessage
+from strawberry.subscriptions.protocols.graphql_ws.types import (
+    CompleteMessage,
+    DataMessage,
+    ErrorMessage,
+    OperationMessage,
+)
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
 from server import auth, events, faults
-from server.api.context import Context
+from server.api.context import OPERATION_REQUEST_ID, Context
 from server.errors import AppError, format_error
 from server.services import Services
 
@@ -216,7 +223,97 @@ def _operation_problem(message: object, start_type: str) -> str | None:
     return None
 
 
+async def _take_fault(
+    services: Services, query: str, operation_name: str | None
+) -> AppError | None:
+    """The error of a fault queued through the admin API for one of the operation's root
+    fields, after the delay of any SLOW one queued before it."""
+    for name in root_fields(query, operation_name):
+        fault = await faults.take(services.pool, name)
+        if fault is None:
+            continue
+        if fault.error == faults.SLOW:
+            await faults.delay(fault)
+            continue
+        return faults.graphql_error(fault, name)
+    return None
+
+
+async def _fault_result(
+    context: Context, query: str, operation_name: str | None
+) -> dict[str, Any] | None:
+    """The result a websocket operation gets instead of running, as an HTTP request's body:
+    an injected fault's error, or the masked internal error of looking for one."""
+    request_id = context.operation_request_id
+    if auth.version_gated_fields(query, context.api_version):
+        return None  # refused by the API version before a fault could fire, as over HTTP
+    try:
+        error: BaseException | None = await _take_fault(context.services, query, operation_name)
+    except Exception as exc:  # logged and masked by format_error, as a resolver's would be
+        error = exc
+    if error is None:
+        return None
+    return {"data": None, "errors": [format_error(error, str(error), request_id)]}
+
+
+def _start_operation() -> None:
+    """Give the websocket operation running in this task a request id of its own."""
+    OPERATION_REQUEST_ID.set(str(uuid.uuid4()))
+
+
+def _with_request_ids(message: dict[str, Any]) -> dict[str, Any]:
+    """The message with a request id (and the other extensions HTTP answers carry) on each of
+    its GraphQL errors, as monday's errors have."""
+    request_id = OPERATION_REQUEST_ID.get() or str(uuid.uuid4())  # outside an operation
+
+    def stamped(error: object) -> object:
+        if not isinstance(error, dict):
+            return error
+        # graphql-core's own errors (validation, variables) carry no extensions
+        defaults = format_error(None, "", request_id)["extensions"]
+        return {**error, "extensions": {**defaults, **(error.get("extensions") or {})}}
+
+    payload = message.get("payload")
+    if message.get("type") == "error" and isinstance(payload, list):
+        return {**message, "payload": [stamped(error) for error in payload]}
+    if message.get("type") == "error":
+        return {**message, "payload": stamped(payload)}  # graphql-ws sends one error
+    if isinstance(payload, dict) and isinstance(payload.get("errors"), list):
+        errors = [stamped(error) for error in payload["errors"]]
+        return {**message, "payload": {**payload, "errors": errors}}
+    return message
+
+
 class _LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+    async def handle_async_results(
+        self,
+        operation_id: str,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+    ) -> None:
+        _start_operation()
+        complete: CompleteMessage = {"type": "complete", "id": operation_id}
+        try:
+            result = None
+            # graphql-ws runs subscriptions only (strawberry refuses the rest): no fault for those
+            if runs_subscription(query, operation_name):
+                result = await _fault_result(self.context, query, operation_name)
+            if result is None:
+                await super().handle_async_results(operation_id, query, operation_name, variables)
+                return
+            data: DataMessage = {"type": "data", "id": operation_id, "payload": cast(Any, result)}
+            await self.send_message(data)
+            await self.send_message(complete)
+        except asyncio.CancelledError:
+            # stopped during a SLOW fault's delay: answered as strawberry answers a stop
+            await self.send_message(complete)
+        finally:
+            self.tasks.pop(operation_id, None)
+
+    async def send_message(self, message: OperationMessage) -> None:
+        await super().send_message(cast(OperationMessage, _with_request_ids(cast(Any, message))))
+
     async def handle_message(self, message: OperationMessage) -> None:
         problem = _operation_problem(message, "start")
         if problem is None:
@@ -237,6 +334,21 @@ class _LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
 
 
 class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        _start_operation()
+        query, name = operation.query, operation.operation_name
+        result = await _fault_result(self.context, query, name)
+        if result is None:
+            await super().run_operation(operation)
+            return
+        # the result an HTTP request gets, then the end of the operation, as a query's
+        answer: NextMessage = {"id": operation.id, "type": "next", "payload": cast(Any, result)}
+        await operation.send_operation_message(answer)
+        await operation.send_operation_message({"id": operation.id, "type": "complete"})
+
+    async def send_message(self, message: TransportMessage) -> None:
+        await super().send_message(cast(TransportMessage, _with_request_ids(cast(Any, message))))
+
     async def handle_message(self, message: TransportMessage) -> None:
         problem = _operation_problem(message, "subscribe")
         if problem is None:
@@ -342,19 +454,13 @@ class GraphQLView(GraphQL[Context, None]):
         self, query: str, operation_name: str | None, request_id: str
     ) -> Response | None:
         """A fault queued through the admin API for one of the operation's root fields."""
-        for name in root_fields(query, operation_name):
-            fault = await faults.take(self.services.pool, name)
-            if fault is None:
-                continue
-            if fault.error == faults.SLOW:
-                await faults.delay(fault)
-                continue
-            error = faults.graphql_error(fault, name)
-            body = {"data": None, "errors": [format_error(error, error.message, request_id)]}
-            # transport-level statuses as monday sends them; application errors ride on 200
-            http_status = error.status_code if error.status_code in (429, 500) else 200
-            return JSONResponse(body, status_code=http_status)
-        return None
+        error = await _take_fault(self.services, query, operation_name)
+        if error is None:
+            return None
+        body = {"data": None, "errors": [format_error(error, error.message, request_id)]}
+        # transport-level statuses as monday sends them; application errors ride on 200
+        http_status = error.status_code if error.status_code in (429, 500) else 200
+        return JSONResponse(body, status_code=http_status)
 
     @staticmethod
     async def _is_json_object(request: Request) -> bool:
@@ -427,9 +533,9 @@ class GraphQLView(GraphQL[Context, None]):
         try:
             context.api_version = auth.parse_api_version(headers.get("api-version"))
         except auth.InvalidApiVersion as exc:
-            raise ConnectionRejectionError(
-                {"message": exc.message, "extensions": {"code": exc.code}}
-            ) from exc
+            # the error an HTTP request gets for it
+            error = format_error(exc, exc.message, context.request_id)
+            raise ConnectionRejectionError(error) from exc
         user = await auth.authenticate(self.services, headers)
         if user is None:
             raise ConnectionRejectionError({"message": "Not Authenticated"})
