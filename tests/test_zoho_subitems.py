@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 
 from tests.conftest import Api, ServerProcess
-from tests.importing import OPTION_TYPES, database_rows, upload, wait_for_job
+from tests.importing import OPTION_TYPES, csv_text, database_rows, upload, wait_for_job
+from tests.v2 import create_item
 
 BY_NAME = {"parent_key_column_id": "name", "parent_key_header": "parent"}
 BY_EMAIL = {"parent_key_column_id": "email", "parent_key_header": "parent_email"}
@@ -336,3 +337,58 @@ async def test_a_subitems_file_over_150_mb_is_rejected_as_too_large(api: Api) ->
     data = await api.gql('query { items_by_column_values(board_id: "100", column_id: "name",'
                          ' column_value: "Deal") { id } }')  # fmt: skip
     assert data["items_by_column_values"] == []
+
+
+async def test_a_child_row_names_its_parent_by_item_id(api: Api, server: ServerProcess) -> None:
+    # Zoho's Parent_Id found by id: the key is the id of an item already on the job's board
+    other_board = await create_item(api, "200", "On the roadmap")
+    archived = await create_item(api, "100", "Archived deal")
+    deleted = await create_item(api, "100", "Deleted deal")
+    await api.gql(f"mutation {{ archive_item(item_id: {archived}) {{ id }} }}")
+    await api.gql(f"mutation {{ delete_item(item_id: {deleted}) {{ id }} }}")
+    children = csv_text(
+        ["name", "deal_id", "text"],
+        [
+            ["Call lead", "1000", "by id"],
+            ["Under the roadmap", other_board, ""],
+            ["Under another account", "3000", ""],
+            ["Under archived", archived, ""],
+            ["Under deleted", deleted, ""],
+            ["Under nothing", "999999999", ""],
+            ["Under a name", "Existing lead", ""],
+        ],
+    )
+    by_id = {"parent_key_column_id": "id", "parent_key_header": "deal_id"}
+    status = await import_both(api, "name\nNew deal\n", children, subitems=by_id)
+    assert status["counts"] == counts(submitted=8, invalid=6, created=2), status
+    assert ("Call lead", 2, "Existing lead") in await item_tree(server)
+    report = await children_report(api, status["job_id"])
+    assert set(report) == {
+        "Under the roadmap", "Under another account", "Under archived", "Under deleted",
+        "Under nothing", "Under a name",
+    }  # fmt: skip
+    for name, errors in report.items():
+        key = next(row[1] for row in csv.reader(io.StringIO(children)) if row[0] == name)
+        assert errors == (
+            f"invalid row: PARENT_NOT_FOUND: No active item of this board has the id {key!r}"
+        ), name
+
+
+async def test_a_parent_by_item_id_takes_no_key_column_in_the_main_file(api: Api) -> None:
+    # with on_match the child is matched by name under the named parent: run twice, no twin
+    by_id = {"parent_key_column_id": "id", "parent_key_header": "deal_id"}
+    upsert = {"behaviour": "UPSERT", "match_column_id": "name"}
+    children = "name,deal_id,text\nCall lead,1000,first\n"
+    first = await import_both(api, "name\nOther\n", children, subitems=by_id, on_match=upsert)
+    assert first["counts"] == counts(submitted=2, created=2), first
+    children = "name,deal_id,text\nCall lead,1000,second\n"
+    again = await import_both(api, "name\nOther\n", children, subitems=by_id, on_match=upsert)
+    assert again["counts"] == counts(submitted=2, updated=2), again
+    data = await api.gql(
+        '{ boards(ids: [100]) { items { name parent_item { id } column_values(ids: ["text"]) '
+        "{ text } } } }"
+    )
+    under = [i for i in data["boards"][0]["items"] if i["parent_item"] == {"id": "1000"}]
+    assert under == [
+        {"name": "Call lead", "parent_item": {"id": "1000"}, "column_values": [{"text": "second"}]}
+    ]

@@ -71,6 +71,24 @@ FROM items WHERE board_id = $1 AND state = 'active' AND parent_id IS NULL
 SELECT id::text AS key, id AS item_id
 FROM items WHERE board_id = $1 AND state = 'active' AND parent_id IS NULL
 
+-- name: key_watermark
+-- The last stamp of a change to board $1's match keys (migration 0015). The caller holds the
+-- board's row lock (boards.sql lock_board, taken by a statement before this one, whose
+-- snapshot follows the lock): every write stamped below it has committed, and any after it
+-- takes a higher stamp.
+SELECT coalesce(max(key_change), 0) FROM items WHERE board_id = $1 AND key_change IS NOT NULL
+
+-- name: key_changes
+-- Board $1's items stamped after $2, with the match key each holds now (the text of column
+-- $3, or the name where $3 is NULL); NULL where it holds none or can no longer be matched
+-- (archived, deleted, a subitem). Read by each chunk of a matching job under the board's row
+-- lock, through the partial index of stamped items: usually no row.
+SELECT id, key_change,
+       CASE WHEN state = 'active' AND parent_id IS NULL
+            THEN CASE WHEN $3::text IS NULL THEN name ELSE column_values -> $3::text ->> 'text' END
+       END AS key
+FROM items WHERE board_id = $1 AND key_change > $2
+
 -- name: done_lines
 SELECT line, item_id FROM import_rows WHERE job_id = $1
 UNION ALL
@@ -143,6 +161,10 @@ SELECT r.line, btrim(coalesce(
 FROM import_rows r LEFT JOIN items i ON i.id = r.item_id
 WHERE r.job_id = $1 AND r.line < $3
 ORDER BY r.line
+
+-- name: parents_by_id
+-- The board's active items by their id, for child rows naming their parent by item id.
+SELECT id::text AS key, id AS item_id, level FROM items WHERE board_id = $1 AND state = 'active'
 
 -- name: subitems_of
 -- Active subitems of the given items, for child rows that match by name under their parent.

@@ -72,7 +72,9 @@ class ItemsJobFieldMapping:
 @strawberry.input(
     description="Parent-child files: a second CSV whose rows become subitems of the items this "
     "job's file creates or matches. parent_key_column_id is the key column of the main file "
-    "(a column id or `name`); parent_key_header the child file's header that holds that key."
+    "(a column id or `name`), or `id`: the child rows name their parent by the id of an active "
+    "item of the board (Zoho's Parent_Id found by id); parent_key_header the child file's "
+    "header that holds that key."
 )
 class ItemsJobSubitemsInput:
     parent_key_column_id: ID
@@ -237,7 +239,9 @@ async def _subitems_option(
         return {}
     key_column = str(subitems_input.parent_key_column_id)
     columns = (await info.context.services.boards.columns([board.id]))[board.id]
-    if key_column != "name" and key_column not in {c.id for c in columns}:
+    # `id`: the parent's item id (Zoho's Parent_Id found by id), unless a column has that id
+    known = {"name", ITEM_ID_KEY, *(c.id for c in columns)}
+    if key_column not in known:
         raise BadUserInput(
             f"subitems.parent_key_column_id {key_column!r} is not a column of board {board.id}"
         )

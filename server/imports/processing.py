@@ -203,7 +203,7 @@ async def _run_scanned(
         ])  # fmt: skip
         await _settle_budget(services, job, total - invalid)
     if child_scan is not None:
-        parents, lost = await _parent_keys(services, job, board, header)
+        parents, lost = await _parent_keys(services, job, board, header, spec.parents_by_item_id)
         children = f"{token}:children"
         await _write(
             services, job,
@@ -307,11 +307,25 @@ async def _scan_children(
 
 
 async def _parent_keys(
-    services: Services, job: Job, board: Board, header: csvfile.Header
+    services: Services, job: Job, board: Board, header: csvfile.Header, by_item_id: bool
 ) -> tuple[dict[str, list[subitems.Parent]], dict[str, tuple[int, str]]]:
     """Key -> the items the parent file's rows became (or would become, in a dry run): rows
     that became one item (a key repeated in an upsert) are one parent. Then key -> the first
-    parent row that became no item (its line and status), for its children's report."""
+    parent row that became no item (its line and status), for its children's report.
+    `by_item_id`: keys are item ids (Zoho's Parent_Id found by id), of any active item of the
+    board, whether or not a row of the parent file created or matched it."""
+    if by_item_id:
+        rows = list(await services.pool.fetch(Q["parents_by_id"], board.id))
+        return await _parents(services, job, board, rows), {}
+    rows, lost = await _parent_rows(services, job, header)
+    return await _parents(services, job, board, rows), lost
+
+
+async def _parent_rows(
+    services: Services, job: Job, header: csvfile.Header
+) -> tuple[list[asyncpg.Record], dict[str, tuple[int, str]]]:
+    """The parent file's rows that became (or would become) an item, with their key; key ->
+    the first row that became no item."""
     key_column = job.options["subitems"]["parent_key_column_id"]
     if key_column == "name":  # the name at the row's level: each row names one
         indexes = sorted(header.level_of_index, key=header.level_of_index.__getitem__)
@@ -338,6 +352,13 @@ async def _parent_keys(
             rows.append(row)
         elif row["status"] != "updated":
             lost.setdefault(row["key"], (row["line"], row["status"]))
+    return rows, lost
+
+
+async def _parents(
+    services: Services, job: Job, board: Board, rows: Sequence[asyncpg.Record]
+) -> dict[str, list[subitems.Parent]]:
+    """Key -> its parents, from rows of key, item_id (None: to be created) and level."""
     on_match = (job.options.get("on_match") or {}).get("behaviour")
     existing = await _subitems_by_name(services, rows) if on_match else {}
     # a board of one level still holds subitems (monday's subitems board): one level below
@@ -352,7 +373,7 @@ async def _parent_keys(
             on_match=on_match, subitems=existing.get(row["item_id"], {}),
         )  # fmt: skip
         found.append(parent)
-    return parents, lost
+    return parents
 
 
 async def _subitems_by_name(

@@ -2,7 +2,8 @@
 of the items the first file created or matched, joined by a key.
 
 The job's `subitems` option names the parent file's key column (`parent_key_column_id`, a
-column id or `name`) and the child file's header holding that key (`parent_key_header`). The
+column id or `name`; or `id`, where a child row names its parent by the id of any active item
+of the board) and the child file's header holding that key (`parent_key_header`). The
 child file's other headers are column ids, as in the parent file. Child rows are counted with
 the parent rows; their report is a second file. Their lines are stored after
 CHILD_LINE_OFFSET so that (job, line) stays unique.
@@ -36,6 +37,7 @@ def report_key(job: Job) -> str:
 class ChildScan:
     parser: RowParser
     key_index: int
+    by_item_id: bool = False  # keys are item ids of the board (Zoho's Parent_Id by id)
     total: int = 0
     invalid: dict[int, list[dict[str, str]]] = field(default_factory=dict)
 
@@ -57,7 +59,12 @@ class Parent:
 
 
 def scan_children(
-    path: Path, make_parser: Callable[[list[str], str], RowParser], key_header: str, limit: int
+    path: Path,
+    make_parser: Callable[[list[str], str], RowParser],
+    key_header: str,
+    limit: int,
+    *,
+    by_item_id: bool = False,
 ) -> ChildScan:
     records = csvfile.read_records(path)
     first = next(records, None)
@@ -68,7 +75,11 @@ def scan_children(
         raise csvfile.InvalidUpload(
             f"The subitems file has no {key_header!r} column (parent_key_header)"
         )
-    scan = ChildScan(parser=make_parser(first[1], key_header), key_index=names.index(key_header))
+    scan = ChildScan(
+        parser=make_parser(first[1], key_header),
+        key_index=names.index(key_header),
+        by_item_id=by_item_id,
+    )
     for line, record in records:
         scan.total += 1
         if scan.total > limit:
@@ -134,6 +145,11 @@ def _plan_child(
                        f"The parent row with the key {key!r} (line {parent_line}) became no "
                        f"item: it is {status}")
             ]  # fmt: skip
+        elif not found and scan.by_item_id:
+            # another board's, another account's, an archived or a deleted item: all alike
+            errors = [
+                _error("PARENT_NOT_FOUND", f"No active item of this board has the id {key!r}")
+            ]
         elif not found:
             errors = [_error("PARENT_NOT_FOUND", f"0 parent rows have the key {key!r}")]
         elif len(found) > 1:  # rows that became one item are one parent (`_parent_keys`)

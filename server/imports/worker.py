@@ -88,6 +88,13 @@ class ParserSpec:
         """Rows match items by item id (`match_column_id: "id"`, no column of that id)."""
         return self.match_column == csvfile.ITEM_ID_KEY and csvfile.ITEM_ID_KEY not in self.columns
 
+    @property
+    def parents_by_item_id(self) -> bool:
+        """Child rows name their parent by item id (`parent_key_column_id: "id"`, no column
+        of that id): Zoho's Parent_Id found by id."""
+        key_column = (self.options.get("subitems") or {}).get("parent_key_column_id")
+        return key_column == csvfile.ITEM_ID_KEY and csvfile.ITEM_ID_KEY not in self.columns
+
     def relations_in(self, header: csvfile.Header) -> frozenset[str]:
         """The board relation columns a file's header sets."""
         return frozenset(
@@ -116,7 +123,8 @@ class ParserSpec:
         elif match_column and match_column != "name" and match_column not in in_header:
             raise csvfile.InvalidUpload(f"The match column {match_column!r} is not in the header")
         key_column = (self.options.get("subitems") or {}).get("parent_key_column_id")
-        if key_column and key_column != "name" and key_column not in in_header:
+        by_key = key_column and key_column != "name" and not self.parents_by_item_id
+        if by_key and key_column not in in_header:
             raise csvfile.InvalidUpload(
                 f"The parent key column {key_column!r} is not in the header"
             )
@@ -433,7 +441,9 @@ def scan_children(
             clear_empty=spec.options.get("ignore_empty") is False,
         )  # fmt: skip
 
-    scan = subitems.scan_children(path, make_parser, key_header, limit)
+    scan = subitems.scan_children(
+        path, make_parser, key_header, limit, by_item_id=spec.parents_by_item_id
+    )
     _children[token] = (scan, path)
     return ChildSummary(header_names=scan.parser.header.names, total=scan.total, valid=scan.valid)
 
