@@ -1,10 +1,12 @@
 """The embedded S3-compatible endpoint, started when `S3_ENDPOINT_URL` is unset.
 
 moto's server speaks the S3 API but accepts any pre-signed URL, so its WSGI app is wrapped in
-`SignatureCheck`, which refuses pre-signed requests the way S3 and MinIO do (expired, unknown
-access key, wrong signature, unsigned `x-amz-*` headers) and refuses anonymous requests.
-Header-signed requests (aioboto3's) pass straight to moto. Expiry is judged with the server's
-clock, the same one `storage.Storage` signs URLs with, so the admin API can expire them.
+`SignatureCheck`, which refuses pre-signed requests the way S3 and MinIO do (expired, dated ahead
+beyond the clock skew, unknown access key, wrong signature, unsigned `x-amz-*` headers) and
+refuses anonymous requests.
+Header-signed requests (aioboto3's) pass straight to moto. Expiry (and a date ahead) is judged
+with the server's clock, the same one `storage.Storage` signs URLs with, so the admin API can
+expire them.
 
 moto keeps every object in memory, so `EmbeddedS3` runs it in a child process of its own, as
 MinIO runs apart from the server: a large upload grows that process, not the server's. Each
@@ -75,6 +77,9 @@ _MISSING_PARAMS_MESSAGE = (
     "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."
 )
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# how far ahead of ours a signer's clock may run: a pre-signed request dated later is refused
+# as "not yet valid", as S3 and MinIO refuse it
+MAX_CLOCK_SKEW = 15 * 60  # seconds
 # a SigV4 Authorization header, as botocore, the AWS CLI and MinIO's clients write it
 _AUTHORIZATION = re.compile(
     r"AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,\s]+),\s*"
@@ -367,6 +372,18 @@ class SignatureCheck:
     ) -> None:
         auth = _parse_query_auth(dict(params), region=self._region)
         now = self._now()
+        if auth.signed_at > now + MAX_CLOCK_SKEW:
+            raise S3Error(
+                403,
+                "AccessDenied",
+                "Request is not yet valid",
+                **{
+                    # S3 writes this one in epoch milliseconds, the others in ISO 8601
+                    "X-Amz-Date": str(round(auth.signed_at * 1000)),
+                    "Expires": _iso(auth.signed_at + auth.expires),
+                    "ServerTime": _iso(now),
+                },
+            )
         if auth.signed_at + auth.expires < now:
             raise S3Error(
                 403,

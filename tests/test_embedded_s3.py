@@ -267,6 +267,54 @@ def test_url_is_still_valid_just_before_it_expires(
     assert response.status_code == 200
 
 
+def presign_at(s3: embedded_s3.EmbeddedS3, key: str, signed_at: float) -> str:
+    """A PUT URL signed by a clock that reads `signed_at` (one running ahead, say)."""
+    return storage.presign_url(
+        method="PUT", endpoint_url=s3.endpoint_url, bucket=BUCKET, key=key,
+        access_key=ACCESS_KEY, secret_key=SECRET_KEY, region=REGION, expires_in=600,
+        now=signed_at,
+    )  # fmt: skip
+
+
+def test_url_dated_past_the_clock_skew_is_refused_as_not_yet_valid(
+    s3: embedded_s3.EmbeddedS3, client: Any
+) -> None:
+    signed_at = time.time() + 16 * 60  # S3 and MinIO allow a signer's clock 15 minutes ahead
+    url = presign_at(s3, "uploads/early.csv", signed_at)
+
+    response = httpx.put(url, content=CSV, headers={"Content-Type": "text/csv"})
+
+    assert response.status_code == 403
+    assert error_code(response) == "AccessDenied"
+    assert "<Message>Request is not yet valid</Message>" in response.text
+    # S3 writes the request date in epoch milliseconds here, the other times in ISO 8601
+    assert f"<X-Amz-Date>{int(signed_at) * 1000}</X-Amz-Date>" in response.text
+    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(signed_at) + 600))
+    assert f"<Expires>{expires}</Expires>" in response.text
+    assert "<ServerTime>" in response.text
+
+
+def test_url_dated_within_the_clock_skew_is_accepted(
+    s3: embedded_s3.EmbeddedS3, client: Any
+) -> None:
+    url = presign_at(s3, "uploads/slightly-early.csv", time.time() + 14 * 60)
+
+    assert httpx.put(url, content=CSV).status_code == 200
+
+
+def test_url_signed_by_the_advanced_server_clock_is_judged_by_that_clock(
+    s3: embedded_s3.EmbeddedS3, client: Any, advance_clock: clock.Clock
+) -> None:
+    # the server signs by its clock, which the admin API moves, and the endpoint reads it too
+    advance_clock.offset_seconds = 3600
+    url = presign_at(s3, "uploads/advanced.csv", advance_clock.time())
+    assert httpx.put(url, content=CSV).status_code == 200
+    # back to real time, the URL is dated an hour ahead, as from a signer whose clock ran fast
+    advance_clock.offset_seconds = 0
+    refused = httpx.put(url, content=CSV)
+    assert refused.status_code == 403 and "Request is not yet valid" in refused.text
+
+
 def test_tampered_signature_is_refused_with_signature_does_not_match(
     s3: embedded_s3.EmbeddedS3,
 ) -> None:
