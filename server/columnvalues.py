@@ -24,6 +24,9 @@ from server.imports import cells
 
 MAX_SHOWN_VALUE = 200  # characters of a refused value echoed in error_data
 MAX_LONG_TEXT = 2000  # characters of a long text value, as monday documents
+# levels of arrays and objects in one JSON argument; orjson, which echoes and stores the
+# value, gives up past 254, and no column value, setting or payload needs more than a few
+MAX_JSON_DEPTH = 64
 
 Convert = Callable[[cells.Column, Any, cells.Directory], cells.Cell | None]
 
@@ -42,20 +45,41 @@ class MissingLabels(ColumnValueError):
         self.labels = labels
 
 
-def decode(raw: Any) -> Any:
+def decode(raw: Any, argument: str = "value") -> Any:
     """A value as a client sent it: JSON text decoded; text that is no JSON (a plain CSV
-    cell) and values sent as JSON objects in variables taken as they are."""
+    cell) and values sent as JSON objects in variables taken as they are. BadUserInput when
+    it nests deeper than MAX_JSON_DEPTH."""
+    value = raw
     if isinstance(raw, str):
         try:
-            return orjson.loads(raw)
+            value = orjson.loads(raw)
         except orjson.JSONDecodeError:
             return raw
-    return raw
+    if _depth_over(value, MAX_JSON_DEPTH):
+        raise BadUserInput(
+            f"{argument} nests arrays and objects more than {MAX_JSON_DEPTH} levels deep",
+            error_data={argument: None},
+        )
+    return value
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether a decoded JSON value nests deeper than `limit`; walked with a stack, as
+    variables may nest deeper than Python recurses."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth == limit:
+                return True
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def decode_object(raw: Any, argument: str) -> dict[str, Any]:
     """`column_values`: a JSON object (or its text) keyed by column id."""
-    value = decode(raw)
+    value = decode(raw, argument)
     if value is None or value == "":
         return {}
     if not isinstance(value, dict):

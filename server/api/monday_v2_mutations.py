@@ -529,7 +529,7 @@ class MondayMutation:
         now = services.clock.now()
         notification = await item_store(info).create_notification(
             account_id=user.account_id, user_id=recipient.id, sender_id=user.id, target_id=target,
-            target_type=kind, text=text, payload=_storable(columnvalues.decode(payload), "payload"),
+            target_type=kind, text=text, payload=_storable(columnvalues.decode(payload, "payload"), "payload"),
             now=now,
         )  # fmt: skip
         await ExportStore(services.pool).send_message(
