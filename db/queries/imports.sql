@@ -80,11 +80,11 @@ SELECT coalesce(max(key_change), 0) FROM items WHERE board_id = $1 AND key_chang
 
 -- name: key_changes
 -- Board $1's items stamped after $2, with the match key each holds now (the text of column
--- $3, or the name where $3 is NULL); NULL where it holds none or can no longer be matched
--- (archived, deleted, a subitem). Read by each chunk of a matching job under the board's row
--- lock, through the partial index of stamped items: usually no row.
-SELECT id, key_change,
-       CASE WHEN state = 'active' AND parent_id IS NULL
+-- $3, or the name where $3 is NULL; NULL for a subitem) and whether it is active. Read by each
+-- chunk of a matching job under the board's row lock, through the partial index of stamped
+-- items: usually no row.
+SELECT id, key_change, state = 'active' AS active,
+       CASE WHEN parent_id IS NULL
             THEN CASE WHEN $3::text IS NULL THEN name ELSE column_values -> $3::text ->> 'text' END
        END AS key
 FROM items WHERE board_id = $1 AND key_change > $2
@@ -139,10 +139,16 @@ SELECT * FROM import_jobs WHERE board_id = $1 AND kind = 'blue' AND status = 'PR
 SELECT * FROM import_jobs WHERE board_id = $1 AND kind = 'blue' ORDER BY created_at DESC LIMIT 1
 
 -- name: request_cancel
+-- Recorded only on an import still running (or queued): its id, or no row. The UPDATE waits
+-- for the row lock a chunk holds until it commits, and an import ends in its last chunk's
+-- transaction, so a cancel that comes too late finds the import ended and records nothing.
 UPDATE import_jobs SET cancel_requested = true
 WHERE board_id = $1 AND kind = 'blue' AND status = 'PROCESSING'
+RETURNING id
 
 -- name: cancel_requested
+-- Read in a chunk's transaction once the job's row is locked (fence_job): a cancel recorded
+-- before is seen, a later one waits for the chunk to commit.
 SELECT cancel_requested FROM import_jobs WHERE id = $1
 
 -- name: parent_keys

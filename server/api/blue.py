@@ -15,7 +15,7 @@ import asyncpg
 import strawberry
 from strawberry.scalars import JSON
 
-from server import scratch, sql
+from server import events, scratch, sql
 from server.api.context import Info
 from server.errors import AppError, BadUserInput, Forbidden, ProjectNotFound
 from server.imports import blue as blue_import
@@ -150,6 +150,12 @@ async def _import_todos(info: Info, input: ImportTodosInput) -> bool:
                 group_id=groups[0].id if groups else "topics", user_id=user.id, options=options,
                 upload_expires_at=now, now=now, object_key=input.s3Key, status="PROCESSING",
             )  # fmt: skip
+            # Accepted: the import may wait behind another job of the workspace before it
+            # starts, and a subscriber learns at once that it is on its way (and one that
+            # connects later, from this remembered state). Blue names no status for a queued
+            # import: IN_PROGRESS at 0, as at the start of one that runs at once.
+            accepted = blue_import.progress_event(user, board, "IN_PROGRESS", 0.0)
+            await events.publish(conn, board.id, user.id, accepted)
     except asyncpg.UniqueViolationError as exc:  # another call won the race
         if input.useRustImport:
             return True
@@ -175,8 +181,10 @@ async def _cancel(info: Info, project_id: str) -> bool:
     board = await visible_project(info, project_id)
     if board.role not in MANAGE_ROLES:
         raise Forbidden("Only workspace administrators can cancel imports.")
-    await info.context.services.pool.execute(Q["request_cancel"], board.id)
-    return True
+    # false when no import runs, or when the running one has already written its last chunk
+    # (it ends COMPLETE): true only when the import will end CANCELLED
+    recorded = await info.context.services.pool.fetchval(Q["request_cancel"], board.id)
+    return recorded is not None
 
 
 @strawberry.type

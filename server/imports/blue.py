@@ -17,7 +17,7 @@ import hashlib
 import logging
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ NUMBERED_LIST_IDS = 100  # list ids tried with a number before a random suffix
 
 
 class CancelledImport(Exception):
-    """cancelTodoImport was called: stop after the current chunk."""
+    """cancelTodoImport was recorded: the chunk that sees it writes nothing."""
 
 
 class WorkspaceGone(Exception):
@@ -390,7 +390,7 @@ async def _lock_lists(conn: Connection, target: BlueTarget) -> None:
     take records no one sees (the lists were read once), and positions read once collide with
     those other writers took since; the lock makes such changes wait for the chunk."""
     board_id = target.board.id
-    await JobStore.fence(conn, target.job)  # first, as a monday chunk: one lock order for both
+    await _fence(conn, target.job)  # first, as a monday chunk: one lock order for both
     await conn.execute(BOARDS["lock_board"], board_id)
     if await conn.fetchval(BOARDS["board_state"], board_id) in (None, "deleted"):
         raise WorkspaceGone(board_id)
@@ -405,7 +405,20 @@ async def _lock_lists(conn: Connection, target: BlueTarget) -> None:
     target.position = int(await conn.fetchval(Q["next_position"], board_id))
 
 
-async def _write_chunk(services: Services, target: BlueTarget, chunk: list[Record]) -> None:
+async def _fence(conn: Connection, job: Job) -> None:
+    """Lock the job's row in the caller's transaction and stop if a cancel was recorded.
+    cancelTodoImport's UPDATE waits for that lock: it is recorded either before (this chunk
+    writes nothing) or after the transaction commits (and finds the import ended if this was
+    its last chunk), never in between."""
+    await JobStore.fence(conn, job)
+    if await conn.fetchval(Q["cancel_requested"], job.id):
+        raise CancelledImport
+
+
+async def _write_chunk(
+    services: Services, target: BlueTarget, chunk: list[Record], *, last: bool
+) -> None:
+    """Write one chunk in one transaction; the last one also ends the import."""
     job, board, user = target.job, target.board, target.user
     async with services.pool.acquire() as conn, conn.transaction():
         results = await _write_records(conn, target, chunk, services.clock.now())
@@ -418,7 +431,19 @@ async def _write_chunk(services: Services, target: BlueTarget, chunk: list[Recor
                                           progress=int(target.last_progress), total_rows=target.total, state={})  # fmt: skip
         await events.publish(conn, board.id, user.id,
                              progress_event(user, board, "IN_PROGRESS", target.last_progress))  # fmt: skip
+        if last:
+            await _complete(conn, services, target)
     target.counts = counts
+
+
+async def _complete(conn: Connection, services: Services, target: BlueTarget) -> None:
+    """End the import COMPLETE in the caller's transaction (its job row locked by `_fence`)."""
+    job, board, user = target.job, target.board, target.user
+    counts = await JobStore.outcome_counts(conn, job.id, target.total)
+    await JobStore.finish_in(
+        conn, job, status="COMPLETED", counts=counts, progress=100, now=services.clock.now()
+    )
+    await events.publish(conn, board.id, user.id, progress_event(user, board, "COMPLETE", 100.0))
 
 
 async def _run(services: Services, target: BlueTarget, path: Path) -> None:
@@ -427,30 +452,43 @@ async def _run(services: Services, target: BlueTarget, path: Path) -> None:
     target.processed = len(done)
     target.counts = await JobStore.outcome_counts(services.pool, job.id, target.total)
     target.last_progress = _progress(target)
-    await events.publish(
-        services.pool,
-        board.id,
-        user.id,
-        progress_event(user, board, "IN_PROGRESS", target.last_progress),
-    )
+    if done:  # resumed; a new import's IN_PROGRESS 0.0 was sent when it was accepted
+        await events.publish(
+            services.pool,
+            board.id,
+            user.id,
+            progress_event(user, board, "IN_PROGRESS", target.last_progress),
+        )
     # parsed in the server's parsing worker process, off the event loop
     token = f"blue:{job.id}:{job.attempt}"
     records = worker.chunks_of(
         services.parsing, worker.open_records, token, path, target.header, target.directory,
         target.people, done,
     )  # fmt: skip
+    completed = False
     try:
-        async for chunk in records:
-            if await services.pool.fetchval(Q["cancel_requested"], job.id):
-                raise CancelledImport
-            await _write_chunk(services, target, chunk)
+        async for chunk, last in _marking_last(records):
+            await _write_chunk(services, target, chunk, last=last)
+            completed = last
     finally:
         with contextlib.suppress(Exception):
             await services.parsing.call(worker.close, token)
-    await _end(services, job, "COMPLETED", None, target)
-    await events.publish(
-        services.pool, board.id, user.id, progress_event(user, board, "COMPLETE", 100.0)
-    )
+    if not completed:  # no record to write (every row empty)
+        async with services.pool.acquire() as conn, conn.transaction():
+            await _fence(conn, job)
+            await _complete(conn, services, target)
+
+
+async def _marking_last(chunks: AsyncIterator[Any]) -> AsyncIterator[tuple[list[Record], bool]]:
+    """Each chunk with whether it is the file's last, so that the last one's transaction also
+    ends the import; the worker plans chunks ahead, so looking one ahead costs no wait."""
+    held: list[list[Record]] = []
+    async for chunk in chunks:
+        if held:
+            yield held.pop(), False
+        held.append(chunk)
+    if held:
+        yield held.pop(), True
 
 
 def _progress(target: BlueTarget) -> float:

@@ -254,12 +254,34 @@ class JobStore:
         """End the job with its terminal status and queue its callback, in one transaction;
         False (nothing written) if another runner took the job over."""
         async with self.pool.acquire() as conn, conn.transaction():
-            result = await conn.execute(
-                Q["finish_job"], job.id, job.attempt, status, counts, progress, failure_reason,
-                failure_message, report_key, now, total_rows,
+            return await self.finish_in(
+                conn, job, status=status, counts=counts, progress=progress, now=now,
+                failure_reason=failure_reason, failure_message=failure_message,
+                report_key=report_key, total_rows=total_rows,
             )  # fmt: skip
-            finished = str(result) == "UPDATE 1"
-            if finished:
-                await callbacks.queue(conn, job.id)
-            await conn.execute(Q["notify_changed"], str(job.id))
+
+    @staticmethod
+    async def finish_in(
+        conn: Connection,
+        job: Job,
+        *,
+        status: str,
+        counts: dict[str, int],
+        progress: int,
+        now: datetime,
+        failure_reason: str | None = None,
+        failure_message: str | None = None,
+        report_key: str | None = None,
+        total_rows: int | None = None,
+    ) -> bool:
+        """`finish` inside the caller's transaction: a Blue import ends in its last chunk's,
+        so that no cancel can be recorded between that chunk and the job's end."""
+        result = await conn.execute(
+            Q["finish_job"], job.id, job.attempt, status, counts, progress, failure_reason,
+            failure_message, report_key, now, total_rows,
+        )  # fmt: skip
+        finished = str(result) == "UPDATE 1"
+        if finished:
+            await callbacks.queue(conn, job.id)
+        await conn.execute(Q["notify_changed"], str(job.id))
         return finished
