@@ -260,6 +260,12 @@ SELECT count(*) FROM groups WHERE board_id = $1 AND NOT deleted AND NOT archived
 -- write that holds the item the group closing is about to change.
 SELECT id FROM boards WHERE id = $1 FOR NO KEY UPDATE
 
+-- name: share_board
+-- Taken before an item's row lock by the writes that change an item's values or name: they may
+-- run side by side, but not while an import's chunk holds lock_board, so that the chunk reads
+-- the match keys as they are until it commits (migration 0015).
+SELECT id FROM boards WHERE id = $1 FOR SHARE
+
 -- name: board_state
 SELECT state FROM boards WHERE id = $1
 

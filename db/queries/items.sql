@@ -3,15 +3,19 @@ SELECT * FROM items WHERE id = $1 FOR UPDATE
 
 -- name: insert_item
 -- A top-level item at the end of the board, as an import appends its rows, with its values.
+-- Stamped as a change of the board's match keys (migration 0015).
 INSERT INTO items (board_id, group_id, level, name, position, creator_id, created_at, updated_at,
-                   column_values)
+                   column_values, key_change)
 VALUES ($1, $2, 1, $3,
-        (SELECT coalesce(max(position), 0) + 1 FROM items WHERE board_id = $1), $4, $5, $5, $6)
+        (SELECT coalesce(max(position), 0) + 1 FROM items WHERE board_id = $1), $4, $5, $5, $6,
+        nextval('item_key_changes_seq'))
 RETURNING *
 
 -- name: touch_item
--- $4: the item's whole new values document (the caller holds the row lock of lock_item).
-UPDATE items SET name = coalesce($2, name), updated_at = $3, column_values = $4
+-- $4: the item's whole new values document (the caller holds the row lock of lock_item, and
+-- the board's of share_board: the stamp of a change of the board's match keys, migration 0015).
+UPDATE items SET name = coalesce($2, name), updated_at = $3, column_values = $4,
+                 key_change = nextval('item_key_changes_seq')
 WHERE id = $1
 RETURNING *
 
@@ -56,13 +60,14 @@ SELECT nextval('items_id_seq') AS id FROM generate_series(1, $1)
 -- name: copy_items
 -- Copies of items $1, values included, with ids $2 into group $4, appended in the given
 -- order; a copied child points at its parent's copy.
+-- The copies are stamped as changes of the board's match keys (migration 0015).
 INSERT INTO items (id, board_id, group_id, parent_id, level, name, position, creator_id, state,
                    created_at, updated_at, done, start_date, due_date, description, color,
-                   column_values)
+                   column_values, key_change)
 SELECT m.new_id, i.board_id, $4, coalesce(p.new_id, i.parent_id), i.level, i.name,
        (SELECT coalesce(max(position), 0) FROM items WHERE board_id = $3) + m.ord,
        $5, 'active', $6, $6, i.done, i.start_date, i.due_date, i.description, i.color,
-       i.column_values
+       i.column_values, nextval('item_key_changes_seq')
 FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS m(old_id, new_id, ord)
 JOIN items i ON i.id = m.old_id
 LEFT JOIN unnest($1::bigint[], $2::bigint[]) AS p(old_id, new_id) ON p.old_id = i.parent_id

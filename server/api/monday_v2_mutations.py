@@ -217,7 +217,7 @@ async def _change(
         raise NotFound(f"Item {item_id} not found", error_data={"item_id": str(item_id)})
     writes, name = await _value_writes(info, board, values, bool(create_labels))
     changed = await item_store(info).change_values(
-        item.id, user_id=info.context.user.id, values=writes, name=name,
+        item.id, board_id=board.id, user_id=info.context.user.id, values=writes, name=name,
         now=info.context.services.clock.now(),
     )  # fmt: skip
     return ItemType(record=changed)

@@ -57,6 +57,19 @@ class ItemTail:
         )
 
 
+def name_and_document(tail: bytes) -> tuple[str, bytes]:
+    """The name and values document an `ItemTail` encoded (for the rare writer that must
+    read them again)."""
+    fields: list[bytes] = []
+    offset = 0
+    while offset < len(tail):
+        (length,) = _LENGTH.unpack_from(tail, offset)
+        offset += 4
+        fields.append(tail[offset : offset + max(length, 0)])
+        offset += max(length, 0)
+    return fields[4].decode(), fields[6]
+
+
 def timestamp(moment: datetime) -> int:
     """A timestamptz as COPY sends it: microseconds since 2000-01-01 UTC."""
     return (moment - _EPOCH) // timedelta(microseconds=1)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from server.imports import csvfile
+from server.imports.matchkeys import multiple_matches
 from server.imports.rows import MISSING_NAME, ParsedRow, RowParser, encode_document, errors_json
 from server.imports.writer import PlannedRow
 from server.store.jobs import Job
@@ -297,8 +298,12 @@ def invalid_row(
     return PlannedRow(line=line, cells=record[:width], status="invalid", errors=errors)
 
 
-def plan_row(plan: Plan, line: int, record: list[str], parsed: ParsedRow | None) -> PlannedRow:
-    """The write a row makes; `parsed` is its parse when at hand (parsed again otherwise)."""
+def plan_row(
+    plan: Plan, line: int, record: list[str], parsed: ParsedRow | None, *, encoded: bool = False
+) -> PlannedRow:
+    """The write a row makes; `parsed` is its parse when at hand (parsed again otherwise).
+    `encoded`: a row that creates an item is encoded for COPY, not kept as a planned row (one
+    the writer finds it must match is planned again, `worker.replan`)."""
     errors = plan.scan.invalid.get(line)
     if errors is not None:
         return invalid_row(line, record, plan.parser.width, errors)
@@ -321,25 +326,38 @@ def plan_row(plan: Plan, line: int, record: list[str], parsed: ParsedRow | None)
     found = plan.matches.get(key, []) if key else []
     if found == [f"line:{line}"]:  # the row itself, planned again (`worker.replan`)
         found = []
+    if key and plan.parser.header.key_index is None:
+        # the writer matches the row again should other writers change who holds its key
+        # meanwhile (`matchkeys`): it keeps what it would write whatever the match decides
+        # (an item id never changes hands: no need)
+        row.key, row.matched = key, found
     if len(found) > 1:
         row.status = "invalid"
-        row.errors = [
-            {"column_id": plan.match_column, "code": "MULTIPLE_MATCHES",
-             "message": f"{len(found)} items match {key!r}; nothing was changed"}
-        ]  # fmt: skip
-        return row
+        row.errors = [multiple_matches(plan.match_column, key, len(found))]
+        return _keep_clears(row, parsed)
     if not found:
         if plan.behaviour == "UPDATE":  # Zoho's update mode never creates
             row.status = "skipped"
-            row.document = None
-            return row
+            if row.key is None:
+                row.document = None
+            return _keep_clears(row, parsed)
         if not row.name:  # only a matched row may leave its name empty
-            row.status, row.document, row.errors = "invalid", None, [MISSING_NAME.as_json()]
-            return row
+            row.status, row.errors = "invalid", [MISSING_NAME.as_json()]
+            if row.key is None:
+                row.document = None
+            return _keep_clears(row, parsed)
         if key:
             plan.matches[key] = [f"line:{line}"]
-        return row
+        return row if encoded else _keep_clears(row, parsed)
     return apply_match(row, plan.behaviour, found[0], parsed)
+
+
+def _keep_clears(row: PlannedRow, parsed: ParsedRow) -> PlannedRow:
+    """A keyed row that updates nothing as planned keeps the columns it clears, should the
+    writer find it an item to update after all."""
+    if row.key is not None:
+        row.clears = [column for column, cell in parsed.values.items() if cell.value is None]
+    return row
 
 
 def apply_match(
@@ -355,12 +373,12 @@ def apply_match(
         row.item_id = target
     if behaviour == "SKIP":
         row.status = "skipped"
-        if row.match_line is None:
+        if row.match_line is None and row.key is None:
             row.document = None
-    else:
-        row.status = "updated"
-        for column, cell in parsed.values.items():
-            (row.clears if cell.value is None else row.sets).append(column)
+        return _keep_clears(row, parsed)
+    row.status = "updated"
+    for column, cell in parsed.values.items():
+        (row.clears if cell.value is None else row.sets).append(column)
     return row
 
 

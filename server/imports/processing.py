@@ -26,6 +26,7 @@ from server import faults, limits, scratch, sql
 from server.db import Connection
 from server.errors import StorageError
 from server.imports import cells, csvfile, report, subitems, worker
+from server.imports.matchkeys import KeyChanges, KeysChanged
 from server.imports.planning import Rejection
 from server.imports.worker import ParserSpec
 from server.imports.writer import (
@@ -173,7 +174,8 @@ async def _run_scanned(
     path = tmp / "upload.csv"
     # the items rows may match are read while the worker counts the file (for an upsert on a
     # board of 5,000 items, both take tens of milliseconds before the first row is written)
-    matching = asyncio.create_task(_matches(services, board, spec))
+    keys = _key_changes(spec)
+    matching = asyncio.create_task(_matches(services, board, spec, keys))
     try:
         sized = await _size_up(services, job, board, spec, token, tmp, matching)
         matches = await matching
@@ -195,7 +197,7 @@ async def _run_scanned(
 
     await _write(
         services, job, chunks, total,
-        lambda lines: worker.replanned(services.parsing, token, lines),
+        lambda lines: worker.replanned(services.parsing, token, lines), keys,
     )  # fmt: skip
     if streaming:
         invalid = sum([
@@ -270,12 +272,24 @@ async def _size_up(
     return _Sized(scan.header, totals.total, streaming=False, child_scan=child_scan)
 
 
+def _key_changes(spec: ParserSpec) -> KeyChanges | None:
+    """For a job matching rows by a key other writers may change (not an item id): the
+    changes its chunks will read."""
+    if spec.behaviour and spec.match_column and not spec.matches_item_id:
+        return KeyChanges(behaviour=spec.behaviour, match_column=spec.match_column)
+    return None
+
+
 async def _matches(
-    services: Services, board: Board, spec: ParserSpec
+    services: Services, board: Board, spec: ParserSpec, keys: KeyChanges | None
 ) -> dict[str, list[int | str]]:
-    """Match key -> the board's active items with that key, for a job with `on_match`."""
+    """Match key -> the board's active items with that key, for a job with `on_match`;
+    `keys` starts from the last change of the board's keys before they are read."""
     matches: dict[str, list[int | str]] = {}
     behaviour, match_column = spec.behaviour, spec.match_column
+    if keys is not None:
+        async with services.pool.acquire() as conn, conn.transaction():
+            await keys.read_watermark(conn, board.id)
     if behaviour and match_column:
         args: tuple[object, ...]
         if spec.matches_item_id:
@@ -617,16 +631,17 @@ async def _write(
     chunks: Callable[[set[int]], AsyncIterator[list[PlannedRow] | EncodedChunk]],
     total: int,
     replan: Callable[[list[int]], Awaitable[list[PlannedRow]]] | None = None,
+    keys: KeyChanges | None = None,
 ) -> None:
     """Write (or, in a dry run, only record) planned rows, resuming after the lines done.
     `replan` turns an encoded chunk's lines back into planned rows, should the database
-    refuse that chunk."""
+    refuse that chunk (or `keys` show it would create items others have created meanwhile)."""
     done_rows = await services.pool.fetch(Q["done_lines"], job.id)
     created = {r["line"]: r["item_id"] for r in done_rows if r["item_id"] is not None}
     done = {r["line"] for r in done_rows}
     target = ChunkTarget(
         job=job, group_id=job.group_id, log_activity=job.kind == "ingest", created=created,
-        keep_cells=keeps_cells(job.options),
+        keep_cells=keeps_cells(job.options), keys=keys,
     )  # fmt: skip
     counts = await JobStore.outcome_counts(services.pool, job.id, total)
     progress = Progress(total=total, processed=len(done), counts=counts)
@@ -712,11 +727,15 @@ async def _attempt(
 async def _write_encoded_chunk(
     services: Services, target: ChunkTarget, chunk: EncodedChunk, progress: Progress
 ) -> bool:
-    """Write an encoded chunk in one transaction; True if the database refused it."""
-    error = await _attempt(
-        services, target, progress, write_encoded_chunk, chunk, services.clock.now(),
-        last_line=chunk.last_line, created=len(chunk.lines),
-    )  # fmt: skip
+    """Write an encoded chunk in one transaction; True if the database refused it, or its
+    new items' keys are taken meanwhile (KeysChanged: its rows are to be matched again)."""
+    try:
+        error = await _attempt(
+            services, target, progress, write_encoded_chunk, chunk, services.clock.now(),
+            last_line=chunk.last_line, created=len(chunk.lines),
+        )  # fmt: skip
+    except KeysChanged:
+        return True
     if error is None:
         return False
     logger.warning(

@@ -354,7 +354,7 @@ def _encoded_match(
 ) -> tuple[int, bytes] | PlannedRow:
     """A row of a flat file matched by key (`on_match`): planned, and encoded for COPY when
     it creates an item (a top-level one: the file is flat)."""
-    row = plan_row(plan, line, record, parsed)
+    row = plan_row(plan, line, record, parsed, encoded=True)
     if row.status != "created" or row.document is None:
         return row
     return line, tail.encode(row.name, row.document)

@@ -18,6 +18,7 @@ import orjson
 from server import sql
 from server.db import Connection
 from server.imports import copyformat, transfer
+from server.imports.matchkeys import KeyChanges, KeysChanged
 from server.imports.rows import MISSING_NAME
 from server.store import items as item_store
 from server.store.jobs import CLEAN, Job, JobStore, RowResult
@@ -52,6 +53,11 @@ class PlannedRow:
     clears: list[str] = field(default_factory=list)
     sets: list[str] = field(default_factory=list)  # an update's columns with a value
     errors: list[dict[str, str]] = field(default_factory=list)
+    # a row matched by a key (a column's text or the name): the key, and what it matched as
+    # the worker planned it (item ids, or "line:N" for the item an earlier row creates), for
+    # the writer to match it again should other writers change who holds that key (`matchkeys`)
+    key: str | None = None
+    matched: list[int | str] = field(default_factory=list)
 
 
 @dataclass
@@ -92,6 +98,7 @@ class ChunkTarget:
     created: dict[int, int]
     keep_cells: bool = False
     next_position: int = 0  # read again by each chunk, under the board's row lock
+    keys: KeyChanges | None = None  # a job matching rows by key: its keys, kept current
 
 
 async def lock_target(conn: Connection, target: ChunkTarget) -> None:
@@ -115,6 +122,8 @@ async def lock_target(conn: Connection, target: ChunkTarget) -> None:
             "the rows written before it closed stay with it",
         )
     target.next_position = int(row["next_position"])
+    if target.keys is not None:
+        await target.keys.refresh(conn, job.board_id)
 
 
 async def write_chunk(
@@ -131,8 +140,11 @@ async def write_encoded_chunk(
     """Write an encoded chunk in the caller's transaction: its created rows by one binary COPY,
     then its other rows as planned (an update of an item created earlier in the file finds
     it in `target.created`). Return the results of the other rows: the created ones are
-    stored as one row of arrays, and only counted."""
+    stored as one row of arrays, and only counted. KeysChanged, before anything is written,
+    where another writer's item holds a key the chunk's new items have."""
     await lock_target(conn, target)
+    if target.keys is not None and target.keys.claimed_by_any(chunk.tails):
+        raise KeysChanged
     copied = _Copied()
     if chunk.lines:
         ids = [rec["id"] for rec in await conn.fetch(Q["allocate_item_ids"], len(chunk.lines))]
@@ -163,7 +175,8 @@ async def _write_rows(
 ) -> list[RowResult]:
     """`rows` written after the items `copied` (logged and stored with them); their results."""
     job = target.job
-    waiting = _resolve_same_file_matches(rows, target)
+    waiting = target.keys.resolve(rows, target.created) if target.keys is not None else []
+    waiting += _resolve_same_file_matches(rows, target)
     await _fail_closed_parents(conn, rows, target)
     _fail_orphans(rows, target)
     creates = [r for r in rows if r.status == "created"]

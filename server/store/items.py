@@ -156,6 +156,7 @@ class ItemStore:
         self,
         item_id: int,
         *,
+        board_id: int,
         user_id: int,
         values: Sequence[ValueWrite],
         name: str | None,
@@ -163,6 +164,9 @@ class ItemStore:
     ) -> ItemRecord:
         """Write (or clear) column values and rename; log each change that changes something."""
         async with self.pool.acquire() as conn, conn.transaction():
+            # the board's lock first, as an import's chunk takes it (then the items): a value
+            # or name may be a match key, which a chunk reads once it holds that lock
+            await conn.execute(BOARDS["share_board"], board_id)
             locked = await fetch_one(conn, Q["lock_item"], item_id)
             item = ItemRecord.from_row(locked)
             stored: Document = locked["column_values"]

@@ -392,3 +392,63 @@ async def test_job_taken_over_in_its_middle_writes_every_row_once(
         server, "SELECT attempt FROM import_jobs WHERE id = $1", uuid.UUID(job_id)
     )
     assert attempts[0]["attempt"] == 3  # resumed by a claim of its own
+
+
+async def emails(server: ServerProcess, *addresses: str) -> dict[str, list[tuple[int, str, str]]]:
+    """email -> (id, name, text value) of each active item of board 100 holding it."""
+    rows = await database_rows(
+        server,
+        "SELECT id, name, column_values -> 'email' ->> 'text' AS email, "
+        "column_values -> 'text' ->> 'text' AS text FROM items "
+        "WHERE board_id = 100 AND state = 'active' "
+        "AND column_values -> 'email' ->> 'text' = ANY($1::text[]) ORDER BY id",
+        list(addresses),
+    )
+    found: dict[str, list[tuple[int, str, str]]] = {address: [] for address in addresses}
+    for row in rows:
+        found[row["email"]].append((row["id"], row["name"], row["text"]))
+    return found
+
+
+@pytest.mark.parametrize("report", [None, "ALL_ROWS"])  # rows encoded for COPY, or not
+async def test_upsert_matches_keys_as_other_writers_leave_them_while_it_runs(
+    api: Api, server: ServerProcess, report: str | None
+) -> None:
+    # an item that holds a key when the job starts, and gives it up for another meanwhile;
+    # an item created meanwhile with a key the job would create
+    def email(address: str) -> str:
+        return json.dumps({"email": {"email": address, "text": address}})
+
+    create = """mutation($v: JSON) { create_item(board_id: 100, group_id: "topics",
+        item_name: "by hand", column_values: $v) { id } }"""
+    kept = int((await api.gql(create, {"v": email("old@x.io")}))["create_item"]["id"])
+    rows = 5_000  # within the hourly budget of ingest_items, which takes on_match
+    keyed = [[f"row {i}", f"k{i}@x.io", "imported"] for i in range(rows)]
+    late = [["late", "new@x.io", "imported"], ["old", "old@x.io", "imported"]]
+    moved = [["moved", "moved@x.io", "imported"], ["moved again", "moved@x.io", "imported"]]
+    body = csv_text(["name", "email", "text"], keyed + late + moved)
+    job_id = await uploaded_job(
+        api, body, report=report,
+        on_match={"behaviour": "UPSERT", "match_column_id": "email"},
+    )  # fmt: skip
+
+    async def change_keys() -> int:
+        created = await api.gql(create, {"v": email("new@x.io")})
+        changed = await api.post(
+            """mutation($i: ID, $v: JSON!) { change_multiple_column_values(board_id: 100,
+                item_id: $i, column_values: $v) { id } }""",
+            {"i": kept, "v": email("moved@x.io")},
+        )
+        assert "errors" not in changed.json(), changed.json()
+        return int(created["create_item"]["id"])
+
+    by_hand = await while_paused(server, job_id, change_keys())
+    status = await wait_for_job(api, job_id)
+    assert status["status"] == "COMPLETED", status
+    assert status["counts"]["created"] == rows + 1, status  # "old": its key is no one's now
+    assert status["counts"]["updated"] == 3, status
+    found = await emails(server, "new@x.io", "old@x.io", "moved@x.io")
+    assert found["new@x.io"] == [(by_hand, "late", "imported")]
+    assert found["moved@x.io"] == [(kept, "moved again", "imported")]
+    [(new_id, name, text)] = found["old@x.io"]
+    assert new_id not in (kept, by_hand) and (name, text) == ("old", "imported")
