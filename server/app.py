@@ -69,7 +69,9 @@ class Runtime:
             s3_endpoint = self.embedded_s3.endpoint_url
         # what processes killed mid-job left in the temporary folder (uploads of up to 150 MB)
         await asyncio.to_thread(scratch.sweep)
-        pool = await db.create_pool(database_url)
+        pool = await db.create_pool(
+            database_url, idle_in_transaction_seconds=settings.idle_in_transaction_seconds
+        )
         await db.migrate(pool)
         await clock.refresh(self.clock, pool)
         storage = Storage(

@@ -83,11 +83,22 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(
-    database_url: str, *, min_size: int = POOL_MIN, max_size: int = POOL_MAX
+    database_url: str,
+    *,
+    min_size: int = POOL_MIN,
+    max_size: int = POOL_MAX,
+    idle_in_transaction_seconds: float | None = None,
 ) -> Pool:
+    """The pool; with `idle_in_transaction_seconds`, PostgreSQL ends a session left idle in a
+    transaction that long (settings.DEFAULT_IDLE_IN_TRANSACTION)."""
+    server_settings = {}
+    if idle_in_transaction_seconds is not None:
+        timeout = max(1, round(idle_in_transaction_seconds * 1000))  # milliseconds; 0 is off
+        server_settings["idle_in_transaction_session_timeout"] = str(timeout)
     pool = await asyncpg.create_pool(
-        database_url, min_size=min_size, max_size=max_size, init=_init_connection
-    )
+        database_url, min_size=min_size, max_size=max_size, init=_init_connection,
+        server_settings=server_settings,
+    )  # fmt: skip
     assert pool is not None
     return pool
 

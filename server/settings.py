@@ -18,6 +18,11 @@ DEFAULT_BUCKET = "imports"
 DEFAULT_REGION = "us-east-1"
 # how long a job stays claimed without a heartbeat before another runner may take it over
 DEFAULT_JOB_LEASE = 30.0  # seconds
+# How long a transaction may wait, idle, on its server process before PostgreSQL ends it and
+# lets go of its locks: a process frozen mid-chunk (SIGSTOP, a paused VM) would otherwise hold
+# its board's lock, and its job's, until it resumed. Well under the lease, so that the runner
+# taking the job over finds them free; far above the gaps of a live chunk (milliseconds).
+DEFAULT_IDLE_IN_TRANSACTION = 10.0  # seconds
 # how long a websocket may wait before its connection_init, then it is closed with 4408
 DEFAULT_WS_INIT_TIMEOUT = 10.0  # seconds
 # Parsing worker processes: one core is left to the server process and PostgreSQL. On 2 cores
@@ -44,6 +49,7 @@ class Settings:
     aws_region: str = DEFAULT_REGION
     run_jobs: bool = True
     job_lease_seconds: float = DEFAULT_JOB_LEASE
+    idle_in_transaction_seconds: float = DEFAULT_IDLE_IN_TRANSACTION
     ws_init_timeout_seconds: float = DEFAULT_WS_INIT_TIMEOUT
     parse_workers: int = DEFAULT_PARSE_WORKERS
 
@@ -121,6 +127,9 @@ def load_settings(
         aws_secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY") or EMBEDDED_SECRET_KEY,
         aws_region=environ.get("AWS_REGION") or DEFAULT_REGION,
         job_lease_seconds=number("JOB_LEASE_SECONDS", DEFAULT_JOB_LEASE, _seconds, seconds),
+        idle_in_transaction_seconds=number(
+            "IDLE_IN_TRANSACTION_SECONDS", DEFAULT_IDLE_IN_TRANSACTION, _seconds, seconds
+        ),
         ws_init_timeout_seconds=number(
             "WS_INIT_TIMEOUT_SECONDS", DEFAULT_WS_INIT_TIMEOUT, _seconds, seconds
         ),
@@ -142,6 +151,8 @@ environment variables without a flag:
                            S3 credentials (default: the embedded endpoint's)
   AWS_REGION               signing region (default {DEFAULT_REGION})
   JOB_LEASE_SECONDS        claimed job's lease without a heartbeat (default {DEFAULT_JOB_LEASE:g})
+  IDLE_IN_TRANSACTION_SECONDS
+                           a transaction left idle this long is ended (default {DEFAULT_IDLE_IN_TRANSACTION:g})
   WS_INIT_TIMEOUT_SECONDS  wait for a websocket's connection_init (default {DEFAULT_WS_INIT_TIMEOUT:g})
   PARSE_WORKERS            parsing worker processes (default {DEFAULT_PARSE_WORKERS})
 """

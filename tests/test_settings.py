@@ -8,7 +8,13 @@ import sys
 
 import pytest
 
-from server.settings import DEFAULT_HOST, DEFAULT_JOB_LEASE, DEFAULT_PORT, load_settings
+from server.settings import (
+    DEFAULT_HOST,
+    DEFAULT_IDLE_IN_TRANSACTION,
+    DEFAULT_JOB_LEASE,
+    DEFAULT_PORT,
+    load_settings,
+)
 from tests.conftest import ROOT
 
 
@@ -20,6 +26,9 @@ def test_a_flag_wins_over_its_variable_even_a_malformed_one() -> None:
     assert load_settings([], {"JOB_LEASE_SECONDS": "12.5"}).job_lease_seconds == 12.5
     assert load_settings([], {"JOB_LEASE_SECONDS": ""}).job_lease_seconds == DEFAULT_JOB_LEASE
     assert load_settings([], {"PARSE_WORKERS": "0"}).parse_workers == 1
+    idle = load_settings([], {"IDLE_IN_TRANSACTION_SECONDS": "2.5"}).idle_in_transaction_seconds
+    assert idle == 2.5
+    assert load_settings([], {}).idle_in_transaction_seconds == DEFAULT_IDLE_IN_TRANSACTION
 
 
 @pytest.mark.parametrize(
@@ -33,6 +42,7 @@ def test_a_flag_wins_over_its_variable_even_a_malformed_one() -> None:
         ("WS_INIT_TIMEOUT_SECONDS", "-1"),
         ("WS_INIT_TIMEOUT_SECONDS", "inf"),
         ("PARSE_WORKERS", "two"),
+        ("IDLE_IN_TRANSACTION_SECONDS", "0"),
     ],
 )
 def test_a_malformed_variable_is_a_usage_error_naming_it(
@@ -65,6 +75,6 @@ def test_help_names_each_flags_variable_the_other_variables_and_the_defaults() -
     for name in (
         "HOST", "PORT", "FIXTURE", "ADMIN_TOKEN", "DATA_DIR", "DATABASE_URL", "S3_ENDPOINT_URL",
         "S3_PUBLIC_ENDPOINT_URL", "S3_BUCKET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-        "AWS_REGION", DEFAULT_HOST, str(DEFAULT_PORT),
+        "AWS_REGION", "IDLE_IN_TRANSACTION_SECONDS", DEFAULT_HOST, str(DEFAULT_PORT),
     ):  # fmt: skip
         assert name in shown, name
