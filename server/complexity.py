@@ -42,7 +42,6 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
-    OperationDefinitionNode,
     SelectionSetNode,
     get_named_type,
     get_nullable_type,
@@ -50,6 +49,7 @@ from graphql import (
     is_list_type,
     value_from_ast_untyped,
 )
+from graphql.execution.values import get_variable_values
 from graphql.utilities import get_operation_ast
 
 from server import sql
@@ -181,22 +181,17 @@ def operation_cost(
     root = schema.get_root_type(operation.operation)
     if root is None:
         return 0
+    # the variables as execution will coerce them, defaults filled in; with one that does not
+    # coerce (an Int past 32 bits) nothing runs, so nothing is charged and execution says why
+    coerced = get_variable_values(
+        schema, operation.variable_definitions or (), dict(variables or {})
+    )
+    if isinstance(coerced, list):
+        return 0
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    return _Cost(schema, fragments, _variables(operation, variables or {})).selection(
-        operation.selection_set, root
-    )
-
-
-def _variables(operation: OperationDefinitionNode, given: Mapping[str, Any]) -> dict[str, Any]:
-    """The request's variables, with the operation's defaults for those it left out."""
-    values = dict(given)
-    for definition in operation.variable_definitions or ():
-        name = definition.variable.name.value
-        if name not in values and definition.default_value is not None:
-            values[name] = value_from_ast_untyped(definition.default_value)
-    return values
+    return _Cost(schema, fragments, coerced.coerced).selection(operation.selection_set, root)
 
 
 def _seconds_left(window_start: datetime, now: datetime) -> int:

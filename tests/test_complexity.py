@@ -139,3 +139,18 @@ async def test_unlimited_lists_of_updates_cost_25_as_documented(api: Api) -> Non
     assert await cost_of(api, "updates(ids: [1, 2]) { id }") == 2
     assert await cost_of(api, "boards(limit: 2) { updates { id } }") == 50
     assert await cost_of(api, "items(limit: 2) { updates { id body } }") == 100
+
+
+async def test_a_variable_that_does_not_coerce_is_a_validation_error_and_charges_nothing(
+    api: Api,
+) -> None:
+    # the cost was read from the raw variables: limit 2**70 (no GraphQL Int) cost 2**70, and
+    # the answer was HTTP 429 COMPLEXITY_BUDGET_EXHAUSTED instead of the variable's error
+    query = "query($n: Int) { boards(limit: $n) { id } }"
+    response = await api.post(query, {"n": 2**70})
+    assert response.status_code == 200, response.text
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "Int cannot represent non 32-bit signed integer value" in error["message"]
+    data = await api.gql(f"{{ {FIGURES} }}")
+    assert data["complexity"]["before"] == BUDGET
