@@ -200,6 +200,14 @@ async def test_the_clock_refuses_what_is_no_step_forward(api: Api, body: dict[st
     assert moved.json()["offset_seconds"] == 60
 
 
+@pytest.mark.parametrize("job_id", ["%00", "a%00b", "not-a-job", "-1"])
+async def test_a_job_id_that_names_no_job_is_a_404(api: Api, job_id: str) -> None:
+    # a NUL (%00) went to PostgreSQL as the id and came back as HTTP 500
+    response = await api.admin("GET", f"/__admin/jobs/{job_id}")
+    assert response.status_code == 404, response.text
+    assert response.json() == {"error": "job not found"}
+
+
 async def test_the_clock_stops_short_of_the_end_of_dates(api: Api) -> None:
     far = 2e11  # about 6,300 years: once is fine, twice is past the year 9999
     try:

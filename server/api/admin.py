@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from server import clock, events, faults, fixtures
+from server import clock, events, faults, fixtures, sql
 from server.api.schema import schema
 from server.errors import AppError, StorageError
 from server.services import Services
@@ -137,7 +137,9 @@ def admin_routes(services: Services) -> list[Route]:
         return _json({"revoked": True, "user_ids": user_ids})
 
     async def job(request: Request) -> Response:
-        record = await services.jobs.raw_job(request.path_params["job_id"])
+        job_id = request.path_params["job_id"]
+        # text PostgreSQL cannot take (a NUL, %00 in the path) names no job
+        record = await services.jobs.raw_job(job_id) if sql.storable(job_id) else None
         if record is None:
             return _json({"error": "job not found"}, status_code=404)
         return _json(record)
