@@ -36,12 +36,10 @@ EDGE_STRINGS = [
     "", " ", "\x00", "a\x00b", "\ud7ff", "é漢字🎉", "x" * 10_000, "null", "0", "-1", "1.5",
     "1e308", "NaN", "99999999999999999999999999", "\n", "%", "_", "\\", "'; --",
 ]  # fmt: skip
-# the demo fixture's names first: the id strategies pick from the head of each list most
 IDS = [
     "100", "1000", "200", "300", "3000", "10", "11", "12", "20", "5", "-1", "0",
     "2147483648", "9223372036854775808", " 100", "1e3", "0x10", "\u0661\u0660\u0660",
 ]  # fmt: skip
-GROUPS = ["topics", "closed", "TOPICS", "new_group"]
 COLUMNS = ["status", "text", "date", "email", "numeric", "dropdown", "people", "budget", "name"]
 PROJECTS = ["leads", "100", "clm4n8qwx000008l0g4oxdqn7", "roadmap", "secrets", "acme"]
 JSON_KEYS = [*COLUMNS, "label", "labels", "index", "ids", "personsAndTeams", "date", "time"]
@@ -96,17 +94,26 @@ JSON_SCALAR = (
 )
 
 
+# the demo fixture's names for an argument, by its name, the likeliest to be found first
+KNOWN_BY_ARGUMENT = {
+    "board_id": ["100", "200", "300"],
+    "item_id": ["1000", "3000"],
+    "user_id": ["11", "10", "20"],
+    "target_id": ["100", "1000"],
+    "group_id": ["topics", "closed", "TOPICS"],
+    "projectid": PROJECTS,
+}
+
+
 def known_values(argument: str) -> list[str] | None:
-    """The fixture's names for an argument, by its name."""
+    """The fixture's names for an argument, then other ids and edge cases."""
     name = argument.lower()
-    if name in ("board_id", "item_id", "user_id", "target_id", "job_id", "id", "ids"):
-        return IDS
-    if name == "group_id":
-        return GROUPS
     if name.endswith("column_id"):
         return COLUMNS
-    if name == "projectid":
-        return PROJECTS
+    if name in KNOWN_BY_ARGUMENT:
+        return KNOWN_BY_ARGUMENT[name] + IDS
+    if name in ("id", "ids", "job_id"):
+        return IDS
     return None
 
 
@@ -118,8 +125,10 @@ def with_known_values(document: graphql.DocumentNode, data: st.DataObject) -> st
         known = known_values(name)
         scalar = (graphql.StringValueNode, graphql.IntValueNode)
         if known is not None and isinstance(value, (*scalar, graphql.ListValueNode)):
-            choice = data.draw(st.sampled_from(["generated", "fixture", "fixture", "any", "edge"]))
-            pool = {"fixture": known[:4], "any": known, "edge": EDGE_STRINGS}.get(choice)
+            choice = data.draw(
+                st.sampled_from(["generated", "fixture", "fixture", "fixture", "any", "edge"])
+            )
+            pool = {"fixture": known[:3], "any": known, "edge": EDGE_STRINGS}.get(choice)
             if pool is not None:
                 if isinstance(value, graphql.ListValueNode):
                     picked = data.draw(st.lists(st.sampled_from([*pool, ""]), max_size=4))
