@@ -9,7 +9,7 @@ import json
 import os
 import random
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,7 +18,6 @@ import pytest
 
 from tests.blue import put_file, start_import, wait_for_report
 from tests.conftest import (
-    ADMIN_TOKEN,
     Api,
     ServerProcess,
     shared_s3,
@@ -38,18 +37,6 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dic
     # two parsing workers: a create-only file is shared between them, and either may die
     with shared_s3("crash", JOB_LEASE_SECONDS=LEASE, PARSE_WORKERS="2") as env:
         yield tmp_path_factory.mktemp("crash-data"), env
-
-
-@pytest.fixture
-async def first(shared: tuple[Path, dict[str, str]]) -> AsyncIterator[ServerProcess]:
-    data_dir, env = shared
-    server = start_server(data_dir, extra_env=env)
-    async with httpx.AsyncClient(base_url=server.url) as client:
-        reset = await client.post("/__admin/reset", headers={"X-Admin-Token": ADMIN_TOKEN})
-        assert reset.status_code == 200
-    yield server
-    if server.process.poll() is None:
-        stop_server(server)
 
 
 def kill(server: ServerProcess) -> None:

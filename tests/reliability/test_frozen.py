@@ -9,14 +9,13 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import (
-    ADMIN_TOKEN,
     Api,
     ServerProcess,
     shared_s3,
@@ -24,6 +23,7 @@ from tests.conftest import (
     stop_server,
 )
 from tests.importing import database_rows, start_job, upload, wait_for_job
+from tests.reliability.test_crash import wait_for_progress
 
 ROWS = 20_000  # a backfill long enough to be frozen in its middle
 LEASE = "2"  # seconds: the frozen runner's job is taken over quickly
@@ -38,26 +38,6 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dic
     """An S3 endpoint that outlives server processes, and a data dir they share."""
     with shared_s3("frozen", JOB_LEASE_SECONDS=LEASE, IDLE_IN_TRANSACTION_SECONDS=IDLE) as env:
         yield tmp_path_factory.mktemp("frozen-data"), env
-
-
-@pytest.fixture
-async def first(shared: tuple[Path, dict[str, str]]) -> AsyncIterator[ServerProcess]:
-    data_dir, env = shared
-    server = start_server(data_dir, extra_env=env)
-    async with httpx.AsyncClient(base_url=server.url) as client:
-        reset = await client.post("/__admin/reset", headers={"X-Admin-Token": ADMIN_TOKEN})
-        assert reset.status_code == 200
-    yield server
-    os.kill(server.process.pid, signal.SIGCONT)  # whatever the test left it in
-    stop_server(server)
-
-
-async def wait_for_row(server: ServerProcess, name: str) -> None:
-    for _ in range(3000):
-        if await database_rows(server, "SELECT 1 FROM items WHERE name = $1", name):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{name!r} was never written")
 
 
 async def freeze_in_a_chunk(server: ServerProcess) -> None:
@@ -82,7 +62,11 @@ async def test_process_frozen_mid_chunk_lets_another_write_and_take_its_job_over
     async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
         job = await start_job(Api(client), mutation="backfill_items")
         assert (await upload(job["upload_url"], body)).status_code == 200
-    await wait_for_row(first, "row 300")
+
+    async def written() -> int:
+        return len(await database_rows(first, "SELECT 1 FROM items WHERE name = 'row 300'"))
+
+    await wait_for_progress(written, 1)
     await freeze_in_a_chunk(first)
     second = start_server(data_dir, extra_env=env)
     try:
