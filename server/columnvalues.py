@@ -379,18 +379,11 @@ def _checkbox(column: cells.Column, value: Any, directory: cells.Directory) -> c
 # status and dropdown: labels by index or id, with monday's errors that list them
 
 
-def _label_ids(column: cells.Column, directory: cells.Directory, status: bool) -> dict[int, str]:
+def _label_ids(column: cells.Column, status: bool) -> dict[int, str]:
     """The column's active labels by status index (from 0) or dropdown id (from 1)."""
-    labels = column.settings.get("labels")
-    count = len(labels) if isinstance(labels, list | tuple) else 0
-    found: dict[int, str] = {}
-    for position in range(count):
-        label_id = position if status else position + 1
-        value = {"index": label_id} if status else {"ids": [label_id]}
-        label = cells.display_text(column, value, directory)
-        if label:
-            found[label_id] = label
-    return found
+    # read once: a label at a time, a column of n labels cost n^2 (2,000 labels took seconds)
+    labels = cells.label_list(column)
+    return {label_id: label for label_id, label in enumerate(labels, 0 if status else 1) if label}
 
 
 def shown_settings(column: cells.Column) -> dict[str, Any]:
@@ -401,7 +394,7 @@ def shown_settings(column: cells.Column) -> dict[str, Any]:
     settings = dict(column.settings)
     if column.type in ("status", "dropdown"):
         status = column.type == "status"
-        labels = _label_ids(column, cells.Directory(), status)
+        labels = _label_ids(column, status)
         settings["labels"] = (
             _label_data(labels)
             if status
@@ -422,7 +415,7 @@ def _label_data(labels: Mapping[int, str]) -> dict[str, str]:
 
 
 def _status(column: cells.Column, value: Any, directory: cells.Directory) -> cells.Cell | None:
-    labels = _label_ids(column, directory, status=True)
+    labels = _label_ids(column, status=True)
     found = _object(column, value, ("index", "label"))
     if found is None:
         label = value
@@ -451,13 +444,14 @@ def _status(column: cells.Column, value: Any, directory: cells.Directory) -> cel
 
 
 def _dropdown(column: cells.Column, value: Any, directory: cells.Directory) -> cells.Cell | None:
-    labels = _label_ids(column, directory, status=False)
+    labels = _label_ids(column, status=False)
     found = _object(column, value, ("ids", "id", "labels", "label"))
     if found is None:
         text = _text_of(column, value)
         # missing labels are told apart only for unquoted lists; quoted ones go to the parser
         pieces = [] if '"' in text else [p.strip() for p in text.split(",") if p.strip()]
-        missing = [piece for piece in pieces if piece not in labels.values()]
+        known = set(labels.values())
+        missing = [piece for piece in pieces if piece not in known]
         if missing:
             raise _missing_dropdown(column, value, labels, missing)
         return _parse(column, text, directory)

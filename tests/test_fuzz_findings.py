@@ -61,3 +61,26 @@ async def test_json_nested_within_the_depth_limit_is_judged_as_a_value(api: Api)
     query, shape = JSON_ARGUMENTS["column_values"]
     error = error_of(await api.post(query, {"v": shape(nested(60))}))
     assert error["code"] == "ColumnValueException"
+
+
+async def test_a_dropdown_value_of_thousands_of_new_labels_is_set_in_linear_time(
+    api: Api,
+) -> None:
+    # the column's labels were read once per label: 100,000 new labels held the event loop
+    # (every request of the server) for minutes, 10,000 for a minute
+    labels = [f"Label {n}" for n in range(10_000)]
+    response = await api.client.post(
+        "/graphql",
+        json={
+            "query": """mutation($v: JSON!) { change_column_value(board_id: 100, item_id: 1000,
+                column_id: "dropdown", value: $v, create_labels_if_missing: true) {
+                column_values(ids: ["dropdown"]) { text } } }""",
+            "variables": {"v": {"labels": labels}},
+        },
+        headers={"Authorization": "tok-ada"},
+        timeout=10,
+    )
+    body = response.json()
+    assert "errors" not in body, body
+    (value,) = body["data"]["change_column_value"]["column_values"]
+    assert value["text"] == ", ".join(labels)

@@ -397,8 +397,9 @@ class _Labels(NamedTuple):
     expected: str  # the active labels, for messages
 
 
-def _label_list(column: Column) -> list[str | None]:
-    # One entry per position, None where there is no usable active label.
+def label_list(column: Column) -> list[str | None]:
+    """A status or dropdown column's labels by position, None where there is no usable
+    active label."""
     return [label if active and label else None for label, active in _label_entries(column)]
 
 
@@ -418,7 +419,7 @@ def _label_entries(column: Column) -> list[tuple[str, bool]]:
 
 def _index_labels(column: Column, first_id: int) -> _Labels:
     ids: dict[str, int] = {}
-    for position, label in enumerate(_label_list(column), start=first_id):
+    for position, label in enumerate(label_list(column), start=first_id):
         if label:
             ids.setdefault(label, position)
     inactive = frozenset(label for label, _ in _label_entries(column) if label not in ids)
@@ -453,7 +454,7 @@ def _text_of_status(column: Column, value: JSON, directory: Directory) -> str:
     if isinstance(label, str):
         return label
     index = _field(value, "index")
-    labels = _label_list(column)
+    labels = label_list(column)
     if isinstance(index, int) and 0 <= index < len(labels):
         return labels[index] or ""
     return ""
@@ -488,7 +489,7 @@ def _compile_dropdown(column: Column, directory: Directory) -> _Parse:
 
 
 def _dropdown_labels(column: Column, value: JSON) -> list[str]:
-    labels, ids = _label_list(column), _field(value, "ids")
+    labels, ids = label_list(column), _field(value, "ids")
     if not isinstance(ids, list):
         return []
     valid = [i for i in ids if isinstance(i, int) and 0 < i <= len(labels)]
@@ -497,7 +498,7 @@ def _dropdown_labels(column: Column, value: JSON) -> list[str]:
 
 def dropdown_ids(column: Column, label: str) -> list[int]:
     """The ids a dropdown value holds for `label`: every active label that reads it."""
-    return [n for n, shown in enumerate(_label_list(column), start=1) if shown == label]
+    return [n for n, shown in enumerate(label_list(column), start=1) if shown == label]
 
 
 def _text_of_dropdown(column: Column, value: JSON, directory: Directory) -> str:
