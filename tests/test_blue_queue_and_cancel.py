@@ -8,7 +8,7 @@ finds the import ended (false, COMPLETE with every record).
 
 The races are made deterministic by holding the workspace's row lock from the test (each
 chunk takes it after the job's row lock), so that a chunk waits with its job's row locked
-while the cancel is sent.
+while the cancel is sent, or by a slowed job ahead of the import (an admin SLOW fault).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import asyncpg
 
 from tests.blue import next_event, put_file, start_import, subscribe, wait_for_report, websocket
 from tests.conftest import Api, ServerProcess
-from tests.importing import postgres_socket, start_job, upload
+from tests.importing import postgres_socket, refusing_name, start_job, upload
 
 CANCEL = 'mutation { cancelTodoImport(projectId: "leads") }'
 WAIT_TIMEOUT = 30.0  # seconds a test waits for the server to reach a lock
@@ -105,25 +105,40 @@ async def test_a_cancel_during_the_last_chunk_answers_false_and_the_import_compl
     assert (await wait_for_report(api, "leads"))["status"] == "COMPLETE"
 
 
-async def test_a_cancel_before_the_last_chunk_answers_true_and_the_import_ends_cancelled(
+async def test_a_cancel_before_the_first_chunk_answers_true_and_the_import_ends_cancelled(
     api: Api, server: ServerProcess
 ) -> None:
-    key = await put_file(api, "leads", records(700))  # two chunks: 500 and 200
+    held = await job_ahead(api, delay_ms=5000)
+    key = await put_file(api, "leads", records(700))
     async with websocket(server.url, "graphql-transport-ws") as ws:
         await subscribe(ws, "graphql-transport-ws", "leads", "10")
-        # recorded once the first chunk commits, before the last one
-        answer = await import_cancelled_in_first_chunk(api, server, key)
-        assert answer == {"cancelTodoImport": True}
+        assert (await start_import(api, "leads", key, ["Title"])).json() == {
+            "data": {"importTodos": True}
+        }
+        # queued behind the slowed job: recorded before any chunk
+        assert await api.gql(CANCEL) == {"cancelTodoImport": True}
+        ahead = (await api.admin("GET", f"/__admin/jobs/{held}")).json()
+        assert ahead["status"] == "PROCESSING", ahead
         seen = [await next_event(ws)]
         while seen[-1]["status"] == "IN_PROGRESS":
             seen.append(await next_event(ws))
-    assert seen == [
-        event_of("IN_PROGRESS", 0.0),
-        event_of("IN_PROGRESS", 71.43),
-        event_of("CANCELLED", 71.43),
-    ]
+    assert seen == [event_of("IN_PROGRESS", 0.0), event_of("CANCELLED", 0.0)]
     report = await wait_for_report(api, "leads")
-    assert (report["status"], report["imported"]) == ("CANCELLED", 500), report
+    assert (report["status"], report["imported"]) == ("CANCELLED", 0), report
+    assert await api.gql(CANCEL) == {"cancelTodoImport": False}  # ended: nothing to cancel
+
+
+async def test_a_cancel_recorded_as_a_failing_chunk_rolls_back_ends_the_import_cancelled(
+    api: Api, server: ServerProcess
+) -> None:
+    # the first chunk fails: its rollback lets the waiting cancel in before the import ends
+    key = await put_file(api, "leads", records(700))
+    async with refusing_name(server, "r3"):
+        answer = await import_cancelled_in_first_chunk(api, server, key)
+        report = await wait_for_report(api, "leads")
+    # the cancel, already waiting for the job's row, takes it before the runner ends the job
+    assert (answer, report["status"]) == ({"cancelTodoImport": True}, "CANCELLED"), report
+    assert (report["imported"], report["error"]) == (0, None), report
 
 
 async def test_a_cancel_when_no_import_runs_answers_false(api: Api) -> None:
@@ -140,13 +155,7 @@ async def test_a_cancel_when_no_import_runs_answers_false(api: Api) -> None:
 async def test_an_import_queued_behind_another_job_tells_its_subscribers_at_once(
     api: Api, server: ServerProcess
 ) -> None:
-    # the server runs one job of a workspace at a time: a slowed monday-style import of the
-    # same board holds the Blue import back
-    fault = {"operation": "upload", "error": "SLOW", "delay_ms": 8000}
-    assert (await api.admin("POST", "/__admin/faults", fault)).status_code == 200
-    held = await start_job(api)
-    assert (await upload(held["upload_url"], "name\nheld\n")).status_code == 200
-    await wait_until_claimed(api, held["job_id"])
+    held = await job_ahead(api, delay_ms=8000)
     key = await put_file(api, "leads", records(3))
     async with websocket(server.url, "graphql-transport-ws") as ws:
         await subscribe(ws, "graphql-transport-ws", "leads", "10")
@@ -160,7 +169,7 @@ async def test_an_import_queued_behind_another_job_tells_its_subscribers_at_once
             await subscribe(late, "graphql-transport-ws", "leads", "10")
             replayed = await asyncio.wait_for(next_event(late), QUEUED_EVENT_TIMEOUT)
         assert replayed == event_of("IN_PROGRESS", 0.0)
-        ahead = (await api.admin("GET", f"/__admin/jobs/{held['job_id']}")).json()
+        ahead = (await api.admin("GET", f"/__admin/jobs/{held}")).json()
         assert ahead["status"] == "PROCESSING", ahead  # still queued behind it
         rest = [await next_event(ws)]
         while rest[-1]["status"] == "IN_PROGRESS":
@@ -169,8 +178,16 @@ async def test_an_import_queued_behind_another_job_tells_its_subscribers_at_once
     assert rest == [event_of("IN_PROGRESS", 100.0), event_of("COMPLETE", 100.0)]
 
 
-async def wait_until_claimed(api: Api, job_id: str) -> None:
+async def job_ahead(api: Api, delay_ms: int) -> str:
+    """A monday-style import of the workspace, running and slowed for `delay_ms` (an admin
+    fault): the server runs one job of a workspace at a time, so a Blue import started now
+    waits behind it. Its job id."""
+    fault = {"operation": "upload", "error": "SLOW", "delay_ms": delay_ms}
+    assert (await api.admin("POST", "/__admin/faults", fault)).status_code == 200
+    held = await start_job(api)
+    assert (await upload(held["upload_url"], "name\nheld\n")).status_code == 200
     deadline = time.monotonic() + WAIT_TIMEOUT
-    while (await api.admin("GET", f"/__admin/jobs/{job_id}")).json()["attempt"] < 1:
-        assert time.monotonic() < deadline, f"job {job_id} never claimed"
+    while (await api.admin("GET", f"/__admin/jobs/{held['job_id']}")).json()["attempt"] < 1:
+        assert time.monotonic() < deadline, f"job {held['job_id']} never claimed"
         await asyncio.sleep(0.1)
+    return held["job_id"]

@@ -146,6 +146,12 @@ UPDATE import_jobs SET cancel_requested = true
 WHERE board_id = $1 AND kind = 'blue' AND status = 'PROCESSING'
 RETURNING id
 
+-- name: lock_for_end
+-- The job's row locked (while still this runner's) for the transaction that ends it: whether
+-- a cancel was recorded before.
+SELECT cancel_requested FROM import_jobs WHERE id = $1 AND attempt = $2 AND status = 'PROCESSING'
+FOR NO KEY UPDATE
+
 -- name: cancel_requested
 -- Read in a chunk's transaction once the job's row is locked (fence_job): a cancel recorded
 -- before is seen, a later one waits for the chunk to commit.

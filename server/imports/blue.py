@@ -47,6 +47,7 @@ RECORD_COLUMNS = [
 ]  # fmt: skip
 TODO_IMPORT_LIMIT = 2_500  # records per file for accounts not on the enterprise plan
 NUMBERED_LIST_IDS = 100  # list ids tried with a number before a random suffix
+EVENT_STATUS = {"FAILED": "ERROR", "CANCELLED": "CANCELLED"}  # a job's end, as events name it
 
 
 class CancelledImport(Exception):
@@ -292,9 +293,9 @@ async def process_blue_job(services: Services, job: Job) -> None:
     user = users[0] if users else None
     board = await services.boards.board_for_user(user, str(job.board_id)) if user else None
     if user is None or board is None or board.state == "deleted":
-        await _end(services, job, "FAILED", GONE_MESSAGE, None)
+        status = await _end(services, job, "FAILED", GONE_MESSAGE, None)
         if user is not None:
-            await _report_gone(services, job, user)
+            await _report_gone(services, job, user, status)
         # A user whose row is gone gets no event: progress_events references users, as
         # import_jobs does (so this job's row went with theirs).
         return
@@ -310,13 +311,9 @@ async def process_blue_job(services: Services, job: Job) -> None:
         except StaleAttempt:
             logger.warning("blue import taken over", extra={"job_id": str(job.id)})
         except WorkspaceGone:
-            await _end(services, job, "FAILED", GONE_MESSAGE, target)
-            await events.publish(services.pool, board.id, user.id,
-                                 progress_event(user, board, "ERROR", target.last_progress if target else 0.0, GONE_MESSAGE))  # fmt: skip
+            await _stop(services, job, user, board, target, "FAILED", GONE_MESSAGE)
         except CancelledImport:
-            await _end(services, job, "CANCELLED", None, target)
-            await events.publish(services.pool, board.id, user.id,
-                                 progress_event(user, board, "CANCELLED", target.last_progress if target else 0.0))  # fmt: skip
+            await _stop(services, job, user, board, target, "CANCELLED", None)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -328,12 +325,26 @@ async def process_blue_job(services: Services, job: Job) -> None:
                 return
             message = exc.message if isinstance(exc, csvfile.InvalidUpload) else _db_message(exc)
             logger.warning("blue import failed: %s", message, extra={"job_id": str(job.id)})
-            await _end(services, job, "FAILED", message, target)
-            await events.publish(services.pool, board.id, user.id,
-                                 progress_event(user, board, "ERROR", target.last_progress if target else 0.0, message))  # fmt: skip
+            await _stop(services, job, user, board, target, "FAILED", message)
 
 
-async def _report_gone(services: Services, job: Job, user: User) -> None:
+async def _stop(
+    services: Services,
+    job: Job,
+    user: User,
+    board: Board,
+    target: BlueTarget | None,
+    status: str,
+    message: str | None,
+) -> None:
+    """End the import before its last record (CANCELLED or FAILED) and tell its subscribers."""
+    status = await _end(services, job, status, message, target)
+    progress = target.last_progress if target else 0.0
+    event = progress_event(user, board, EVENT_STATUS[status], progress, message)
+    await events.publish(services.pool, board.id, user.id, event)
+
+
+async def _report_gone(services: Services, job: Job, user: User, status: str) -> None:
     """The ERROR event of an import whose user can no longer see its workspace: a
     subscription opened before the access was lost is still waiting for the end."""
     # the workspace's row without the access check, for the slug and name the event carries
@@ -343,9 +354,8 @@ async def _report_gone(services: Services, job: Job, user: User) -> None:
     if row is None:  # the row is gone, and its progress events with it: no one to tell
         return
     board = Board.from_row(row)
-    await events.publish(
-        services.pool, board.id, user.id, progress_event(user, board, "ERROR", 0.0, GONE_MESSAGE)
-    )
+    event = progress_event(user, board, EVENT_STATUS[status], 0.0, GONE_MESSAGE)
+    await events.publish(services.pool, board.id, user.id, event)
 
 
 def _db_message(exc: Exception) -> str:
@@ -497,14 +507,21 @@ def _progress(target: BlueTarget) -> float:
 
 async def _end(
     services: Services, job: Job, status: str, message: str | None, target: BlueTarget | None
-) -> None:
-    async with services.pool.acquire() as conn:
+) -> str:
+    """End the import CANCELLED or FAILED; the status written. A failure ends CANCELLED when a
+    cancel was recorded before it (the chunk that failed had rolled back, letting it in):
+    cancelTodoImport answered true, and a true answer means the import ends CANCELLED."""
+    async with services.pool.acquire() as conn, conn.transaction():
+        if status == "FAILED" and await conn.fetchval(Q["lock_for_end"], job.id, job.attempt):
+            status, message = "CANCELLED", None
         counts = await JobStore.outcome_counts(conn, job.id, target.total if target else 0)
-    await services.jobs.finish(
-        job, status=status, counts=counts, progress=100 if status == "COMPLETED" else int(target.last_progress if target else 0),
-        now=services.clock.now(), failure_reason="INTERNAL_ERROR" if status == "FAILED" else None,
-        failure_message=message,
-    )  # fmt: skip
+        await JobStore.finish_in(
+            conn, job, status=status, counts=counts,
+            progress=int(target.last_progress if target else 0), now=services.clock.now(),
+            failure_reason="INTERNAL_ERROR" if status == "FAILED" else None,
+            failure_message=message,
+        )  # fmt: skip
+    return status
 
 
 async def _write_records(
