@@ -53,20 +53,6 @@ VARIANTS: list[tuple[str, str, str]] = [
 ]  # fmt: skip
 
 
-async def chunks_of(conn: asyncpg.Connection, board_id: int, names: list[str]) -> list[bytes]:
-    out = []
-    count = await conn.fetchval("SELECT count(*) FROM items WHERE board_id = $1", board_id)
-    for first in range(0, count, CHUNK):
-        buf = io.BytesIO()
-        await conn.copy_from_query(
-            f"SELECT {', '.join(names)} FROM items WHERE board_id = $1 "
-            f"ORDER BY id OFFSET {first} LIMIT {CHUNK}",
-            board_id, output=buf, format="binary",
-        )  # fmt: skip
-        out.append(buf.getvalue())
-    return out
-
-
 async def load(
     conn: asyncpg.Connection, table: str, names: list[str], chunks: list[bytes], wait: bool
 ) -> float:
@@ -94,15 +80,9 @@ async def measure(
         host=socket[0], port=socket[1], user="postgres", database="postgres"
     )
     try:
-        names = [
-            r["column_name"]
-            for r in await conn.fetch(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_schema = 'public' AND table_name = 'items' ORDER BY ordinal_position"
-            )
-        ]
-        chunks = await chunks_of(conn, board, names)
+        names = await m.item_columns(conn)
         rows = await conn.fetchval("SELECT count(*) FROM items WHERE board_id = $1", board)
+        chunks = await m.item_chunks(conn, board, ", ".join(names), rows, CHUNK)
         tables = []
         for number, (_, like, ddl) in enumerate(VARIANTS):
             table = f"bench_floor_{number}"

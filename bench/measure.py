@@ -264,6 +264,34 @@ class SchemaCopy:
         return self.items / self.seconds if self.seconds > 0 else 0.0
 
 
+async def item_columns(conn: asyncpg.Connection) -> list[str]:
+    """The columns of `items`, in order."""
+    return [
+        r["column_name"]
+        for r in await conn.fetch(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND table_name = 'items' ORDER BY ordinal_position"
+        )
+    ]
+
+
+async def item_chunks(
+    conn: asyncpg.Connection, board_id: int, select: str, items: int, chunk: int
+) -> list[bytes]:
+    """A board's items (below the ids the floor measurements add) as binary COPY data,
+    `chunk` rows a part, each row read by `select`."""
+    chunks = []
+    for first in range(0, items, chunk):
+        out = io.BytesIO()
+        await conn.copy_from_query(
+            f"SELECT {select} FROM items WHERE board_id = $1 AND id < 10^15 "
+            f"ORDER BY id OFFSET {first} LIMIT {chunk}",
+            board_id, output=out, format="binary",
+        )  # fmt: skip
+        chunks.append(out.getvalue())
+    return chunks
+
+
 async def schema_copy(
     conn: asyncpg.Connection, board_id: int, repeats: int = 3, chunk: int = 1000
 ) -> SchemaCopy:
@@ -274,13 +302,7 @@ async def schema_copy(
     do: re-inserting deleted ids made each unique check visit the dead rows, and one
     20,000-row statement spilled the reference trigger's transition table to disk, neither of
     which an import meets."""
-    names = [
-        r["column_name"]
-        for r in await conn.fetch(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = 'public' AND table_name = 'items' ORDER BY ordinal_position"
-        )
-    ]
+    names = await item_columns(conn)
     counts = await conn.fetchrow(
         "SELECT count(*) AS items, max(position) AS last, "
         "coalesce(sum((SELECT count(*) FROM json_object_keys(column_values))), 0) AS values "
@@ -294,15 +316,7 @@ async def schema_copy(
         offset = 10**15 * repeat  # new ids, far from the sequences
         shifted = {"id": f"id + {offset}", "position": f"position + {int(counts['last']) * repeat}"}
         select = ", ".join(shifted.get(n, n) for n in names)
-        chunks = []
-        for first in range(0, items, chunk):
-            out = io.BytesIO()
-            await conn.copy_from_query(
-                f"SELECT {select} FROM items WHERE board_id = $1 AND id < 10^15 "
-                f"ORDER BY id OFFSET {first} LIMIT {chunk}",
-                board_id, output=out, format="binary",
-            )  # fmt: skip
-            chunks.append(out.getvalue())
+        chunks = await item_chunks(conn, board_id, select, items, chunk)
         started = time.monotonic()
         for payload in chunks:
             async with conn.transaction():
