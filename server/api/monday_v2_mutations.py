@@ -32,7 +32,6 @@ from server.api.monday_v2_types import (
     NotificationType,
     TagType,
     UpdateType,
-    cells_column,
     item_store,
 )
 from server.errors import AppError, BadUserInput, NotFound, Unauthorized
@@ -188,13 +187,13 @@ async def _value_writes(
     for column_id in wanted:
         column = columns[column_id]
         try:
-            cell = columnvalues.from_json(cells_column(column), values[column_id], directory)
+            cell = columnvalues.from_json(column.cell_column(), values[column_id], directory)
         except columnvalues.MissingLabels as exc:
             # adding labels changes the column: only those who may shape the board do it
             if not create_labels or board.role not in EDIT_ROLES:
                 raise
             column = await services.boards.add_labels(board.id, column_id, exc.labels)
-            cell = columnvalues.from_json(cells_column(column), values[column_id], directory)
+            cell = columnvalues.from_json(column.cell_column(), values[column_id], directory)
         stored = cell.value if cell is not None else None
         writes.append(
             ValueWrite(

@@ -19,7 +19,6 @@ from server import columnvalues, numeric_ids
 from server.api.context import Info
 from server.api.monday_v2_people import UserType, users_by_id
 from server.errors import BadUserInput
-from server.imports import cells
 from server.store.items import ItemStore, TagRecord, UpdateRecord
 from server.store.records import (
     ActivityRecord,
@@ -63,13 +62,6 @@ def rows_window(limit: int | None, page: int | None) -> tuple[int | None, int]:
     if limit is None and page is None:
         return None, 0
     return page_window(limit, page)
-
-
-def cells_column(column: ColumnRecord) -> cells.Column:
-    """A board column as the cell converters take it."""
-    return cells.Column(
-        id=column.id, title=column.title, type=column.type, settings=column.settings
-    )
 
 
 def wanted_keys(keys: list[str | None] | None) -> set[str] | None:
@@ -181,7 +173,7 @@ class ColumnType:
 
     @strawberry.field(description="The column's settings as monday shows them (JSON text).")
     def settings_str(self) -> str:
-        return orjson.dumps(columnvalues.shown_settings(cells_column(self.record))).decode()
+        return orjson.dumps(columnvalues.shown_settings(self.record.cell_column())).decode()
 
     @strawberry.field
     def archived(self) -> bool:

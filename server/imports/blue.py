@@ -368,7 +368,7 @@ async def _prepare(
     services: Services, job: Job, board: Board, user: User, path: Path
 ) -> BlueTarget:
     columns = [
-        cells.Column(id=c.id, title=c.title, type=c.type, settings=c.settings)
+        c.cell_column()
         for c in (await services.boards.columns([board.id]))[board.id]
         if not c.archived
     ]

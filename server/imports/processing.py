@@ -25,7 +25,7 @@ import asyncpg
 from server import faults, limits, scratch, sql
 from server.db import Connection
 from server.errors import StorageError
-from server.imports import cells, csvfile, report, subitems, worker
+from server.imports import csvfile, report, subitems, worker
 from server.imports.matchkeys import KeyChanges, KeysChanged
 from server.imports.planning import Rejection
 from server.imports.worker import ParserSpec
@@ -140,7 +140,7 @@ async def _process(services: Services, job: Job, tmp: Path) -> None:
     path = tmp / "upload.csv"
     await download(services, job.object_key, path, job.options.get("character_encoding"))
     columns = {
-        c.id: cells.Column(id=c.id, title=c.title, type=c.type, settings=c.settings)
+        c.id: c.cell_column()
         for c in (await services.boards.columns([board.id]))[board.id]
         if not c.archived
     }

@@ -139,10 +139,7 @@ class BoardStore:
         label_ids = None
         for column in (await self.columns([board_id]))[board_id]:
             if column.id == column_id and column.type == "dropdown":
-                shape = cells.Column(
-                    id=column.id, title=column.title, type=column.type, settings=column.settings
-                )
-                label_ids = cells.dropdown_ids(shape, value)
+                label_ids = cells.dropdown_ids(column.cell_column(), value)
         rows = await self.pool.fetch(
             Q["items_by_column_value"], board_id, column_id, value, state, limit, offset, label_ids
         )

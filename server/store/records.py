@@ -9,6 +9,8 @@ from typing import Any, Self, TypeVar
 
 import asyncpg
 
+from server.imports import cells
+
 Row = asyncpg.Record
 T = TypeVar("T")
 
@@ -111,6 +113,10 @@ class ColumnRecord:
     @classmethod
     def from_row(cls, row: Row) -> Self:
         return from_row(cls, row)
+
+    def cell_column(self) -> cells.Column:
+        """The column as the cell converters take it."""
+        return cells.Column(id=self.id, title=self.title, type=self.type, settings=self.settings)
 
 
 @dataclass(frozen=True, kw_only=True)
