@@ -3,12 +3,17 @@ the input that once answered INTERNAL_SERVER_ERROR, now a client error with its 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.conftest import Api
+from tests import blue, importing
+from tests.conftest import Api, start_server, stop_server
 from tests.v2 import error_of
 
 
@@ -84,3 +89,39 @@ async def test_a_dropdown_value_of_thousands_of_new_labels_is_set_in_linear_time
     assert "errors" not in body, body
     (value,) = body["data"]["change_column_value"]["column_values"]
     assert value["text"] == ", ".join(labels)
+
+
+SHUTDOWN_TIMEOUT = 10.0  # seconds: stop_server would SIGKILL after 20
+
+
+@pytest.mark.parametrize("kind", ["monday", "blue"])
+async def test_a_server_stopped_while_an_import_runs_exits_at_once(
+    tmp_path: Path, kind: str
+) -> None:
+    # the runner took the cancel of its own shutdown, which cancels the running job too, for
+    # a job whose lease was lost: it logged "job lease lost", went on to claim the next job,
+    # and SIGTERM hung until the harness SIGKILLed the process (the Blue import mid-way)
+    server = start_server(tmp_path)
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            api = Api(client)
+            rows = [[f"item {i}", "Done"] for i in range(40_000)]
+            body = importing.csv_text(["name", "status"], rows)
+            if kind == "monday":
+                job = await importing.start_job(api)
+                assert (await importing.upload(job["upload_url"], body)).status_code == 200
+            else:
+                key = await blue.put_file(api, "leads", body.replace("name,status", "Title,x"))
+                await blue.start_import(api, "leads", key, ["Title", "x"])
+            deadline = time.monotonic() + 60
+            while not await importing.database_rows(
+                server,
+                "SELECT 1 FROM import_jobs WHERE status = 'PROCESSING' AND counts::text <> '{}'",
+            ):
+                assert time.monotonic() < deadline, server.log()
+                await asyncio.sleep(0.05)
+        server.process.terminate()
+        assert await asyncio.to_thread(server.process.wait, SHUTDOWN_TIMEOUT) is not None
+    finally:
+        stop_server(server)
+    assert "job lease lost" not in server.log()

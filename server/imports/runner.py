@@ -99,7 +99,10 @@ class Runner:
         try:
             await work
         except asyncio.CancelledError:
-            if not work.cancelled():
+            # the heartbeat cancelled the work (lease lost): carry on with the next job; but a
+            # cancel of the runner itself (shutdown) cancels the work too, and must go through,
+            # or the runner claims the next job and shutdown waits for ever
+            if not work.cancelled() or _cancelling():
                 raise
             logger.warning("job lease lost", extra={"job_id": str(job.id), "action": "heartbeat"})
         finally:
@@ -130,6 +133,12 @@ class Runner:
             if not renewed and not work.done():
                 work.cancel()
                 return
+
+
+def _cancelling() -> bool:
+    """Whether the running task itself was asked to stop."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 async def _repeat(step: Callable[[], Awaitable[None]], wake: asyncio.Event, action: str) -> None:
