@@ -14,6 +14,16 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 
+ECHO_LIMIT = 100  # characters of a refused value that an error message repeats
+
+
+def clip(value: object, limit: int = ECHO_LIMIT) -> str:
+    """`value` as text, cut to its first `limit` characters and "..." when longer: an error
+    message repeats what it refuses without repeating megabytes of it."""
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 class AppError(Exception):
     """An error the API reports to its caller with a stable code."""
 

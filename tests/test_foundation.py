@@ -143,6 +143,62 @@ async def test_an_unknown_operation_name_gets_a_json_graphql_error(api: Api) -> 
     assert '"C"' in _is_graphql_error(response, 400)
 
 
+TWO_OPERATIONS = "query A { me { id } } query B { me { name } }"
+MULTIPLE_OPERATIONS = "Must provide operation name if query contains multiple operations."
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+@pytest.mark.parametrize("name", [None, ""], ids=["left out", "empty"])
+async def test_two_operations_without_a_name_are_refused_not_the_first_run(
+    api: Api, method: str, name: str | None
+) -> None:
+    # graphql-core's answer; strawberry alone ran the first operation
+    payload: dict[str, str] = {"query": TWO_OPERATIONS}
+    if name is not None:
+        payload["operationName"] = name
+    auth = {"Authorization": "tok-ada"}
+    if method == "POST":
+        response = await api.client.post("/graphql", json=payload, headers=auth)
+    else:
+        response = await api.client.get("/graphql", params=payload, headers=auth)
+    assert _is_graphql_error(response, 400) == MULTIPLE_OPERATIONS
+    assert "data" not in response.json()  # a request error: nothing ran
+
+
+async def test_refused_operation_choices_run_nothing_and_fire_no_fault(api: Api) -> None:
+    # the mutation would have run first; a fault queued for it stays queued
+    fault = {"operation": "create_group", "error": "INTERNAL_SERVER_ERROR"}
+    assert (await api.admin("POST", "/__admin/faults", fault)).status_code == 200
+    auth = {"Authorization": "tok-ada"}
+    document = (
+        'mutation M { create_group(board_id: 100, group_name: "x") { id } } ' + TWO_OPERATIONS
+    )
+    response = await api.client.post("/graphql", json={"query": document}, headers=auth)
+    assert _is_graphql_error(response, 400) == MULTIPLE_OPERATIONS
+    groups = await api.gql("{ boards(ids: [100]) { groups { title } } }")
+    assert "x" not in {g["title"] for g in groups["boards"][0]["groups"]}
+    response = await api.client.post(
+        "/graphql", json={"query": document, "operationName": "M"}, headers=auth
+    )
+    assert response.json()["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+
+
+async def test_a_document_without_an_operation_is_a_request_error(api: Api) -> None:
+    response = await api.client.post(
+        "/graphql", json={"query": "fragment F on User { id }"},
+        headers={"Authorization": "tok-ada"},
+    )  # fmt: skip
+    assert _is_graphql_error(response, 400) == "Must provide an operation."
+
+
+async def test_an_unknown_operation_name_is_echoed_at_most_100_characters(api: Api) -> None:
+    response = await api.client.post(
+        "/graphql", json={"query": TWO_OPERATIONS, "operationName": "N" * 5000},
+        headers={"Authorization": "tok-ada"},
+    )  # fmt: skip
+    assert _is_graphql_error(response, 400) == f'Unknown operation named "{"N" * 100}...".'
+
+
 async def test_an_empty_operation_name_means_none_was_given(api: Api) -> None:
     # some clients send "" for "no operation name"; the document's only operation runs
     response = await api.client.post(

@@ -455,3 +455,123 @@ async def test_an_injected_slow_fault_delays_an_operation_sent_over_a_socket(
         (answer, _) = await answers_to(ws, "1", "{ me { id } }", TRANSPORT_WS)
         assert answer["payload"] == {"data": {"me": {"id": "10"}}}, answer
         assert time.monotonic() - started >= 0.7
+
+
+TWO_OPERATIONS = "query A { me { id } } query B { me { name } }"
+TWO_SUBSCRIPTIONS = (
+    'subscription A { job_status(job_id: "a") { __typename } } '
+    'subscription B { job_status(job_id: "b") { __typename } }'
+)
+MULTIPLE_OPERATIONS = "Must provide operation name if query contains multiple operations."
+OPERATION_CHOICES = {
+    # query, operationName (None: left out), what graphql-core answers
+    "two queries": (TWO_OPERATIONS, None, MULTIPLE_OPERATIONS),
+    "two subscriptions": (TWO_SUBSCRIPTIONS, None, MULTIPLE_OPERATIONS),
+    "two, empty name": (TWO_SUBSCRIPTIONS, "", MULTIPLE_OPERATIONS),
+    "unknown name": (TWO_SUBSCRIPTIONS, "C", 'Unknown operation named "C".'),
+    "long unknown name": (TWO_SUBSCRIPTIONS, "N" * 5000, f'Unknown operation named "{"N" * 100}...".'),
+    "no operation": ("fragment F on User { id }", None, "Must provide an operation."),
+}  # fmt: skip
+
+
+def operation_message(
+    protocol: str, query: str, name: str | None, op_id: str = "1"
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {"query": query}
+    if name is not None:
+        payload["operationName"] = name
+    kind = "subscribe" if protocol == TRANSPORT_WS else "start"
+    return {"id": op_id, "type": kind, "payload": payload}
+
+
+@pytest.mark.parametrize(
+    ("query", "name", "message"), OPERATION_CHOICES.values(), ids=OPERATION_CHOICES.keys()
+)
+async def test_an_operation_choice_graphql_refuses_closes_the_socket_4400(
+    url: str, query: str, name: str | None, message: str
+) -> None:
+    # as strawberry closes it for an unknown operation name (and a syntax error); it ran the
+    # first operation of several
+    async with websocket(url, TRANSPORT_WS) as ws:
+        await ws.send_json(operation_message(TRANSPORT_WS, query, name))
+        with pytest.raises(WebSocketDisconnect) as closed:
+            while True:
+                await ws.receive_json(timeout=CLOSE_TIMEOUT)
+        assert closed.value.code == 4400
+        # a close frame's reason has room for 123 bytes
+        assert closed.value.reason == (message if len(message) <= 123 else message[:120] + "...")
+
+
+@pytest.mark.parametrize(
+    ("query", "name", "message"), OPERATION_CHOICES.values(), ids=OPERATION_CHOICES.keys()
+)
+async def test_an_operation_choice_graphql_refuses_gets_a_legacy_error_message(
+    url: str, query: str, name: str | None, message: str
+) -> None:
+    async with websocket(url, LEGACY_WS) as ws:
+        await ws.send_json(operation_message(LEGACY_WS, query, name))
+        while (answer := await ws.receive_json(timeout=CLOSE_TIMEOUT))["type"] == "ka":
+            pass
+        assert answer["type"] == "error" and answer["id"] == "1", answer
+        assert answer["payload"]["message"] == message, answer
+        assert answer["payload"]["extensions"]["request_id"], answer
+        # the socket serves the next operation
+        await ws.send_json(operation_message(LEGACY_WS, UNKNOWN_JOB, None, "2"))
+        while (answer := await ws.receive_json(timeout=CLOSE_TIMEOUT))["type"] == "ka":
+            pass
+        assert answer["id"] == "2" and errors_in([answer])[0]["extensions"]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_an_empty_operation_name_means_none_over_a_socket_too(
+    url: str, protocol: str
+) -> None:
+    # as over HTTP; strawberry looked for an operation named ""
+    async with websocket(url, protocol) as ws:
+        await ws.send_json(operation_message(protocol, UNKNOWN_JOB, ""))
+        while (answer := await ws.receive_json(timeout=CLOSE_TIMEOUT))["type"] == "ka":
+            pass
+        assert answer["type"] in ("next", "data"), answer
+        assert errors_in([answer])[0]["extensions"]["code"] == "NOT_FOUND", answer
+
+
+async def test_a_named_operation_of_several_runs_over_a_socket(url: str) -> None:
+    async with websocket(url, TRANSPORT_WS) as ws:
+        await ws.send_json(operation_message(TRANSPORT_WS, TWO_OPERATIONS, "B"))
+        answer = await ws.receive_json(timeout=CLOSE_TIMEOUT)
+        assert answer["payload"] == {"data": {"me": {"name": "Ada Admin"}}}, answer
+
+
+async def test_a_long_syntax_error_closes_the_socket_4400_not_abruptly(url: str) -> None:
+    # strawberry closes with the syntax error's message, which quotes the client's text: a
+    # reason past 123 bytes dropped the socket without a close frame
+    async with websocket(url, TRANSPORT_WS) as ws:
+        await ws.send_json(operation_message(TRANSPORT_WS, "{ me { id } } " + "Z" * 500, None))
+        with pytest.raises(WebSocketDisconnect) as closed:
+            while True:
+                await ws.receive_json(timeout=CLOSE_TIMEOUT)
+        assert closed.value.code == 4400
+        assert closed.value.reason.startswith("Syntax Error: Unexpected Name 'ZZZ")
+        assert closed.value.reason.endswith("...") and len(closed.value.reason) == 123
+
+
+async def test_a_syntax_error_gets_a_legacy_error_message(url: str) -> None:
+    # strawberry let it escape as an internal error: graphql-ws answered nothing at all
+    async with websocket(url, LEGACY_WS) as ws:
+        await ws.send_json(operation_message(LEGACY_WS, "subscription { job_status(", None))
+        while (answer := await ws.receive_json(timeout=CLOSE_TIMEOUT))["type"] == "ka":
+            pass
+        assert answer["type"] == "error" and answer["id"] == "1", answer
+        assert answer["payload"]["message"].startswith("Syntax Error"), answer
+        assert answer["payload"]["extensions"]["request_id"], answer
+
+
+async def test_a_syntax_error_closes_the_socket_4400_with_its_message(url: str) -> None:
+    # strawberry let it escape as an internal error: graphql-transport-ws sent only `complete`
+    async with websocket(url, TRANSPORT_WS) as ws:
+        await ws.send_json(operation_message(TRANSPORT_WS, "{ me { id ", None))
+        with pytest.raises(WebSocketDisconnect) as closed:
+            while True:
+                await ws.receive_json(timeout=CLOSE_TIMEOUT)
+        assert closed.value.code == 4400
+        assert closed.value.reason == "Syntax Error: Expected Name, found <EOF>."

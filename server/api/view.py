@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -53,7 +53,7 @@ from strawberry.types.unset import UnsetType
 
 from server import auth, events, faults
 from server.api.context import OPERATION_REQUEST_ID, Context
-from server.errors import AppError, format_error
+from server.errors import AppError, clip, format_error
 from server.services import Services
 
 
@@ -70,13 +70,47 @@ def _operations_run(
     document: DocumentNode, operation_name: str | None
 ) -> list[OperationDefinitionNode]:
     """The operation that runs: the one named, else every one in the document (one, or
-    GraphQL refuses the document)."""
+    `operation_problem` refuses the request before it runs)."""
     return [
         definition
         for definition in document.definitions
         if isinstance(definition, OperationDefinitionNode)
         and (not operation_name or (definition.name and definition.name.value == operation_name))
     ]
+
+
+MULTIPLE_OPERATIONS = "Must provide operation name if query contains multiple operations."
+NO_OPERATION = "Must provide an operation."
+
+
+def operation_problem(query: str, operation_name: str | None) -> str | None:
+    """Why the request names no operation to run, in graphql-core's words; None when it does
+    (or when the query does not parse: strawberry reports the syntax error).
+
+    strawberry runs the first operation of a document when no name is given, and graphql-core
+    never sees the request without one: every transport asks this before anything runs."""
+    document = _document(query)
+    if document is None:
+        return None
+    operations = _operations_run(document, operation_name)
+    if operation_name:
+        return None if operations else f'Unknown operation named "{clip(operation_name)}".'
+    if not operations:
+        return NO_OPERATION
+    return MULTIPLE_OPERATIONS if len(operations) > 1 else None
+
+
+def refusal(query: str, operation_name: str | None) -> GraphQLError | None:
+    """Why a websocket operation cannot run before it starts: its syntax error, or the
+    operation it names none of. strawberry's streaming path lets a syntax error escape as an
+    internal error (graphql-transport-ws sent only `complete`, graphql-ws nothing at all)."""
+    if _document(query) is None:
+        try:
+            parse(query)
+        except GraphQLSyntaxError as exc:
+            return exc
+    problem = operation_problem(query, operation_name)
+    return None if problem is None else GraphQLError(problem)
 
 
 @functools.lru_cache(maxsize=512)
@@ -195,6 +229,23 @@ class MethodGuard:
 
 
 REVOKED_CLOSE_CODE = 4403  # graphql-transport-ws's "Forbidden"
+MAX_CLOSE_REASON_BYTES = 123  # RFC 6455: a close frame's payload is at most 125 bytes
+
+
+def close_reason(reason: str) -> str:
+    """`reason` cut to fit a close frame (a longer one fails the close: the socket dropped
+    without a close code), marked with "..." where it was cut."""
+    encoded = reason.encode()
+    if len(encoded) <= MAX_CLOSE_REASON_BYTES:
+        return reason
+    return encoded[: MAX_CLOSE_REASON_BYTES - 3].decode(errors="ignore") + "..."
+
+
+class _WebSocketAdapter(ASGIWebSocketAdapter):
+    async def close(self, code: int, reason: str) -> None:
+        # strawberry closes with a syntax error's or an unknown operation name's message,
+        # which may quote the client's text at any length
+        await super().close(code, close_reason(reason))
 
 
 @dataclass(frozen=True)
@@ -295,12 +346,25 @@ class _LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         _start_operation()
         complete: CompleteMessage = {"type": "complete", "id": operation_id}
         try:
+            refused = refusal(query, operation_name or None)
+            if refused is not None:
+                # as strawberry answers an unknown operation name on graphql-ws
+                error: ErrorMessage = {
+                    "type": "error",
+                    "id": operation_id,
+                    "payload": cast(Any, refused.formatted),
+                }
+                await self.send_message(error)
+                return
             result = None
             # graphql-ws runs subscriptions only (strawberry refuses the rest): no fault for those
             if runs_subscription(query, operation_name):
                 result = await _fault_result(self.context, query, operation_name)
             if result is None:
-                await super().handle_async_results(operation_id, query, operation_name, variables)
+                # "" means no name, as over HTTP (strawberry looks for an operation named "")
+                await super().handle_async_results(
+                    operation_id, query, operation_name or None, variables
+                )
                 return
             data: DataMessage = {"type": "data", "id": operation_id, "payload": cast(Any, result)}
             await self.send_message(data)
@@ -336,9 +400,17 @@ class _LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
 class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         _start_operation()
-        query, name = operation.query, operation.operation_name
+        query, name = operation.query, operation.operation_name or None
+        refused = refusal(query, name)
+        if refused is not None:
+            # closed as strawberry closes the socket for a syntax error or an unknown name
+            await self.websocket.close(code=4400, reason=refused.message)
+            self.operations.pop(operation.id, None)
+            return
         result = await _fault_result(self.context, query, name)
         if result is None:
+            # "" means no name, as over HTTP (strawberry looks for an operation named "")
+            operation.operation_name = name
             await super().run_operation(operation)
             return
         # the result an HTTP request gets, then the end of the operation, as a query's
@@ -367,6 +439,7 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 class GraphQLView(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = _TransportWSHandler
     graphql_ws_handler_class = _LegacyWSHandler
+    websocket_adapter_class = _WebSocketAdapter
 
     def __init__(self, services: Services, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -435,6 +508,11 @@ class GraphQLView(GraphQL[Context, None]):
             )
             return _error_response(error, request_id)
         query, operation_name = await self._operation(request)
+        problem = operation_problem(query, operation_name) if query else None
+        if problem is not None:
+            # a request error, as strawberry answers an unknown operation name
+            error = AppError(problem, code="BAD_REQUEST", status_code=400)
+            return _error_response(error, request_id)
         gated = auth.version_gated_fields(query, request.state.api_version) if query else []
         if gated:
             error = auth.VersionGatedField(gated[0], request.state.api_version)
