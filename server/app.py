@@ -22,6 +22,7 @@ from server.clock import Clock
 from server.embedded_s3 import EmbeddedS3
 from server.events import EventBus
 from server.exports import records
+from server.imports import watchdog
 from server.imports.runner import Runner
 from server.imports.worker import ParsePool
 from server.services import Services
@@ -101,6 +102,8 @@ class Runtime:
         self.tasks.append(asyncio.create_task(self.services.loop_lag.run()))
         self.tasks.append(asyncio.create_task(self.services.events.run()))
         self.tasks.append(asyncio.create_task(callbacks.Sender(pool).run()))
+        # every process, runner or not: it frees the boards of a process frozen in a COPY
+        self.tasks.append(asyncio.create_task(watchdog.run(self.services.jobs, settings)))
         if settings.run_jobs:
             self.runner = Runner(self.services)
             self.tasks.append(asyncio.create_task(self.runner.run()))

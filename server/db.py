@@ -20,6 +20,11 @@ POOL_MIN = 2  # connections
 POOL_MAX = 10  # connections
 # an arbitrary constant: the advisory lock that serialises migrations across processes
 MIGRATION_LOCK_KEY = 727_001
+# The pool's connections as pg_stat_activity names them. A chunk's transaction names itself
+# after its job while it runs (CHUNK_APPLICATION_PREFIX + "<job id>:<attempt>", for that
+# transaction only), so that `server.imports.watchdog` can tell a frozen one.
+APPLICATION_NAME = "importserver"
+CHUNK_APPLICATION_PREFIX = "importserver job "
 
 Pool = asyncpg.Pool
 # what `pool.acquire()` hands out, or a plain connection
@@ -91,7 +96,7 @@ async def create_pool(
 ) -> Pool:
     """The pool; with `idle_in_transaction_seconds`, PostgreSQL ends a session left idle in a
     transaction that long (settings.DEFAULT_IDLE_IN_TRANSACTION)."""
-    server_settings = {}
+    server_settings = {"application_name": APPLICATION_NAME}
     if idle_in_transaction_seconds is not None:
         timeout = max(1, round(idle_in_transaction_seconds * 1000))  # milliseconds; 0 is off
         server_settings["idle_in_transaction_session_timeout"] = str(timeout)

@@ -51,8 +51,11 @@ UPDATE import_jobs SET lease_expires_at = $3 WHERE id = $1 AND attempt = $2 AND 
 
 -- name: fence_job
 -- At the start of a chunk's transaction: the job is still this runner's (the attempt check of
--- save_progress, before anything is written), its row locked until the chunk commits.
-SELECT 1 FROM import_jobs WHERE id = $1 AND attempt = $2 AND status = 'PROCESSING'
+-- save_progress, before anything is written), its row locked until the chunk commits. The
+-- transaction takes the name $3 || '<job id>:<attempt>' (application_name, until it ends): the
+-- watchdog ties a backend stuck in the chunk's COPY to its job (end_stalled_copies).
+SELECT set_config('application_name', $3 || id::text || ':' || attempt::text, true)
+FROM import_jobs WHERE id = $1 AND attempt = $2 AND status = 'PROCESSING'
 FOR NO KEY UPDATE
 
 -- name: save_progress
@@ -106,3 +109,21 @@ LIMIT $2
 -- name: insert_clean_rows
 INSERT INTO import_clean_rows (job_id, first_line, lines, statuses, item_ids)
 VALUES ($1, $2, $3, $4, $5)
+
+-- name: end_stalled_copies
+-- The watchdog (server/imports/watchdog.py): end the chunk transactions of this database that
+-- have waited inside a COPY FROM STDIN for their client's data since more than $2 seconds
+-- and whose job's lease ran out before $3 (or which are no longer their job's attempt). A
+-- server process frozen there (SIGSTOP, a paused VM) holds its board's and its job's row
+-- locks, and PostgreSQL applies no timeout to a COPY waiting for data: only
+-- pg_terminate_backend ends it. $1 is the name prefix fence_job gives a chunk's transaction.
+SELECT a.pid, a.application_name, pg_terminate_backend(a.pid) AS ended
+FROM pg_stat_activity a
+WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+  AND a.state = 'active' AND a.wait_event_type = 'Client' AND a.wait_event = 'ClientRead'
+  AND a.query ~* '^\s*copy\s' AND starts_with(a.application_name, $1)
+  AND a.query_start < clock_timestamp() - make_interval(secs => $2)
+  AND NOT EXISTS (
+      SELECT FROM import_jobs j
+      WHERE j.status = 'PROCESSING' AND j.lease_expires_at >= $3
+        AND a.application_name = $1 || j.id::text || ':' || j.attempt::text)

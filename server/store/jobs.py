@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Self
 
 from server import callbacks, sql
-from server.db import Connection, Pool
+from server.db import CHUNK_APPLICATION_PREFIX, Connection, Pool
 from server.store.records import Row, from_row
 
 Q = sql.queries("jobs")
@@ -152,13 +152,24 @@ class JobStore:
         result = await self.pool.execute(Q["renew_lease"], job.id, job.attempt, lease_until)
         return str(result) == "UPDATE 1"
 
+    async def end_stalled_copies(
+        self, *, stalled_seconds: float, now: datetime
+    ) -> list[tuple[int, str]]:
+        """End the backends stuck `stalled_seconds` inside a chunk's COPY whose job's lease ran
+        out before `now` (end_stalled_copies); return each one's pid and name."""
+        rows = await self.pool.fetch(
+            Q["end_stalled_copies"], CHUNK_APPLICATION_PREFIX, stalled_seconds, now
+        )
+        return [(row["pid"], row["application_name"]) for row in rows]
+
     @staticmethod
     async def fence(conn: Connection, job: Job) -> None:
         """First in a chunk's transaction: raise StaleAttempt if the job is no longer this
         runner's (taken over, ended, or gone with an admin reset), before anything is written:
         a write that referred to a job row no longer there was refused as if its rows were
-        bad, and retried one by one."""
-        if await conn.fetchval(Q["fence_job"], job.id, job.attempt) is None:
+        bad, and retried one by one. The transaction is named after the job (fence_job)."""
+        fenced = await conn.fetchval(Q["fence_job"], job.id, job.attempt, CHUNK_APPLICATION_PREFIX)
+        if fenced is None:
             raise StaleAttempt(str(job.id))
 
     async def save_progress(
