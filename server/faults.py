@@ -10,9 +10,11 @@ them.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import signal
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +47,16 @@ JOB_END = "job_end"
 CRASH = "CRASH"
 JOB_END_ERRORS = frozenset({CRASH})
 ERRORS_OF_OPERATION = {"upload": UPLOAD_REASONS, JOB_END: JOB_END_ERRORS}  # others: GRAPHQL_ERRORS
+
+
+# "scratch_<file>" ENOSPC or EDQUOT: in each of the next `count` job attempts (or exports) the
+# first write of that scratch file fails as a full disk (or an exhausted quota) would make it
+SCRATCH_FILES = ("upload", "chunk", "report", "export")  # downloaded copy, worker chunk, ...
+SCRATCH_ERRORS = frozenset({"ENOSPC", "EDQUOT"})
+ERRORS_OF_OPERATION.update({f"scratch_{name}": SCRATCH_ERRORS for name in SCRATCH_FILES})
+# the scratch files whose next write is to fail in this task (a job attempt, an export), with
+# the errno; set by `arm_scratch`, so a job's faults never reach another job's writes
+_failing_writes: ContextVar[dict[str, int] | None] = ContextVar("failing_writes", default=None)
 
 
 @dataclass(frozen=True)
@@ -123,3 +135,27 @@ def graphql_error(fault: Fault, operation: str) -> AppError:
     return AppError(
         message or f"Injected {fault.error} for {operation}", code=fault.error, status_code=status
     )
+
+
+async def arm_scratch(pool: Pool, files: Sequence[str]) -> None:
+    """Take a "scratch_<file>" fault for each of `files`: in the calling task (and the tasks
+    it starts), the first write of each file taken fails (`check_scratch_write`)."""
+    armed: dict[str, int] = {}
+    for name in files:
+        fault = await take(pool, f"scratch_{name}")
+        if fault is not None:
+            armed[name] = int(getattr(errno, fault.error))
+    _failing_writes.set(armed)
+
+
+def scratch_errno(file: str) -> int | None:
+    """The errno the next write of scratch `file` is to fail with (once), or None."""
+    armed = _failing_writes.get()
+    return armed.pop(file, None) if armed else None
+
+
+def check_scratch_write(file: str, path: object) -> None:
+    """Fail as a full disk would, if a fault is armed for the next write of `file`."""
+    code = scratch_errno(file)
+    if code is not None:
+        raise OSError(code, os.strerror(code), str(path))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from server import db, errors, events
+from server import db, diskfull, errors, events, faults
 from server.db import Connection
 from server.exports import template
 from server.imports import blue_fields, cells
@@ -41,6 +41,7 @@ IN_PROGRESS_CAP = 99.0  # percent; 100 is kept for the finished, uploaded file
 # third left for requests and imports.
 EXPORT_CONCURRENCY = max(1, db.POOL_MAX // 3)  # exports
 FAILED_MESSAGE = "The export failed. Please try again."
+DISK_FULL_MESSAGE = "The export failed: the server ran out of disk space. Please try again later."
 STOPPED_MESSAGE = "The export was stopped: the server shut down. Please try again."
 
 # Running exports: the event loop keeps only weak references to tasks.
@@ -153,6 +154,8 @@ async def export_records(
     except Exception as exc:
         logger.exception("export failed", extra=log_extra)
         message = exc.message if isinstance(exc, errors.AppError) else FAILED_MESSAGE
+        if diskfull.is_full(exc):
+            message = DISK_FULL_MESSAGE
         await _publish_failure(run, message, log_extra)
 
 
@@ -174,9 +177,11 @@ async def _write_and_upload(run: _Export, record_filter: RecordFilter, key: str)
         services.pool, user.account_id, [board.id, *layout.relation_board_ids], board_id=None
     )
     store = ExportStore(services.pool)
+    await faults.arm_scratch(services.pool, ("export",))
     fd, path = await asyncio.to_thread(tempfile.mkstemp, prefix="export-", suffix=".csv")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
+            faults.check_scratch_write("export", path)
             await asyncio.to_thread(file.write, template.csv_text([layout.header]))
             written = 0
             batches = store.record_batches(board.id, record_filter, BATCH_ROWS)

@@ -24,7 +24,7 @@ from typing import Any
 
 import asyncpg
 
-from server import events, scratch, sql
+from server import diskfull, events, faults, scratch, sql
 from server.db import Connection
 from server.imports import blue_fields as bf
 from server.imports import cells, csvfile, processing, transfer, worker
@@ -300,32 +300,37 @@ async def process_blue_job(services: Services, job: Job) -> None:
         # import_jobs does (so this job's row went with theirs).
         return
     target: BlueTarget | None = None
-    with scratch.folder("blue-import") as tmp:
-        try:
+    try:
+        # inside the try: a full disk may refuse the folder itself (processing.process_job)
+        with scratch.folder("blue-import") as tmp:
+            await faults.arm_scratch(services.pool, ("upload", "chunk"))
             path = Path(tmp) / "import.csv"
             with path.open("wb") as out:
                 async for piece in services.storage.read_chunks(job.object_key):
+                    faults.check_scratch_write("upload", path)
                     await asyncio.to_thread(out.write, piece)
             target = await _prepare(services, job, board, user, path)
             await _run(services, target, path)
-        except StaleAttempt:
-            logger.warning("blue import taken over", extra={"job_id": str(job.id)})
-        except WorkspaceGone:
-            await _stop(services, job, user, board, target, "FAILED", GONE_MESSAGE)
-        except CancelledImport:
-            await _stop(services, job, user, board, target, "CANCELLED", None)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            if processing.is_transient(exc) and job.attempt < processing.MAX_ATTEMPTS:
-                # resumed from the last committed chunk once the lease runs out
-                logger.warning(
-                    "blue import interrupted, will resume: %s", exc, extra={"job_id": str(job.id)}
-                )
-                return
-            message = exc.message if isinstance(exc, csvfile.InvalidUpload) else _db_message(exc)
-            logger.warning("blue import failed: %s", message, extra={"job_id": str(job.id)})
-            await _stop(services, job, user, board, target, "FAILED", message)
+    except StaleAttempt:
+        logger.warning("blue import taken over", extra={"job_id": str(job.id)})
+    except WorkspaceGone:
+        await _stop(services, job, user, board, target, "FAILED", GONE_MESSAGE)
+    except CancelledImport:
+        await _stop(services, job, user, board, target, "CANCELLED", None)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        if processing.is_transient(exc) and job.attempt < processing.MAX_ATTEMPTS:
+            # resumed from the last committed chunk once the lease runs out
+            logger.warning(
+                "blue import interrupted, will resume: %s", exc, extra={"job_id": str(job.id)}
+            )
+            return
+        message = exc.message if isinstance(exc, csvfile.InvalidUpload) else _db_message(exc)
+        if diskfull.is_full(exc):
+            message = diskfull.message(exc, job.attempt)
+        logger.warning("blue import failed: %s", message, extra={"job_id": str(job.id)})
+        await _stop(services, job, user, board, target, "FAILED", message)
 
 
 async def _stop(

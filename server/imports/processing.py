@@ -22,7 +22,7 @@ from typing import NamedTuple, Protocol, TypeVar
 
 import asyncpg
 
-from server import faults, limits, scratch, sql
+from server import diskfull, faults, limits, scratch, sql
 from server.db import Connection
 from server.errors import StorageError
 from server.imports import csvfile, report, subitems, worker
@@ -60,34 +60,40 @@ REPORT_PREFIX = "reports/"
 async def process_job(services: Services, job: Job) -> None:
     """Run a claimed job to a terminal state; never raises for a bad file."""
     log = {"job_id": str(job.id), "action": "process"}
-    with scratch.folder("import") as tmp:
-        try:
+    try:
+        # inside the try: a full disk may refuse the folder itself, and the folder (with any
+        # half-written file of a failed attempt) is gone before the job ends
+        with scratch.folder("import") as tmp:
+            await faults.arm_scratch(services.pool, ("upload", "chunk", "report"))
             await _process(services, job, Path(tmp))
-        except Rejection as exc:
-            await _finish(services, job, "REJECTED", reason=exc.reason, message=exc.message)
-        except csvfile.InvalidUpload as exc:
-            await _finish(services, job, "REJECTED", reason="INVALID_UPLOAD", message=exc.message)
-        except TargetClosed as exc:  # rows were written: FAILED, with what they did
-            await _finish(services, job, "FAILED", reason=exc.reason, message=exc.message)
-        except StaleAttempt:
-            logger.warning("job taken over by another runner", extra=log)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            if is_transient(exc) and job.attempt < MAX_ATTEMPTS:
-                # the database or S3 went away: leave the job claimed; when the lease runs
-                # out a runner resumes it from its last committed chunk
-                logger.warning("job interrupted, will resume: %s", exc, extra=log)
-                return
-            logger.exception("job failed", extra=log)
-            # driver and storage errors say what failed; anything else stays internal
-            known = is_transient(exc) or isinstance(exc, asyncpg.PostgresError | InjectedFault)
-            message = (
-                f"{type(exc).__name__}: {exc}"
-                if known
-                else f"Internal error ({type(exc).__name__})"
-            )
-            await _finish(services, job, "FAILED", reason="INTERNAL_ERROR", message=message)
+    except Rejection as exc:
+        await _finish(services, job, "REJECTED", reason=exc.reason, message=exc.message)
+    except csvfile.InvalidUpload as exc:
+        await _finish(services, job, "REJECTED", reason="INVALID_UPLOAD", message=exc.message)
+    except TargetClosed as exc:  # rows were written: FAILED, with what they did
+        await _finish(services, job, "FAILED", reason=exc.reason, message=exc.message)
+    except StaleAttempt:
+        logger.warning("job taken over by another runner", extra=log)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        if is_transient(exc) and job.attempt < MAX_ATTEMPTS:
+            # the database or S3 went away, or a disk is full: leave the job claimed; when
+            # the lease runs out a runner resumes it from its last committed chunk
+            logger.warning("job interrupted, will resume: %s", exc, extra=log)
+            return
+        logger.exception("job failed", extra=log)
+        await _finish(services, job, "FAILED", reason="INTERNAL_ERROR", message=_failure(exc, job))
+
+
+def _failure(exc: Exception, job: Job) -> str:
+    """The failure_message of a job that `exc` ended: driver and storage errors say what
+    failed; anything else stays internal."""
+    if diskfull.is_full(exc):
+        return diskfull.message(exc, job.attempt)
+    if is_transient(exc) or isinstance(exc, asyncpg.PostgresError | InjectedFault):
+        return f"{type(exc).__name__}: {exc}"
+    return f"Internal error ({type(exc).__name__})"
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -100,7 +106,9 @@ def is_transient(exc: BaseException) -> bool:
         | asyncpg.TransactionRollbackError
         | asyncpg.InterfaceError
         | asyncpg.PostgresConnectionError
-        | asyncpg.OperatorInterventionError,
+        | asyncpg.OperatorInterventionError
+        # the database's disk full (53100) or another resource out (class 53): see diskfull
+        | asyncpg.InsufficientResourcesError,
     )
 
 
@@ -431,6 +439,7 @@ async def download(services: Services, key: str, path: Path, encoding: str | Non
     with path.open("wb") as out:
         try:
             async for chunk in services.storage.read_chunks(key):
+                faults.check_scratch_write("upload", path)
                 if decoder is None:
                     await asyncio.to_thread(out.write, chunk)
                     continue
@@ -718,6 +727,10 @@ async def _attempt(
         raise StaleAttempt(str(target.job.id)) from exc
     except asyncpg.TransactionRollbackError:
         raise  # transient, not a refusal of these rows (is_transient)
+    except asyncpg.InsufficientResourcesError:
+        # the database's disk is full: no refusal of these rows, which would otherwise be
+        # tried one by one and reported failed; the job is retried (diskfull)
+        raise
     except asyncpg.PostgresError as exc:
         return exc
     progress.commit(done)
@@ -833,6 +846,7 @@ async def _put_report(
     if not rows:
         return None
     path = tmp / key.replace("/", "_")
+    faults.check_scratch_write("report", path)
     await asyncio.to_thread(report.write_report, path, header, rows, named=named)
     await services.storage.put_file(key, str(path))
     return key

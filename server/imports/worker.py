@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from server import faults
 from server.imports import cells, copyformat, csvfile, phones, rows, subitems
 from server.imports.planning import (
     Plan,
@@ -466,8 +467,9 @@ def invalid_rows(token: str) -> int:
     return len(_sessions[token].scan.invalid)
 
 
-def next_chunk(token: str) -> Path | None:
+def next_chunk(token: str, fail: int | None = None) -> Path | None:
     """Plan the next chunk into a file beside the upload; return its path (None at the end).
+    `fail`: an errno its write is to fail with (an injected full disk).
 
     Only the short path crosses the pool's result pipe: a worker killed in the middle of
     sending a large result would leave a partial message there, and the pool would wait for
@@ -479,13 +481,26 @@ def next_chunk(token: str) -> Path | None:
         return None
     stream.written += 1
     # named by process: the workers sharing a file write their chunks into one folder
-    return _write_chunk_file(stream.folder, f"chunk-{os.getpid()}-{stream.written:06d}", chunk)
+    name = f"chunk-{os.getpid()}-{stream.written:06d}"
+    return _write_chunk_file(stream.folder, name, chunk, fail)
 
 
-def _write_chunk_file(folder: Path, name: str, chunk: Any) -> Path:
+def _write_chunk_file(folder: Path, name: str, chunk: Any, fail: int | None = None) -> Path:
+    """Write `chunk` under its name only once it is whole. `fail`: an errno to fail with
+    halfway, as a disk that fills up while the file is written."""
     path = folder / f"{name}.pickle"
     partial = path.with_suffix(".partial")
-    partial.write_bytes(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
+    data = pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        with partial.open("wb") as out:
+            out.write(data if fail is None else data[: len(data) // 2])
+            if fail is not None:
+                out.flush()
+                raise OSError(fail, os.strerror(fail), str(partial))
+    except OSError:
+        # a full disk (ENOSPC, EDQUOT): no half-written chunk file stays behind
+        partial.unlink(missing_ok=True)
+        raise
     partial.rename(path)
     return path
 
@@ -604,19 +619,19 @@ async def shared_chunks(
 
 async def _chunks_from(pools: Sequence[ParsePool], token: str) -> AsyncIterator[Any]:
     """Chunk i from pool i % len(pools), each pool planning up to AHEAD_CHUNKS ahead."""
-    pending = [
-        collections.deque(
-            asyncio.ensure_future(pool.call(next_chunk, token)) for _ in range(AHEAD_CHUNKS)
-        )
-        for pool in pools
-    ]
+
+    def planned(pool: ParsePool) -> asyncio.Future[Path | None]:
+        # a "scratch_chunk" fault armed for this job fails the first chunk file's write
+        return asyncio.ensure_future(pool.call(next_chunk, token, faults.scratch_errno("chunk")))
+
+    pending = [collections.deque(planned(pool) for _ in range(AHEAD_CHUNKS)) for pool in pools]
     try:
         for index in itertools.count():
             part = index % len(pools)
             path = await pending[part].popleft()
             if path is None:  # that pool's share has ended: so has the file
                 return
-            pending[part].append(asyncio.ensure_future(pools[part].call(next_chunk, token)))
+            pending[part].append(planned(pools[part]))
             yield await asyncio.to_thread(_load_chunk, path)
     finally:
         for future in itertools.chain.from_iterable(pending):

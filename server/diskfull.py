@@ -1,0 +1,37 @@
+"""A full disk, the server's (ENOSPC, or EDQUOT for an exhausted quota, writing a scratch
+file) or the database's (SQLSTATE class 53, insufficient resources: 53100 disk full).
+
+Neither is the job's fault, and space often comes back (another job's scratch folder removed,
+an operator freeing space), so a job that meets one is retried like an outage: left to its
+lease and resumed from its last committed chunk, up to `processing.MAX_ATTEMPTS` claims. Only
+then does it end FAILED (failure_reason INTERNAL_ERROR), with one of these messages.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import asyncpg
+
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def is_full(exc: BaseException) -> bool:
+    """Whether `exc` says a disk (or the database's resources) ran out."""
+    if isinstance(exc, OSError):
+        return exc.errno in FULL_ERRNOS
+    return isinstance(exc, asyncpg.InsufficientResourcesError)
+
+
+def message(exc: BaseException, attempts: int) -> str:
+    """What a job that met `exc` (`is_full`) in each of its `attempts` says it ended with."""
+    tried = f"the job was tried {attempts} times; try again later"
+    if isinstance(exc, asyncpg.InsufficientResourcesError):
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return (
+            f"The database ran out of resources (SQLSTATE {exc.sqlstate}: {first}); "
+            f"the rows written before it are kept, {tried}"
+        )
+    reason = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else str(exc)
+    return f"The server ran out of disk space for the job's temporary files ({reason}); {tried}"
