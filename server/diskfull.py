@@ -14,6 +14,8 @@ import os
 
 import asyncpg
 
+from server.errors import AppError
+
 FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
@@ -35,3 +37,14 @@ def message(exc: BaseException, attempts: int) -> str:
         )
     reason = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else str(exc)
     return f"The server ran out of disk space for the job's temporary files ({reason}); {tried}"
+
+
+def request_error(exc: OSError) -> AppError:
+    """The error of a request that a full disk stopped before it started anything: HTTP 503
+    (try again later), with the code of any internal error."""
+    return AppError(
+        f"The server ran out of disk space ({os.strerror(exc.errno or errno.ENOSPC)}); "
+        "nothing was started, try again later",
+        code="INTERNAL_SERVER_ERROR",
+        status_code=503,
+    )

@@ -47,6 +47,10 @@ JOB_END = "job_end"
 CRASH = "CRASH"
 JOB_END_ERRORS = frozenset({CRASH})
 ERRORS_OF_OPERATION = {"upload": UPLOAD_REASONS, JOB_END: JOB_END_ERRORS}  # others: GRAPHQL_ERRORS
+# "export_batch" SLOW: the next export pauses delay_ms once its first batch of records is read
+# and written, its database snapshot open: an export caught mid-read by a test (a reset)
+EXPORT_BATCH = "export_batch"
+ERRORS_OF_OPERATION[EXPORT_BATCH] = frozenset({SLOW})
 
 
 # "scratch_<file>" ENOSPC or EDQUOT: in each of the next `count` job attempts (or exports) the

@@ -259,6 +259,7 @@ async def reset(
     for attempt in range(1, RESET_ATTEMPTS + 1):
         try:
             async with pool.acquire() as conn, conn.transaction():
+                await conn.execute(Q["lock_data"])  # exports out of the way first
                 await conn.execute(Q["reset_all"])
                 await conn.execute(Q["reset_clock"])
                 if fixture is not None:

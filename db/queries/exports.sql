@@ -9,10 +9,20 @@ WHERE user_id = $1 AND requested_at > $2 AND requested_at <= $3
 -- name: record_export_request
 INSERT INTO export_requests (user_id, board_id, requested_at) VALUES ($1, $2, $3) RETURNING id
 
+-- name: share_data
+-- The data lock, shared: first in each transaction of an export (taking its slot, reading its
+-- snapshot, publishing), so an admin reset (fixtures.sql `lock_data`, the same key, taken
+-- alone) runs before or after it, never amid it: their table locks cannot cross.
+SELECT pg_advisory_xact_lock_shared(727005)
+
+-- name: try_share_data
+-- The data lock, shared, only if no reset holds it or waits for it: an export that holds its
+-- snapshot open (which such a reset waits for) must not wait for that reset in turn.
+SELECT pg_try_advisory_xact_lock_shared(727005)
+
 -- name: export_request_exists
--- Last in each transaction that publishes an export's event or mail: an admin reset removes
--- the request, and what the export writes afterwards is rolled back. Read last, so the locks
--- are taken in the reset's order (progress_events, outbox, then export_requests).
+-- In each transaction that publishes an export's event or mail, after `share_data`: an admin
+-- reset removes the request, and the export then writes nothing more.
 SELECT EXISTS (SELECT FROM export_requests WHERE id = $1)
 
 -- name: records

@@ -105,6 +105,11 @@ UPDATE items SET column_values = (column_values::jsonb || $2::jsonb)::json WHERE
 SELECT setval('boards_id_seq', greatest((SELECT max(id) FROM boards), (SELECT last_value FROM boards_id_seq))),
        setval('items_id_seq', greatest((SELECT max(id) FROM items), (SELECT last_value FROM items_id_seq)))
 
+-- name: lock_data
+-- First in a reset: the data lock alone, once every export transaction holding it shared
+-- (exports.sql `share_data`) is over; a reading export sees a reset waiting and lets go.
+SELECT pg_advisory_xact_lock(727005)
+
 -- name: reset_all
 -- The tables are locked in this order: import jobs first, as a job's chunk locks its job's row
 -- before anything else, so a chunk and a reset wait for each other instead of deadlocking.

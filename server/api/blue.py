@@ -15,7 +15,7 @@ import asyncpg
 import strawberry
 from strawberry.scalars import JSON
 
-from server import events, scratch, sql
+from server import diskfull, events, faults, scratch, sql
 from server.api.context import Info
 from server.errors import AppError, BadUserInput, Forbidden, ProjectNotFound
 from server.imports import blue as blue_import
@@ -164,17 +164,25 @@ async def _import_todos(info: Info, input: ImportTodosInput) -> bool:
 
 
 async def _count_records(info: Info, key: str, headers: list[str]) -> int:
-    with scratch.folder("blue-count") as tmp:
-        path = Path(tmp) / "file.csv"
-        with path.open("wb") as out:
-            async for piece in info.context.services.storage.read_chunks(key):
-                await asyncio.to_thread(out.write, piece)
-        try:
-            return await asyncio.to_thread(
-                blue_import.count_records, path, headers, blue_import.TODO_IMPORT_LIMIT + 1
-            )
-        except csvfile.InvalidUpload as exc:
-            raise BadUserInput(exc.message) from exc
+    services = info.context.services
+    await faults.arm_scratch(services.pool, ("upload",))
+    try:
+        with scratch.folder("blue-count") as tmp:
+            path = Path(tmp) / "file.csv"
+            with path.open("wb") as out:
+                async for piece in services.storage.read_chunks(key):
+                    faults.check_scratch_write("upload", path)
+                    await asyncio.to_thread(out.write, piece)
+            try:
+                return await asyncio.to_thread(
+                    blue_import.count_records, path, headers, blue_import.TODO_IMPORT_LIMIT + 1
+                )
+            except csvfile.InvalidUpload as exc:
+                raise BadUserInput(exc.message) from exc
+    except OSError as exc:
+        if diskfull.is_full(exc):  # no job was started: the caller may simply try again
+            raise diskfull.request_error(exc) from exc
+        raise
 
 
 async def _cancel(info: Info, project_id: str) -> bool:

@@ -43,6 +43,7 @@ EXPORT_CONCURRENCY = max(1, db.POOL_MAX // 3)  # exports
 FAILED_MESSAGE = "The export failed. Please try again."
 DISK_FULL_MESSAGE = "The export failed: the server ran out of disk space. Please try again later."
 STOPPED_MESSAGE = "The export was stopped: the server shut down. Please try again."
+RESET_MESSAGE = "The export was stopped by a reset of the data that then failed. Please try again."
 
 # Running exports: the event loop keeps only weak references to tasks.
 _running: set[asyncio.Task[None]] = set()
@@ -99,6 +100,11 @@ class _ExportGone(Exception):
     """An admin reset removed the export's request: the export stops without a word."""
 
 
+class _ResetPending(Exception):
+    """An admin reset waits for the export's snapshot to let go: it is about to remove the
+    export with the rest of the data."""
+
+
 @dataclass(kw_only=True)
 class _Export:
     """One running export: who asked, for which workspace, and how far it got."""
@@ -109,17 +115,23 @@ class _Export:
     request_id: int
     progress: float = 0.0  # the latest IN_PROGRESS percentage; an ERROR event repeats it
 
-    async def publish(self, status: str, *, mail: _Mail | None = None, **extra: Any) -> None:
+    async def publish(
+        self, status: str, *, mail: _Mail | None = None, reading: bool = False, **extra: Any
+    ) -> None:
         """Publish an event (and send the mail) in one transaction, unless an admin reset
-        removed the export meanwhile: what it would write then lands in the new data."""
+        removed the export meanwhile: what it would write then lands in the new data.
+        `reading`: the export's snapshot is open, so it must not wait for a reset, which
+        waits for that snapshot (_ResetPending instead)."""
         event = _event(self.user, self.board, status, self.progress, **extra)
         async with self.services.pool.acquire() as conn, conn.transaction():
-            # in the order an admin reset locks these tables, so neither waits for the other
+            # no reset runs from here to the commit
+            if not await ExportStore.share_data(conn, wait=not reading):
+                raise _ResetPending
+            if not await ExportStore.request_exists(conn, self.request_id):
+                raise _ExportGone
             await events.publish(conn, self.board.id, self.user.id, event)
             if mail is not None:
                 await mail.send(ExportStore(self.services.pool), conn, self.services.clock.now())
-            if not await ExportStore.request_exists(conn, self.request_id):
-                raise _ExportGone
 
 
 async def export_records(
@@ -145,6 +157,10 @@ async def export_records(
         logger.info("export complete", extra={**log_extra, "records": total})
     except _ExportGone:
         logger.info("export dropped: the data was reset", extra=log_extra)
+    except _ResetPending:
+        # its snapshot let go and the reset runs: once it is over the export is gone with the
+        # data and says no more, or (a reset that failed) it ends with an ERROR event
+        await _publish_failure(run, RESET_MESSAGE, log_extra)
     except asyncio.CancelledError:
         # the server is stopping: the export's state would otherwise say it runs for ever
         logger.warning("export stopped at shutdown", extra=log_extra)
@@ -163,7 +179,8 @@ async def _publish_failure(run: _Export, message: str, log_extra: dict[str, Any]
     try:
         await run.publish("ERROR", error=message)
     except _ExportGone:
-        pass  # the data was reset: no one is waiting for this export any more
+        # the data was reset: no one is waiting for this export any more
+        logger.info("export dropped: the data was reset", extra=log_extra)
     except Exception:  # the database may be what failed; the log above has the cause
         logger.exception("could not publish export failure", extra=log_extra)
 
@@ -196,11 +213,20 @@ async def _write_and_upload(run: _Export, record_filter: RecordFilter, key: str)
                         run.progress,
                         min(IN_PROGRESS_CAP, round(written * 100 / batch.total, 2)),
                     )
-                    await run.publish("IN_PROGRESS")
+                    if written == len(rows):  # the first batch
+                        await _hold_if_asked(services)
+                    await run.publish("IN_PROGRESS", reading=True)
         await services.storage.put_file(key, path)
     finally:
         await asyncio.to_thread(os.unlink, path)
     return written
+
+
+async def _hold_if_asked(services: Services) -> None:
+    """Pause as an injected `export_batch` fault asks: a test catches the export mid-read."""
+    fault = await faults.take(services.pool, faults.EXPORT_BATCH)
+    if fault is not None:
+        await faults.delay(fault)
 
 
 def _row(

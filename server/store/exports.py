@@ -114,6 +114,7 @@ class ExportStore:
     ) -> ExportSlot:
         """Record an export request, or say how long the user must still wait."""
         async with self.pool.acquire() as conn, conn.transaction():
+            await self.share_data(conn, wait=True)
             await conn.execute(Q["lock_user_exports"], user_id)
             latest: datetime | None = await conn.fetchval(
                 Q["latest_export_request"], user_id, now - window, now
@@ -122,6 +123,15 @@ class ExportStore:
                 return ExportSlot(wait=latest + window - now)
             request_id = await conn.fetchval(Q["record_export_request"], user_id, board_id, now)
             return ExportSlot(request_id=request_id)
+
+    @staticmethod
+    async def share_data(conn: Connection, *, wait: bool) -> bool:
+        """Take the data lock shared, for the transaction: an admin reset takes it alone. With
+        `wait`, once no reset runs (True); without, False at once if a reset runs or waits."""
+        if wait:
+            await conn.execute(Q["share_data"])
+            return True
+        return bool(await conn.fetchval(Q["try_share_data"]))
 
     @staticmethod
     async def request_exists(conn: Connection, request_id: int) -> bool:
@@ -136,6 +146,9 @@ class ExportStore:
             self.pool.acquire() as conn,
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
+            # held to the end of the read: a reset waits for it (the export lets go as soon as
+            # it sees one waiting, see `share_data`)
+            await self.share_data(conn, wait=True)
             cursor = await conn.cursor(Q["records"], board_id, *record_filter.arguments())
             while rows := await cursor.fetch(batch_size):
                 yield Batch(

@@ -18,7 +18,16 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.blue import REPORT, import_file, next_event, subscribe, websocket
+from tests.blue import (
+    REPORT,
+    import_file,
+    next_event,
+    put_file,
+    start_import,
+    subscribe,
+    wait_for_report,
+    websocket,
+)
 from tests.conftest import ADMIN_TOKEN, Api, ServerProcess, start_server, stop_server
 from tests.importing import download_report, postgres_socket, run_import
 from tests.reliability.test_crash import all_names
@@ -237,3 +246,25 @@ async def test_an_export_the_full_disk_refuses_ends_in_error_and_leaves_no_file(
     assert leftovers(scratch_root) == []
     await next_window(api)
     assert len(await export(api)) == 3  # the next export, with space, succeeds
+
+
+async def test_import_todos_whose_count_the_full_disk_refuses_is_a_503_error_and_starts_nothing(
+    api: Api, scratch_root: Path
+) -> None:
+    # importTodos copies the file to count its records (an account below enterprise: pro),
+    # before any job exists
+    await api.load_fixture({"accounts": [{"id": 1, "name": "Acme", "slug": "acme", "plan": "pro"}]})
+    await fill(api, "upload")
+    body = "Title\nrec A\nrec B\n"
+    key = await put_file(api, "leads", body)
+    response = await start_import(api, "leads", key, ["Title"])
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR", error
+    assert error["extensions"]["status_code"] == 503, error
+    assert "ran out of disk space (No space left on device)" in error["message"], error
+    assert (await api.gql(REPORT, {"p": "leads"}))["todoImportReport"] is None
+    assert leftovers(scratch_root) == []
+    assert (await start_import(api, "leads", key, ["Title"])).json() == {
+        "data": {"importTodos": True}
+    }
+    assert (await wait_for_report(api, "leads"))["imported"] == 2
