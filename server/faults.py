@@ -2,9 +2,9 @@
 operation fail with a documented error, as the real service would return it.
 
 `operation` is a GraphQL root field (`ingest_items`, `fetch_job_status`, `importTodos`...),
-`upload` for the processing of the next uploaded file, or `job_end` for the end of the next job
-a runner runs. Faults live in PostgreSQL, so every server process sharing the database sees
-them.
+`upload` for the processing of the next uploaded file, `job_end` for the end of the next job
+a runner runs, or `copy` for the first COPY of items of the next job a runner starts. Faults
+live in PostgreSQL, so every server process sharing the database sees them.
 """
 
 from __future__ import annotations
@@ -46,7 +46,14 @@ JOB_END = "job_end"
 # committed, before the runner does anything more: a crash test of what follows a job's end
 CRASH = "CRASH"
 JOB_END_ERRORS = frozenset({CRASH})
-ERRORS_OF_OPERATION = {"upload": UPLOAD_REASONS, JOB_END: JOB_END_ERRORS}  # others: GRAPHQL_ERRORS
+# "copy" SLOW: the next job a runner starts pauses delay_ms inside its first COPY of items,
+# after the COPY began and before its data: a process stalled (or, frozen there by a test,
+# stopped) while it sends a chunk's COPY data, its board's row lock held
+COPY = "copy"
+COPY_ERRORS = frozenset({SLOW})
+ERRORS_OF_OPERATION = {
+    "upload": UPLOAD_REASONS, JOB_END: JOB_END_ERRORS, COPY: COPY_ERRORS,
+}  # others: GRAPHQL_ERRORS  # fmt: skip
 # "export_batch" SLOW: the next export pauses delay_ms once its first batch of records is read
 # and written, its database snapshot open: an export caught mid-read by a test (a reset)
 EXPORT_BATCH = "export_batch"
@@ -119,8 +126,12 @@ async def crash_if_asked(pool: Pool, operation: str) -> None:
 
 
 async def delay(fault: Fault) -> None:
+    await asyncio.sleep(delay_seconds(fault))
+
+
+def delay_seconds(fault: Fault) -> float:
     milliseconds = min(int(fault.params.get("delay_ms", DEFAULT_DELAY_MS)), MAX_DELAY_MS)
-    await asyncio.sleep(milliseconds / 1000)
+    return milliseconds / 1000
 
 
 def graphql_error(fault: Fault, operation: str) -> AppError:

@@ -76,6 +76,22 @@ async def test_upload_faults_reject_or_fail_the_next_file(api: Api) -> None:
     assert (await run_import(api, "name\nx\n"))["status"] == "COMPLETED"
 
 
+async def test_copy_fault_pauses_the_next_jobs_first_copy(api: Api) -> None:
+    """A COPY paused well within IDLE_IN_TRANSACTION_SECONDS and the job's lease is only slow:
+    no watchdog ends it. The fault takes SLOW alone."""
+    refused = await api.admin("POST", "/__admin/faults", {"operation": "copy", "error": "CRASH"})
+    assert refused.status_code == 400
+    assert "SLOW" in refused.text
+    await api.admin(
+        "POST", "/__admin/faults", {"operation": "copy", "error": "SLOW", "delay_ms": 700}
+    )
+    started = time.monotonic()
+    result = await run_import(api, "name\nx\ny\n")
+    assert time.monotonic() - started >= 0.7
+    assert result["status"] == "COMPLETED", result
+    assert result["counts"]["created"] == 2, result
+
+
 async def test_unknown_fault_is_refused(api: Api) -> None:
     response = await api.admin("POST", "/__admin/faults", {"operation": "upload", "error": "NOPE"})
     assert response.status_code == 400

@@ -425,6 +425,12 @@ async def _injected_fault(services: Services) -> None:
         raise Rejection(fault.error, str(fault.params.get("message") or f"Injected {fault.error}"))
 
 
+async def _copy_pause(services: Services) -> float:
+    """Seconds the job's first COPY of items is to pause before its data (operation "copy")."""
+    fault = await faults.take(services.pool, faults.COPY)
+    return faults.delay_seconds(fault) if fault is not None else 0.0
+
+
 class InjectedFault(Exception):
     """An internal error the admin API asked for: the job ends FAILED."""
 
@@ -650,7 +656,7 @@ async def _write(
     done = {r["line"] for r in done_rows}
     target = ChunkTarget(
         job=job, group_id=job.group_id, log_activity=job.kind == "ingest", created=created,
-        keep_cells=keeps_cells(job.options), keys=keys,
+        keep_cells=keeps_cells(job.options), keys=keys, copy_pause=await _copy_pause(services),
     )  # fmt: skip
     counts = await JobStore.outcome_counts(services.pool, job.id, total)
     progress = Progress(total=total, processed=len(done), counts=counts)
@@ -725,8 +731,10 @@ async def _attempt(
             await _save(services, conn, target.job, done, last_line)
     except asyncpg.UniqueViolationError as exc:
         raise StaleAttempt(str(target.job.id)) from exc
-    except asyncpg.TransactionRollbackError:
-        raise  # transient, not a refusal of these rows (is_transient)
+    except (asyncpg.TransactionRollbackError, asyncpg.OperatorInterventionError):
+        # transient, not a refusal of these rows (is_transient): a deadlock, or the chunk's
+        # connection ended by an administrator or by another process's watchdog
+        raise
     except asyncpg.InsufficientResourcesError:
         # the database's disk is full: no refusal of these rows, which would otherwise be
         # tried one by one and reported failed; the job is retried (diskfull)

@@ -37,7 +37,7 @@ async def end_stalled_copies(jobs: JobStore, *, stalled_seconds: float) -> list[
     for pid, name in ended:
         chunk = name.removeprefix(CHUNK_APPLICATION_PREFIX)
         logger.warning(
-            "ended a chunk transaction stalled in its COPY (its process frozen): job %s, backend %s",
+            "ended a chunk transaction stalled in its COPY past its lease: job %s, backend %s",
             chunk, pid, extra={"action": "watchdog"},
         )  # fmt: skip
         chunks.append(chunk)

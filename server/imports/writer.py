@@ -7,11 +7,12 @@ key in the same transaction as its item, so a resumed job never writes a row twi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -24,6 +25,7 @@ from server.store import items as item_store
 from server.store.jobs import CLEAN, Job, JobStore, RowResult
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 Q = sql.queries("imports")
 BOARDS = sql.queries("boards")
 
@@ -99,6 +101,8 @@ class ChunkTarget:
     keep_cells: bool = False
     next_position: int = 0  # read again by each chunk, under the board's row lock
     keys: KeyChanges | None = None  # a job matching rows by key: its keys, kept current
+    # seconds the next COPY of items pauses once begun, before its data (an injected fault)
+    copy_pause: float = 0.0
 
 
 async def lock_target(conn: Connection, target: ChunkTarget) -> None:
@@ -150,8 +154,9 @@ async def write_encoded_chunk(
         ids = [rec["id"] for rec in await conn.fetch(Q["allocate_item_ids"], len(chunk.lines))]
         data = copyformat.copy_data(ids, target.next_position, now, chunk.tails)
         await conn.copy_to_table(
-            "items", source=_once(data), columns=copyformat.COLUMNS, format="binary"
-        )
+            "items", source=_once(data, _take_pause(target)), columns=copyformat.COLUMNS,
+            format="binary",
+        )  # fmt: skip
         target.next_position += len(ids)
         copied = _Copied(lines=chunk.lines, ids=ids)
         target.created.update(zip(chunk.lines, ids, strict=True))  # for rows matching them
@@ -192,17 +197,17 @@ async def _write_rows(
             row.item_id = creator.item_id
         positions = range(target.next_position, target.next_position + len(creates))
         # COPY: new rows with ids allocated above, so nothing can conflict
+        records = [
+            (item_id, job.board_id, target.group_id,
+             r.parent_id or (target.created.get(r.parent_line) if r.parent_line else None),
+             r.level, r.name, position, job.user_id, now, now,
+             r.document)
+            for r, item_id, position in zip(creates, ids, positions, strict=True)
+        ]  # fmt: skip
+        pause = _take_pause(target)
         await conn.copy_records_to_table(
-            "items",
-            columns=ITEM_COLUMNS,
-            records=[
-                (item_id, job.board_id, target.group_id,
-                 r.parent_id or (target.created.get(r.parent_line) if r.parent_line else None),
-                 r.level, r.name, position, job.user_id, now, now,
-                 r.document)
-                for r, item_id, position in zip(creates, ids, positions, strict=True)
-            ],
-        )  # fmt: skip
+            "items", columns=ITEM_COLUMNS, records=_paused(records, pause) if pause else records
+        )
         target.next_position += len(creates)
     if updates:
         changes = _item_changes(updates)
@@ -284,8 +289,22 @@ def forget_created(target: ChunkTarget, rows: Sequence[PlannedRow]) -> None:
                 target.created.pop(row.match_line, None)
 
 
-async def _once(data: bytes) -> AsyncIterator[bytes]:
+async def _once(data: bytes, pause: float = 0.0) -> AsyncIterator[bytes]:
+    if pause:
+        await asyncio.sleep(pause)  # the COPY has begun: its backend waits for the data
     yield data
+
+
+async def _paused(records: Sequence[T], pause: float) -> AsyncIterator[T]:
+    await asyncio.sleep(pause)  # the COPY has begun: its backend waits for the data
+    for record in records:
+        yield record
+
+
+def _take_pause(target: ChunkTarget) -> float:
+    """The pause an injected fault asks of the job's next COPY of items (only that one)."""
+    pause, target.copy_pause = target.copy_pause, 0.0
+    return pause
 
 
 @dataclass(kw_only=True)
