@@ -60,9 +60,11 @@ EXPORT_BATCH = "export_batch"
 ERRORS_OF_OPERATION[EXPORT_BATCH] = frozenset({SLOW})
 
 
-# "scratch_<file>" ENOSPC or EDQUOT: in each of the next `count` job attempts (or exports) the
-# first write of that scratch file fails as a full disk (or an exhausted quota) would make it
-SCRATCH_FILES = ("upload", "chunk", "report", "export")  # downloaded copy, worker chunk, ...
+# "scratch_<file>" ENOSPC or EDQUOT: in each of the next `count` job attempts (exports,
+# importTodos calls that count a file) the first write of that scratch file fails as a full
+# disk (or an exhausted quota) would make it: "upload" the local copy of an uploaded file,
+# "chunk" a parsing worker's chunk file, "report" an import's report, "export" an export's CSV
+SCRATCH_FILES = ("upload", "chunk", "report", "export")
 SCRATCH_ERRORS = frozenset({"ENOSPC", "EDQUOT"})
 ERRORS_OF_OPERATION.update({f"scratch_{name}": SCRATCH_ERRORS for name in SCRATCH_FILES})
 # the scratch files whose next write is to fail in this task (a job attempt, an export), with
