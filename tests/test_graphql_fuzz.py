@@ -6,20 +6,22 @@ with a coded GraphQL error or data, never INTERNAL_SERVER_ERROR nor HTTP 5xx nor
 Generated ids seldom name anything, so some of them are swapped for the demo fixture's ids
 (boards, items, users, groups, columns, Blue project ids) to reach past the NOT_FOUND checks.
 The examples are derandomized, so CI runs the same ones each time; run more locally with
-FUZZ_EXAMPLES=2000 (per root field).
+FUZZ_EXAMPLES=2000 (per root field), and other examples with FUZZ_SEED=<int> (or
+FUZZ_SEED=random: a failure names the seed it drew, to replay it).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import re
 from typing import Any
 
 import graphql
 import httpx
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import mutations, nodes, queries
 
@@ -29,6 +31,20 @@ SCHEMA = (ROOT / "schema.graphql").read_text("utf-8")
 PARSED = graphql.build_schema(SCHEMA)
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))  # per root field
 REQUEST_TIMEOUT = 20.0  # seconds: longer is a hang
+# what the server logs for a failure of its own: a masked internal error, or an exception that
+# escaped to uvicorn, asyncio or a thread (these log a traceback without "internal error")
+LOG_MARKERS = ["internal error", "Traceback (most recent call last)"]
+
+
+def fuzz_seed() -> int | None:
+    """FUZZ_SEED: unset for the derandomized examples, an int, or "random" for a fresh one."""
+    given = os.environ.get("FUZZ_SEED", "").strip()
+    if not given:
+        return None
+    return random.getrandbits(32) if given == "random" else int(given)
+
+
+SEED = fuzz_seed()
 
 # the admin twice as often as a member, a viewer and another account's admin
 TOKENS = ["tok-ada", "tok-ada", "tok-bob", "tok-vera", "tok-gus"]
@@ -192,12 +208,13 @@ def test_generated_operations_never_get_an_internal_error(
 
         @settings(
             max_examples=EXAMPLES,
-            derandomize=True,
+            derandomize=SEED is None,
             deadline=None,
             database=None,
             phases=[Phase.explicit, Phase.generate, Phase.shrink],
             suppress_health_check=list(HealthCheck),
         )
+        @seed(SEED)
         @given(document=operations, data=st.data())
         def answers_without_internal_error(document: graphql.DocumentNode, data: Any) -> None:
             query = with_known_values(document, data)
@@ -211,8 +228,11 @@ def test_generated_operations_never_get_an_internal_error(
             if response.status_code == 429:
                 reset()  # a spent complexity budget or rate limit would hide the next examples
             problems = problems_of(response)
-            assert not problems, f"{query!r} as {token}: {problems}"
+            assert not problems, f"{query!r} as {token}: {problems} (FUZZ_SEED={SEED})"
 
         answers_without_internal_error()
     logged = server.log()[log_start:]
-    assert "internal error" not in logged, logged[logged.index("internal error") - 2000 :][:6000]
+    for marker in LOG_MARKERS:
+        assert marker not in logged, (
+            f"FUZZ_SEED={SEED} " + logged[max(0, logged.index(marker) - 2000) :][:6000]
+        )
