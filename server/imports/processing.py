@@ -775,6 +775,8 @@ async def _record_plan(
         for r in chunk
     ]
     async with services.pool.acquire() as conn, conn.transaction():
+        # fenced and named as a chunk: a process frozen in the results' COPY is the watchdog's
+        await JobStore.fence(conn, target.job)
         await services.jobs.insert_row_results(conn, target.job, results)
         done = await _checkpoint(services, conn, target.job, progress, results)
     progress.commit(done)
@@ -805,6 +807,7 @@ async def _write_chunk(
         row.item_id = None
         results = [failed_result(row, error)]
         async with services.pool.acquire() as conn, conn.transaction():
+            await JobStore.fence(conn, target.job)  # as in _record_plan
             await services.jobs.insert_row_results(conn, target.job, results)
             done = await _checkpoint(services, conn, target.job, progress, results)
         progress.commit(done)
