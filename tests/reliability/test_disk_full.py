@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 
 from tests.blue import (
@@ -28,7 +27,7 @@ from tests.blue import (
     wait_for_report,
     websocket,
 )
-from tests.conftest import ADMIN_TOKEN, Api, ServerProcess, start_server, stop_server
+from tests.conftest import Api, ServerProcess, start_server, stop_server
 from tests.importing import download_report, postgres_socket, run_import
 from tests.reliability.test_crash import all_names
 from tests.test_blue_export import EXPORT, WORKSPACE, export, next_window, pipeline
@@ -45,21 +44,14 @@ def scratch_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def disk_server(
-    tmp_path_factory: pytest.TempPathFactory, scratch_root: Path
-) -> Iterator[ServerProcess]:
-    env = {"JOB_LEASE_SECONDS": LEASE, "TMPDIR": str(scratch_root)}
-    server = start_server(tmp_path_factory.mktemp("disk-full-data"), extra_env=env)
-    yield server
-    stop_server(server)
-
-
-@pytest.fixture
-async def api(disk_server: ServerProcess) -> AsyncIterator[Api]:
-    async with httpx.AsyncClient(base_url=disk_server.url, timeout=30) as client:
-        response = await client.post("/__admin/reset", headers={"X-Admin-Token": ADMIN_TOKEN})
-        assert response.status_code == 200, response.text
-        yield Api(client)
+def server(tmp_path_factory: pytest.TempPathFactory, scratch_root: Path) -> Iterator[ServerProcess]:
+    """The conftest's server (its `api` fixture resets it), with a short lease, two parsing
+    workers (sharing a file's chunk files) and its own temporary folder, where the tests look
+    for scratch files left behind."""
+    env = {"JOB_LEASE_SECONDS": LEASE, "TMPDIR": str(scratch_root), "PARSE_WORKERS": "2"}
+    started = start_server(tmp_path_factory.mktemp("disk-full-data"), extra_env=env)
+    yield started
+    stop_server(started)
 
 
 async def fill(api: Api, file: str, error: str = "ENOSPC", count: int = 1) -> None:
@@ -178,11 +170,11 @@ async def test_a_report_the_full_disk_refuses_is_written_next_attempt_counting_r
 
 
 async def test_database_disk_full_in_a_chunk_is_retried_not_reported_as_failed_rows(
-    api: Api, disk_server: ServerProcess, scratch_root: Path
+    api: Api, server: ServerProcess, scratch_root: Path
 ) -> None:
     # before, the chunk was taken for a refusal of its rows: written again one by one, and
     # the first row, refused too, reported failed
-    async with database_disk_full(disk_server, times=3):
+    async with database_disk_full(server, times=3):
         status = await run_import(api, rows_csv(ROWS))
     await assert_each_row_once(api, status, ROWS)
     assert await attempts(api, status["job_id"]) == 4
@@ -190,9 +182,9 @@ async def test_database_disk_full_in_a_chunk_is_retried_not_reported_as_failed_r
 
 
 async def test_database_disk_full_that_lasts_ends_the_job_failed_with_a_clear_message(
-    api: Api, disk_server: ServerProcess, scratch_root: Path
+    api: Api, server: ServerProcess, scratch_root: Path
 ) -> None:
-    async with database_disk_full(disk_server, times=None):
+    async with database_disk_full(server, times=None):
         status = await run_import(api, rows_csv(ROWS))
     assert status["status"] == "FAILED", status
     assert status["failure_reason"] == "INTERNAL_ERROR", status
@@ -218,10 +210,10 @@ async def test_a_blue_import_whose_chunk_file_the_disk_refuses_completes_each_re
 
 
 async def test_a_blue_import_the_database_disk_keeps_refusing_ends_in_error(
-    api: Api, disk_server: ServerProcess, scratch_root: Path
+    api: Api, server: ServerProcess, scratch_root: Path
 ) -> None:
     body = "Title\n" + "".join(f"rec {i}\n" for i in range(10))
-    async with database_disk_full(disk_server, times=None):
+    async with database_disk_full(server, times=None):
         report = await import_file(api, "leads", body, ["Title"])
     assert report["status"] == "ERROR", report
     assert "53100" in report["error"], report
@@ -231,11 +223,11 @@ async def test_a_blue_import_the_database_disk_keeps_refusing_ends_in_error(
 
 
 async def test_an_export_the_full_disk_refuses_ends_in_error_and_leaves_no_file(
-    api: Api, disk_server: ServerProcess, scratch_root: Path
+    api: Api, server: ServerProcess, scratch_root: Path
 ) -> None:
     await pipeline(api)
     await fill(api, "export")
-    async with websocket(disk_server.url, "graphql-transport-ws") as ws:
+    async with websocket(server.url, "graphql-transport-ws") as ws:
         await subscribe(ws, "graphql-transport-ws", WORKSPACE, "10")
         assert (await api.gql(EXPORT, {"i": {"projectId": WORKSPACE}}))["exportTodos"] is True
         event = await next_event(ws)
