@@ -10,7 +10,7 @@ from graphql import GraphQLSyntaxError, parse
 from graphql.language import FieldNode, visit
 from graphql.language.visitor import Visitor
 
-from server.errors import AppError
+from server.errors import AppError, shown
 from server.services import Services
 from server.store.records import User
 
@@ -72,7 +72,7 @@ def parse_api_version(header: str | None) -> str:
     version = header.strip()
     if not _VERSION.match(version):
         raise InvalidApiVersion(
-            f"Invalid API version {version!r}: expected YYYY-MM, such as {CURRENT_API_VERSION}"
+            f"Invalid API version {shown(version)}: expected YYYY-MM, such as {CURRENT_API_VERSION}"
         )
     return version
 

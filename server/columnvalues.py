@@ -19,10 +19,9 @@ from typing import Any
 import orjson
 
 from server import numeric_ids
-from server.errors import AppError, BadUserInput
+from server.errors import AppError, BadUserInput, clip
 from server.imports import cells
 
-MAX_SHOWN_VALUE = 200  # characters of a refused value echoed in error_data
 MAX_LONG_TEXT = 2000  # characters of a long text value, as monday documents
 # levels of arrays and objects in one JSON argument; orjson, which echoes and stores the
 # value, gives up past 254, and no column value, setting or payload needs more than a few
@@ -130,8 +129,7 @@ def _error_data(column: cells.Column, value: Any, **extra: Any) -> dict[str, Any
 
 
 def _shown(value: Any) -> str:
-    text = value if isinstance(value, str) else orjson.dumps(value).decode()
-    return text[:MAX_SHOWN_VALUE]
+    return clip(value if isinstance(value, str) else orjson.dumps(value).decode())
 
 
 def _text_of(column: cells.Column, value: Any) -> str:

@@ -24,6 +24,11 @@ def clip(value: object, limit: int = ECHO_LIMIT) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def shown(value: object) -> str:
+    """`value` clipped and quoted, as `{value!r}` quotes a string in a message."""
+    return repr(clip(value))
+
+
 class AppError(Exception):
     """An error the API reports to its caller with a stable code."""
 
@@ -45,7 +50,11 @@ class AppError(Exception):
             self.code = code
         if status_code is not None:
             self.status_code = status_code
-        self.error_data = error_data or {}
+        # the refused values it names, as the message names them: clipped
+        self.error_data = {
+            key: clip(item) if isinstance(item, str) else item
+            for key, item in (error_data or {}).items()
+        }
         self.extra = extensions or {}
 
     @property

@@ -21,7 +21,7 @@ import orjson
 
 from server import numeric_ids, sql
 from server.db import Connection, Pool
-from server.errors import BadUserInput
+from server.errors import BadUserInput, shown
 from server.imports import cells
 from server.store import directory as directory_store
 from server.store import items as item_store
@@ -390,17 +390,17 @@ async def _load_values(conn: Connection, board: dict[str, Any], loaded: _LoadedB
         conn, loaded.account_id, [loaded.id, *targets], board_id=loaded.id
     )
     for item, item_id in zip(items, loaded.item_ids, strict=True):
-        label = f"item {item['name']!r}" if item.get("name") else f"item {item_id}"
+        label = f"item {shown(item['name'])}" if item.get("name") else f"item {item_id}"
         values: dict[str, tuple[Any, str]] = {}
         for column_id, raw in (item.get("values") or {}).items():
             if raw is None:
                 continue  # null is the same as leaving the cell out
             if column_id not in columns:
-                raise InvalidFixture(f"{label}: unknown column {column_id!r}")
+                raise InvalidFixture(f"{label}: unknown column {shown(column_id)}")
             try:
                 cell = cells.parse_cell(columns[column_id], _cell_text(raw), directory)
             except cells.CellError as exc:
-                raise InvalidFixture(f"{label}, column {column_id!r}: {exc.message}") from exc
+                raise InvalidFixture(f"{label}, column {shown(column_id)}: {exc.message}") from exc
             if cell is not None and cell.value is not None:
                 values[column_id] = (cell.value, cell.text)
         if values:

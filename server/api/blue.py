@@ -17,7 +17,7 @@ from strawberry.scalars import JSON
 
 from server import diskfull, events, faults, scratch, sql
 from server.api.context import Info
-from server.errors import AppError, BadUserInput, Forbidden, ProjectNotFound
+from server.errors import AppError, BadUserInput, Forbidden, ProjectNotFound, shown
 from server.imports import blue as blue_import
 from server.imports import csvfile
 from server.store.records import EDIT_ROLES, MANAGE_ROLES, Board
@@ -131,7 +131,9 @@ async def _import_todos(info: Info, input: ImportTodosInput) -> bool:
     own = input.s3Key.startswith(f"uploads/{user.account_slug}/")
     size = await services.storage.head(input.s3Key) if own else None
     if size is None:
-        raise BadUserInput(f"No file at s3Key {input.s3Key!r}: upload it first (createFileUpload)")
+        raise BadUserInput(
+            f"No file at s3Key {shown(input.s3Key)}: upload it first (createFileUpload)"
+        )
     if user.account_plan != "enterprise":
         records = await _count_records(info, input.s3Key, headers)
         if records > blue_import.TODO_IMPORT_LIMIT:

@@ -11,7 +11,7 @@ from strawberry import ID
 from server import numeric_ids, sql
 from server.api.blue import visible_project
 from server.api.context import Info
-from server.errors import BadUserInput
+from server.errors import BadUserInput, shown
 from server.exports import records, template
 from server.imports import blue_fields, cells
 from server.store.exports import RecordFilter
@@ -110,7 +110,7 @@ def _record_filter(given: TodosFilter | None) -> RecordFilter:
     for user_id in given.assignee_ids or []:
         if numeric_ids.parse_number(str(user_id)) is None:
             raise BadUserInput(
-                f"filter.assigneeIds: {str(user_id)[:100]!r} is not a user id",
+                f"filter.assigneeIds: {shown(str(user_id))} is not a user id",
                 error_data={"field": "assigneeIds"},
             )
         # a number too large for an id is a user that does not exist: it matches no record

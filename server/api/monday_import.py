@@ -15,7 +15,7 @@ from strawberry import ID
 
 from server import limits
 from server.api.context import Info
-from server.errors import AppError, BadUserInput, NotFound, Unauthorized
+from server.errors import AppError, BadUserInput, NotFound, Unauthorized, clip, shown
 from server.imports import status as job_status
 from server.imports import subitems
 from server.imports.csvfile import ITEM_ID_KEY
@@ -159,7 +159,7 @@ JobStatus = Annotated[ItemsJobStatus, strawberry.union("JobStatus")]
 async def _editable_board(info: Info, user: User, board_id: str, group_id: str) -> Board:
     board = await info.context.services.boards.board_for_user(user, str(board_id))
     if board is None or board.state == "deleted":
-        raise NotFound(f"Board {board_id} not found", error_data={"board_id": board_id})
+        raise NotFound(f"Board {clip(board_id)} not found", error_data={"board_id": board_id})
     if board.role not in INGEST_ROLES:
         raise Unauthorized(
             "User unauthorized to perform action: edit access to the board is required",
@@ -169,12 +169,14 @@ async def _editable_board(info: Info, user: User, board_id: str, group_id: str) 
     groups = {g.id: g for g in (await info.context.services.boards.groups([board.id]))[board.id]}
     if group_id not in groups:
         raise NotFound(
-            f"Group {group_id!r} not found on board {board_id}", error_data={"group_id": group_id}
+            f"Group {shown(group_id)} not found on board {clip(board_id)}",
+            error_data={"group_id": group_id},
         )
     if groups[group_id].archived:
         # as create_item: new items would be hidden with the group
         raise BadUserInput(
-            f"Group {group_id!r} is archived and takes no items", error_data={"group_id": group_id}
+            f"Group {shown(group_id)} is archived and takes no items",
+            error_data={"group_id": group_id},
         )
     return board
 
@@ -243,7 +245,7 @@ async def _subitems_option(
     known = {"name", ITEM_ID_KEY, *(c.id for c in columns)}
     if key_column not in known:
         raise BadUserInput(
-            f"subitems.parent_key_column_id {key_column!r} is not a column of board {board.id}"
+            f"subitems.parent_key_column_id {shown(key_column)} is not a column of board {board.id}"
         )
     if not subitems_input.parent_key_header.strip():
         raise BadUserInput("subitems.parent_key_header must name a header of the subitems file")
@@ -282,7 +284,7 @@ def _common_options(
         if twice:
             # one of the two cells would silently win; the client must say which it means
             raise BadUserInput(
-                f"field_mappings: {', '.join(map(repr, twice))} is mapped more than once",
+                f"field_mappings: {', '.join(map(shown, twice))} is mapped more than once",
                 error_data={"column_ids": twice},
             )
         options["field_mappings"] = [
@@ -328,10 +330,10 @@ def _check_encoding(name: str) -> None:
     try:
         info = codecs.lookup(name)
     except (LookupError, ValueError) as exc:  # ValueError: a NUL in the name
-        raise BadUserInput(f"Unknown character_encoding {name!r}") from exc
+        raise BadUserInput(f"Unknown character_encoding {shown(name)}") from exc
     if not info._is_text_encoding or info.name == "undefined":
         raise BadUserInput(
-            f"character_encoding {name!r} is not a character set (a codec of bytes to text)"
+            f"character_encoding {shown(name)} is not a character set (a codec of bytes to text)"
         )
 
 
@@ -370,7 +372,7 @@ class MondayImportMutation:
             # `name`, a column id, or `id` (Zoho's find_by the record id: the item id)
             if column_id not in ("name", ITEM_ID_KEY) and column_id not in {c.id for c in columns}:
                 raise BadUserInput(
-                    f"match_column_id {column_id!r} is not a column of board {board.id}",
+                    f"match_column_id {shown(column_id)} is not a column of board {board.id}",
                     error_data={"match_column_id": column_id},
                 )
             options["on_match"] = {
@@ -410,7 +412,7 @@ class MondayImportQuery:
         services = info.context.services
         job = await services.jobs.job_of_account(str(job_id), info.context.user.account_id)
         if job is None:
-            raise NotFound(f"Job {job_id} not found", error_data={"job_id": str(job_id)})
+            raise NotFound(f"Job {clip(job_id)} not found", error_data={"job_id": str(job_id)})
         return ItemsJobStatus(job=job, report_url=await job_status.report_url(services, job))
 
 
@@ -423,7 +425,7 @@ class MondayImportSubscription:
         services = info.context.services
         account_id = info.context.user.account_id
         if await services.jobs.job_of_account(str(job_id), account_id) is None:
-            raise NotFound(f"Job {job_id} not found", error_data={"job_id": str(job_id)})
+            raise NotFound(f"Job {clip(job_id)} not found", error_data={"job_id": str(job_id)})
         last: tuple[object, ...] | None = None
         async for _ in services.events.job_changes(str(job_id)):
             job = await services.jobs.job_of_account(str(job_id), account_id)

@@ -34,7 +34,7 @@ from server.api.monday_v2_types import (
     UpdateType,
     item_store,
 )
-from server.errors import AppError, BadUserInput, NotFound, Unauthorized
+from server.errors import AppError, BadUserInput, NotFound, Unauthorized, clip, shown
 from server.imports import cells
 from server.store import directory as directory_store
 from server.store.boards import LastGroup
@@ -91,7 +91,7 @@ def _name(value: Any, argument: str) -> str:
 
 
 def _board_not_found(board_id: object) -> NotFound:
-    return NotFound(f"Board {board_id} not found", error_data={"board_id": str(board_id)})
+    return NotFound(f"Board {clip(board_id)} not found", error_data={"board_id": str(board_id)})
 
 
 def _unauthorized(board: Board, need: str) -> Unauthorized:
@@ -123,7 +123,7 @@ async def _item(
     if number is not None:
         found = await info.context.services.boards.items_by_ids(info.context.user, [number], 1)
     if not found or found[0].state == "deleted":
-        raise NotFound(f"Item {item_id} not found", error_data={"item_id": str(item_id)})
+        raise NotFound(f"Item {clip(item_id)} not found", error_data={"item_id": str(item_id)})
     return found[0], await _board(info, found[0].board_id, roles, need)
 
 
@@ -134,7 +134,8 @@ async def _group(info: Info, board: Board, group_id: str) -> GroupType:
         group = await info.context.services.boards.group(board.id, group_id)
     if group is None:
         raise NotFound(
-            f"Group {group_id!r} not found on board {board.id}", error_data={"group_id": group_id}
+            f"Group {shown(group_id)} not found on board {board.id}",
+            error_data={"group_id": group_id},
         )
     return GroupType(record=group)
 
@@ -145,7 +146,8 @@ async def _open_group(info: Info, board: Board, group_id: str) -> GroupRecord:
     group = (await _group(info, board, group_id)).record
     if group.archived:
         raise BadUserInput(
-            f"Group {group_id!r} is archived and takes no items", error_data={"group_id": group_id}
+            f"Group {shown(group_id)} is archived and takes no items",
+            error_data={"group_id": group_id},
         )
     return group
 
@@ -157,7 +159,7 @@ async def _closed_meanwhile(info: Info, board: Board, group_id: str) -> AppError
         await _open_group(info, board, group_id)
     except AppError as exc:
         return exc
-    return NotFound(f"Group {group_id!r} not found on board {board.id}")
+    return NotFound(f"Group {shown(group_id)} not found on board {board.id}")
 
 
 async def _value_writes(
@@ -174,7 +176,7 @@ async def _value_writes(
     for column_id in wanted:
         if column_id not in columns:
             raise NotFound(
-                f"Column {column_id!r} not found on board {board.id}",
+                f"Column {shown(column_id)} not found on board {board.id}",
                 error_data={"column_id": column_id},
             )
     directory = cells.Directory()
@@ -213,7 +215,7 @@ async def _change(
 ) -> ItemType:
     item, board = await _item(info, item_id, ITEM_ROLES, "edit")
     if str(board.id) != str(board_id).strip():
-        raise NotFound(f"Item {item_id} not found", error_data={"item_id": str(item_id)})
+        raise NotFound(f"Item {clip(item_id)} not found", error_data={"item_id": str(item_id)})
     writes, name = await _value_writes(info, board, values, bool(create_labels))
     changed = await item_store(info).change_values(
         item.id, board_id=board.id, user_id=info.context.user.id, values=writes, name=name,
@@ -517,7 +519,7 @@ class MondayMutation:
         recipient_id = _number(user_id, "user_id")
         found = await users_by_id(info, [recipient_id] if recipient_id is not None else [])
         if not found:
-            raise NotFound(f"User {user_id} not found", error_data={"user_id": str(user_id)})
+            raise NotFound(f"User {clip(user_id)} not found", error_data={"user_id": str(user_id)})
         recipient = found[0].record
         if not _storable(text, "text").strip():
             raise BadUserInput("text must not be empty", error_data={"text": text})
@@ -573,7 +575,7 @@ async def _close_group(info: Info, board_id: ID, group_id: str, state: str) -> G
             error_data={"group_id": group_id},
         ) from exc
     if closed is None:  # deleted meanwhile
-        raise NotFound(f"Group {group_id!r} not found on board {board.id}")
+        raise NotFound(f"Group {shown(group_id)} not found on board {board.id}")
     return GroupType(record=closed)
 
 
@@ -596,7 +598,9 @@ async def _set_item_state(info: Info, item_id: ID | None, state: str) -> ItemTyp
 async def _notification_target(info: Info, target_id: ID, kind: str) -> int:
     """The id of a target the caller can read: a board or an item, or an update."""
     number = _number(target_id, "target_id")
-    not_found = NotFound(f"Target {target_id} not found", error_data={"target_id": str(target_id)})
+    not_found = NotFound(
+        f"Target {clip(target_id)} not found", error_data={"target_id": str(target_id)}
+    )
     if number is None:
         raise not_found
     if kind == "Post":

@@ -24,7 +24,7 @@ from typing import Any
 
 import asyncpg
 
-from server import diskfull, events, faults, scratch, sql
+from server import diskfull, errors, events, faults, scratch, sql
 from server.db import Connection
 from server.imports import blue_fields as bf
 from server.imports import cells, csvfile, processing, transfer, worker
@@ -140,7 +140,7 @@ class People:
         found = self.by_key.get(ref.strip().lower(), set())
         if len(found) != 1:
             problem = "is not a member of the workspace" if not found else "matches several members"
-            raise cells.CellError("UNKNOWN_ASSIGNEE", f"{ref.strip()[:100]!r} {problem}")
+            raise cells.CellError("UNKNOWN_ASSIGNEE", f"{errors.shown(ref.strip())} {problem}")
         return next(iter(found))
 
 
@@ -539,7 +539,7 @@ async def _write_records(
         title = (record.list_title or "").strip()
         if title.lower() in target.archived_lists:
             record.errors.append({"column": bf.LIST, "code": "ARCHIVED_LIST",
-                                  "message": f"The list {title[:100]!r} is archived: unarchive it or name another list"})  # fmt: skip
+                                  "message": f"The list {errors.shown(title)} is archived: unarchive it or name another list"})  # fmt: skip
     good = [r for r in chunk if not r.errors]
     if job.options.get("dryRun"):  # validation and the report only: nothing is created
         planned = [_result(r, None) for r in chunk]

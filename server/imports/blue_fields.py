@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from server import errors
 from server.imports import cells
 
 TITLE = "Title"
@@ -50,7 +51,9 @@ def parse_done(text: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise cells.CellError("INVALID_DONE", f"Done must be true or false, not {text.strip()[:100]!r}")
+    raise cells.CellError(
+        "INVALID_DONE", f"Done must be true or false, not {errors.shown(text.strip())}"
+    )
 
 
 def render_done(done: bool) -> str:
@@ -78,7 +81,7 @@ def parse_timestamp(text: str) -> dt.datetime | None:
     if not EARLIEST <= moment <= LATEST:
         raise cells.CellError(
             "INVALID_DATE",
-            f"{text.strip()[:100]!r} is out of range: dates and times from "
+            f"{errors.shown(text.strip())} is out of range: dates and times from "
             f"{render_timestamp(EARLIEST)} to {render_timestamp(LATEST)} (UTC) are accepted.",
         )
     return moment

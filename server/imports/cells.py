@@ -26,13 +26,12 @@ from typing import Any, NamedTuple, NoReturn
 
 import email_validator
 
-from server import numeric_ids
+from server import errors, numeric_ids
 from server.imports import phones
 
 JSON = Any  # a JSON-serialisable value
 
 MAX_LINKED_ITEMS = 50  # items per board_relation cell, monday's documented limit
-_MAX_SHOWN = 100  # characters of a bad value quoted back in a message
 _MAX_LISTED = 20  # labels or boards listed in a message
 _MAX_DATE_CHARS = 64  # characters; longer cells are no date, and this bounds regex work
 _MAX_EXPONENT = 100  # decimal digits either side of the point in a number
@@ -241,9 +240,7 @@ def _raise_unsupported(column_type: str) -> NoReturn:
 
 
 def _show(text: str) -> str:
-    if len(text) > _MAX_SHOWN:
-        text = text[:_MAX_SHOWN] + "..."
-    return f"'{text}'"
+    return f"'{errors.clip(text)}'"
 
 
 def _show_all(texts: Iterable[str]) -> str:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from server import errors
+
 # Python's csv module stops at 128 KB per field by default; files may carry 10 MB cells.
 FIELD_SIZE_LIMIT = 160 * 1024 * 1024  # bytes
 # `match_column_id: "id"` matches rows to items by item id (Zoho's find_by the record id), read
@@ -153,7 +155,7 @@ def parse_header(
         if not name:
             raise InvalidUpload(f"Header cell {index + 1} is empty")
         if name in seen:
-            raise InvalidUpload(f"Duplicate header {name!r}")
+            raise InvalidUpload(f"Duplicate header {errors.shown(name)}")
         seen.add(name)
         level_match = _LEVEL_HEADER.match(name)
         if name == "name":
@@ -162,7 +164,7 @@ def parse_header(
             level = int(level_match.group(1))
             if level > min(hierarchy_levels, MAX_LEVELS):
                 raise InvalidUpload(
-                    f"Header {name!r}: the board has {hierarchy_levels} hierarchy levels"
+                    f"Header {errors.shown(name)}: the board has {hierarchy_levels} hierarchy levels"
                 )
             level_of_index[index] = level
         elif name in column_ids:
@@ -171,7 +173,7 @@ def parse_header(
             continue
         else:
             raise InvalidUpload(
-                f"Header {name!r} is not a column id of this board (column ids are "
+                f"Header {errors.shown(name)} is not a column id of this board (column ids are "
                 "case-sensitive; query the board's columns for them)"
             )
     if 0 not in level_of_index:
@@ -212,7 +214,7 @@ def header_from_mappings(
         index = next(beyond) if mapping.get("index") is None else int(str(mapping["index"]))
         if index < 0 or (index >= len(cells) and mapping.get("index") is not None):
             raise InvalidUpload(
-                f"Field mapping for {column_id!r}: index {index} is outside the row "
+                f"Field mapping for {errors.shown(column_id)}: index {index} is outside the row "
                 f"(the header has {len(cells)} cells, indexes 0 to {len(cells) - 1})"
             )
         if index in level_of_index or index in column_of_index or index == key_index:
@@ -221,7 +223,7 @@ def header_from_mappings(
         level = int(level_match.group(1)) if level_match and hierarchy_levels > 1 else 0
         if column_id == key:
             if key_index is not None:
-                raise InvalidUpload(f"Field mapping: {column_id!r} is mapped twice")
+                raise InvalidUpload(f"Field mapping: {errors.shown(column_id)} is mapped twice")
             key_index = index
         elif column_id == "name" or 0 < level <= hierarchy_levels:
             level_names = level_names or column_id != "name"
@@ -232,11 +234,13 @@ def header_from_mappings(
                 raise InvalidUpload(f"Field mappings map the level-{level} name twice")
             level_of_index[index] = level
         elif column_id in column_of_index.values():
-            raise InvalidUpload(f"Field mapping: {column_id!r} is mapped twice")
+            raise InvalidUpload(f"Field mapping: {errors.shown(column_id)} is mapped twice")
         elif column_id in column_ids:
             column_of_index[index] = column_id
         else:
-            raise InvalidUpload(f"Field mapping: {column_id!r} is not a column id of this board")
+            raise InvalidUpload(
+                f"Field mapping: {errors.shown(column_id)} is not a column id of this board"
+            )
         if mapping.get("default_value") is not None:
             defaults[index] = str(mapping["default_value"])
     if 1 not in level_of_index.values():

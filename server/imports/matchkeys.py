@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from server import sql
+from server import errors, sql
 from server.db import Connection
 from server.imports import copyformat
 from server.imports.rows import MISSING_NAME
@@ -41,7 +41,7 @@ def multiple_matches(column_id: str | None, key: str, count: int) -> dict[str, s
     return {
         "column_id": column_id or "",
         "code": "MULTIPLE_MATCHES",
-        "message": f"{count} items match {key!r}; nothing was changed",
+        "message": f"{count} items match {errors.shown(key)}; nothing was changed",
     }
 
 

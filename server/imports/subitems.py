@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from server.errors import shown
 from server.imports import csvfile
 from server.imports.planning import apply_match, chunked, invalid_row, planned_size
 from server.imports.rows import ParsedRow, RowParser, encode_document, errors_json
@@ -73,7 +74,7 @@ def scan_children(
     names = [cell.strip() for cell in first[1]]
     if key_header not in names:
         raise csvfile.InvalidUpload(
-            f"The subitems file has no {key_header!r} column (parent_key_header)"
+            f"The subitems file has no {shown(key_header)} column (parent_key_header)"
         )
     scan = ChildScan(
         parser=make_parser(first[1], key_header),
@@ -89,7 +90,7 @@ def scan_children(
             scan.invalid[line] = errors_json(parsed)
         elif not _key(record, scan.key_index):
             scan.invalid[line] = [
-                _error("MISSING_PARENT_KEY", f"The {names[scan.key_index]!r} cell is empty")
+                _error("MISSING_PARENT_KEY", f"The {shown(names[scan.key_index])} cell is empty")
             ]
     return scan
 
@@ -142,18 +143,20 @@ def _plan_child(
             parent_line, status = lost[key]
             errors = [
                 _error("PARENT_NOT_FOUND",
-                       f"The parent row with the key {key!r} (line {parent_line}) became no "
+                       f"The parent row with the key {shown(key)} (line {parent_line}) became no "
                        f"item: it is {status}")
             ]  # fmt: skip
         elif not found and scan.by_item_id:
             # another board's, another account's, an archived or a deleted item: all alike
             errors = [
-                _error("PARENT_NOT_FOUND", f"No active item of this board has the id {key!r}")
+                _error("PARENT_NOT_FOUND", f"No active item of this board has the id {shown(key)}")
             ]
         elif not found:
-            errors = [_error("PARENT_NOT_FOUND", f"0 parent rows have the key {key!r}")]
+            errors = [_error("PARENT_NOT_FOUND", f"0 parent rows have the key {shown(key)}")]
         elif len(found) > 1:  # rows that became one item are one parent (`_parent_keys`)
-            errors = [_error("AMBIGUOUS_PARENT", f"{len(found)} parent items have the key {key!r}")]
+            errors = [
+                _error("AMBIGUOUS_PARENT", f"{len(found)} parent items have the key {shown(key)}")
+            ]
         elif not found[0].holds_subitems:
             errors = [_too_deep(found[0])]
     if errors is not None:
@@ -198,7 +201,7 @@ def _match_subitem(
         row.status, row.document = "invalid", None
         row.errors = [
             _error("MULTIPLE_MATCHES",
-                   f"The parent has {len(existing)} subitems named {parsed.name!r}; nothing was changed")
+                   f"The parent has {len(existing)} subitems named {shown(parsed.name)}; nothing was changed")
         ]  # fmt: skip
         return row
     if existing or earlier is not None:
