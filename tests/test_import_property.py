@@ -75,6 +75,9 @@ def csv_files(draw: st.DrawFn, headers: list[str], first: str | None) -> bytes:
             st.lists(cells, min_size=max(0, width - 1), max_size=width + 1), min_size=0, max_size=8
         )
     )
+    # now and then many rows (a few drawn ones over and over): chunks of 250, 500 and 1,000
+    # rows (monday) and of 500 records (Blue) end inside the file
+    rows = rows * draw(st.sampled_from([1, 1, 1, 1, 1, 130, 700]))
     quoting = draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC, None]))
     out = io.StringIO()
     for record in [names, *rows]:
