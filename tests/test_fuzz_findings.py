@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests import blue, importing
-from tests.conftest import Api, start_server, stop_server
+from tests.conftest import Api, ServerProcess, start_server, stop_server
 from tests.v2 import error_of
 
 
@@ -125,3 +125,30 @@ async def test_a_server_stopped_while_an_import_runs_exits_at_once(
     finally:
         stop_server(server)
     assert "job lease lost" not in server.log()
+
+
+BAD_VARIABLES = {
+    "id-float": ("query($b: [ID!]) { boards(ids: $b) { id } }", {"b": [1.5]}),
+    "id-object": ("query($b: [ID!]) { boards(ids: $b) { id } }", {"b": {"x": 1}}),
+    "string-int": (
+        "mutation($i: ImportTodosInput!) { importTodos(input: $i) }",
+        {"i": {"projectId": 5, "s3Key": "k", "headers": ["Title"]}},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_VARIABLES))
+async def test_a_variable_value_of_the_wrong_type_logs_no_traceback(
+    api: Api, server: ServerProcess, case: str
+) -> None:
+    # graphql-core's refusal of the value is an answer to the client, yet strawberry logged it
+    # at ERROR with the traceback of the coercion, over HTTP and websockets alike: a fuzzer
+    # sending bad variables filled the log with tracebacks that hid the server's own
+    query, variables = BAD_VARIABLES[case]
+    log_start = len(server.log())
+    response = await api.post(query, variables)
+    body = response.json()
+    assert body["errors"], body
+    assert all(e["extensions"]["code"] != "INTERNAL_SERVER_ERROR" for e in body["errors"]), body
+    logged = server.log()[log_start:]
+    assert "Traceback" not in logged, logged

@@ -67,8 +67,14 @@ class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # an AppError is an answer to the caller, not a server fault: only the rest is logged
-        unexpected = [e for e in errors if not isinstance(e.original_error, AppError)]
+        # an AppError is an answer to the caller, not a server fault, and so is a variable value
+        # graphql-core refused (strawberry logged it at ERROR with its coercion's traceback):
+        # only the rest is logged
+        unexpected = [
+            e
+            for e in errors
+            if not isinstance(e.original_error, AppError) and not _refused_value(e)
+        ]
         context = execution_context.context if execution_context else None
         if isinstance(context, Context) and isinstance(context.request, WebSocket):
             # HTTP answers are formatted in the view; a websocket's go out as `formatted`,
@@ -89,6 +95,12 @@ class ApiVersionGate(SchemaExtension):
             if gated:
                 raise auth.VersionGatedField(gated[0], context.api_version)
         yield
+
+
+def _refused_value(error: GraphQLError) -> bool:
+    """A client's variable value that graphql-core refused to coerce. (A GraphQLError raised in
+    a field, such as an Int the server returned out of range, has a path: a server fault.)"""
+    return isinstance(error.original_error, GraphQLError) and error.path is None
 
 
 def _masked(error: GraphQLError, request_id: str) -> bool:
