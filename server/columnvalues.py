@@ -26,6 +26,7 @@ MAX_LONG_TEXT = 2000  # characters of a long text value, as monday documents
 # levels of arrays and objects in one JSON argument; orjson, which echoes and stores the
 # value, gives up past 254, and no column value, setting or payload needs more than a few
 MAX_JSON_DEPTH = 64
+INT_RANGE = (-(2**63), 2**64 - 1)  # the integers orjson writes: a signed or unsigned 64-bit one
 
 Convert = Callable[[cells.Column, Any, cells.Directory], cells.Cell | None]
 
@@ -59,6 +60,33 @@ def decode(raw: Any, argument: str = "value") -> Any:
             f"{argument} nests arrays and objects more than {MAX_JSON_DEPTH} levels deep",
             error_data={argument: None},
         )
+    return _narrowed(value, argument)
+
+
+def _narrowed(value: Any, argument: str) -> Any:
+    """`value` with its integers past 64 bits as floats, as orjson reads them from JSON text:
+    a literal or a variable brought them as ints, which orjson (echoing and storing values)
+    cannot write. Changed in place; `value` is the request's own, decoded for it."""
+
+    def narrow(node: Any) -> Any:
+        if type(node) is not int or INT_RANGE[0] <= node <= INT_RANGE[1]:
+            return node
+        try:
+            return float(node)
+        except OverflowError:
+            raise BadUserInput(
+                f"{argument} holds a number past the range of a double (1.8e308)",
+                error_data={argument: None},
+            ) from None
+
+    value = narrow(value)
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict | list):
+            for key, child in node.items() if isinstance(node, dict) else enumerate(node):
+                node[key] = narrow(child)
+                stack.append(child)
     return value
 
 
