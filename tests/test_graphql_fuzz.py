@@ -3,7 +3,8 @@ mutated with arguments that hypothesis-graphql generates (huge and negative numb
 long and unicode strings, NUL characters, nulls in lists, arbitrary JSON), answers over HTTP
 with a coded GraphQL error or data, never INTERNAL_SERVER_ERROR nor HTTP 5xx nor a hang.
 
-Generated ids seldom name anything, so some of them are swapped for the demo fixture's ids
+About one argument in four goes as a variable (its own value or any JSON value), which
+graphql-core coerces apart from literals. Generated ids seldom name anything, so some of them are swapped for the demo fixture's ids
 (boards, items, users, groups, columns, Blue project ids) to reach past the NOT_FOUND checks.
 The examples are derandomized, so CI runs the same ones each time; run more locally with
 FUZZ_EXAMPLES=2000 (per root field), and other examples with FUZZ_SEED=<int> (or
@@ -169,6 +170,44 @@ def with_known_values(document: graphql.DocumentNode, data: st.DataObject) -> st
     return graphql.print_ast(graphql.visit(document, Swapper()))
 
 
+def with_variables(query: str, data: st.DataObject) -> tuple[str, dict[str, Any]]:
+    """The operation with some of its arguments sent as variables instead, of the argument's
+    type: the literal's own value, or any JSON value (mostly of the wrong type), which
+    graphql-core coerces, and refuses, apart from literals."""
+    document = graphql.parse(query)
+    type_info = graphql.TypeInfo(PARSED)
+    definitions: list[graphql.VariableDefinitionNode] = []
+    variables: dict[str, Any] = {}
+
+    class Lift(graphql.Visitor):
+        def enter_argument(self, node: graphql.ArgumentNode, *_: Any) -> Any:
+            argument = type_info.get_argument()
+            if argument is None or data.draw(st.integers(0, 3)) > 0:
+                return None
+            name = graphql.NameNode(value=f"v{len(variables)}")
+            own = graphql.value_from_ast_untyped(node.value)
+            variables[name.value] = data.draw(st.just(own) | json_values)
+            definitions.append(
+                graphql.VariableDefinitionNode(
+                    variable=graphql.VariableNode(name=name),
+                    type=graphql.parse_type(str(argument.type)),
+                )
+            )
+            return graphql.ArgumentNode(name=node.name, value=graphql.VariableNode(name=name))
+
+    document = graphql.visit(document, graphql.TypeInfoVisitor(type_info, Lift()))
+    operation = document.definitions[0]
+    assert isinstance(operation, graphql.OperationDefinitionNode)
+    lifted = graphql.OperationDefinitionNode(
+        operation=operation.operation,
+        name=operation.name,
+        variable_definitions=(*(operation.variable_definitions or ()), *definitions),
+        directives=operation.directives,
+        selection_set=operation.selection_set,
+    )
+    return graphql.print_ast(graphql.DocumentNode(definitions=(lifted,))), variables
+
+
 def problems_of(response: httpx.Response) -> list[str]:
     """What in an answer breaks the rule: a 5xx, a body that is no JSON, an internal error."""
     if response.status_code >= 500:
@@ -217,18 +256,17 @@ def test_generated_operations_never_get_an_internal_error(
         @seed(SEED)
         @given(document=operations, data=st.data())
         def answers_without_internal_error(document: graphql.DocumentNode, data: Any) -> None:
-            query = with_known_values(document, data)
+            query, variables = with_variables(with_known_values(document, data), data)
             token = data.draw(st.sampled_from(TOKENS))
+            sent = {"query": query, "variables": variables}
             try:
-                response = client.post(
-                    "/graphql", json={"query": query}, headers={"Authorization": token}
-                )
+                response = client.post("/graphql", json=sent, headers={"Authorization": token})
             except httpx.TimeoutException:
-                pytest.fail(f"no answer in {REQUEST_TIMEOUT}s to {query!r} as {token}")
+                pytest.fail(f"no answer in {REQUEST_TIMEOUT}s to {sent!r} as {token}")
             if response.status_code == 429:
                 reset()  # a spent complexity budget or rate limit would hide the next examples
             problems = problems_of(response)
-            assert not problems, f"{query!r} as {token}: {problems} (FUZZ_SEED={SEED})"
+            assert not problems, f"{sent!r} as {token}: {problems} (FUZZ_SEED={SEED})"
 
         answers_without_internal_error()
     logged = server.log()[log_start:]
