@@ -160,6 +160,7 @@ WIDE = 99_999_999_999_999_999_999_999  # past 64 bits: orjson, which echoes and 
 @pytest.mark.parametrize(
     ("argument", "value"),
     [
+        ("column_values", -WIDE),
         ("column_values", [WIDE]),
         ("column_values", {"numeric": WIDE}),
         ("column_values", {"text": {"wide": [WIDE]}}),
@@ -168,7 +169,7 @@ WIDE = 99_999_999_999_999_999_999_999  # past 64 bits: orjson, which echoes and 
         ("defaults", {"labels": {"1": WIDE}}),
         ("payload", {"n": -WIDE}),
     ],
-    ids=["list", "number", "nested", "phone", "status", "defaults", "payload"],
+    ids=["scalar", "list", "number", "nested", "phone", "status", "defaults", "payload"],
 )
 async def test_an_integer_past_64_bits_in_json_is_read_as_a_float(
     api: Api, argument: str, value: Any
