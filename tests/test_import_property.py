@@ -282,12 +282,12 @@ def test_any_blue_file_ends_with_every_record_imported_or_reported(
         read = read_file(data)
 
         async def body(api: Api) -> tuple[dict[str, Any], int]:
-            before = await importing.item_count(api)
+            before = await items_of(server, "100")
             key = await blue.put_file(api, "leads", data)
             response = await blue.start_import(api, "leads", key, headers, **extra)
             assert response.json() == {"data": {"importTodos": True}}, response.text
             report = await blue.wait_for_report(api, "leads")
-            return report, await importing.item_count(api) - before
+            return report, await items_of(server, "100") - before
 
         report, created = run(server, body)
         what = (clipped(data), headers, extra, report)
