@@ -1,5 +1,6 @@
 """Scratch folders in the system's temporary folder: where a job keeps its downloaded upload
-(up to 150 MB) and the parsing worker's chunk files while it runs.
+(up to 150 MB) and the parsing worker's chunk files while it runs, and an export its CSV
+until it is uploaded.
 
 A folder is removed when its job's work ends, but not when the process is killed (out of
 memory, SIGKILL, a crash). Its name holds the process id, so a server starting later removes
@@ -20,7 +21,7 @@ import psutil
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("import", "blue-import", "blue-count")  # what the folders hold
+KINDS = ("import", "blue-import", "blue-count", "export")  # what the folders hold
 _NAME = re.compile(rf"(?:{'|'.join(map(re.escape, KINDS))})-(\d+)-")
 
 

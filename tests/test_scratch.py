@@ -35,9 +35,9 @@ def test_a_folder_is_named_by_its_kind_and_process() -> None:
 def test_sweep_removes_only_the_folders_of_ended_processes(tmp_path: Path) -> None:
     dead = ended_pid()
     gone = [tmp_path / f"import-{dead}-a1", tmp_path / f"blue-import-{dead}-b2",
-            tmp_path / f"blue-count-{dead}-c3"]  # fmt: skip
+            tmp_path / f"blue-count-{dead}-c3", tmp_path / f"export-{dead}-c4"]  # fmt: skip
     kept = [tmp_path / f"import-{os.getpid()}-d4", tmp_path / "import-e5f6g7h8",
-            tmp_path / f"export-{dead}-i9"]  # fmt: skip
+            tmp_path / f"report-{dead}-i9"]  # fmt: skip
     for path in gone + kept:
         path.mkdir()
         (path / "upload.csv").write_text("name\nAcme\n")

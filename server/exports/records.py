@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import os
-import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from server import db, diskfull, errors, events, faults
+from server import db, diskfull, errors, events, faults, scratch
 from server.db import Connection
 from server.exports import template
 from server.imports import blue_fields, cells
@@ -195,9 +195,11 @@ async def _write_and_upload(run: _Export, record_filter: RecordFilter, key: str)
     )
     store = ExportStore(services.pool)
     await faults.arm_scratch(services.pool, ("export",))
-    fd, path = await asyncio.to_thread(tempfile.mkstemp, prefix="export-", suffix=".csv")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
+    # a scratch folder: a process killed mid-export leaves it to the next server's sweep
+    with scratch.folder("export") as tmp:
+        path = os.path.join(tmp, "export.csv")
+        opened = functools.partial(open, path, "w", encoding="utf-8", newline="")
+        with await asyncio.to_thread(opened) as file:
             faults.check_scratch_write("export", path)
             await asyncio.to_thread(file.write, template.csv_text([layout.header]))
             written = 0
@@ -217,8 +219,6 @@ async def _write_and_upload(run: _Export, record_filter: RecordFilter, key: str)
                         await _hold_if_asked(services)
                     await run.publish("IN_PROGRESS", reading=True)
         await services.storage.put_file(key, path)
-    finally:
-        await asyncio.to_thread(os.unlink, path)
     return written
 
 
