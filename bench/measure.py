@@ -143,7 +143,9 @@ async def finished_run(
 ) -> Run:
     """A Run from a job's final status, with the job's own duration and its first failure."""
     counts = dict(status["counts"])
-    if counts.get("failed") and status.get("report_url"):
+    if status.get("failure_reason"):  # a job that did not complete says why in the table
+        counts["first_failure"] = f"{status['failure_reason']}: {status.get('failure_message')}"
+    elif counts.get("failed") and status.get("report_url"):
         counts["first_failure"] = await first_failure(status["report_url"])
     job_seconds = await server_seconds(api, job_id)
     if job_seconds is not None and abs(job_seconds - seconds) > 30:

@@ -155,6 +155,8 @@ async def run_all(
     runs_of: dict[str, list[m.Run]] = {}
     async with httpx.AsyncClient(base_url=server.url, timeout=120) as client:
         api = Api(client)
+        # a reused --work-dir keeps the last run's data, its items-per-hour budget used
+        await api.admin("POST", "/__admin/reset", {})
         await api.load_fixture(data.fixture())
         sampler = m.RssSampler(pid)
         sampler.start()
