@@ -50,23 +50,24 @@ JOB_END_ERRORS = frozenset({CRASH})
 # after the COPY began and before its data: a process stalled (or, frozen there by a test,
 # stopped) while it sends a chunk's COPY data, its board's row lock held
 COPY = "copy"
-COPY_ERRORS = frozenset({SLOW})
-ERRORS_OF_OPERATION = {
-    "upload": UPLOAD_REASONS, JOB_END: JOB_END_ERRORS, COPY: COPY_ERRORS,
-}  # others: GRAPHQL_ERRORS  # fmt: skip
 # "export_batch" SLOW: the next export pauses delay_ms once its first batch of records is read
 # and written, its database snapshot open: an export caught mid-read by a test (a reset)
 EXPORT_BATCH = "export_batch"
-ERRORS_OF_OPERATION[EXPORT_BATCH] = frozenset({SLOW})
-
-
 # "scratch_<file>" ENOSPC or EDQUOT: in each of the next `count` job attempts (exports,
 # importTodos calls that count a file) the first write of that scratch file fails as a full
 # disk (or an exhausted quota) would make it: "upload" the local copy of an uploaded file,
 # "chunk" a parsing worker's chunk file, "report" an import's report, "export" an export's CSV
 SCRATCH_FILES = ("upload", "chunk", "report", "export")
 SCRATCH_ERRORS = frozenset({"ENOSPC", "EDQUOT"})
-ERRORS_OF_OPERATION.update({f"scratch_{name}": SCRATCH_ERRORS for name in SCRATCH_FILES})
+# the errors each operation that is no root field of the schema takes (those take
+# GRAPHQL_ERRORS)
+ERRORS_OF_OPERATION = {
+    "upload": UPLOAD_REASONS,
+    JOB_END: JOB_END_ERRORS,
+    COPY: frozenset({SLOW}),
+    EXPORT_BATCH: frozenset({SLOW}),
+    **{f"scratch_{name}": SCRATCH_ERRORS for name in SCRATCH_FILES},
+}
 # the scratch files whose next write is to fail in this task (a job attempt, an export), with
 # the errno; set by `arm_scratch`, so a job's faults never reach another job's writes
 _failing_writes: ContextVar[dict[str, int] | None] = ContextVar("failing_writes", default=None)

@@ -24,6 +24,7 @@ from tests.conftest import (
 )
 from tests.importing import database_rows, start_job, upload, wait_for_job
 from tests.reliability.test_crash import wait_for_progress
+from tests.reliability.test_frozen_copy import assert_written_once
 
 ROWS = 20_000  # a backfill long enough to be frozen in its middle
 LEASE = "2"  # seconds: the frozen runner's job is taken over quickly
@@ -89,13 +90,4 @@ async def test_process_frozen_mid_chunk_lets_another_write_and_take_its_job_over
             assert again["counts"] == status["counts"], again
     finally:
         stop_server(second)
-    names = await database_rows(
-        first,
-        "SELECT name, count(*) AS n FROM items WHERE board_id = 100 AND name LIKE 'row %' "
-        "GROUP BY name HAVING count(*) > 1",
-    )
-    assert names == []
-    total = await database_rows(
-        first, "SELECT count(*) FROM items WHERE board_id = 100 AND name LIKE 'row %'"
-    )
-    assert total[0][0] == ROWS
+    await assert_written_once(first, ROWS)

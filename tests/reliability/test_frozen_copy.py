@@ -72,7 +72,8 @@ async def wait_in_copy(server: ServerProcess) -> None:
     raise AssertionError("the server never began the paused COPY")
 
 
-async def assert_written_once(server: ServerProcess) -> None:
+async def assert_written_once(server: ServerProcess, rows: int = ROWS) -> None:
+    """Each of the backfill's `rows` rows ('row 0', 'row 1'...) is one item of board 100."""
     names = await database_rows(
         server,
         "SELECT name, count(*) AS n FROM items WHERE board_id = 100 AND name LIKE 'row %' "
@@ -82,7 +83,7 @@ async def assert_written_once(server: ServerProcess) -> None:
     total = await database_rows(
         server, "SELECT count(*) FROM items WHERE board_id = 100 AND name LIKE 'row %'"
     )
-    assert total[0][0] == ROWS
+    assert total[0][0] == rows
 
 
 async def test_process_frozen_in_a_copy_lets_another_write_and_take_its_job_over(
