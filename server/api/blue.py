@@ -19,7 +19,7 @@ from server import diskfull, events, faults, scratch, sql
 from server.api.context import Info
 from server.errors import AppError, BadUserInput, Forbidden, ProjectNotFound, shown
 from server.imports import blue as blue_import
-from server.imports import csvfile
+from server.imports import csvfile, processing
 from server.store.records import EDIT_ROLES, MANAGE_ROLES, Board
 
 Q = sql.queries("imports")
@@ -171,10 +171,7 @@ async def _count_records(info: Info, key: str, headers: list[str]) -> int:
     try:
         with scratch.folder("blue-count") as tmp:
             path = Path(tmp) / "file.csv"
-            with path.open("wb") as out:
-                async for piece in services.storage.read_chunks(key):
-                    faults.check_scratch_write("upload", path)
-                    await asyncio.to_thread(out.write, piece)
+            await processing.download(services, key, path, None)
             try:
                 return await asyncio.to_thread(
                     blue_import.count_records, path, headers, blue_import.TODO_IMPORT_LIMIT + 1

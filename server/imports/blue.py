@@ -305,10 +305,7 @@ async def process_blue_job(services: Services, job: Job) -> None:
         with scratch.folder("blue-import") as tmp:
             await faults.arm_scratch(services.pool, ("upload", "chunk"))
             path = Path(tmp) / "import.csv"
-            with path.open("wb") as out:
-                async for piece in services.storage.read_chunks(job.object_key):
-                    faults.check_scratch_write("upload", path)
-                    await asyncio.to_thread(out.write, piece)
+            await processing.download(services, job.object_key, path, None)
             target = await _prepare(services, job, board, user, path)
             await _run(services, target, path)
     except StaleAttempt:
