@@ -158,12 +158,14 @@ def graphql_error(fault: Fault, operation: str) -> AppError:
 async def arm_scratch(pool: Pool, files: Sequence[str]) -> None:
     """Take a "scratch_<file>" fault for each of `files`: in the calling task (and the tasks
     it starts), the first write of each file taken fails (`check_scratch_write`)."""
-    armed: dict[str, int] = {}
-    for name in files:
-        fault = await take(pool, f"scratch_{name}")
-        if fault is not None:
-            armed[name] = int(getattr(errno, fault.error))
-    _failing_writes.set(armed)
+    operations = [f"scratch_{name}" for name in files]
+    rows = await pool.fetch(Q["take_each"], operations)  # one round trip, at each job's start
+    _failing_writes.set(
+        {
+            row["operation"].removeprefix("scratch_"): int(getattr(errno, row["error"]))
+            for row in rows
+        }
+    )
 
 
 def scratch_errno(file: str) -> int | None:

@@ -10,6 +10,15 @@ WHERE id = (
 )
 RETURNING error, params
 
+-- name: take_each
+-- `take` for each of the operations $1 in one round trip: what a job takes as it starts.
+UPDATE faults SET remaining = faults.remaining - 1
+FROM unnest($1::text[]) AS o(operation),
+     LATERAL (SELECT id FROM faults f WHERE f.operation = o.operation AND f.remaining > 0
+              ORDER BY f.id FOR UPDATE SKIP LOCKED LIMIT 1) AS oldest
+WHERE faults.id = oldest.id
+RETURNING faults.operation, faults.error, faults.params
+
 -- name: clear
 DELETE FROM faults
 
