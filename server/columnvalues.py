@@ -60,12 +60,13 @@ def decode(raw: Any, argument: str = "value") -> Any:
             f"{argument} nests arrays and objects more than {MAX_JSON_DEPTH} levels deep",
             error_data={argument: None},
         )
-    return _narrowed(value, argument)
+    # JSON text came through orjson, which reads an integer past 64 bits as a float already
+    return value if isinstance(raw, str) else _narrowed(value, argument)
 
 
 def _narrowed(value: Any, argument: str) -> Any:
     """`value` with its integers past 64 bits as floats, as orjson reads them from JSON text:
-    a literal or a variable brought them as ints, which orjson (echoing and storing values)
+    a GraphQL literal or a variable brought them as ints, which orjson (echoing and storing values)
     cannot write. Changed in place; `value` is the request's own, decoded for it."""
 
     def narrow(node: Any) -> Any:
