@@ -16,7 +16,7 @@ from server import clock, events, faults, fixtures, sql
 from server.api.schema import schema
 from server.errors import AppError, StorageError
 from server.services import Services
-from server.store.exports import ExportStore
+from server.store.exports import ExportStore, OutboxMessage
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -43,56 +43,95 @@ def _json(body: Any, status_code: int = 200, headers: Mapping[str, str] | None =
 
 
 def admin_routes(services: Services) -> list[Route]:
+    """The admin API's routes; each answers 404 to a caller without the admin token."""
     token = services.settings.admin_token
+    calls = _AdminCalls(services)
+    paths: dict[str, dict[str, Handler]] = {
+        "/__admin/faults": {"POST": calls.add_fault, "DELETE": calls.clear_faults},
+        "/__admin/reset": {"POST": calls.reset},
+        "/__admin/fixture": {"POST": calls.load_fixture},
+        "/__admin/clock": {"POST": calls.move_clock},
+        "/__admin/revoke": {"POST": calls.revoke},
+        "/__admin/jobs/{job_id}": {"GET": calls.job},
+        "/__admin/outbox": {"GET": calls.outbox},
+    }
+    # Every method reaches the endpoint (which checks the token first): a route limited to
+    # its methods would answer another one with 405 before it. The last route takes any
+    # other admin path, which Starlette would otherwise redirect (a trailing slash) with 307.
+    return [
+        *(Route(path, _AnyMethod(_guarded(token, handlers))) for path, handlers in paths.items()),
+        Route("/__admin/{rest:path}", _AnyMethod(_guarded(token, {}))),
+    ]
 
-    def allowed(request: Request) -> bool:
-        given = request.headers.get("x-admin-token", "")
-        return token is not None and hmac.compare_digest(given.encode(), token.encode())
 
-    def guarded(handlers: Mapping[str, Handler]) -> Handler:
-        """One path's endpoint: its handler by method. Without the token every method of
-        every admin path is a 404, so nothing tells a caller that the admin API exists."""
+def _guarded(token: str | None, handlers: Mapping[str, Handler]) -> Handler:
+    """One path's endpoint: its handler by method. Without the token every method of
+    every admin path is a 404, so nothing tells a caller that the admin API exists."""
 
-        async def endpoint(request: Request) -> Response:
-            if not allowed(request):
-                # Starlette's own answer for a path that does not exist, byte for byte
-                return PlainTextResponse("Not Found", status_code=404)
-            method = "GET" if request.method == "HEAD" else request.method
-            handler = handlers.get(method)
-            if handler is None:
-                if not handlers:  # the catch-all: no such admin path
-                    return _json({"error": "no such admin call"}, status_code=404)
-                allow = ", ".join(sorted(handlers))
-                return _json(
-                    {"error": f"{request.url.path} takes {allow}", "code": "METHOD_NOT_ALLOWED"},
-                    status_code=405,
-                    headers={"Allow": allow},
-                )
-            try:
-                result: Response = await handler(request)
-            except AppError as exc:
-                # the caller's mistake unless the error says it is the server's
-                status = exc.status_code if exc.status_code >= 500 else 400
-                return _json({"error": exc.message, "code": exc.code}, status_code=status)
-            return result
+    async def endpoint(request: Request) -> Response:
+        if not _allowed(token, request):
+            # Starlette's own answer for a path that does not exist, byte for byte
+            return PlainTextResponse("Not Found", status_code=404)
+        handler = handlers.get("GET" if request.method == "HEAD" else request.method)
+        if handler is None:
+            return _refuse_method(request, handlers)
+        return await _call(handler, request)
 
-        return endpoint
+    return endpoint
 
-    async def body(request: Request) -> dict[str, Any]:
-        """The request's JSON object (an empty body is {})."""
-        raw = await request.body()
+
+def _allowed(token: str | None, request: Request) -> bool:
+    given = request.headers.get("x-admin-token", "")
+    return token is not None and hmac.compare_digest(given.encode(), token.encode())
+
+
+def _refuse_method(request: Request, handlers: Mapping[str, Handler]) -> Response:
+    if not handlers:  # the catch-all: no such admin path
+        return _json({"error": "no such admin call"}, status_code=404)
+    allow = ", ".join(sorted(handlers))
+    return _json(
+        {"error": f"{request.url.path} takes {allow}", "code": "METHOD_NOT_ALLOWED"},
+        status_code=405,
+        headers={"Allow": allow},
+    )
+
+
+async def _call(handler: Handler, request: Request) -> Response:
+    try:
+        return await handler(request)
+    except AppError as exc:
+        # the caller's mistake unless the error says it is the server's
+        status = exc.status_code if exc.status_code >= 500 else 400
+        return _json({"error": exc.message, "code": exc.code}, status_code=status)
+
+
+async def _read_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object (an empty body is {})."""
+    raw = await request.body()
+    try:
+        data = orjson.loads(raw) if raw.strip() else {}
+    except orjson.JSONDecodeError as exc:
+        raise AppError(f"body is not JSON: {exc}", code="BAD_USER_INPUT") from exc
+    if not isinstance(data, dict):
+        raise AppError("body must be a JSON object", code="BAD_USER_INPUT")
+    return data
+
+
+class _AdminCalls:
+    """The admin calls' handlers, over the services they act on."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def reset(self, request: Request) -> Response:
+        await self._reset_data()
+        await clock.reset(self.services.clock, self.services.pool)
+        return _json({"ok": True})
+
+    async def _reset_data(self) -> None:
+        path = self.services.settings.fixture
         try:
-            data = orjson.loads(raw) if raw.strip() else {}
-        except orjson.JSONDecodeError as exc:
-            raise AppError(f"body is not JSON: {exc}", code="BAD_USER_INPUT") from exc
-        if not isinstance(data, dict):
-            raise AppError("body must be a JSON object", code="BAD_USER_INPUT")
-        return data
-
-    async def reset(request: Request) -> Response:
-        path = services.settings.fixture
-        try:
-            await fixtures.reset(services.pool, path, services.storage.delete_all)
+            await fixtures.reset(self.services.pool, path, self.services.storage.delete_all)
         except fixtures.InvalidFixture as exc:
             # the start fixture was changed since the server started: the server's fault
             raise AppError(
@@ -106,83 +145,65 @@ def admin_routes(services: Services) -> list[Route]:
                 code=exc.code,
                 status_code=503,
             ) from exc
-        await clock.reset(services.clock, services.pool)
+
+    async def load_fixture(self, request: Request) -> Response:
+        await fixtures.load_fixture(self.services.pool, await _read_body(request))
         return _json({"ok": True})
 
-    async def load_fixture(request: Request) -> Response:
-        await fixtures.load_fixture(services.pool, await body(request))
-        return _json({"ok": True})
-
-    async def move_clock(request: Request) -> Response:
-        data = await body(request)
+    async def move_clock(self, request: Request) -> Response:
+        data = await _read_body(request)
         seconds = data.get("advance_seconds")
+        server_clock = self.services.clock
         if data.get("reset") is True:
-            await clock.reset(services.clock, services.pool)
+            await clock.reset(server_clock, self.services.pool)
         # a JSON true is no number of seconds, though Python counts bool as an int
         elif isinstance(seconds, int | float) and not isinstance(seconds, bool):
-            await clock.advance(services.clock, services.pool, float(seconds))
+            await clock.advance(server_clock, self.services.pool, float(seconds))
         else:
             raise AppError(
                 'expected {"advance_seconds": N} or {"reset": true}', code="BAD_USER_INPUT"
             )
-        return _json({"offset_seconds": services.clock.offset_seconds, "now": services.clock.now()})
+        return _json({"offset_seconds": server_clock.offset_seconds, "now": server_clock.now()})
 
-    async def revoke(request: Request) -> Response:
-        token = (await body(request)).get("token")
+    async def revoke(self, request: Request) -> Response:
+        token = (await _read_body(request)).get("token")
         if not isinstance(token, str) or not token:
             raise AppError('expected {"token": "..."}', code="BAD_USER_INPUT")
-        user_ids = await services.accounts.revoke_token(token, events.TOKEN_REVOKED_CHANNEL)
+        accounts = self.services.accounts
+        user_ids = await accounts.revoke_token(token, events.TOKEN_REVOKED_CHANNEL)
         if not user_ids:
             return _json({"error": "no user has this token"}, status_code=404)
         return _json({"revoked": True, "user_ids": user_ids})
 
-    async def job(request: Request) -> Response:
+    async def job(self, request: Request) -> Response:
         job_id = request.path_params["job_id"]
         # text PostgreSQL cannot take (a NUL, %00 in the path) names no job
-        record = await services.jobs.raw_job(job_id) if sql.storable(job_id) else None
+        record = await self.services.jobs.raw_job(job_id) if sql.storable(job_id) else None
         if record is None:
             return _json({"error": "job not found"}, status_code=404)
         return _json(record)
 
-    async def outbox(request: Request) -> Response:
-        messages = await ExportStore(services.pool).outbox()
-        return _json(
-            [
-                {
-                    "to": m.to,
-                    "subject": m.subject,
-                    "body": m.body,
-                    "links": m.links,
-                    "sent_at": m.sent_at,
-                }
-                for m in messages
-            ]
-        )
+    async def outbox(self, request: Request) -> Response:
+        messages = await ExportStore(self.services.pool).outbox()
+        return _json([_message_json(m) for m in messages])
 
-    async def add_fault(request: Request) -> Response:
-        await faults.add(services.pool, await body(request), ROOT_FIELDS)
+    async def add_fault(self, request: Request) -> Response:
+        await faults.add(self.services.pool, await _read_body(request), ROOT_FIELDS)
         return _json({"ok": True})
 
-    async def clear_faults(request: Request) -> Response:
-        await faults.clear(services.pool)
+    async def clear_faults(self, request: Request) -> Response:
+        await faults.clear(self.services.pool)
         return _json({"ok": True})
 
-    calls: dict[str, dict[str, Handler]] = {
-        "/__admin/faults": {"POST": add_fault, "DELETE": clear_faults},
-        "/__admin/reset": {"POST": reset},
-        "/__admin/fixture": {"POST": load_fixture},
-        "/__admin/clock": {"POST": move_clock},
-        "/__admin/revoke": {"POST": revoke},
-        "/__admin/jobs/{job_id}": {"GET": job},
-        "/__admin/outbox": {"GET": outbox},
+
+def _message_json(message: OutboxMessage) -> dict[str, Any]:
+    return {
+        "to": message.to,
+        "subject": message.subject,
+        "body": message.body,
+        "links": message.links,
+        "sent_at": message.sent_at,
     }
-    # Every method reaches the endpoint (which checks the token first): a route limited to
-    # its methods would answer another one with 405 before it. The last route takes any
-    # other admin path, which Starlette would otherwise redirect (a trailing slash) with 307.
-    return [
-        *(Route(path, _AnyMethod(guarded(handlers))) for path, handlers in calls.items()),
-        Route("/__admin/{rest:path}", _AnyMethod(guarded({}))),
-    ]
 
 
 class _AnyMethod:
