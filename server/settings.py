@@ -65,6 +65,37 @@ def load_settings(
     variable (unset or empty: the default). A malformed variable is a usage error naming it,
     unless its flag is given."""
     environ: Mapping[str, str] = os.environ if env is None else env
+    parser = _parser(environ)
+    args = parser.parse_args(argv)
+    numbers = _EnvironmentNumbers(parser, environ)
+    return Settings(
+        host=args.host,
+        port=args.port
+        if args.port is not None
+        else numbers.read("PORT", DEFAULT_PORT, _port, "a port number (0 to 65535)"),
+        fixture=Path(args.fixture) if args.fixture else None,
+        admin_token=args.admin_token or None,
+        data_dir=Path(args.data_dir) if args.data_dir else default_data_dir(),
+        database_url=environ.get("DATABASE_URL") or None,
+        s3_endpoint_url=environ.get("S3_ENDPOINT_URL") or None,
+        s3_public_endpoint_url=environ.get("S3_PUBLIC_ENDPOINT_URL") or None,
+        s3_bucket=environ.get("S3_BUCKET") or DEFAULT_BUCKET,
+        aws_access_key_id=environ.get("AWS_ACCESS_KEY_ID") or EMBEDDED_ACCESS_KEY,
+        aws_secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY") or EMBEDDED_SECRET_KEY,
+        aws_region=environ.get("AWS_REGION") or DEFAULT_REGION,
+        job_lease_seconds=numbers.seconds("JOB_LEASE_SECONDS", DEFAULT_JOB_LEASE),
+        idle_in_transaction_seconds=numbers.seconds(
+            "IDLE_IN_TRANSACTION_SECONDS", DEFAULT_IDLE_IN_TRANSACTION
+        ),
+        ws_init_timeout_seconds=numbers.seconds("WS_INIT_TIMEOUT_SECONDS", DEFAULT_WS_INIT_TIMEOUT),
+        parse_workers=max(
+            1, numbers.read("PARSE_WORKERS", DEFAULT_PARSE_WORKERS, int, "a number of processes")
+        ),
+    )
+
+
+def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+    """The flags, each defaulting to its environment variable."""
     parser = argparse.ArgumentParser(
         prog="python -m server",
         description="Run the import server. Each flag falls back to its environment\n"
@@ -97,46 +128,30 @@ def load_settings(
         metavar="DIR",
         help=f"env DATA_DIR; where the embedded PostgreSQL lives (default {default_data_dir()})",
     )
-    args = parser.parse_args(argv)
+    return parser
 
-    def number(name: str, default: _N, convert: Callable[[str], _N], expected: str) -> _N:
+
+class _EnvironmentNumbers:
+    """Numbers read from environment variables; a malformed one is the parser's usage error,
+    naming the variable."""
+
+    def __init__(self, parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
+        self.parser = parser
+        self.environ = environ
+
+    def read(self, name: str, default: _N, convert: Callable[[str], _N], expected: str) -> _N:
         """The variable `name` read by `convert`, which raises ValueError unless it is
         `expected`."""
-        text = environ.get(name)
+        text = self.environ.get(name)
         if not text:
             return default
         try:
             return convert(text)
         except ValueError:
-            parser.error(f"{name}={text!r}: expected {expected}")
+            self.parser.error(f"{name}={text!r}: expected {expected}")
 
-    seconds = "a number of seconds above 0"
-    return Settings(
-        host=args.host,
-        port=args.port
-        if args.port is not None
-        else number("PORT", DEFAULT_PORT, _port, "a port number (0 to 65535)"),
-        fixture=Path(args.fixture) if args.fixture else None,
-        admin_token=args.admin_token or None,
-        data_dir=Path(args.data_dir) if args.data_dir else default_data_dir(),
-        database_url=environ.get("DATABASE_URL") or None,
-        s3_endpoint_url=environ.get("S3_ENDPOINT_URL") or None,
-        s3_public_endpoint_url=environ.get("S3_PUBLIC_ENDPOINT_URL") or None,
-        s3_bucket=environ.get("S3_BUCKET") or DEFAULT_BUCKET,
-        aws_access_key_id=environ.get("AWS_ACCESS_KEY_ID") or EMBEDDED_ACCESS_KEY,
-        aws_secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY") or EMBEDDED_SECRET_KEY,
-        aws_region=environ.get("AWS_REGION") or DEFAULT_REGION,
-        job_lease_seconds=number("JOB_LEASE_SECONDS", DEFAULT_JOB_LEASE, _seconds, seconds),
-        idle_in_transaction_seconds=number(
-            "IDLE_IN_TRANSACTION_SECONDS", DEFAULT_IDLE_IN_TRANSACTION, _seconds, seconds
-        ),
-        ws_init_timeout_seconds=number(
-            "WS_INIT_TIMEOUT_SECONDS", DEFAULT_WS_INIT_TIMEOUT, _seconds, seconds
-        ),
-        parse_workers=max(
-            1, number("PARSE_WORKERS", DEFAULT_PARSE_WORKERS, int, "a number of processes")
-        ),
-    )
+    def seconds(self, name: str, default: float) -> float:
+        return self.read(name, default, _seconds, "a number of seconds above 0")
 
 
 _N = TypeVar("_N", int, float)
