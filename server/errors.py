@@ -9,12 +9,14 @@ INTERNAL_SERVER_ERROR, so no stack trace ever leaves the server.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 logger = logging.getLogger(__name__)
 
 
 ECHO_LIMIT = 100  # characters of a refused value that an error message repeats
+ECHO_MESSAGE_LIMIT = 2_000  # characters of a graphql-core message read for values to clip
 
 
 def clip(value: object, limit: int = ECHO_LIMIT) -> str:
@@ -27,6 +29,25 @@ def clip(value: object, limit: int = ECHO_LIMIT) -> str:
 def shown(value: object) -> str:
     """`value` clipped and quoted, as `{value!r}` quotes a string in a message."""
     return repr(clip(value))
+
+
+# In graphql-core's messages a refused value is quoted ('...' or "...", backslash escapes) or
+# a bare run (a number, a name): either may be as long as the request that carried it.
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'" + r'|"((?:[^"\\]|\\.)*)"')
+_BARE_RUN = re.compile(rf"[^\s'\"]{{{ECHO_LIMIT + 1},}}")
+
+
+def clip_echoes(message: str) -> str:
+    """A graphql-core message with each value it repeats clipped as `clip` does: its syntax and
+    validation errors quote the literal, name or variable value they refuse whole."""
+
+    def quoted(match: re.Match[str]) -> str:
+        mark = "'" if match.group(1) is not None else '"'
+        return mark + clip(match.group(1) if mark == "'" else match.group(2)) + mark
+
+    # cut first, so that quotes never paired (a value of escaped quotes) cost no more than this
+    message = clip(message, ECHO_MESSAGE_LIMIT)
+    return _BARE_RUN.sub(lambda match: clip(match.group(0)), _QUOTED.sub(quoted, message))
 
 
 class AppError(Exception):
@@ -118,7 +139,7 @@ def format_error(exc: BaseException | None, message: str, request_id: str) -> di
     if exc is None:
         # graphql-core's own errors (syntax, validation, variables): the message is safe.
         return {
-            "message": message,
+            "message": clip_echoes(message),
             "extensions": {
                 "code": "GRAPHQL_VALIDATION_FAILED",
                 "status_code": 200,

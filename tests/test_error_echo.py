@@ -3,6 +3,9 @@ so does its error_data: a megabyte argument does not come back in the answer."""
 
 from __future__ import annotations
 
+import pytest
+
+from tests.blue import websocket
 from tests.conftest import Api
 from tests.importing import run_import
 
@@ -65,3 +68,41 @@ async def test_a_long_unknown_header_of_a_file_is_echoed_clipped(api: Api) -> No
     status = await run_import(api, f"name,{'H' * 100_000}\nAda,x\n")
     assert status["failure_reason"] == "INVALID_UPLOAD", status
     assert status["failure_message"].startswith(f"Header '{'H' * 100}...' is not a column id")
+
+
+GRAPHQL_REFUSALS = {
+    "a string literal for an Int": ('{ boards(limit: "%s") { id } }' % ("Q" * 5000), {}),
+    "a number literal for a String": (
+        '{ items_by_column_values(board_id: "100", column_id: %s, column_value: "x") { id } }'
+        % ("1" * 5000),
+        {},
+    ),
+    "an unknown field": ("{ %s }" % ("Q" * 5000), {}),
+    "a variable value for an Int": ("query($l: Int) { boards(limit: $l) { id } }", {"l": LONG}),
+}
+
+
+@pytest.mark.parametrize("case", list(GRAPHQL_REFUSALS))
+async def test_graphql_validation_messages_clip_the_value_they_repeat(api: Api, case: str) -> None:
+    query, variables = GRAPHQL_REFUSALS[case]
+    error = await refused(api, query, variables)
+    message = str(error["message"])
+    assert len(message) < 300 and message.count("...") == 1, message
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+async def test_graphql_validation_messages_over_a_socket_clip_the_value_too(
+    api: Api, protocol: str
+) -> None:
+    query = "subscription { job_status(job_id: \"1\", %s: 1) { __typename } }" % ("Q" * 5000)
+    kind = "subscribe" if protocol == "graphql-transport-ws" else "start"
+    async with websocket(str(api.client.base_url), protocol) as ws:
+        await ws.send_json({"id": "1", "type": kind, "payload": {"query": query}})
+        while (answer := await ws.receive_json(timeout=10))["type"] == "ka":
+            pass
+    payload = answer["payload"]
+    error = payload[0] if isinstance(payload, list) else payload
+    assert answer["type"] == "error" and len(error["message"]) < 300, answer
+    assert error["message"].count("...") == 1, answer
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED", answer

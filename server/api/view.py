@@ -320,9 +320,11 @@ def _with_request_ids(message: dict[str, Any]) -> dict[str, Any]:
     def stamped(error: object) -> object:
         if not isinstance(error, dict):
             return error
-        # graphql-core's own errors (validation, variables) carry no extensions
-        defaults = format_error(None, "", request_id)["extensions"]
-        return {**error, "extensions": {**defaults, **(error.get("extensions") or {})}}
+        defaults = format_error(None, str(error.get("message", "")), request_id)
+        if not error.get("extensions"):
+            # graphql-core's own errors (validation, variables): their message as over HTTP
+            return {**error, **defaults}
+        return {**error, "extensions": {**defaults["extensions"], **error["extensions"]}}
 
     payload = message.get("payload")
     if message.get("type") == "error" and isinstance(payload, list):
