@@ -53,6 +53,9 @@ COPY = "copy"
 # "export_batch" SLOW: the next export pauses delay_ms once its first batch of records is read
 # and written, its database snapshot open: an export caught mid-read by a test (a reset)
 EXPORT_BATCH = "export_batch"
+# "export_upload" SLOW: the next export pauses delay_ms once its file is written, its snapshot
+# closed, just before it uploads the file: an upload that lands after a reset emptied the bucket
+EXPORT_UPLOAD = "export_upload"
 # "scratch_<file>" ENOSPC or EDQUOT: in each of the next `count` job attempts (exports,
 # importTodos calls that count a file) the first write of that scratch file fails as a full
 # disk (or an exhausted quota) would make it: "upload" the local copy of an uploaded file,
@@ -66,6 +69,7 @@ ERRORS_OF_OPERATION = {
     JOB_END: JOB_END_ERRORS,
     COPY: frozenset({SLOW}),
     EXPORT_BATCH: frozenset({SLOW}),
+    EXPORT_UPLOAD: frozenset({SLOW}),
     **{f"scratch_{name}": SCRATCH_ERRORS for name in SCRATCH_FILES},
 }
 # the scratch files whose next write is to fail in this task (a job attempt, an export), with

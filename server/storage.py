@@ -189,6 +189,11 @@ class Storage:
                     await self._s3.abort_multipart_upload(**ids)
                 raise
 
+    async def delete(self, key: str) -> None:
+        """Delete one object; a missing one is no error (as S3 answers)."""
+        with _map_storage_errors("delete", key):
+            await self._s3.delete_object(Bucket=self.bucket, Key=key)
+
     async def delete_all(self) -> None:
         """Delete every object and unfinished multipart upload in the bucket."""
         with _map_storage_errors("delete", "*"):

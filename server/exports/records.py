@@ -114,6 +114,7 @@ class _Export:
     board: Board
     request_id: int
     progress: float = 0.0  # the latest IN_PROGRESS percentage; an ERROR event repeats it
+    total: int = 0  # the records written, once the file is
 
     async def publish(
         self, status: str, *, mail: _Mail | None = None, reading: bool = False, **extra: Any
@@ -140,21 +141,19 @@ async def export_records(
     """Write, upload and deliver one export; failures end in an ERROR event, never raise."""
     log_extra = {"board_id": board.id, "user_id": user.id, "action": "export"}
     run = _Export(services=services, user=user, board=board, request_id=request_id)
+    key = f"exports/{user.account_slug}/{board.slug}/{uuid.uuid4()}.csv"
     try:
-        await run.publish("IN_PROGRESS")
-        key = f"exports/{user.account_slug}/{board.slug}/{uuid.uuid4()}.csv"
-        async with _reading:
-            total = await _write_and_upload(run, record_filter, key)
-        now = services.clock.now()
-        url = await services.storage.presign_get(
-            key,
-            expires_in=int(EXPORT_URL_TTL.total_seconds()),
-            filename=f"{board.slug}-export-{now:%Y%m%d-%H%M%S}.csv",
-        )
-        run.progress = 100.0
-        mail = _Mail(user=user, board=board, url=url, total=total)
-        await run.publish("COMPLETE", mail=mail, file_url=url, total=total)
-        logger.info("export complete", extra={**log_extra, "records": total})
+        try:
+            await _run(run, record_filter, key)
+        except BaseException:
+            # A file whose link no one gets must not stay. Above all an export that an admin
+            # reset removed: its upload may land after the reset emptied the bucket, and
+            # only the export knows its file. Its COMPLETE event, which checks for the
+            # export under the data lock once the upload is over, found it gone (after the
+            # reset committed, or the reset ran after that event and deleted the file).
+            await _discard(services, key, log_extra)
+            raise
+        logger.info("export complete", extra={**log_extra, "records": run.total})
     except _ExportGone:
         logger.info("export dropped: the data was reset", extra=log_extra)
     except _ResetPending:
@@ -173,6 +172,31 @@ async def export_records(
         if diskfull.is_full(exc):
             message = DISK_FULL_MESSAGE
         await _publish_failure(run, message, log_extra)
+
+
+async def _run(run: _Export, record_filter: RecordFilter, key: str) -> None:
+    """Write and upload the file to `key`, then deliver its link (event and mail)."""
+    services, user, board = run.services, run.user, run.board
+    await run.publish("IN_PROGRESS")
+    async with _reading:
+        run.total = await _write_and_upload(run, record_filter, key)
+    now = services.clock.now()
+    url = await services.storage.presign_get(
+        key,
+        expires_in=int(EXPORT_URL_TTL.total_seconds()),
+        filename=f"{board.slug}-export-{now:%Y%m%d-%H%M%S}.csv",
+    )
+    run.progress = 100.0
+    mail = _Mail(user=user, board=board, url=url, total=run.total)
+    await run.publish("COMPLETE", mail=mail, file_url=url, total=run.total)
+
+
+async def _discard(services: Services, key: str, log_extra: dict[str, Any]) -> None:
+    """Delete the export's file, if it was uploaded (deleting no file is no error)."""
+    try:
+        await services.storage.delete(key)
+    except errors.StorageError:  # S3 may be what failed; the file is then only left over
+        logger.warning("could not delete the file of an undelivered export", extra=log_extra)
 
 
 async def _publish_failure(run: _Export, message: str, log_extra: dict[str, Any]) -> None:
@@ -216,15 +240,17 @@ async def _write_and_upload(run: _Export, record_filter: RecordFilter, key: str)
                         min(IN_PROGRESS_CAP, round(written * 100 / batch.total, 2)),
                     )
                     if written == len(rows):  # the first batch
-                        await _hold_if_asked(services)
+                        await _hold_if_asked(services, faults.EXPORT_BATCH)
                     await run.publish("IN_PROGRESS", reading=True)
+        await _hold_if_asked(services, faults.EXPORT_UPLOAD)
         await services.storage.put_file(key, path)
     return written
 
 
-async def _hold_if_asked(services: Services) -> None:
-    """Pause as an injected `export_batch` fault asks: a test catches the export mid-read."""
-    fault = await faults.take(services.pool, faults.EXPORT_BATCH)
+async def _hold_if_asked(services: Services, operation: str) -> None:
+    """Pause as an injected `export_batch` or `export_upload` fault asks: a test catches the
+    export mid-read, or about to upload its file."""
+    fault = await faults.take(services.pool, operation)
     if fault is not None:
         await faults.delay(fault)
 
