@@ -529,70 +529,107 @@ async def _end(
 async def _write_records(
     conn: Connection, target: BlueTarget, chunk: list[Record], now: dt.datetime
 ) -> list[RowResult]:
-    board, job = target.board, target.job
+    job = target.job
     await _lock_lists(conn, target)
-    for record in chunk:
-        # an archived list takes no records, as create_item refuses one: they would be hidden
-        title = (record.list_title or "").strip()
-        if title.lower() in target.archived_lists:
-            record.errors.append({"column": bf.LIST, "code": "ARCHIVED_LIST",
-                                  "message": f"The list {errors.shown(title)} is archived: unarchive it or name another list"})  # fmt: skip
+    _refuse_archived_lists(target, chunk)
     good = [r for r in chunk if not r.errors]
     if job.options.get("dryRun"):  # validation and the report only: nothing is created
         planned = [_result(r, None) for r in chunk]
         await JobStore.insert_row_results(conn, job, planned)
         return planned
-    for record in good:
-        title = (record.list_title or "").strip()
-        if title and title.lower() not in target.groups:
-            target.groups[title.lower()] = await _create_list(
-                conn, board.id, list_group_id(title), title
-            )
-        for tag in record.tags:
-            if tag.lower() not in target.tags:
-                target.tags[tag.lower()] = await conn.fetchval(
-                    Q["create_tag"], board.account_id, board.id, tag
-                )
-    default_group = next(iter(target.groups.values()), None)
-    if good and default_group is None:
-        default_group = await _create_list(conn, board.id, "topics", "Records")
-        target.groups["records"] = default_group
-    ids = [r["id"] for r in await conn.fetch(Q["allocate_item_ids"], len(good))] if good else []
-    if good:
-        groups = [
-            target.groups[r.list_title.strip().lower()] if r.list_title else default_group
-            for r in good
-        ]
-        rows = [
-            (item_id, board.id, group, r.name, position, r.creator_id or target.user.id,
-             r.created_at or now, r.updated_at or r.created_at or now, r.done, r.start_date,
-             r.due_date, r.description, r.color,
-             r.document)
-            for item_id, group, r, position in zip(ids, groups, good, range(target.position, target.position + len(good)), strict=True)
-        ]  # fmt: skip
-        if job.options.get("useRustImport"):
-            await conn.copy_records_to_table("items", columns=RECORD_COLUMNS, records=rows)
-        else:
-            columns = [list(column) for column in zip(*rows, strict=True)]
-            # the same rows as arrays, one per column (the board id is the statement's $1),
-            # the values documents as JSON text
-            documents = [document.decode() for document in columns[-1]]
-            await conn.execute(Q["insert_records"], board.id, columns[0], *columns[2:-1], documents)
-        target.position += len(good)
-        pairs = [(i, u) for i, r in zip(ids, good, strict=True) for u in r.assignee_ids]
-        if pairs:
-            await conn.execute(Q["add_assignees"], [p[0] for p in pairs], [p[1] for p in pairs])
-        tag_pairs = [
-            (i, target.tags[t.lower()]) for i, r in zip(ids, good, strict=True) for t in r.tags
-        ]
-        if tag_pairs:
-            await conn.execute(
-                Q["add_item_tags"], [p[0] for p in tag_pairs], [p[1] for p in tag_pairs]
-            )
+    ids = await _create_records(conn, target, good, now) if good else []
     item_of = dict(zip((r.line for r in good), ids, strict=True))
     results = [_result(r, item_of.get(r.line), keep_cells=False) for r in chunk]
     await JobStore.insert_row_results(conn, job, results)
     return results
+
+
+def _refuse_archived_lists(target: BlueTarget, chunk: list[Record]) -> None:
+    # an archived list takes no records, as create_item refuses one: they would be hidden
+    for record in chunk:
+        title = (record.list_title or "").strip()
+        if title.lower() in target.archived_lists:
+            record.errors.append({"column": bf.LIST, "code": "ARCHIVED_LIST",
+                                  "message": f"The list {errors.shown(title)} is archived: unarchive it or name another list"})  # fmt: skip
+
+
+async def _create_records(
+    conn: Connection, target: BlueTarget, good: list[Record], now: dt.datetime
+) -> list[int]:
+    """Create the valid records (at least one) with their lists, tags and assignees; their
+    item ids, in order."""
+    for record in good:
+        await _create_missing_list(conn, target, record)
+        await _create_missing_tags(conn, target, record)
+    default_group = await _default_group(conn, target)
+    ids = [r["id"] for r in await conn.fetch(Q["allocate_item_ids"], len(good))]
+    await _insert_items(conn, target, _item_rows(target, good, ids, default_group, now))
+    target.position += len(good)
+    assignees = [(i, u) for i, r in zip(ids, good, strict=True) for u in r.assignee_ids]
+    await _insert_pairs(conn, Q["add_assignees"], assignees)
+    tags = [(i, target.tags[t.lower()]) for i, r in zip(ids, good, strict=True) for t in r.tags]
+    await _insert_pairs(conn, Q["add_item_tags"], tags)
+    return ids
+
+
+async def _create_missing_list(conn: Connection, target: BlueTarget, record: Record) -> None:
+    title = (record.list_title or "").strip()
+    if title and title.lower() not in target.groups:
+        target.groups[title.lower()] = await _create_list(
+            conn, target.board.id, list_group_id(title), title
+        )
+
+
+async def _create_missing_tags(conn: Connection, target: BlueTarget, record: Record) -> None:
+    board = target.board
+    for tag in record.tags:
+        if tag.lower() not in target.tags:
+            target.tags[tag.lower()] = await conn.fetchval(
+                Q["create_tag"], board.account_id, board.id, tag
+            )
+
+
+async def _default_group(conn: Connection, target: BlueTarget) -> str:
+    """The list a record naming none goes to: the first open one, created if there is none."""
+    group = next(iter(target.groups.values()), None)
+    if group is None:
+        group = await _create_list(conn, target.board.id, "topics", "Records")
+        target.groups["records"] = group
+    return group
+
+
+def _item_rows(
+    target: BlueTarget, good: list[Record], ids: list[int], default_group: str, now: dt.datetime
+) -> list[tuple[Any, ...]]:
+    """The records as rows of the items table, in RECORD_COLUMNS' order."""
+    groups = [
+        target.groups[r.list_title.strip().lower()] if r.list_title else default_group for r in good
+    ]
+    positions = range(target.position, target.position + len(good))
+    return [
+        (item_id, target.board.id, group, r.name, position, r.creator_id or target.user.id,
+         r.created_at or now, r.updated_at or r.created_at or now, r.done, r.start_date,
+         r.due_date, r.description, r.color,
+         r.document)
+        for item_id, group, r, position in zip(ids, groups, good, positions, strict=True)
+    ]  # fmt: skip
+
+
+async def _insert_items(conn: Connection, target: BlueTarget, rows: list[tuple[Any, ...]]) -> None:
+    if target.job.options.get("useRustImport"):
+        await conn.copy_records_to_table("items", columns=RECORD_COLUMNS, records=rows)
+        return
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    # the same rows as arrays, one per column (the board id is the statement's $1),
+    # the values documents as JSON text
+    documents = [document.decode() for document in columns[-1]]
+    await conn.execute(Q["insert_records"], target.board.id, columns[0], *columns[2:-1], documents)
+
+
+async def _insert_pairs(conn: Connection, query: str, pairs: list[tuple[int, int]]) -> None:
+    """Run `query` on the pairs as two arrays, unless there are none."""
+    if pairs:
+        await conn.execute(query, [p[0] for p in pairs], [p[1] for p in pairs])
 
 
 async def _create_list(conn: Connection, board_id: int, group_id: str, title: str) -> str:
