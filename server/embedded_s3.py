@@ -370,46 +370,13 @@ class SignatureCheck:
     def _check_query_signature(
         self, environ: Environ, method: str, params: list[tuple[str, str]]
     ) -> None:
+        """Check a pre-signed request: its time, access key, signed headers and signature."""
         auth = _parse_query_auth(dict(params), region=self._region)
-        now = self._now()
-        if auth.signed_at > now + MAX_CLOCK_SKEW:
-            raise S3Error(
-                403,
-                "AccessDenied",
-                "Request is not yet valid",
-                **{
-                    # S3 writes this one in epoch milliseconds, the others in ISO 8601
-                    "X-Amz-Date": str(round(auth.signed_at * 1000)),
-                    "Expires": _iso(auth.signed_at + auth.expires),
-                    "ServerTime": _iso(now),
-                },
-            )
-        if auth.signed_at + auth.expires < now:
-            raise S3Error(
-                403,
-                "AccessDenied",
-                "Request has expired",
-                **{
-                    "X-Amz-Expires": str(auth.expires),
-                    "Expires": _iso(auth.signed_at + auth.expires),
-                    "ServerTime": _iso(now),
-                },
-            )
+        _check_query_time(auth, self._now())
         if auth.access_key != self._access_key:
             raise _invalid_access_key(auth.access_key)
         headers = _request_headers(environ)
-        unsigned = sorted(
-            name
-            for name in headers
-            if name.startswith("x-amz-") and name not in auth.signed_headers
-        )
-        if unsigned:
-            raise S3Error(
-                403,
-                "AccessDenied",
-                "There were headers present in the request which were not signed",
-                HeadersNotSigned=", ".join(unsigned),
-            )
+        _check_headers_signed(headers, auth.signed_headers)
         request = storage.canonical_request(
             method=method,
             path=_request_path(environ),
@@ -549,6 +516,47 @@ def _parse_query_auth(auth: Mapping[str, str], *, region: str) -> _QueryAuth:
         signed_headers=auth["X-Amz-SignedHeaders"].lower().split(";"),
         signature=auth["X-Amz-Signature"],
     )
+
+
+def _check_query_time(auth: _QueryAuth, now: float) -> None:
+    """Refuse a pre-signed request dated ahead of our clock, or expired, as S3 does."""
+    if auth.signed_at > now + MAX_CLOCK_SKEW:
+        raise S3Error(
+            403,
+            "AccessDenied",
+            "Request is not yet valid",
+            **{
+                # S3 writes this one in epoch milliseconds, the others in ISO 8601
+                "X-Amz-Date": str(round(auth.signed_at * 1000)),
+                "Expires": _iso(auth.signed_at + auth.expires),
+                "ServerTime": _iso(now),
+            },
+        )
+    if auth.signed_at + auth.expires < now:
+        raise S3Error(
+            403,
+            "AccessDenied",
+            "Request has expired",
+            **{
+                "X-Amz-Expires": str(auth.expires),
+                "Expires": _iso(auth.signed_at + auth.expires),
+                "ServerTime": _iso(now),
+            },
+        )
+
+
+def _check_headers_signed(headers: Mapping[str, str], signed_headers: list[str]) -> None:
+    """Refuse a pre-signed request that brings x-amz-* headers its signature does not cover."""
+    unsigned = sorted(
+        name for name in headers if name.startswith("x-amz-") and name not in signed_headers
+    )
+    if unsigned:
+        raise S3Error(
+            403,
+            "AccessDenied",
+            "There were headers present in the request which were not signed",
+            HeadersNotSigned=", ".join(unsigned),
+        )
 
 
 def _invalid_access_key(access_key: str) -> S3Error:
