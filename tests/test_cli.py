@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import io
 import json
 import os
+import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+from server.cli.commands import Progress
 from tests.conftest import Api, ServerProcess
 from tests.importing import board_items, csv_text, item_count
 
@@ -33,17 +40,29 @@ class Run:
 
 async def cli(server: ServerProcess, cwd: Path, *args: str, token: str | None = "tok-ada") -> Run:
     """Run the CLI as a user would, the server's URL and the token in its environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTSERVER_")}
-    env["IMPORTSERVER_URL"] = server.url
-    if token is not None:
-        env["IMPORTSERVER_TOKEN"] = token
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "server.cli", *args, cwd=cwd, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    return await cli_at(server.url, cwd, *args, token=token)
+
+
+async def cli_at(url: str, cwd: Path, *args: str, token: str | None = "tok-ada") -> Run:
+    process = await start_cli(url, cwd, *args, token=token)
     stdout, stderr = await asyncio.wait_for(process.communicate(), CLI_TIMEOUT)
     assert process.returncode is not None
     return Run(process.returncode, stdout.decode(), stderr.decode())
+
+
+async def start_cli(
+    url: str, cwd: Path, *args: str, token: str | None = "tok-ada"
+) -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTSERVER_")}
+    env["IMPORTSERVER_URL"] = url
+    if token is not None:
+        env["IMPORTSERVER_TOKEN"] = token
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "server.cli", *args, cwd=cwd, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        # Ctrl+C as in a terminal, even when pytest was started with SIGINT ignored (`&`)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
 
 
 def write(path: Path, text: str) -> Path:
@@ -234,3 +253,131 @@ async def test_missing_token_is_a_usage_error(server: ServerProcess, tmp_path: P
     run = await cli(server, tmp_path, "template", "--project", "leads", token=None)
     assert run.returncode == 2
     assert "IMPORTSERVER_TOKEN" in run.stderr
+
+
+@asynccontextmanager
+async def answering(status: int, body: bytes) -> AsyncIterator[str]:
+    """A server that answers every request with `status` and the JSON `body` (a proxy's or a
+    framework's own error page); its URL."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            (int(line.split(b":")[1]) for line in head.split(b"\r\n")
+             if line.lower().startswith(b"content-length:")),
+            0,
+        )  # fmt: skip
+        await reader.readexactly(length)
+        writer.write(
+            b"HTTP/1.1 %d Whatever\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (status, len(body), body)
+        )
+        await writer.drain()
+        writer.close()
+
+    listener = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        listener.close()
+        await listener.wait_closed()
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (500, b'{"detail": "Internal Server Error"}'),
+        (200, b'{"data": null}'),
+        (200, b'{"errors": "boom"}'),
+        (502, b'{"errors": [1]}'),
+    ],
+)
+async def test_an_answer_that_is_not_graphql_exits_2_without_a_traceback(
+    tmp_path: Path, status: int, body: bytes
+) -> None:
+    leads = write(tmp_path / "leads.csv", LEADS)
+    async with answering(status, body) as url:
+        runs = [
+            await cli_at(url, tmp_path, "import", str(leads), "--board", "100", "--group", "g"),
+            await cli_at(url, tmp_path, "import", str(leads), "--board", "100"),
+            await cli_at(url, tmp_path, "template", "--project", "leads"),
+            await cli_at(url, tmp_path, "export", "--project", "leads"),
+        ]
+    for run in runs:
+        assert run.returncode == 2, run
+        assert f"error: HTTP_{status}: not a GraphQL answer: " in run.stderr, run
+        assert "Traceback" not in run.stderr, run
+
+
+async def test_a_map_index_that_is_no_decimal_number_is_a_usage_error(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    leads = write(tmp_path / "leads.csv", LEADS)
+    run = await cli(server, tmp_path, "import", str(leads), "--board", "100", "--map", "name=²")
+    assert run.returncode == 2, run
+    assert "error: BAD_USER_INPUT: --map 'name=²'" in run.stderr, run
+
+
+@pytest.mark.parametrize("seconds", ["-5", "0", "nan", "soon"])
+async def test_a_timeout_that_is_not_above_0_is_a_usage_error_before_any_job(
+    server: ServerProcess, tmp_path: Path, seconds: str
+) -> None:
+    leads = write(tmp_path / "leads.csv", LEADS)
+    run = await cli(
+        server, tmp_path, "import", str(leads), "--board", "100", f"--timeout={seconds}"
+    )
+    assert run.returncode == 2, run
+    assert "argument --timeout: " in run.stderr, run
+    assert "job " not in run.stderr, run  # none was started
+
+
+async def test_export_with_an_endless_timeout_waits_for_its_link(
+    server: ServerProcess, api: Api, tmp_path: Path
+) -> None:
+    run = await cli(server, tmp_path, "export", "--project", "leads", "--timeout", "inf", "-q")
+    assert run.returncode == 0, run  # it raised OverflowError from the websocket's queue
+    assert [row["Title"] for row in read_csv(tmp_path / "leads-export.csv")] == ["Existing lead"]
+
+
+@pytest.mark.parametrize("out", ["no-such-folder/report.csv", "."])
+async def test_an_out_file_that_cannot_be_written_stops_before_the_import(
+    server: ServerProcess, api: Api, tmp_path: Path, out: str
+) -> None:
+    leads = write(tmp_path / "leads.csv", WITH_INVALID_ROW)
+    before = await item_count(api)
+    run = await cli(
+        server, tmp_path, "import", str(leads), "--board", "100", "--out", out, "--report", "all"
+    )
+    assert run.returncode == 2, run
+    assert run.stderr.startswith("error: BAD_USER_INPUT: "), run
+    assert await item_count(api) == before  # the import did not run and lose its counts
+    export = await cli(server, tmp_path, "export", "--project", "leads", "--out", out)
+    assert export.returncode == 2 and "BAD_USER_INPUT" in export.stderr, export
+
+
+async def test_ctrl_c_while_waiting_names_the_job_that_goes_on(
+    server: ServerProcess, api: Api, tmp_path: Path
+) -> None:
+    slow = {"operation": "upload", "error": "SLOW", "delay_ms": 30000}
+    assert (await api.admin("POST", "/__admin/faults", slow)).status_code == 200
+    leads = write(tmp_path / "leads.csv", LEADS)
+    process = await start_cli(server.url, tmp_path, "import", str(leads), "--board", "100")
+    assert process.stderr is not None
+    started = await asyncio.wait_for(process.stderr.readline(), CLI_TIMEOUT)
+    job_id = started.decode().split(":")[0].removeprefix("job ")
+    await asyncio.wait_for(process.stderr.readuntil(b"\r["), CLI_TIMEOUT)  # polling now
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), CLI_TIMEOUT)
+    assert process.returncode == 130, (stdout, stderr)
+    assert f'fetch_job_status(job_id: "{job_id}")' in stderr.decode(), stderr
+    assert stderr.decode().endswith("interrupted\n")
+
+
+def test_progress_bar_clears_the_end_of_a_longer_status() -> None:
+    stream = io.StringIO()
+    progress = Progress(stream)
+    progress.draw(0, "UPLOAD_PENDING")
+    progress.draw(50, "PROCESSING")
+    first, second = stream.getvalue().split("\r")[1:]
+    assert len(second) >= len(first), (first, second)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -29,6 +30,9 @@ ACK_TIMEOUT = 10.0  # seconds to wait for connection_ack
 # after subscribing marks the end of that replay, so an old export's link is not taken.
 SETTLE = 0.5  # seconds
 FINAL = frozenset({"COMPLETE", "ERROR", "CANCELLED"})
+# A wait past this many seconds (some 146 years) overflows a lock's timeout: `--timeout inf`
+# raised OverflowError instead of waiting.
+LONGEST_WAIT = threading.TIMEOUT_MAX / 2
 
 EventCallback = Callable[[dict[str, Any]], None]
 
@@ -118,7 +122,9 @@ def _fingerprint(event: Mapping[str, Any]) -> str:
 
 
 def _remaining(deadline: float | None) -> float | None:
-    return None if deadline is None else max(0.0, deadline - time.monotonic())
+    if deadline is None:
+        return None
+    return min(max(0.0, deadline - time.monotonic()), LONGEST_WAIT)
 
 
 def _receive(ws: WebSocketSession, timeout: float | None) -> dict[str, Any]:

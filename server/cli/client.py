@@ -17,6 +17,7 @@ import httpx
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 60.0  # seconds per HTTP request
 CHUNK_SIZE = 1024 * 1024  # bytes per read when downloading to a file
+ANSWER_SHOWN = 500  # characters of an unexpected answer repeated in an error message
 
 
 class ClientError(Exception):
@@ -59,7 +60,31 @@ def raise_for_errors(body: Mapping[str, Any], status_code: int) -> dict[str, Any
     errors = body.get("errors")
     if errors:
         raise GraphQLError(list(errors), status_code)
-    return dict(body.get("data") or {})
+    data = body.get("data")
+    if not isinstance(data, dict):  # `null` or missing with no error to tell why
+        raise ClientError(f"HTTP_{status_code}", f"not a GraphQL answer: {clip(body)}")
+    return data
+
+
+def check_answer(body: object, status_code: int) -> dict[str, Any]:
+    """`body` if it is shaped as a GraphQL answer (an object whose `errors`, when there, is a
+    list of objects), else `ClientError`: a proxy's or framework's own JSON error page is no
+    GraphQL answer, and reading it as one ended in a KeyError."""
+    if not isinstance(body, dict):
+        raise ClientError(f"HTTP_{status_code}", f"not a GraphQL answer: {clip(body)}")
+    errors = body.get("errors")
+    shaped = errors is None or (
+        isinstance(errors, list) and all(isinstance(error, dict) for error in errors)
+    )
+    if not shaped or ("data" not in body and not errors):
+        raise ClientError(f"HTTP_{status_code}", f"not a GraphQL answer: {clip(body)}")
+    return body
+
+
+def clip(value: object) -> str:
+    """A body repeated in a message, at most ANSWER_SHOWN characters of it."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= ANSWER_SHOWN else text[:ANSWER_SHOWN] + "..."
 
 
 def s3_error(response: httpx.Response) -> ClientError:
@@ -149,11 +174,9 @@ class Client:
             body = response.json()
         except ValueError as exc:
             raise ClientError(
-                f"HTTP_{response.status_code}", f"not a GraphQL answer: {response.text[:500]}"
+                f"HTTP_{response.status_code}", f"not a GraphQL answer: {clip(response.text)}"
             ) from exc
-        if not isinstance(body, dict):
-            raise ClientError(f"HTTP_{response.status_code}", f"not a GraphQL answer: {body!r}")
-        return response.status_code, body
+        return response.status_code, check_answer(body, response.status_code)
 
     def call_admin(self, method: str, path: str, admin_token: str, json: Any = None) -> Any:
         """Call the admin API (CONTRACT §5); its JSON answer, or `ClientError` on a non-2xx."""

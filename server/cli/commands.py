@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -78,10 +79,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress.finish()
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:  # the job goes on on the server: its id was shown at the start
+    except KeyboardInterrupt:  # a job goes on on the server: JobWatch named it
         progress.finish()
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def positive_seconds(text: str) -> float:
+    """`--timeout`: a number of seconds above 0 (`inf` waits for good). A negative one started
+    the job and gave up at once; `nan` never compared past the deadline."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return seconds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     server.add_argument(
         "--timeout",
-        type=float,
+        type=positive_seconds,
         default=DEFAULT_WAIT,
         metavar="SECONDS",
         help="how long to wait for the job or export to end (default %(default)g)",
@@ -264,7 +277,7 @@ def parse_mapping(text: str) -> dict[str, Any]:
     """`COLUMN=INDEX[:DEFAULT]` as an ItemsJobFieldMapping."""
     column, _, rest = text.partition("=")
     index, _, default = rest.partition(":")
-    if not column or not index.strip().isdigit():
+    if not column or not index.strip().isdecimal():  # isdigit() lets "²" through to int()
         raise ClientError("BAD_USER_INPUT", f"--map {text!r}: expected COLUMN=INDEX[:DEFAULT]")
     return {"column_id": column, "index": int(index), "default_value": default or None}
 
@@ -276,21 +289,29 @@ def run_import(client: Client, args: argparse.Namespace, progress: Progress) -> 
             "BAD_USER_INPUT",
             "backfill_items is create-only: no --upsert/--skip/--update/--ignore-empty",
         )
+    report_path = args.out or args.file.with_suffix(".report.csv")
+    check_destination(report_path)
     size = args.file.stat().st_size
     group = args.group or monday.first_group(client, args.board)
+    watch = JobWatch(progress)
 
     def started(job: monday.StartedJob) -> None:
+        watch.job_id = job.job_id
         progress.message(f"job {job.job_id}: uploading {args.file} ({size} bytes)")
 
-    with args.file.open("rb") as stream:
-        status = monday.run_import(
-            client, args.board, group, stream, size=size, backfill=args.backfill,
-            options=options, timeout=args.timeout, on_started=started, on_status=progress.job,
-        )  # fmt: skip
+    try:
+        with args.file.open("rb") as stream:
+            status = monday.run_import(
+                client, args.board, group, stream, size=size, backfill=args.backfill,
+                options=options, timeout=args.timeout, on_started=started, on_status=watch.polled,
+            )  # fmt: skip
+    except (ClientError, KeyboardInterrupt):
+        watch.explain(sys.stderr)
+        raise
     progress.finish()
-    report_path = None
-    if status["report_created"] and status["report_url"]:
-        report_path = args.out or args.file.with_suffix(".report.csv")
+    if not (status["report_created"] and status["report_url"]):
+        report_path = None
+    else:
         with report_path.open("wb") as out:
             client.download_to(status["report_url"], out)
     if args.json:
@@ -298,6 +319,39 @@ def run_import(client: Client, args: argparse.Namespace, progress: Progress) -> 
     else:
         print_status(status, report_path, dry_run=bool(args.dry_run))
     return exit_status(status)
+
+
+def check_destination(path: Path) -> None:
+    """Refuse, before anything starts, a file that could not be written at the end: the job
+    (or the rate-limited export) ran, and the error hid its outcome."""
+    if path.is_dir():
+        raise ClientError("BAD_USER_INPUT", f"{path} is a folder: name a file to write")
+    if not path.parent.is_dir():
+        raise ClientError("BAD_USER_INPUT", f"{path}: there is no folder {path.parent}")
+
+
+class JobWatch:
+    """What a client that stops early (Ctrl+C, an error) says about the job it leaves on the
+    server, even with --quiet: its id, and whether its file was uploaded."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.job_id: str | None = None
+        self.uploaded = False  # a status is polled only once the upload is done
+
+    def polled(self, status: dict[str, Any]) -> None:
+        self.uploaded = True
+        self.progress.job(status)
+
+    def explain(self, stream: TextIO) -> None:
+        self.progress.finish()
+        if self.job_id is None:
+            return
+        if self.uploaded:
+            note = f'it goes on on the server: fetch_job_status(job_id: "{self.job_id}")'
+        else:
+            note = "its file may not be uploaded: the job waits until its upload URL expires"
+        print(f"job {self.job_id}: {note}", file=stream, flush=True)
 
 
 def exit_status(status: dict[str, Any]) -> int:
@@ -328,6 +382,8 @@ def run_export(client: Client, args: argparse.Namespace, progress: Progress) -> 
         "dueDateFrom": args.due_from,
         "dueDateTo": args.due_to,
     }
+    out = args.out or Path(f"{args.project}-export.csv")
+    check_destination(out)
     event = blue.export_records(
         client,
         args.project,
@@ -336,7 +392,6 @@ def run_export(client: Client, args: argparse.Namespace, progress: Progress) -> 
         on_event=progress.export,
     )
     progress.finish()
-    out = args.out or Path(f"{args.project}-export.csv")
     with out.open("wb") as file:
         client.download_to(str(event["fileUrl"]), file)
     print(f"exported {event.get('totalCount')} records to {out}")
@@ -344,8 +399,9 @@ def run_export(client: Client, args: argparse.Namespace, progress: Progress) -> 
 
 
 def run_template(client: Client, args: argparse.Namespace, progress: Progress) -> int:
-    url = blue.export_template(client, args.project)
     out = args.out or Path(f"{args.project}-template.csv")
+    check_destination(out)
+    url = blue.export_template(client, args.project)
     with out.open("wb") as file:
         client.download_to(url, file)
     print(f"template saved to {out}")
@@ -359,6 +415,7 @@ class Progress:
         self.stream = stream
         self.enabled = enabled
         self.drawn = False
+        self.width = 0  # characters of the line drawn last
 
     def message(self, text: str) -> None:
         if self.enabled:
@@ -371,9 +428,13 @@ class Progress:
         percent = max(0.0, min(100.0, percent))
         filled = round(BAR_WIDTH * percent / 100)
         bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-        self.stream.write(f"\r[{bar}] {percent:5.1f}% {label:<12}")
+        line = f"[{bar}] {percent:5.1f}% {label}"
+        # padded to the last line's width: a shorter status left the end of a longer one
+        # ("PROCESSINGNG" after UPLOAD_PENDING)
+        self.stream.write(f"\r{line:<{self.width}}")
         self.stream.flush()
         self.drawn = True
+        self.width = len(line)
 
     def finish(self) -> None:
         """End the bar's line, if one is drawn."""
@@ -381,6 +442,7 @@ class Progress:
             self.stream.write("\n")
             self.stream.flush()
             self.drawn = False
+            self.width = 0
 
     def job(self, status: dict[str, Any]) -> None:
         self.draw(float(status.get("progress_percentage") or 0), str(status["status"]))
