@@ -381,3 +381,13 @@ def test_progress_bar_clears_the_end_of_a_longer_status() -> None:
     progress.draw(50, "PROCESSING")
     first, second = stream.getvalue().split("\r")[1:]
     assert len(second) >= len(first), (first, second)
+
+
+@pytest.mark.parametrize("token", ["tök", "tok-ada\nX-Other: 1", " tok-ada"])
+async def test_a_token_http_cannot_carry_is_a_usage_error(
+    server: ServerProcess, tmp_path: Path, token: str
+) -> None:
+    run = await cli(server, tmp_path, "template", "--project", "leads", token=token)
+    assert run.returncode == 2, run
+    assert "error: BAD_USER_INPUT: the token cannot be sent as an HTTP header" in run.stderr, run
+    assert "Traceback" not in run.stderr and csv_files(tmp_path) == []

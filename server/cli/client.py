@@ -87,6 +87,19 @@ def clip(value: object) -> str:
     return text if len(text) <= ANSWER_SHOWN else text[:ANSWER_SHOWN] + "..."
 
 
+def header_value(name: str, value: str) -> str:
+    """`value` if HTTP can carry it as a header: printable ASCII, no space at either end.
+    httpx raised UnicodeEncodeError for a non-ASCII token, and a newline in one came back as
+    a CONNECTION_ERROR. The value itself is not repeated: it may be a secret."""
+    if not (value.isascii() and value.isprintable()) or value != value.strip():
+        raise ClientError(
+            "BAD_USER_INPUT",
+            f"the {name} cannot be sent as an HTTP header: printable ASCII only, "
+            "no space at either end",
+        )
+    return value
+
+
 def s3_error(response: httpx.Response) -> ClientError:
     """An S3 error answer (XML `<Code>` and `<Message>`) as a `ClientError`."""
     text = response.text
@@ -128,9 +141,9 @@ class Client:
     def headers(self, token: str | None = None, api_version: str | None = None) -> dict[str, str]:
         sent: dict[str, str] = {}
         if token or self.token:
-            sent["Authorization"] = str(token or self.token)
+            sent["Authorization"] = header_value("token", str(token or self.token))
         if api_version or self.api_version:
-            sent["API-Version"] = str(api_version or self.api_version)
+            sent["API-Version"] = header_value("API version", str(api_version or self.api_version))
         return sent
 
     def graphql(
