@@ -12,7 +12,7 @@ from datetime import timedelta
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from server import callbacks, clock, db, fixtures, metrics, scratch
 from server.api.admin import admin_routes
@@ -52,24 +52,42 @@ class Runtime:
 
     async def start(self) -> Services:
         settings = self.settings
-        if settings.database_url is not None:
-            database_url = settings.database_url
-        else:
-            self.embedded_postgres = db.EmbeddedPostgres(settings.data_dir)
-            database_url = await asyncio.to_thread(self.embedded_postgres.start)
-        s3_endpoint = settings.s3_endpoint_url
-        if s3_endpoint is None:
-            self.embedded_s3 = EmbeddedS3(
-                access_key=settings.aws_access_key_id,
-                secret_key=settings.aws_secret_access_key,
-                region=settings.aws_region,
-                clock_offset=self.clock.shared_offset,
-                on_object_created=self._on_upload,
-            )
-            await asyncio.to_thread(self.embedded_s3.start)
-            s3_endpoint = self.embedded_s3.endpoint_url
+        database_url = await self._start_postgres()
+        s3_endpoint = await self._start_s3()
         # what processes killed mid-job left in the temporary folder (uploads of up to 150 MB)
         await asyncio.to_thread(scratch.sweep)
+        self.services = await self._open_services(database_url, s3_endpoint)
+        if settings.fixture is not None:
+            await fixtures.load_fixture(self.services.pool, fixtures.read_fixture(settings.fixture))
+        self._start_tasks(self.services)
+        logger.info("server started", extra={"action": "start", "s3": s3_endpoint})
+        return self.services
+
+    async def _start_postgres(self) -> str:
+        """The database's URL: the configured one, or an embedded PostgreSQL's, started."""
+        if self.settings.database_url is not None:
+            return self.settings.database_url
+        self.embedded_postgres = db.EmbeddedPostgres(self.settings.data_dir)
+        return await asyncio.to_thread(self.embedded_postgres.start)
+
+    async def _start_s3(self) -> str:
+        """The S3 endpoint: the configured one, or an embedded S3's, started."""
+        settings = self.settings
+        if settings.s3_endpoint_url is not None:
+            return settings.s3_endpoint_url
+        self.embedded_s3 = EmbeddedS3(
+            access_key=settings.aws_access_key_id,
+            secret_key=settings.aws_secret_access_key,
+            region=settings.aws_region,
+            clock_offset=self.clock.shared_offset,
+            on_object_created=self._on_upload,
+        )
+        await asyncio.to_thread(self.embedded_s3.start)
+        return self.embedded_s3.endpoint_url
+
+    async def _open_services(self, database_url: str, s3_endpoint: str) -> Services:
+        """Open the pool (migrated) and the storage, and the services over them."""
+        settings = self.settings
         pool = await db.create_pool(
             database_url, idle_in_transaction_seconds=settings.idle_in_transaction_seconds
         )
@@ -85,7 +103,7 @@ class Runtime:
             now=self.clock.time,
         )
         await storage.start()
-        self.services = Services(
+        return Services(
             settings=settings,
             pool=pool,
             storage=storage,
@@ -96,19 +114,18 @@ class Runtime:
             events=EventBus(database_url, pool),
             parse_helpers=[ParsePool() for _ in range(settings.parse_workers - 1)],
         )
-        if settings.fixture is not None:
-            await fixtures.load_fixture(pool, fixtures.read_fixture(settings.fixture))
+
+    def _start_tasks(self, services: Services) -> None:
+        pool = services.pool
         self.tasks.append(asyncio.create_task(self._refresh_clock(pool)))
-        self.tasks.append(asyncio.create_task(self.services.loop_lag.run()))
-        self.tasks.append(asyncio.create_task(self.services.events.run()))
+        self.tasks.append(asyncio.create_task(services.loop_lag.run()))
+        self.tasks.append(asyncio.create_task(services.events.run()))
         self.tasks.append(asyncio.create_task(callbacks.Sender(pool).run()))
         # every process, runner or not: it frees the boards of a process frozen in a COPY
-        self.tasks.append(asyncio.create_task(watchdog.run(self.services.jobs, settings)))
-        if settings.run_jobs:
-            self.runner = Runner(self.services)
+        self.tasks.append(asyncio.create_task(watchdog.run(services.jobs, self.settings)))
+        if self.settings.run_jobs:
+            self.runner = Runner(services)
             self.tasks.append(asyncio.create_task(self.runner.run()))
-        logger.info("server started", extra={"action": "start", "s3": s3_endpoint})
-        return self.services
 
     def _on_upload(self, bucket: str, key: str) -> None:
         # Called on the embedded S3's relay thread: `poke` is thread-safe.
@@ -136,51 +153,61 @@ class Runtime:
 
 
 def create_app(settings: Settings) -> Starlette:
+    """The server's app: /healthz at once, the other routes once its runtime has started."""
     runtime = Runtime(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await runtime.start()
-        view = GraphQLView(
-            services,
-            schema=schema,
-            connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
-            max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_SOCKET,
-        )
-        app.router.routes.extend(
-            [
-                # with and without the trailing slash (monday's documented URL has one):
-                # Starlette would answer the other spelling with a bodiless 307 redirect
-                Route("/graphql", MethodGuard(view, ("GET", "POST"))),
-                Route("/graphql/", MethodGuard(view, ("GET", "POST"))),
-                Route("/v2", MethodGuard(view, ("POST",))),
-                Route("/v2/", MethodGuard(view, ("POST",))),
-                WebSocketRoute("/graphql", view),
-                Route("/metrics", metrics.endpoint(services), methods=["GET"]),
-                *admin_routes(services),
-            ]
-        )
-        # What start-up built (modules, the schema, clients) lives as long as the process: out
-        # of the collector's sight, a full collection no longer walks it and stalls the event
-        # loop for tens of milliseconds (measured: 45 ms for the imported modules alone).
-        gc.collect()
-        gc.freeze()
+        app.router.routes.extend(_routes(services, settings))
+        _freeze_startup_objects()
         try:
             yield
         finally:
             await runtime.stop()
 
     async def healthz(request: Request) -> Response:
-        services = runtime.services
-        if services is None:
-            return JSONResponse({"status": "starting"}, status_code=503)
-        try:
-            await services.pool.fetchval("SELECT 1")
-            s3_ok = await services.storage.ping()
-        except Exception:  # any failure of a dependency means "not healthy", never a crash
-            s3_ok = False
-        if not s3_ok:
-            return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
+        return await _health(runtime.services)
 
     return Starlette(routes=[Route("/healthz", healthz)], lifespan=lifespan)
+
+
+def _routes(services: Services, settings: Settings) -> list[BaseRoute]:
+    view = GraphQLView(
+        services,
+        schema=schema,
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
+        max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_SOCKET,
+    )
+    return [
+        # with and without the trailing slash (monday's documented URL has one):
+        # Starlette would answer the other spelling with a bodiless 307 redirect
+        Route("/graphql", MethodGuard(view, ("GET", "POST"))),
+        Route("/graphql/", MethodGuard(view, ("GET", "POST"))),
+        Route("/v2", MethodGuard(view, ("POST",))),
+        Route("/v2/", MethodGuard(view, ("POST",))),
+        WebSocketRoute("/graphql", view),
+        Route("/metrics", metrics.endpoint(services), methods=["GET"]),
+        *admin_routes(services),
+    ]
+
+
+def _freeze_startup_objects() -> None:
+    # What start-up built (modules, the schema, clients) lives as long as the process: out
+    # of the collector's sight, a full collection no longer walks it and stalls the event
+    # loop for tens of milliseconds (measured: 45 ms for the imported modules alone).
+    gc.collect()
+    gc.freeze()
+
+
+async def _health(services: Services | None) -> Response:
+    if services is None:
+        return JSONResponse({"status": "starting"}, status_code=503)
+    try:
+        await services.pool.fetchval("SELECT 1")
+        s3_ok = await services.storage.ping()
+    except Exception:  # any failure of a dependency means "not healthy", never a crash
+        s3_ok = False
+    if not s3_ok:
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+    return JSONResponse({"status": "ok"})
