@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from server import callbacks, clock, db, fixtures, metrics, scratch
+from server import callbacks, clock, db, faults, fixtures, metrics, scratch
 from server.api.admin import admin_routes
 from server.api.schema import schema
 from server.api.view import GraphQLView, MethodGuard
@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 
 MAX_SUBSCRIPTIONS_PER_SOCKET = 20
 CLOCK_REFRESH_INTERVAL = 1.0  # seconds
+# how long the embedded S3 waits to learn whether an `s3_write` fault refuses a write; past
+# it (the database away, the loop stalled) the write goes through
+FAULT_CHECK_TIMEOUT = 5.0  # seconds
 
 
 class Runtime:
@@ -49,9 +52,11 @@ class Runtime:
         self.services: Services | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.runner: Runner | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> Services:
         settings = self.settings
+        self._loop = asyncio.get_running_loop()
         database_url = await self._start_postgres()
         s3_endpoint = await self._start_s3()
         # what processes killed mid-job left in the temporary folder (uploads of up to 150 MB)
@@ -81,6 +86,7 @@ class Runtime:
             region=settings.aws_region,
             clock_offset=self.clock.shared_offset,
             on_object_created=self._on_upload,
+            refuses_write=self._refuses_write,
         )
         await asyncio.to_thread(self.embedded_s3.start)
         return self.embedded_s3.endpoint_url
@@ -131,6 +137,20 @@ class Runtime:
         # Called on the embedded S3's relay thread: `poke` is thread-safe.
         if self.runner is not None:
             self.runner.poke()
+
+    def _refuses_write(self, bucket: str, key: str) -> bool:
+        """Whether an `s3_write` fault refuses this write to the embedded S3 (its relay thread
+        asks before each write: the fault is taken on the event loop, from the database)."""
+        if self.services is None or self._loop is None:
+            return False  # starting: the bucket is created before any fault can be queued
+        taken = asyncio.run_coroutine_threadsafe(
+            faults.take(self.services.pool, faults.S3_WRITE), self._loop
+        )
+        try:
+            return taken.result(timeout=FAULT_CHECK_TIMEOUT) is not None
+        except Exception:  # the database or the loop is away: no fault can be told
+            taken.cancel()
+            return False
 
     async def _refresh_clock(self, pool: db.Pool) -> None:
         while True:

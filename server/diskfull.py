@@ -1,5 +1,6 @@
 """A full disk, the server's (ENOSPC, or EDQUOT for an exhausted quota, writing a scratch
-file) or the database's (SQLSTATE class 53, insufficient resources: 53100 disk full).
+file), the database's (SQLSTATE class 53, insufficient resources: 53100 disk full) or the
+object store's (S3 refusing a write for lack of space, `errors.StorageFull`).
 
 Neither is the job's fault, and space often comes back (another job's scratch folder removed,
 an operator freeing space), so a job that meets one is retried like an outage: left to its
@@ -14,7 +15,7 @@ import os
 
 import asyncpg
 
-from server.errors import AppError
+from server.errors import AppError, StorageFull
 
 FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
@@ -23,7 +24,7 @@ def is_full(exc: BaseException) -> bool:
     """Whether `exc` says a disk (or the database's resources) ran out."""
     if isinstance(exc, OSError):
         return exc.errno in FULL_ERRNOS
-    return isinstance(exc, asyncpg.InsufficientResourcesError)
+    return isinstance(exc, asyncpg.InsufficientResourcesError | StorageFull)
 
 
 def message(exc: BaseException, attempts: int) -> str:
@@ -34,6 +35,11 @@ def message(exc: BaseException, attempts: int) -> str:
         return (
             f"The database ran out of resources (SQLSTATE {exc.sqlstate}: {first}); "
             f"the rows written before it are kept, {tried}"
+        )
+    if isinstance(exc, StorageFull):
+        return (
+            f"The object store ran out of space ({exc.reason}); the rows written before it "
+            f"are kept, {tried}"
         )
     reason = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else str(exc)
     return f"The server ran out of disk space for the job's temporary files ({reason}); {tried}"

@@ -11,6 +11,9 @@ expire them.
 moto keeps every object in memory, so `EmbeddedS3` runs it in a child process of its own, as
 MinIO runs apart from the server: a large upload grows that process, not the server's. Each
 `EmbeddedS3` has its own process and so its own buckets.
+
+moto never runs out of space. `refuses_write` lets its owner refuse a write as MinIO refuses it
+when its drives are full (HTTP 507 `XMinioStorageFull`): the server's `s3_write` fault.
 """
 
 from __future__ import annotations
@@ -77,6 +80,14 @@ _MISSING_PARAMS_MESSAGE = (
     "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."
 )
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# MinIO's answer to a write once its drives reach their minimum free space (AWS S3 itself has
+# no such answer: its 500 InternalError or 503 SlowDown say nothing of space)
+STORAGE_FULL_STATUS = 507
+STORAGE_FULL_CODE = "XMinioStorageFull"
+STORAGE_FULL_MESSAGE = (
+    "Storage backend has reached its minimum free drive threshold. "
+    "Please delete a few objects to proceed."
+)
 # how far ahead of ours a signer's clock may run: a pre-signed request dated later is refused
 # as "not yet valid", as S3 and MinIO refuse it
 MAX_CLOCK_SKEW = 15 * 60  # seconds
@@ -98,7 +109,9 @@ class EmbeddedS3:
     The child judges expiry by `time.time() + clock_offset.value`, a double in shared memory
     that the owner moves (the server passes its `Clock.shared_offset`). It reports each object
     it stores over a pipe; a thread of this process calls `on_object_created` with it before
-    the client gets its answer, as an in-process hook would. The child exits when `stop()`
+    the client gets its answer, as an in-process hook would. Before each write (an object or
+    a part put, a multipart upload started) it asks `refuses_write` the same way: True refuses
+    the write as a full MinIO does. The child exits when `stop()`
     closes its lifeline pipe, or when this process dies and the system closes it.
     """
 
@@ -112,6 +125,7 @@ class EmbeddedS3:
         region: str,
         clock_offset: ctypes.c_double | None = None,
         on_object_created: Callable[[str, str], None] | None = None,
+        refuses_write: Callable[[str, str], bool] | None = None,
     ) -> None:
         self._host = host
         self._port = port
@@ -122,6 +136,7 @@ class EmbeddedS3:
             clock_offset = multiprocessing.RawValue(ctypes.c_double, 0.0)
         self.clock_offset = clock_offset
         self._on_object_created = on_object_created
+        self._refuses_write = refuses_write
         self._bound_port: int | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
         self._events: multiprocessing.connection.Connection | None = None
@@ -160,6 +175,7 @@ class EmbeddedS3:
                 "events": child_events,
                 "lifeline": child_lifeline,
                 "report": self._on_object_created is not None,
+                "ask": self._refuses_write is not None,
             },
             name="embedded-s3",
             daemon=True,
@@ -174,10 +190,10 @@ class EmbeddedS3:
         except BaseException:
             self.stop()
             raise
-        if self._on_object_created is not None:
+        if self._on_object_created is not None or self._refuses_write is not None:
             self._relay = threading.Thread(
                 target=_relay_reports,
-                args=(events, self._on_object_created),
+                args=(events, self._on_object_created, self._refuses_write),
                 name="embedded-s3-reports",
                 daemon=True,
             )
@@ -216,18 +232,21 @@ def _serve(
     events: multiprocessing.connection.Connection,
     lifeline: multiprocessing.connection.Connection,
     report: bool,
+    ask: bool,
 ) -> None:
     """The child process: serve until the parent closes `lifeline` or dies."""
     # Imported here: the server process itself never needs moto.
     from moto.moto_server import werkzeug_app
 
+    reporter = _Reporter(events)
     app = SignatureCheck(
         werkzeug_app.DomainDispatcherApplication(werkzeug_app.create_backend_app),
         access_key=access_key,
         secret_key=secret_key,
         region=region,
         now=lambda: time.time() + clock_offset.value,
-        on_object_created=_Reporter(events).report if report else None,
+        on_object_created=reporter.report if report else None,
+        refuses_write=reporter.refuses_write if ask else None,
     )
     # A port in use makes werkzeug print why and exit: the parent sees EOF instead of a port.
     server = werkzeug.serving.make_server(
@@ -255,32 +274,53 @@ def _receive_port(
         ) from None
 
 
+_CREATED = "created"  # a report: (bucket, key) was stored; the answer is None
+_WRITE = "write"  # a question: may (bucket, key) be written? The answer is whether it is refused
+
+
 class _Reporter:
-    """The child's end of `on_object_created`: send (bucket, key), wait until the parent ran it."""
+    """The child's end of `on_object_created` and `refuses_write`: send (kind, bucket, key),
+    wait until the parent ran it, and take its answer."""
 
     def __init__(self, events: multiprocessing.connection.Connection) -> None:
         self._events = events
         # Requests run on several threads: each waits for its own acknowledgement.
         self._lock = threading.Lock()
 
-    def report(self, bucket: str, key: str) -> None:
+    def _ask(self, kind: str, bucket: str, key: str) -> object:
         with self._lock:
-            self._events.send((bucket, key))
-            self._events.recv()
+            self._events.send((kind, bucket, key))
+            return self._events.recv()
+
+    def report(self, bucket: str, key: str) -> None:
+        self._ask(_CREATED, bucket, key)
+
+    def refuses_write(self, bucket: str, key: str) -> bool:
+        try:
+            return bool(self._ask(_WRITE, bucket, key))
+        except (EOFError, OSError):  # the parent is gone: nothing to refuse for it
+            return False
 
 
 def _relay_reports(
-    events: multiprocessing.connection.Connection, listener: Callable[[str, str], None]
+    events: multiprocessing.connection.Connection,
+    listener: Callable[[str, str], None] | None,
+    refuses_write: Callable[[str, str], bool] | None,
 ) -> None:
-    """The parent's end: call `listener` for each object the child reports, until it exits."""
+    """The parent's end: call `listener` for each object the child reports, and
+    `refuses_write` for each write it is about to make, until it exits."""
     while True:
         try:
-            bucket, key = events.recv()
+            kind, bucket, key = events.recv()
         except (EOFError, OSError):
             return
-        _notify(listener, bucket, key)
+        answer: bool | None = None
+        if kind == _CREATED and listener is not None:
+            _notify(listener, bucket, key)
+        elif kind == _WRITE and refuses_write is not None:
+            answer = _refuses(refuses_write, bucket, key)
         try:
-            events.send(None)
+            events.send(answer)
         except OSError:
             return
 
@@ -297,6 +337,7 @@ class SignatureCheck:
         region: str,
         now: Callable[[], float],
         on_object_created: Callable[[str, str], None] | None,
+        refuses_write: Callable[[str, str], bool] | None = None,
     ) -> None:
         self._app = app
         self._access_key = access_key
@@ -304,6 +345,7 @@ class SignatureCheck:
         self._region = region
         self._now = now
         self._on_object_created = on_object_created
+        self._refuses_write = refuses_write
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
@@ -318,10 +360,30 @@ class SignatureCheck:
                 raise S3Error(
                     411, "MissingContentLength", "You must provide the Content-Length HTTP header."
                 )
+            self._check_space(environ, method, params)
         except S3Error as exc:
             _drain(environ)
             return exc.respond(method, start_response)
         return self._forward(environ, start_response, method, params)
+
+    def _check_space(self, environ: Environ, method: str, params: list[tuple[str, str]]) -> None:
+        """Refuse a write as a MinIO whose drives are full, if the owner says so."""
+        if self._refuses_write is None:
+            return
+        bucket, _, key = _request_path(environ)[1:].decode("utf-8", "replace").partition("/")
+        if (
+            key
+            and _writes(method, {name for name, _ in params})
+            and self._refuses_write(bucket, key)
+        ):
+            raise S3Error(
+                STORAGE_FULL_STATUS,
+                STORAGE_FULL_CODE,
+                STORAGE_FULL_MESSAGE,
+                Key=key,
+                BucketName=bucket,
+                Resource=f"/{bucket}/{key}",
+            )
 
     def _authorize(self, environ: Environ, method: str, params: list[tuple[str, str]]) -> None:
         if any(name == "X-Amz-Algorithm" for name, _ in params):
@@ -429,6 +491,15 @@ class SignatureCheck:
         return body
 
 
+def _refuses(refuses_write: Callable[[str, str], bool], bucket: str, key: str) -> bool:
+    try:
+        return refuses_write(bucket, key)
+    except Exception:
+        # a failing hook must not fail the write: refuse nothing
+        logger.exception("refuses_write failed", extra={"key": key, "action": "refuses_write"})
+        return False
+
+
 def _notify(listener: Callable[[str, str], None], bucket: str, key: str) -> None:
     try:
         listener(bucket, key)
@@ -454,9 +525,12 @@ class S3Error(Exception):
         for name, text in {**elements, "RequestId": request_id}.items():
             ET.SubElement(root, name).text = text
         body = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
-        reason = {400: "Bad Request", 403: "Forbidden", 411: "Length Required"}.get(
-            self.status, "Error"
-        )
+        reason = {
+            400: "Bad Request",
+            403: "Forbidden",
+            411: "Length Required",
+            507: "Insufficient Storage",
+        }.get(self.status, "Error")
         start_response(
             f"{self.status} {reason}",
             [
@@ -660,6 +734,14 @@ def _creates_object(method: str, param_names: set[str]) -> bool:
         return param_names <= _AUTH_PARAMS
     # CompleteMultipartUpload is the POST with `?uploadId`.
     return method == "POST" and "uploadId" in param_names
+
+
+def _writes(method: str, param_names: set[str]) -> bool:
+    """Whether a request on a key takes space: an object or a part put (or copied), or a
+    multipart upload started. Completing one, tagging or deleting is let through."""
+    if method == "PUT":
+        return "tagging" not in param_names and "acl" not in param_names
+    return method == "POST" and "uploads" in param_names
 
 
 def _has_length(environ: Environ) -> bool:

@@ -132,6 +132,21 @@ class StorageError(AppError):
     code = "STORAGE_ERROR"
 
 
+class StorageFull(StorageError):
+    """S3 refused a write for lack of space (MinIO's 507 XMinioStorageFull). Like a full disk
+    (server.diskfull) no fault of the request or the job: try again once there is space.
+    HTTP 503 when it reaches a request."""
+
+    status_code = 503
+
+    def __init__(self, reason: str, *, error_data: dict[str, Any] | None = None) -> None:
+        super().__init__(
+            f"The object store is out of space ({reason}); try again later",
+            error_data=error_data,
+        )
+        self.reason = reason  # what S3 answered to which request
+
+
 def format_error(exc: BaseException | None, message: str, request_id: str) -> dict[str, Any]:
     """Return the `extensions` and message for one GraphQL error, masking internal ones."""
     if isinstance(exc, AppError):

@@ -3,7 +3,8 @@ operation fail with a documented error, as the real service would return it.
 
 `operation` is a GraphQL root field (`ingest_items`, `fetch_job_status`, `importTodos`...),
 `upload` for the processing of the next uploaded file, `job_end` for the end of the next job
-a runner runs, or `copy` for the first COPY of items of the next job a runner starts. Faults
+a runner runs, `copy` for the first COPY of items of the next job a runner starts, or
+`s3_write` for the next writes to the embedded S3 (asked by its process before each). Faults
 live in PostgreSQL, so every server process sharing the database sees them.
 """
 
@@ -62,6 +63,11 @@ EXPORT_UPLOAD = "export_upload"
 # "chunk" a parsing worker's chunk file, "report" an import's report, "export" an export's CSV
 SCRATCH_FILES = ("upload", "chunk", "report", "export")
 SCRATCH_ERRORS = frozenset({"ENOSPC", "EDQUOT"})
+# "s3_write" STORAGE_FULL: the embedded S3 refuses each of the next `count` writes (an object
+# or a part put, a multipart upload started), by the server or by a client through an upload
+# URL, as a MinIO whose drives are full does: HTTP 507 XMinioStorageFull
+S3_WRITE = "s3_write"
+STORAGE_FULL = "STORAGE_FULL"
 # the errors each operation that is no root field of the schema takes (those take
 # GRAPHQL_ERRORS)
 ERRORS_OF_OPERATION = {
@@ -71,6 +77,7 @@ ERRORS_OF_OPERATION = {
     EXPORT_BATCH: frozenset({SLOW}),
     EXPORT_UPLOAD: frozenset({SLOW}),
     **{f"scratch_{name}": SCRATCH_ERRORS for name in SCRATCH_FILES},
+    S3_WRITE: frozenset({STORAGE_FULL}),
 }
 # the scratch files whose next write is to fail in this task (a job attempt, an export), with
 # the errno; set by `arm_scratch`, so a job's faults never reach another job's writes

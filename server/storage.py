@@ -52,6 +52,10 @@ CLIENT_CONFIG = botocore.config.Config(
 # Reports can be large: put_file uploads files above one part as a multipart upload.
 PART_SIZE = 16 << 20  # bytes; S3 allows 5 MiB to 5 GiB and at most 10,000 parts
 
+# S3 refusing a write for lack of space: MinIO's XMinioStorageFull (HTTP 507, Insufficient
+# Storage). AWS S3 has no such answer; its 500 InternalError and 503 SlowDown stay outages.
+_FULL_CODES = frozenset({"XMinioStorageFull"})
+_FULL_STATUS = 507
 # HEAD requests carry no error body: a missing object or bucket is just "404".
 _MISSING_CODES = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
 _STORAGE_EXCEPTIONS = (
@@ -270,9 +274,21 @@ def _map_storage_errors(action: str, key: str) -> Iterator[None]:
         yield
     except _STORAGE_EXCEPTIONS as exc:
         code = _error_code(exc) or type(exc).__name__
+        if _is_full(exc):
+            raise errors.StorageFull(
+                f"S3 answered {code} to a {action}", error_data={"key": key}
+            ) from exc
         raise errors.StorageError(
             f"Storage {action} failed ({code})", error_data={"key": key}
         ) from exc
+
+
+def _is_full(exc: BaseException) -> bool:
+    """Whether S3 refused the request for lack of space."""
+    if not isinstance(exc, botocore.exceptions.ClientError):
+        return False
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return _error_code(exc) in _FULL_CODES or status == _FULL_STATUS
 
 
 def _read_part(path: str, offset: int) -> bytes:

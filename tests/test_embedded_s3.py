@@ -631,3 +631,81 @@ def test_taken_port_fails_start() -> None:
 
         with pytest.raises(RuntimeError, match="before listening"):
             server.start()
+
+
+# Out of space: `refuses_write` (the server's `s3_write` fault) refuses writes as MinIO does
+
+
+@pytest.fixture(scope="module")
+def asked() -> list[tuple[str, str]]:
+    return []
+
+
+@pytest.fixture(scope="module")
+def full_s3(asked: list[tuple[str, str]]) -> Iterator[embedded_s3.EmbeddedS3]:
+    """An endpoint whose owner refuses every write under `full/` (and fails on `explode/`)."""
+
+    def refuses(bucket: str, key: str) -> bool:
+        asked.append((bucket, key))
+        if key.startswith("explode/"):
+            raise RuntimeError("hook failure")
+        return key.startswith("full/")
+
+    server = embedded_s3.EmbeddedS3(
+        access_key=ACCESS_KEY, secret_key=SECRET_KEY, region=REGION, refuses_write=refuses
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def full_client(full_s3: embedded_s3.EmbeddedS3) -> Any:
+    s3_client = boto3.client(
+        "s3",
+        endpoint_url=full_s3.endpoint_url,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name=REGION,
+        config=storage.CLIENT_CONFIG,
+    )
+    s3_client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    return s3_client
+
+
+def test_a_refused_presigned_put_is_minio_storage_full_and_stores_nothing(
+    full_s3: embedded_s3.EmbeddedS3, full_client: Any
+) -> None:
+    response = httpx.put(presign(full_s3, "PUT", "full/upload.csv"), content=CSV)
+
+    assert response.status_code == 507
+    assert error_code(response) == "XMinioStorageFull"
+    assert "minimum free drive threshold" in response.text
+    assert "Contents" not in full_client.list_objects_v2(Bucket=BUCKET, Prefix="full/")
+    # space elsewhere: the same kind of write goes in
+    assert httpx.put(presign(full_s3, "PUT", "room/upload.csv"), content=CSV).status_code == 200
+
+
+def test_refused_sdk_writes_are_client_errors_with_minios_code(full_client: Any) -> None:
+    for write in (
+        lambda: full_client.put_object(Bucket=BUCKET, Key="full/object.csv", Body=CSV),
+        lambda: full_client.create_multipart_upload(Bucket=BUCKET, Key="full/big.csv"),
+    ):
+        with pytest.raises(botocore.exceptions.ClientError) as raised:
+            write()
+        assert raised.value.response["Error"]["Code"] == "XMinioStorageFull"
+        assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 507
+
+
+def test_only_writes_are_asked_about_and_a_failing_hook_refuses_nothing(
+    full_client: Any, asked: list[tuple[str, str]]
+) -> None:
+    full_client.put_object(Bucket=BUCKET, Key="explode/object.csv", Body=CSV)
+    asked.clear()
+
+    full_client.get_object(Bucket=BUCKET, Key="explode/object.csv")
+    full_client.head_object(Bucket=BUCKET, Key="explode/object.csv")
+    full_client.list_objects_v2(Bucket=BUCKET)
+    full_client.delete_object(Bucket=BUCKET, Key="explode/object.csv")
+
+    assert asked == []

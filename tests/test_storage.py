@@ -305,3 +305,36 @@ async def test_delete_all_empties_the_bucket(store: storage.Storage) -> None:
     await store.delete_all()
 
     assert [await store.head(f"data/{index}.csv") for index in range(3)] == [None, None, None]
+
+
+async def test_writes_an_endpoint_refuses_for_space_raise_storage_full(tmp_path: Path) -> None:
+    # a MinIO whose drives are full: every write refused with 507 XMinioStorageFull
+    full = embedded_s3.EmbeddedS3(
+        access_key=ACCESS_KEY,
+        secret_key=SECRET_KEY,
+        region=REGION,
+        refuses_write=lambda bucket, key: key.startswith("full/"),
+    )
+    full.start()
+    opened = make_storage(full.endpoint_url)
+    await opened.start()
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"x" * (storage.PART_SIZE + 1))  # a multipart upload
+    try:
+        for write in (
+            opened.put_bytes("full/small.csv", CSV),
+            opened.put_file("full/big.csv", str(big)),
+        ):
+            with pytest.raises(errors.StorageFull) as raised:
+                await write
+            assert raised.value.message == (
+                "The object store is out of space (S3 answered XMinioStorageFull to a put); "
+                "try again later"
+            )
+            assert raised.value.status_code == 503
+        assert await opened.head("full/small.csv") is None
+        assert await opened.head("full/big.csv") is None
+        await opened.put_bytes("room/small.csv", CSV)  # where there is room, it goes in
+    finally:
+        await opened.close()
+        full.stop()

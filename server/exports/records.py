@@ -42,6 +42,9 @@ IN_PROGRESS_CAP = 99.0  # percent; 100 is kept for the finished, uploaded file
 EXPORT_CONCURRENCY = max(1, db.POOL_MAX // 3)  # exports
 FAILED_MESSAGE = "The export failed. Please try again."
 DISK_FULL_MESSAGE = "The export failed: the server ran out of disk space. Please try again later."
+STORE_FULL_MESSAGE = (
+    "The export failed: the object store is out of space for its file. Please try again later."
+)
 STOPPED_MESSAGE = "The export was stopped: the server shut down. Please try again."
 RESET_MESSAGE = "The export was stopped by a reset of the data that then failed. Please try again."
 
@@ -169,7 +172,9 @@ async def export_records(
     except Exception as exc:
         logger.exception("export failed", extra=log_extra)
         message = exc.message if isinstance(exc, errors.AppError) else FAILED_MESSAGE
-        if diskfull.is_full(exc):
+        if isinstance(exc, errors.StorageFull):
+            message = STORE_FULL_MESSAGE
+        elif diskfull.is_full(exc):
             message = DISK_FULL_MESSAGE
         await _publish_failure(run, message, log_extra)
 
