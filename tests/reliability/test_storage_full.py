@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.blue import next_event, subscribe, websocket
+from tests.blue import next_event, start_import, subscribe, wait_for_report, websocket
 from tests.conftest import Api, ServerProcess, shared_s3, start_server, stop_server
 from tests.importing import download_report, job_status, start_job, upload, wait_for_job
 from tests.reliability.test_crash import all_names
@@ -121,6 +121,27 @@ async def test_an_upload_the_full_store_refuses_gets_s3s_answer_and_may_be_sent_
     assert again.status_code == 200, again.text
     status = await wait_for_job(api, job["job_id"])
     assert status["status"] == "COMPLETED" and status["counts"]["created"] == 3, status
+
+
+async def test_a_blue_upload_the_full_store_refuses_is_no_file_until_it_is_sent_again(
+    api: Api,
+) -> None:
+    data = await api.gql(
+        "mutation($i: CreateFileUploadInput!) { createFileUpload(input: $i) { s3Key uploadUrl } }",
+        {"i": {"projectId": "leads", "filename": "import.csv"}},
+    )
+    target = data["createFileUpload"]
+    await fill_store(api)
+    refused = await upload(target["uploadUrl"], "Title\nrec A\n")
+    assert refused.status_code == 507 and FULL.search(refused.text), refused.text
+    response = await start_import(api, "leads", target["s3Key"], ["Title"])
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert "No file at s3Key" in error["message"], error
+    assert (await upload(target["uploadUrl"], "Title\nrec A\n")).status_code == 200
+    started = await start_import(api, "leads", target["s3Key"], ["Title"])
+    assert started.json() == {"data": {"importTodos": True}}, started.text
+    assert (await wait_for_report(api, "leads"))["imported"] == 1
 
 
 async def test_a_template_the_full_store_refuses_is_a_503_error_and_the_next_works(
