@@ -154,3 +154,31 @@ async def test_s3_refusing_the_read_is_retried_and_the_job_completes(api: Api) -
     assert status["counts"]["created"] == 2
     record = (await api.admin("GET", f"/__admin/jobs/{job['job_id']}")).json()
     assert record["attempt"] == 2  # the first claim could not read the file; the second finished
+
+
+async def health(api: Api, wanted: int) -> dict[str, Any]:
+    """/healthz's answer once its status is `wanted` (the pool notices a lost database at its
+    next use)."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while (response := await api.client.get("/healthz")).status_code != wanted:
+        assert time.monotonic() < deadline, response.text
+        await asyncio.sleep(0.2)
+    return dict(response.json())
+
+
+async def test_healthz_says_unavailable_while_the_database_refuses_connections(
+    api: Api, lone_server: ServerProcess
+) -> None:
+    host, port = postgres_socket(lone_server)
+    # from another database: the server's own is the one closed
+    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="template1")
+    try:
+        await conn.execute("ALTER DATABASE postgres ALLOW_CONNECTIONS false")
+        try:
+            await conn.execute(TERMINATE_OTHERS.replace("current_database()", "'postgres'"))
+            assert await health(api, 503) == {"status": "unavailable"}
+        finally:
+            await conn.execute("ALTER DATABASE postgres ALLOW_CONNECTIONS true")
+        assert await health(api, 200) == {"status": "ok"}
+    finally:
+        await conn.close()
