@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from server.cli import client as http_client
@@ -49,6 +50,7 @@ PORT_ATTEMPTS = 3  # fresh ports to try when the one picked is taken before the 
 HEALTH_POLL = 0.2  # seconds between /healthz checks while starting
 JOB_POLL = 0.2  # seconds between fetch_job_status calls in import_csv
 JOB_TIMEOUT = 120.0  # seconds import_csv waits for a job to end
+LOG_TAIL_LINES = 40  # lines of the server's log shown when it ended during the session
 # Configuration the server would read from the environment instead of its embedded defaults.
 SERVER_ENV = (
     "HOST", "PORT", "FIXTURE", "ADMIN_TOKEN", "DATA_DIR", "DATABASE_URL", "S3_ENDPOINT_URL",
@@ -92,6 +94,7 @@ def start_server(
     """Start `python -m server` with the embedded defaults in `data_dir` (its log in
     `log_dir`, default `data_dir`); return once /healthz answers 200."""
     admin_token = admin_token or secrets.token_hex(16)
+    data_dir.mkdir(parents=True, exist_ok=True)  # the log goes there by default
     env = {k: v for k, v in os.environ.items() if k not in SERVER_ENV}
     for _ in range(PORT_ATTEMPTS):
         port = free_port()
@@ -111,7 +114,12 @@ def start_server(
             log_path=log_path,
             process=process,
         )
-        if _wait_healthy(server, timeout):
+        try:
+            healthy = _wait_healthy(server, timeout)
+        except BaseException:  # Ctrl+C while it starts left it running, without its data dir
+            stop_server(server)
+            raise
+        if healthy:
             return server
         if "address already in use" not in server.log().lower():
             raise ImportServerError(f"importserver exited early:\n{server.log()}")
@@ -144,6 +152,31 @@ def stop_server(server: ImportServer) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
+    stop_orphaned_postgres(server.data_dir)
+
+
+def stop_orphaned_postgres(data_dir: Path) -> None:
+    """Stop the embedded PostgreSQL a killed server left running in `data_dir` (SIGKILL, the
+    `job_end` CRASH fault): it waits there for the next start, but the plugin deletes the
+    folder, and the postmaster went on without it until the machine restarted."""
+    pg_dir = data_dir / "pg"
+    try:
+        pid = int((pg_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        postmaster = psutil.Process(pid)
+        if str(pg_dir) not in postmaster.cmdline():
+            return  # another process took the pid of a postmaster gone since
+        postmaster.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown
+        try:
+            postmaster.wait(STOP_TIMEOUT)
+        except psutil.TimeoutExpired:
+            postmaster.kill()
+    except (OSError, ValueError, psutil.Error):
+        return  # none left, or it ended meanwhile
+
+
+def log_tail(server: ImportServer) -> str:
+    """The last LOG_TAIL_LINES lines of the server's log."""
+    return "\n".join(server.log().splitlines()[-LOG_TAIL_LINES:])
 
 
 class Admin:
@@ -288,6 +321,13 @@ def importserver(
 @pytest.fixture
 def importserver_client(importserver: ImportServer) -> Iterator[ImportServerClient]:
     """A client of the server, reset to the start fixture before the test."""
+    ended = importserver.process.poll()
+    if ended is not None:  # else every later test failed with a bare CONNECTION_ERROR
+        pytest.fail(
+            f"importserver exited with status {ended} during the session (a test killed it?); "
+            f"its log, {importserver.log_path}, ends:\n{log_tail(importserver)}",
+            pytrace=False,
+        )
     client = ImportServerClient(importserver)
     try:
         client.admin.reset()

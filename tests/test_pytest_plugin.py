@@ -4,10 +4,14 @@ each run is a real `pytest` subprocess that loads the plugin from its installed 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
+
+from server import testing
 
 pytest_plugins = ["pytester"]
 
@@ -200,3 +204,67 @@ def test_plugin_loads_by_name_when_autoload_is_off(
     run(pytester, "--fixtures").stdout.no_fnmatch_line("importserver_client*")
     loaded = run(pytester, "-p", "importserver", "--fixtures")
     loaded.stdout.fnmatch_lines(["importserver_client*"])
+
+
+def processes_using(folder: Path) -> list[str]:
+    """The command lines of live processes that name `folder` (a server, its PostgreSQL)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if str(folder) in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def test_a_server_killed_by_a_test_is_reported_and_leaves_no_postgres(
+    pytester: pytest.Pytester,
+) -> None:
+    write_stand_in(pytester)
+    pytester.makeini("[pytest]\nimportserver_fixture = fixtures/stand-in.json\n")
+    pytester.makepyfile(
+        test_crash="""
+        import pathlib
+
+        from server.testing import ClientError, ImportServer, ImportServerClient
+
+        def test_a_kills_the_server(
+            importserver: ImportServer, importserver_client: ImportServerClient
+        ) -> None:
+            pathlib.Path("data_dir.txt").write_text(str(importserver.data_dir))
+            importserver_client.admin.faults("job_end", "CRASH")
+            try:
+                importserver_client.import_csv(42, "inbox", "name\\nx\\n", "tok-tess", timeout=60)
+            except ClientError:
+                pass  # the server died while it was polled
+            assert importserver.process.wait(60) == -9
+
+        def test_b_after_it(importserver_client: ImportServerClient) -> None:
+            pass
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*importserver exited with status -9 during the session*"])
+    data_dir = Path((pytester.path / "data_dir.txt").read_text())
+    assert processes_using(data_dir) == []  # its PostgreSQL ran on, its folder deleted
+
+
+def test_ctrl_c_while_the_server_starts_stops_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[testing.ImportServer] = []
+
+    def interrupted(server: testing.ImportServer, timeout: float) -> bool:
+        started.append(server)
+        deadline = time.monotonic() + 60
+        while not (server.data_dir / "pg" / "postmaster.pid").exists():  # PostgreSQL is up
+            assert time.monotonic() < deadline and server.process.poll() is None, server.log()
+            time.sleep(0.1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(testing, "_wait_healthy", interrupted)
+    (tmp_path / "data").mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        testing.start_server(tmp_path / "data")
+    assert started and started[0].process.poll() is not None
+    assert processes_using(tmp_path / "data") == []
