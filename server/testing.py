@@ -294,14 +294,28 @@ def importserver_fixture_path(pytestconfig: pytest.Config) -> Path | None:
     return None
 
 
+def check_fixture_file(path: Path) -> None:
+    """Fail at once, naming the fault, for a fixture file the server would refuse: it exited
+    mid-start and the reason was one traceback among hundreds of lines of its log."""
+    # imported here: the plugin is loaded in every pytest run of the project
+    from server import fixtures
+
+    if not path.is_file():
+        pytest.fail(f"importserver fixture file not found: {path}", pytrace=False)
+    try:
+        fixtures.read_fixture(path)
+    except fixtures.InvalidFixture as exc:
+        pytest.fail(f"importserver fixture file {path}: {exc.message}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def importserver(
     importserver_fixture_path: Path | None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ImportServer]:
     """The server process, for the whole session."""
     fixture = importserver_fixture_path
-    if fixture is not None and not fixture.is_file():
-        pytest.fail(f"importserver fixture file not found: {fixture}", pytrace=False)
+    if fixture is not None:
+        check_fixture_file(fixture)
     log_dir = tmp_path_factory.mktemp("importserver")  # kept after the session, for debugging
     # PostgreSQL's socket lives in its data dir: a short path keeps it under the ~107-byte
     # limit of a socket path, however deep the project's pytest temp dir is.

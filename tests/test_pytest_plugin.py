@@ -268,3 +268,20 @@ def test_ctrl_c_while_the_server_starts_stops_it(
         testing.start_server(tmp_path / "data")
     assert started and started[0].process.poll() is not None
     assert processes_using(tmp_path / "data") == []
+
+
+@pytest.mark.parametrize(
+    ("content", "fault"),
+    [("{bad", "cannot read*"), ('{"accounts": [{"id": "x"}]}', "accounts[[]0[]].id: *")],
+)
+def test_a_fixture_file_the_server_would_refuse_is_reported_in_one_line(
+    pytester: pytest.Pytester, content: str, fault: str
+) -> None:
+    (pytester.path / "broken.json").write_text(content)
+    pytester.makepyfile(test_broken="def test_needs_the_server(importserver):\n    pass\n")
+    result = run(pytester, "--importserver-fixture", "broken.json")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [f"*importserver fixture file *broken.json: invalid fixture: {fault}"]
+    )
+    result.stdout.no_fnmatch_line("*Traceback*")
