@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Self
+from typing import Any
 
 from server import sql
 from server.db import Connection, Pool
-from server.store.records import ItemRecord, Row, from_row
+from server.store.records import ItemRecord, Row, RowRecord
 
 Q = sql.queries("items")
 BOARDS = sql.queries("boards")
@@ -38,7 +38,7 @@ class ValueWrite:
 
 
 @dataclass(frozen=True, kw_only=True)
-class UpdateRecord:
+class UpdateRecord(RowRecord):
     id: int
     board_id: int
     item_id: int
@@ -47,33 +47,21 @@ class UpdateRecord:
     created_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def from_row(cls, row: Row) -> Self:
-        return from_row(cls, row)
-
 
 @dataclass(frozen=True, kw_only=True)
-class TagRecord:
+class TagRecord(RowRecord):
     id: int
     account_id: int
     board_id: int | None
     name: str
     color: str
 
-    @classmethod
-    def from_row(cls, row: Row) -> Self:
-        return from_row(cls, row)
-
 
 @dataclass(frozen=True, kw_only=True)
-class NotificationRecord:
+class NotificationRecord(RowRecord):
     id: int
     user_id: int
     text: str
-
-    @classmethod
-    def from_row(cls, row: Row) -> Self:
-        return from_row(cls, row)
 
 
 def value_document(values: Mapping[str, tuple[Any, str]]) -> Document:

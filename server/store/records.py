@@ -27,8 +27,16 @@ def from_row(cls: type[T], row: Row, **overrides: Any) -> T:
     return cls(**{name: row[name] for name in names}, **overrides)
 
 
+class RowRecord:
+    """A record whose every field is the row's column of the same name."""
+
+    @classmethod
+    def from_row(cls, row: Row) -> Self:
+        return from_row(cls, row)
+
+
 @dataclass(frozen=True, kw_only=True)
-class User:
+class User(RowRecord):
     id: int
     account_id: int
     name: str
@@ -39,10 +47,6 @@ class User:
     created_at: datetime
     account_plan: str
     account_slug: str
-
-    @classmethod
-    def from_row(cls, row: Row) -> Self:
-        return from_row(cls, row)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,21 +83,7 @@ class Board:
         role = row.get("role")
         if role is None and is_admin:
             role = "ADMIN"
-        return cls(
-            id=row["id"],
-            account_id=row["account_id"],
-            name=row["name"],
-            uid=row["uid"],
-            slug=row["slug"],
-            description=row["description"],
-            board_kind=row["board_kind"],
-            state=row["state"],
-            hierarchy_levels=row["hierarchy_levels"],
-            owner_id=row["owner_id"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            role=role,
-        )
+        return from_row(cls, row, role=role)
 
     @property
     def can_edit(self) -> bool:
@@ -101,7 +91,7 @@ class Board:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ColumnRecord:
+class ColumnRecord(RowRecord):
     board_id: int
     id: str
     title: str
@@ -110,17 +100,13 @@ class ColumnRecord:
     position: int
     archived: bool
 
-    @classmethod
-    def from_row(cls, row: Row) -> Self:
-        return from_row(cls, row)
-
     def cell_column(self) -> cells.Column:
         """The column as the cell converters take it."""
         return cells.Column(id=self.id, title=self.title, type=self.type, settings=self.settings)
 
 
 @dataclass(frozen=True, kw_only=True)
-class GroupRecord:
+class GroupRecord(RowRecord):
     board_id: int
     id: str
     title: str
@@ -129,13 +115,9 @@ class GroupRecord:
     archived: bool
     deleted: bool
 
-    @classmethod
-    def from_row(cls, row: Row) -> Self:
-        return from_row(cls, row)
-
 
 @dataclass(frozen=True, kw_only=True)
-class ItemRecord:
+class ItemRecord(RowRecord):
     id: int
     board_id: int
     group_id: str
@@ -154,32 +136,20 @@ class ItemRecord:
     description: str | None = None
     color: str | None = None
 
-    @classmethod
-    def from_row(cls, row: Row) -> Self:
-        return from_row(cls, row)
-
 
 @dataclass(frozen=True, kw_only=True)
-class ColumnValueRecord:
+class ColumnValueRecord(RowRecord):
     item_id: int
     column_id: str
     value: Any
     text: str
 
-    @classmethod
-    def from_row(cls, row: Row) -> Self:
-        return from_row(cls, row)
-
 
 @dataclass(frozen=True, kw_only=True)
-class ActivityRecord:
+class ActivityRecord(RowRecord):
     id: int
     item_id: int | None
     user_id: int | None
     event: str
     data: dict[str, Any]
     created_at: datetime
-
-    @classmethod
-    def from_row(cls, row: Row) -> Self:
-        return from_row(cls, row)
