@@ -391,3 +391,31 @@ async def test_a_token_http_cannot_carry_is_a_usage_error(
     assert run.returncode == 2, run
     assert "error: BAD_USER_INPUT: the token cannot be sent as an HTTP header" in run.stderr, run
     assert "Traceback" not in run.stderr and csv_files(tmp_path) == []
+
+
+async def test_a_poll_refused_with_wait_is_asked_again_after_the_wait(
+    server: ServerProcess, api: Api, tmp_path: Path
+) -> None:
+    fault = {
+        "operation": "fetch_job_status", "error": "RATE_LIMIT_EXCEEDED", "count": 2,
+        "retry_after_ms": 500,
+    }  # fmt: skip
+    assert (await api.admin("POST", "/__admin/faults", fault)).status_code == 200
+    leads = write(tmp_path / "leads.csv", LEADS)
+    run = await cli(server, tmp_path, "import", str(leads), "--board", "100", "-q")
+    assert run.returncode == 0, run  # it gave up with exit 2 while the job went on
+    assert counts(run)["created"] == 2, run
+
+
+async def test_a_failed_poll_names_the_uploaded_job(
+    server: ServerProcess, api: Api, tmp_path: Path
+) -> None:
+    fault = {"operation": "fetch_job_status", "error": "INTERNAL_SERVER_ERROR", "count": 1}
+    assert (await api.admin("POST", "/__admin/faults", fault)).status_code == 200
+    leads = write(tmp_path / "leads.csv", LEADS)
+    run = await cli(server, tmp_path, "import", str(leads), "--board", "100", "-q")
+    assert run.returncode == 2, run
+    first, second = run.stderr.splitlines()
+    job_id = first.split(":")[0].removeprefix("job ")
+    assert first == f'job {job_id}: it goes on on the server: fetch_job_status(job_id: "{job_id}")'
+    assert second.startswith("error: INTERNAL_SERVER_ERROR: "), run

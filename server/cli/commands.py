@@ -303,7 +303,8 @@ def run_import(client: Client, args: argparse.Namespace, progress: Progress) -> 
         with args.file.open("rb") as stream:
             status = monday.run_import(
                 client, args.board, group, stream, size=size, backfill=args.backfill,
-                options=options, timeout=args.timeout, on_started=started, on_status=watch.polled,
+                options=options, timeout=args.timeout, on_started=started,
+                on_uploaded=watch.uploaded_file, on_status=progress.job, patient=True,
             )  # fmt: skip
     except (ClientError, KeyboardInterrupt):
         watch.explain(sys.stderr)
@@ -337,11 +338,10 @@ class JobWatch:
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.job_id: str | None = None
-        self.uploaded = False  # a status is polled only once the upload is done
+        self.uploaded = False
 
-    def polled(self, status: dict[str, Any]) -> None:
+    def uploaded_file(self) -> None:
         self.uploaded = True
-        self.progress.job(status)
 
     def explain(self, stream: TextIO) -> None:
         self.progress.finish()

@@ -9,10 +9,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
-from server.cli.client import Client, ClientError
+from server.cli.client import Client, ClientError, GraphQLError
 
 POLL_INTERVAL = 1.0  # seconds between fetch_job_status calls
 TERMINAL = frozenset({"COMPLETED", "FAILED", "REJECTED"})
+# The refusals that tell the client to wait (HTTP 429), with retryAfterMs or retry_in_seconds
+WAIT_CODES = frozenset({"RATE_LIMIT_EXCEEDED", "COMPLEXITY_BUDGET_EXHAUSTED"})
+LONGEST_RETRY_WAIT = 3600.0  # seconds: a longer wait asked for is cut to this
 STATUS_FIELDS = """status counts { submitted invalid skipped created updated failed }
     progress_percentage failure_reason failure_message fully_imported report_created report_url"""
 STATUS_QUERY = (
@@ -84,20 +87,43 @@ def wait_for_job(
     interval: float = POLL_INTERVAL,
     timeout: float | None = None,
     on_status: StatusCallback | None = None,
+    patient: bool = False,
 ) -> dict[str, Any]:
-    """Step 3: poll `fetch_job_status` every `interval` seconds until the job ends."""
+    """Step 3: poll `fetch_job_status` every `interval` seconds until the job ends. `patient`:
+    a poll refused with "wait" (a rate limit, the account's complexity budget, which other
+    clients of the account spend too) is asked again when the answer says, instead of
+    raising while the job goes on."""
     deadline = None if timeout is None else time.monotonic() + timeout
+    state = "waiting for fetch_job_status to answer"
     while True:
-        status = job_status(client, job_id, token=token)
-        if on_status is not None:
-            on_status(status)
-        if status["status"] in TERMINAL:
-            return status
-        if deadline is not None and time.monotonic() >= deadline:
-            raise ClientError(
-                "TIMEOUT", f"job {job_id} still {status['status']} after {timeout:g} seconds"
-            )
-        time.sleep(interval)
+        try:
+            status = job_status(client, job_id, token=token)
+        except GraphQLError as exc:
+            delay = retry_delay(exc) if patient else None
+            if delay is None:
+                raise
+        else:
+            if on_status is not None:
+                on_status(status)
+            if status["status"] in TERMINAL:
+                return status
+            state, delay = str(status["status"]), interval
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            raise ClientError("TIMEOUT", f"job {job_id} still {state} after {timeout:g} seconds")
+        time.sleep(max(interval, delay if deadline is None else min(delay, deadline - now)))
+
+
+def retry_delay(error: GraphQLError) -> float | None:
+    """Seconds to wait before asking again after a refusal that says to wait (0 when it does
+    not say how long); None for any other error."""
+    if error.code not in WAIT_CODES:
+        return None
+    for name, seconds_per_unit in (("retryAfterMs", 0.001), ("retry_in_seconds", 1.0)):
+        value = error.extensions.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return min(max(0.0, value * seconds_per_unit), LONGEST_RETRY_WAIT)
+    return 0.0
 
 
 def run_import(
@@ -113,17 +139,22 @@ def run_import(
     interval: float = POLL_INTERVAL,
     timeout: float | None = None,
     on_started: Callable[[StartedJob], None] | None = None,
+    on_uploaded: Callable[[], None] | None = None,
     on_status: StatusCallback | None = None,
+    patient: bool = False,
 ) -> dict[str, Any]:
     """All three steps; the final status, with its `job_id`. `content` is the file's bytes or
-    a binary stream of `size` bytes."""
+    a binary stream of `size` bytes; `patient` as in `wait_for_job`."""
     job = start_job(client, board_id, group_id, backfill=backfill, token=token, options=options)
     if on_started is not None:
         on_started(job)
     client.put_file(job.upload_url, content, size)
+    if on_uploaded is not None:
+        on_uploaded()
     status = wait_for_job(
-        client, job.job_id, token=token, interval=interval, timeout=timeout, on_status=on_status
-    )
+        client, job.job_id, token=token, interval=interval, timeout=timeout,
+        on_status=on_status, patient=patient,
+    )  # fmt: skip
     return {**status, "job_id": job.job_id}
 
 
