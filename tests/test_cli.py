@@ -419,3 +419,14 @@ async def test_a_failed_poll_names_the_uploaded_job(
     job_id = first.split(":")[0].removeprefix("job ")
     assert first == f'job {job_id}: it goes on on the server: fetch_job_status(job_id: "{job_id}")'
     assert second.startswith("error: INTERNAL_SERVER_ERROR: "), run
+
+
+async def test_an_argument_that_is_not_utf8_is_a_usage_error(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    board = os.fsdecode(b"10\xff")  # bytes a shell passes as they are
+    leads = write(tmp_path / "leads.csv", LEADS)
+    run = await cli(server, tmp_path, "import", str(leads), "--board", board, "--group", "topics")
+    assert run.returncode == 2, run
+    assert run.stderr.startswith("error: BAD_USER_INPUT: a value is not UTF-8 text: "), run
+    assert "Traceback" not in run.stderr

@@ -55,6 +55,18 @@ def translate_errors() -> Iterator[None]:
         raise ClientError("CONNECTION_ERROR", f"{type(exc).__name__}: {exc}") from exc
 
 
+@contextlib.contextmanager
+def refuse_undecodable() -> Iterator[None]:
+    """A value that cannot be sent as UTF-8 JSON (a command-line argument of bytes that were
+    not UTF-8, which Python keeps as lone surrogates) is the caller's error, not a traceback."""
+    try:
+        yield
+    except UnicodeEncodeError as exc:
+        around = exc.object[max(0, exc.start - 20) : exc.end + 20]
+        shown = around.encode("utf-8", "backslashreplace").decode()
+        raise ClientError("BAD_USER_INPUT", f"a value is not UTF-8 text: {shown!r}") from exc
+
+
 def raise_for_errors(body: Mapping[str, Any], status_code: int) -> dict[str, Any]:
     """The `data` of a GraphQL response body, or `GraphQLError` if it carries errors."""
     errors = body.get("errors")
@@ -177,7 +189,7 @@ class Client:
         token: str | None,
         api_version: str | None,
     ) -> tuple[int, dict[str, Any]]:
-        with translate_errors():
+        with translate_errors(), refuse_undecodable():
             response = self.http.post(
                 "/graphql",
                 json={"query": query, "variables": dict(variables or {})},
