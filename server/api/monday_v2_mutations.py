@@ -20,7 +20,7 @@ from strawberry.scalars import JSON
 from server import columnvalues, numeric_ids, sql
 from server.api.context import Info
 from server.api.monday_import import INGEST_ROLES
-from server.api.monday_v2_people import users_by_id
+from server.api.monday_v2_people import user_by_id
 from server.api.monday_v2_types import (
     BoardKind,
     BoardType,
@@ -517,10 +517,10 @@ class MondayMutation:
     ) -> NotificationType:
         user = info.context.user
         recipient_id = _number(user_id, "user_id")
-        found = await users_by_id(info, [recipient_id] if recipient_id is not None else [])
-        if not found:
+        found = await user_by_id(info, recipient_id)
+        if found is None:
             raise NotFound(f"User {clip(user_id)} not found", error_data={"user_id": str(user_id)})
-        recipient = found[0].record
+        recipient = found.record
         if not _storable(text, "text").strip():
             raise BadUserInput("text must not be empty", error_data={"text": text})
         posts = (NotificationTargetType.Post, NotificationTargetType.post)

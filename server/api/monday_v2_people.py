@@ -26,6 +26,12 @@ async def users_by_id(info: Info, ids: list[int]) -> list[UserType]:
     return [UserType(record=by_id[i]) for i in dict.fromkeys(ids) if i in by_id]
 
 
+async def user_by_id(info: Info, user_id: int | None) -> UserType | None:
+    """The user of the caller's account with that id; None for no id or an unknown one."""
+    found = await users_by_id(info, [user_id] if user_id is not None else [])
+    return found[0] if found else None
+
+
 @strawberry.enum(description="Which users `users` returns.")
 class UserKind(Enum):
     all = "all"

@@ -17,7 +17,7 @@ from strawberry.scalars import JSON
 
 from server import columnvalues, numeric_ids
 from server.api.context import Info
-from server.api.monday_v2_people import UserType, users_by_id
+from server.api.monday_v2_people import UserType, user_by_id, users_by_id
 from server.errors import BadUserInput
 from server.store.items import ItemStore, TagRecord, UpdateRecord
 from server.store.records import (
@@ -304,9 +304,7 @@ class UpdateType:
 
     @strawberry.field
     async def creator(self, info: Info) -> UserType | None:
-        creator = self.record.creator_id
-        found = await users_by_id(info, [creator] if creator is not None else [])
-        return found[0] if found else None
+        return await user_by_id(info, self.record.creator_id)
 
     @strawberry.field
     def created_at(self) -> str:
@@ -354,9 +352,7 @@ class ItemType:
 
     @strawberry.field
     async def creator(self, info: Info) -> UserType | None:
-        creator = self.record.creator_id
-        found = await users_by_id(info, [creator] if creator is not None else [])
-        return found[0] if found else None
+        return await user_by_id(info, self.record.creator_id)
 
     @strawberry.field(description="The item's creator and the authors of its updates.")
     async def subscribers(self, info: Info) -> list[UserType]:
@@ -517,9 +513,7 @@ class BoardType:
 
     @strawberry.field
     async def owner(self, info: Info) -> UserType | None:
-        owner = self.record.owner_id
-        found = await users_by_id(info, [owner] if owner is not None else [])
-        return found[0] if found else None
+        return await user_by_id(info, self.record.owner_id)
 
     @strawberry.field(description="The members with the OWNER role.")
     async def owners(self, info: Info) -> list[UserType]:
