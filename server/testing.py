@@ -310,10 +310,13 @@ def check_fixture_file(path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def importserver(
-    importserver_fixture_path: Path | None, tmp_path_factory: pytest.TempPathFactory
+    importserver_fixture_path: str | os.PathLike[str] | None,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ImportServer]:
     """The server process, for the whole session."""
-    fixture = importserver_fixture_path
+    # an override may well return the path as a string: it raised AttributeError (is_file)
+    given = importserver_fixture_path
+    fixture = None if given is None else Path(given)
     if fixture is not None:
         check_fixture_file(fixture)
     log_dir = tmp_path_factory.mktemp("importserver")  # kept after the session, for debugging

@@ -159,6 +159,26 @@ def test_fixture_path_fixture_can_be_overridden_in_code(pytester: pytest.Pyteste
     run(pytester).assert_outcomes(passed=1)
 
 
+def test_fixture_path_fixture_may_return_a_string(pytester: pytest.Pytester) -> None:
+    write_stand_in(pytester, "chosen.json")
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def importserver_fixture_path():
+            return "fixtures/chosen.json"
+        """
+    )
+    pytester.makepyfile(
+        test_override="""
+        def test_user_from_the_chosen_fixture(importserver_client):
+            assert importserver_client.execute("{ me { id } }", token="tok-tess") == {"me": {"id": "7"}}
+        """
+    )
+    run(pytester).assert_outcomes(passed=1)
+
+
 def test_plugin_starts_nothing_unless_a_test_asks_for_it(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_plain="""
