@@ -22,6 +22,7 @@ from server.api.monday_v2_types import (
     checked_limit,
     page_window,
     state_filter,
+    updates_page,
 )
 
 
@@ -123,12 +124,10 @@ class MondayQuery:
         limit: int | None = None,
         page: int | None = None,
     ) -> list[UpdateType]:
-        size, offset = page_window(limit, page)
-        updates = await info.context.services.boards.updates(
-            info.context.user, ids=numeric_ids.parse_ids(ids), limit=size, offset=offset,
-            board_states=_listed_board_states(ids),
+        return await updates_page(
+            info, limit, page,
+            ids=numeric_ids.parse_ids(ids), board_states=_listed_board_states(ids),
         )  # fmt: skip
-        return [UpdateType(record=u) for u in updates]
 
     @strawberry.field(
         description="The account's public tags: account-wide ones and those of public boards."

@@ -103,6 +103,44 @@ def item_store(info: Info) -> ItemStore:
     return ItemStore(info.context.services.pool)
 
 
+async def rows_page(
+    info: Info,
+    ids: list[ID | None] | None,
+    limit: int | None,
+    page: int | None,
+    *,
+    board_id: int,
+    group_id: str | None = None,
+    order: str,
+) -> list[ItemType]:
+    """The active items of a board (or of one of its groups) in `order`; all unless paged."""
+    size, offset = rows_window(limit, page)
+    items = await info.context.services.boards.items_page(
+        info.context.user, ids=numeric_ids.parse_ids(ids), state="active", board_id=board_id,
+        group_id=group_id, order=order, limit=size, offset=offset,
+    )  # fmt: skip
+    return [ItemType(record=i) for i in items]
+
+
+async def updates_page(
+    info: Info,
+    limit: int | None,
+    page: int | None,
+    *,
+    ids: list[int] | None = None,
+    board_id: int | None = None,
+    item_id: int | None = None,
+    board_states: list[str] | None = None,
+) -> list[UpdateType]:
+    """A page of the updates the caller may read, newest first (see BoardStore.updates)."""
+    size, offset = page_window(limit, page)
+    updates = await info.context.services.boards.updates(
+        info.context.user, ids=ids, board_id=board_id, item_id=item_id, limit=size,
+        offset=offset, board_states=board_states,
+    )  # fmt: skip
+    return [UpdateType(record=u) for u in updates]
+
+
 @strawberry.enum(description="The state of a board, group or item; `all` selects every state.")
 class State(Enum):
     all = "all"
@@ -223,13 +261,10 @@ class GroupType:
         limit: int | None = None,
         page: int | None = None,
     ) -> list[ItemType]:
-        size, offset = rows_window(limit, page)
-        items = await info.context.services.boards.items_page(
-            info.context.user, ids=numeric_ids.parse_ids(ids), state="active",
+        return await rows_page(
+            info, ids, limit, page,
             board_id=self.record.board_id, group_id=self.record.id, order="position",
-            limit=size, offset=offset,
         )  # fmt: skip
-        return [ItemType(record=i) for i in items]
 
 
 @strawberry.type(name="ColumnValue")
@@ -438,11 +473,7 @@ class ItemType:
     async def updates(
         self, info: Info, limit: int | None = None, page: int | None = None
     ) -> list[UpdateType]:
-        size, offset = page_window(limit, page)
-        updates = await info.context.services.boards.updates(
-            info.context.user, item_id=self.record.id, limit=size, offset=offset
-        )
-        return [UpdateType(record=u) for u in updates]
+        return await updates_page(info, limit, page, item_id=self.record.id)
 
 
 @strawberry.type(name="ActivityLogType")
@@ -535,11 +566,7 @@ class BoardType:
     async def updates(
         self, info: Info, limit: int | None = None, page: int | None = None
     ) -> list[UpdateType]:
-        size, offset = page_window(limit, page)
-        updates = await info.context.services.boards.updates(
-            info.context.user, board_id=self.record.id, limit=size, offset=offset
-        )
-        return [UpdateType(record=u) for u in updates]
+        return await updates_page(info, limit, page, board_id=self.record.id)
 
     @strawberry.field
     async def columns(self, info: Info, ids: list[str | None] | None = None) -> list[ColumnType]:
@@ -564,13 +591,10 @@ class BoardType:
         page: int | None = None,
         newest_first: bool | None = None,
     ) -> list[ItemType]:
-        size, offset = rows_window(limit, page)
-        items = await info.context.services.boards.items_page(
-            info.context.user, ids=numeric_ids.parse_ids(ids), state="active",
+        return await rows_page(
+            info, ids, limit, page,
             board_id=self.record.id, order="newest" if newest_first else "position",
-            limit=size, offset=offset,
         )  # fmt: skip
-        return [ItemType(record=i) for i in items]
 
     @strawberry.field
     async def activity_logs(
