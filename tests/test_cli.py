@@ -43,15 +43,17 @@ async def cli(server: ServerProcess, cwd: Path, *args: str, token: str | None = 
     return await cli_at(server.url, cwd, *args, token=token)
 
 
-async def cli_at(url: str, cwd: Path, *args: str, token: str | None = "tok-ada") -> Run:
-    process = await start_cli(url, cwd, *args, token=token)
-    stdout, stderr = await asyncio.wait_for(process.communicate(), CLI_TIMEOUT)
+async def cli_at(
+    url: str, cwd: Path, *args: str, token: str | None = "tok-ada", stdin: bytes | None = None
+) -> Run:
+    process = await start_cli(url, cwd, *args, token=token, stdin=stdin is not None)
+    stdout, stderr = await asyncio.wait_for(process.communicate(stdin), CLI_TIMEOUT)
     assert process.returncode is not None
     return Run(process.returncode, stdout.decode(), stderr.decode())
 
 
 async def start_cli(
-    url: str, cwd: Path, *args: str, token: str | None = "tok-ada"
+    url: str, cwd: Path, *args: str, token: str | None = "tok-ada", stdin: bool = False
 ) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTSERVER_")}
     env["IMPORTSERVER_URL"] = url
@@ -59,6 +61,7 @@ async def start_cli(
         env["IMPORTSERVER_TOKEN"] = token
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "server.cli", *args, cwd=cwd, env=env,
+        stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         # Ctrl+C as in a terminal, even when pytest was started with SIGINT ignored (`&`)
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
@@ -430,3 +433,16 @@ async def test_an_argument_that_is_not_utf8_is_a_usage_error(
     assert run.returncode == 2, run
     assert run.stderr.startswith("error: BAD_USER_INPUT: a value is not UTF-8 text: "), run
     assert "Traceback" not in run.stderr
+
+
+async def test_a_file_read_from_a_pipe_is_imported_and_its_report_saved_here(
+    server: ServerProcess, api: Api, tmp_path: Path
+) -> None:
+    run = await cli_at(
+        server.url, tmp_path, "import", "/dev/stdin", "--board", "100", "--group", "topics",
+        stdin=WITH_INVALID_ROW.encode(),
+    )  # fmt: skip
+    assert run.returncode == 1, run  # "Too much data for declared Content-Length" before
+    assert counts(run)["created"] == 1 and counts(run)["invalid"] == 1, run
+    assert "report: stdin.report.csv" in run.stdout, run
+    assert [r["name"] for r in read_csv(tmp_path / "stdin.report.csv")] == ["Bad Label"]

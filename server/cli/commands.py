@@ -6,10 +6,11 @@ import argparse
 import json
 import math
 import os
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from server.cli import blue, monday
 from server.cli.client import DEFAULT_URL, Client, ClientError
@@ -289,26 +290,11 @@ def run_import(client: Client, args: argparse.Namespace, progress: Progress) -> 
             "BAD_USER_INPUT",
             "backfill_items is create-only: no --upsert/--skip/--update/--ignore-empty",
         )
-    report_path = args.out or args.file.with_suffix(".report.csv")
-    check_destination(report_path)
-    size = args.file.stat().st_size
-    group = args.group or monday.first_group(client, args.board)
-    watch = JobWatch(progress)
-
-    def started(job: monday.StartedJob) -> None:
-        watch.job_id = job.job_id
-        progress.message(f"job {job.job_id}: uploading {args.file} ({size} bytes)")
-
-    try:
-        with args.file.open("rb") as stream:
-            status = monday.run_import(
-                client, args.board, group, stream, size=size, backfill=args.backfill,
-                options=options, timeout=args.timeout, on_started=started,
-                on_uploaded=watch.uploaded_file, on_status=progress.job, patient=True,
-            )  # fmt: skip
-    except (ClientError, KeyboardInterrupt):
-        watch.explain(sys.stderr)
-        raise
+    with args.file.open("rb") as stream:
+        content, size = upload_body(stream)
+        report_path = args.out or default_report_path(args.file, piped=isinstance(content, bytes))
+        check_destination(report_path)
+        status = upload_and_wait(client, args, progress, content, size, options)
     progress.finish()
     if not (status["report_created"] and status["report_url"]):
         report_path = None
@@ -320,6 +306,51 @@ def run_import(client: Client, args: argparse.Namespace, progress: Progress) -> 
     else:
         print_status(status, report_path, dry_run=bool(args.dry_run))
     return exit_status(status)
+
+
+def default_report_path(file: Path, *, piped: bool) -> Path:
+    """FILE with the suffix .report.csv; for a pipe, in the current folder (not
+    /dev/stdin.report.csv or /dev/fd/63.report.csv)."""
+    return Path(file.name if piped else file).with_suffix(".report.csv")
+
+
+def upload_body(stream: BinaryIO) -> tuple[bytes | BinaryIO, int]:
+    """The file as the PUT sends it, and its size: a regular file streamed; a pipe
+    (`/dev/stdin`, `<(...)`) read whole first, as its size is known only at its end and S3
+    wants it up front (its stat size 0 failed the PUT with "Too much data for declared
+    Content-Length", the job left waiting for its file)."""
+    info = os.fstat(stream.fileno())
+    if stat.S_ISREG(info.st_mode):
+        return stream, info.st_size
+    data = stream.read()
+    return data, len(data)
+
+
+def upload_and_wait(
+    client: Client,
+    args: argparse.Namespace,
+    progress: Progress,
+    content: bytes | BinaryIO,
+    size: int,
+    options: dict[str, Any],
+) -> dict[str, Any]:
+    """monday's three steps with the progress bar; the final status."""
+    group = args.group or monday.first_group(client, args.board)
+    watch = JobWatch(progress)
+
+    def started(job: monday.StartedJob) -> None:
+        watch.job_id = job.job_id
+        progress.message(f"job {job.job_id}: uploading {args.file} ({size} bytes)")
+
+    try:
+        return monday.run_import(
+            client, args.board, group, content, size=size, backfill=args.backfill,
+            options=options, timeout=args.timeout, on_started=started,
+            on_uploaded=watch.uploaded_file, on_status=progress.job, patient=True,
+        )  # fmt: skip
+    except (ClientError, KeyboardInterrupt):
+        watch.explain(sys.stderr)
+        raise
 
 
 def check_destination(path: Path) -> None:
