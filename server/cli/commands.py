@@ -121,10 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_seconds,
         default=DEFAULT_WAIT,
         metavar="SECONDS",
-        help="how long to wait for the job or export to end (default %(default)g)",
+        help="how long to wait for the job or export to end, above 0 (default %(default)g; "
+        "inf: no limit)",
     )
     server.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress bar or messages on stderr"
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar or progress messages on stderr (errors still go there)",
     )
 
     parser = argparse.ArgumentParser(
@@ -149,7 +153,9 @@ def _add_import(commands: Any, common: argparse.ArgumentParser) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     command.set_defaults(run=run_import)
-    command.add_argument("file", type=Path, metavar="FILE", help="the CSV file to upload")
+    command.add_argument(
+        "file", type=Path, metavar="FILE", help="the CSV file to upload (or a pipe: /dev/stdin)"
+    )
     command.add_argument("--board", required=True, metavar="ID", help="board id")
     command.add_argument(
         "--group", metavar="G", help="group for new items (default: the board's top group)"
