@@ -446,3 +446,15 @@ async def test_a_file_read_from_a_pipe_is_imported_and_its_report_saved_here(
     assert counts(run)["created"] == 1 and counts(run)["invalid"] == 1, run
     assert "report: stdin.report.csv" in run.stdout, run
     assert [r["name"] for r in read_csv(tmp_path / "stdin.report.csv")] == ["Bad Label"]
+
+
+async def test_an_out_file_that_is_the_imported_file_is_refused(
+    server: ServerProcess, api: Api, tmp_path: Path
+) -> None:
+    leads = write(tmp_path / "leads.csv", WITH_INVALID_ROW)
+    before = await item_count(api)
+    run = await cli(server, tmp_path, "import", "leads.csv", "--board", "100", "--out", str(leads))
+    assert run.returncode == 2, run
+    assert "would overwrite FILE" in run.stderr, run
+    assert leads.read_text() == WITH_INVALID_ROW  # the report replaced it
+    assert await item_count(api) == before

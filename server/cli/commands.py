@@ -300,6 +300,8 @@ def run_import(client: Client, args: argparse.Namespace, progress: Progress) -> 
         content, size = upload_body(stream)
         report_path = args.out or default_report_path(args.file, piped=isinstance(content, bytes))
         check_destination(report_path)
+        if report_path.exists() and report_path.samefile(args.file):
+            raise ClientError("BAD_USER_INPUT", f"--out {report_path} would overwrite FILE")
         status = upload_and_wait(client, args, progress, content, size, options)
     progress.finish()
     if not (status["report_created"] and status["report_url"]):
