@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from server import sql
 from server.db import Connection, Pool
@@ -20,15 +20,27 @@ from server.store.records import (
     ColumnValueRecord,
     GroupRecord,
     ItemRecord,
+    Row,
+    RowRecord,
     User,
 )
 
 Q = sql.queries("boards")
 DEFAULT_GROUP_COLOR = "#579bfc"  # monday's blue, the groups table default
+R = TypeVar("R", bound=RowRecord)
 
 
 class LastGroup(Exception):
     """Closing this group would leave its board without a live group."""
+
+
+def _group_records(rows: Iterable[Row], key: str, record: type[R]) -> dict[int, list[R]]:
+    """Each row's record listed under the row's `key` column, in row order; a key no row
+    carries reads [] (a board without columns, an item without values)."""
+    result: dict[int, list[R]] = defaultdict(list)
+    for row in rows:
+        result[row[key]].append(record.from_row(row))
+    return result
 
 
 class BoardStore:
@@ -64,16 +76,12 @@ class BoardStore:
         return board if board.role is not None else None
 
     async def columns(self, board_ids: list[int]) -> dict[int, list[ColumnRecord]]:
-        result: dict[int, list[ColumnRecord]] = defaultdict(list)
-        for row in await self.pool.fetch(Q["columns_of_boards"], board_ids):
-            result[row["board_id"]].append(ColumnRecord.from_row(row))
-        return result
+        rows = await self.pool.fetch(Q["columns_of_boards"], board_ids)
+        return _group_records(rows, "board_id", ColumnRecord)
 
     async def groups(self, board_ids: list[int]) -> dict[int, list[GroupRecord]]:
-        result: dict[int, list[GroupRecord]] = defaultdict(list)
-        for row in await self.pool.fetch(Q["groups_of_boards"], board_ids):
-            result[row["board_id"]].append(GroupRecord.from_row(row))
-        return result
+        rows = await self.pool.fetch(Q["groups_of_boards"], board_ids)
+        return _group_records(rows, "board_id", GroupRecord)
 
     async def items_of_board(self, board_id: int, limit: int, offset: int) -> list[ItemRecord]:
         rows = await self.pool.fetch(Q["items_of_board"], board_id, limit, offset)
@@ -86,10 +94,8 @@ class BoardStore:
         return [ItemRecord.from_row(row) for row in rows]
 
     async def column_values(self, item_ids: list[int]) -> dict[int, list[ColumnValueRecord]]:
-        result: dict[int, list[ColumnValueRecord]] = defaultdict(list)
-        for row in await self.pool.fetch(Q["column_values_of_items"], item_ids):
-            result[row["item_id"]].append(ColumnValueRecord.from_row(row))
-        return result
+        rows = await self.pool.fetch(Q["column_values_of_items"], item_ids)
+        return _group_records(rows, "item_id", ColumnValueRecord)
 
     async def activity(self, board_id: int, limit: int, offset: int) -> list[ActivityRecord]:
         rows = await self.pool.fetch(Q["activity_of_board"], board_id, limit, offset)
