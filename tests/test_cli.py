@@ -458,3 +458,12 @@ async def test_an_out_file_that_is_the_imported_file_is_refused(
     assert "would overwrite FILE" in run.stderr, run
     assert leads.read_text() == WITH_INVALID_ROW  # the report replaced it
     assert await item_count(api) == before
+
+
+async def test_a_url_given_with_its_graphql_endpoint_is_explained(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    run = await cli_at(f"{server.url}/graphql", tmp_path, "template", "--project", "leads")
+    assert run.returncode == 2, run
+    assert "error: HTTP_404: " in run.stderr, run
+    assert "give the server's base URL" in run.stderr, run  # was "not a GraphQL answer: Not Found"

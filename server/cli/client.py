@@ -78,6 +78,17 @@ def raise_for_errors(body: Mapping[str, Any], status_code: int) -> dict[str, Any
     return data
 
 
+def graphql_answer(response: httpx.Response) -> dict[str, Any]:
+    """The response's body, if it is a GraphQL answer; else `ClientError`."""
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise ClientError(
+            f"HTTP_{response.status_code}", f"not a GraphQL answer: {clip(response.text)}"
+        ) from exc
+    return check_answer(body, response.status_code)
+
+
 def check_answer(body: object, status_code: int) -> dict[str, Any]:
     """`body` if it is shaped as a GraphQL answer (an object whose `errors`, when there, is a
     list of objects), else `ClientError`: a proxy's or framework's own JSON error page is no
@@ -196,12 +207,16 @@ class Client:
                 headers=self.headers(token, api_version),
             )
         try:
-            body = response.json()
-        except ValueError as exc:
+            return response.status_code, graphql_answer(response)
+        except ClientError as exc:
+            if response.status_code != 404:
+                raise
+            # most often a URL given with its /graphql, which the client adds
             raise ClientError(
-                f"HTTP_{response.status_code}", f"not a GraphQL answer: {clip(response.text)}"
+                "HTTP_404",
+                f"{response.request.url} was not found: give the server's base URL, such as "
+                f"{DEFAULT_URL}, not its GraphQL endpoint",
             ) from exc
-        return response.status_code, check_answer(body, response.status_code)
 
     def call_admin(self, method: str, path: str, admin_token: str, json: Any = None) -> Any:
         """Call the admin API (CONTRACT §5); its JSON answer, or `ClientError` on a non-2xx."""
