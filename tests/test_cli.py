@@ -467,3 +467,24 @@ async def test_a_url_given_with_its_graphql_endpoint_is_explained(
     assert run.returncode == 2, run
     assert "error: HTTP_404: " in run.stderr, run
     assert "give the server's base URL" in run.stderr, run  # was "not a GraphQL answer: Not Found"
+
+
+async def test_a_report_that_cannot_be_saved_still_shows_the_outcome(
+    server: ServerProcess, api: Api, tmp_path: Path
+) -> None:
+    slow = {"operation": "upload", "error": "SLOW", "delay_ms": 2000}
+    assert (await api.admin("POST", "/__admin/faults", slow)).status_code == 200
+    leads = write(tmp_path / "leads.csv", WITH_INVALID_ROW)
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    process = await start_cli(
+        server.url, tmp_path, "import", str(leads), "--board", "100", "--out", "reports/r.csv"
+    )
+    assert process.stderr is not None
+    await asyncio.wait_for(process.stderr.readuntil(b"\r["), CLI_TIMEOUT)  # polling now
+    folder.rmdir()  # gone before the report is saved
+    stdout, stderr = await asyncio.wait_for(process.communicate(), CLI_TIMEOUT)
+    run = Run(process.returncode or 0, stdout.decode(), stderr.decode())
+    assert run.returncode == 2, run
+    assert counts(run)["created"] == 1 and counts(run)["invalid"] == 1, run  # were not shown
+    assert "report:" not in run.stdout and "No such file or directory" in run.stderr, run

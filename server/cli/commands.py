@@ -304,16 +304,29 @@ def run_import(client: Client, args: argparse.Namespace, progress: Progress) -> 
             raise ClientError("BAD_USER_INPUT", f"--out {report_path} would overwrite FILE")
         status = upload_and_wait(client, args, progress, content, size, options)
     progress.finish()
+    try:
+        saved = save_report(client, status, report_path)
+    except (ClientError, OSError):
+        show_result(status, None, args)  # the job's outcome, which the error would hide
+        raise
+    show_result(status, saved, args)
+    return exit_status(status)
+
+
+def save_report(client: Client, status: dict[str, Any], path: Path) -> Path | None:
+    """Download the job's report to `path`, if it has one; where it went."""
     if not (status["report_created"] and status["report_url"]):
-        report_path = None
-    else:
-        with report_path.open("wb") as out:
-            client.download_to(status["report_url"], out)
+        return None
+    with path.open("wb") as out:
+        client.download_to(status["report_url"], out)
+    return path
+
+
+def show_result(status: dict[str, Any], report_path: Path | None, args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps({**status, "report_path": str(report_path) if report_path else None}))
     else:
         print_status(status, report_path, dry_run=bool(args.dry_run))
-    return exit_status(status)
 
 
 def default_report_path(file: Path, *, piped: bool) -> Path:
