@@ -82,6 +82,10 @@ def csv_files(folder: Path) -> list[str]:
     return sorted(path.name for path in folder.glob("*.csv"))
 
 
+def folder_names(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir())
+
+
 def counts(run: Run) -> dict[str, int]:
     """The `name: number` lines the CLI prints."""
     found = {}
@@ -488,3 +492,41 @@ async def test_a_report_that_cannot_be_saved_still_shows_the_outcome(
     assert run.returncode == 2, run
     assert counts(run)["created"] == 1 and counts(run)["invalid"] == 1, run  # were not shown
     assert "report:" not in run.stdout and "No such file or directory" in run.stderr, run
+
+
+@asynccontextmanager
+async def cut_short_downloads() -> AsyncIterator[str]:
+    """A server whose exportCSVTemplate link (any POST) leads to a download (any GET) that
+    breaks off after its first bytes; its URL."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        if head.startswith(b"POST"):
+            length = next(
+                int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )  # fmt: skip
+            await reader.readexactly(length)
+            body = json.dumps({"data": {"exportCSVTemplate": f"{url}/template.csv"}}).encode()
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+            writer.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        else:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nTitle,List\r\n")
+        await writer.drain()
+        writer.close()
+
+    listener = await asyncio.start_server(answer, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
+    try:
+        yield url
+    finally:
+        listener.close()
+        await listener.wait_closed()
+
+
+async def test_a_download_cut_short_leaves_no_file_to_be_taken_for_whole(tmp_path: Path) -> None:
+    async with cut_short_downloads() as url:
+        run = await cli_at(url, tmp_path, "template", "--project", "leads")
+    assert run.returncode == 2, run
+    assert "error: CONNECTION_ERROR: " in run.stderr, run
+    assert folder_names(tmp_path) == []  # leads-template.csv held the first 12 bytes

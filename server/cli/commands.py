@@ -317,8 +317,7 @@ def save_report(client: Client, status: dict[str, Any], path: Path) -> Path | No
     """Download the job's report to `path`, if it has one; where it went."""
     if not (status["report_created"] and status["report_url"]):
         return None
-    with path.open("wb") as out:
-        client.download_to(status["report_url"], out)
+    download_file(client, status["report_url"], path)
     return path
 
 
@@ -444,8 +443,7 @@ def run_export(client: Client, args: argparse.Namespace, progress: Progress) -> 
         on_event=progress.export,
     )
     progress.finish()
-    with out.open("wb") as file:
-        client.download_to(str(event["fileUrl"]), file)
+    download_file(client, str(event["fileUrl"]), out)
     print(f"exported {event.get('totalCount')} records to {out}")
     return EXIT_OK
 
@@ -454,10 +452,27 @@ def run_template(client: Client, args: argparse.Namespace, progress: Progress) -
     out = args.out or Path(f"{args.project}-template.csv")
     check_destination(out)
     url = blue.export_template(client, args.project)
-    with out.open("wb") as file:
-        client.download_to(url, file)
+    download_file(client, url, out)
     print(f"template saved to {out}")
     return EXIT_OK
+
+
+def download_file(client: Client, url: str, path: Path) -> None:
+    """Download to `path` through `path.part`, renamed once whole: a broken or interrupted
+    download left a truncated CSV under the final name, to be taken for a whole one. A path
+    that is no regular file (/dev/stdout, a pipe) is written as it is."""
+    if path.exists() and not path.is_file():
+        with path.open("wb") as out:
+            client.download_to(url, out)
+        return
+    part = path.with_name(path.name + ".part")
+    try:
+        with part.open("wb") as out:
+            client.download_to(url, out)
+        part.replace(path)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
 
 
 class Progress:
