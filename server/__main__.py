@@ -5,9 +5,11 @@ from __future__ import annotations
 import gc
 import logging
 import sys
+from pathlib import Path
 
 import uvicorn
 
+from server import fixtures
 from server.app import create_app
 from server.imports.worker import GC_THRESHOLDS
 from server.settings import load_settings
@@ -21,9 +23,22 @@ def main(argv: list[str] | None = None) -> None:
     gc.set_threshold(*GC_THRESHOLDS)
     sys.setswitchinterval(SWITCH_INTERVAL)
     settings = load_settings(argv)
+    check_fixture(settings.fixture)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+
+
+def check_fixture(path: Path | None) -> None:
+    """A fixture file the server would refuse stops the start with one line and status 2, as a
+    usage error does, before PostgreSQL or S3 start (it failed the start with a traceback)."""
+    if path is None:
+        return
+    try:
+        fixtures.read_fixture(path)
+    except fixtures.InvalidFixture as exc:
+        sys.stderr.write(f"python -m server: error: --fixture/FIXTURE {path}: {exc}\n")
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

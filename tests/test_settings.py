@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +79,26 @@ def test_help_names_each_flags_variable_the_other_variables_and_the_defaults() -
         "AWS_REGION", "IDLE_IN_TRANSACTION_SECONDS", DEFAULT_HOST, str(DEFAULT_PORT),
     ):  # fmt: skip
         assert name in shown, name
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ('{"accounts": 5}', "invalid fixture: accounts: expected a list, got 5"),
+        ("not json", "invalid fixture: cannot read"),
+    ],
+)
+def test_a_fixture_file_the_server_would_refuse_is_a_usage_error_before_anything_starts(
+    tmp_path: Path, content: str, reason: str
+) -> None:
+    fixture = tmp_path / "fixture.json"
+    fixture.write_text(content)
+    started = subprocess.run(
+        [sys.executable, "-m", "server", "--fixture", str(fixture), "--port", "0",
+         "--data-dir", str(tmp_path / "data")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert started.returncode == 2, started.stderr
+    lines = started.stderr.splitlines()
+    assert len(lines) == 1 and reason in lines[0], started.stderr
+    assert not (tmp_path / "data").exists()  # no PostgreSQL was started
