@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import pty
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from server.cli.commands import Progress
+from server.cli.commands import Progress, wants_bar
 from tests.conftest import Api, ServerProcess
 from tests.importing import board_items, csv_text, item_count
 
@@ -53,7 +54,12 @@ async def cli_at(
 
 
 async def start_cli(
-    url: str, cwd: Path, *args: str, token: str | None = "tok-ada", stdin: bool = False
+    url: str,
+    cwd: Path,
+    *args: str,
+    token: str | None = "tok-ada",
+    stdin: bool = False,
+    stderr: int = asyncio.subprocess.PIPE,
 ) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMPORTSERVER_")}
     env["IMPORTSERVER_URL"] = url
@@ -62,10 +68,40 @@ async def start_cli(
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "server.cli", *args, cwd=cwd, env=env,
         stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=stderr,
         # Ctrl+C as in a terminal, even when pytest was started with SIGINT ignored (`&`)
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
+
+
+async def cli_in_terminal(url: str, cwd: Path, *args: str) -> Run:
+    """Run the CLI with its stderr on a terminal (a pty), as a user at a shell does."""
+    leader, follower = pty.openpty()
+    try:
+        process = await start_cli(url, cwd, *args, stderr=follower)
+    finally:
+        os.close(follower)
+
+    def read_terminal() -> bytes:
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the CLI, the terminal's last writer, is gone
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    try:
+        terminal = asyncio.get_running_loop().run_in_executor(None, read_terminal)
+        stdout, _ = await asyncio.wait_for(process.communicate(), CLI_TIMEOUT)
+        stderr = await asyncio.wait_for(terminal, CLI_TIMEOUT)
+    finally:
+        os.close(leader)
+    assert process.returncode is not None
+    return Run(process.returncode, stdout.decode(), stderr.decode())
 
 
 def write(path: Path, text: str) -> Path:
@@ -106,7 +142,13 @@ async def test_successful_import_prints_the_counts_and_exits_0(
     assert counts(run) == {
         "submitted": 2, "created": 2, "updated": 0, "skipped": 0, "invalid": 0, "failed": 0,
     }  # fmt: skip
-    assert "\r[" in run.stderr and "100.0%" in run.stderr, run.stderr  # the progress bar
+    # stderr is no terminal: a plain line per new status, no bar
+    assert "\r" not in run.stderr, run.stderr
+    job_id = run.stderr.split(":")[0].removeprefix("job ")
+    shown = run.stderr.splitlines()[1:]
+    assert shown[-1] == f"job {job_id}: COMPLETED 100.0%", run.stderr
+    assert all(line.startswith(f"job {job_id}: ") for line in shown), run.stderr
+    assert len(shown) == len(set(shown)), run.stderr  # a line only when something changed
     items = await board_items(api)
     assert items["Grace Hopper"]["group"] == "topics"
     assert items["Alan Turing"]["values"]["status"] == "Done"
@@ -373,12 +415,42 @@ async def test_ctrl_c_while_waiting_names_the_job_that_goes_on(
     assert process.stderr is not None
     started = await asyncio.wait_for(process.stderr.readline(), CLI_TIMEOUT)
     job_id = started.decode().split(":")[0].removeprefix("job ")
-    await asyncio.wait_for(process.stderr.readuntil(b"\r["), CLI_TIMEOUT)  # polling now
+    await asyncio.wait_for(process.stderr.readuntil(b"%\n"), CLI_TIMEOUT)  # polling now
     process.send_signal(signal.SIGINT)
     stdout, stderr = await asyncio.wait_for(process.communicate(), CLI_TIMEOUT)
     assert process.returncode == 130, (stdout, stderr)
     assert f'fetch_job_status(job_id: "{job_id}")' in stderr.decode(), stderr
     assert stderr.decode().endswith("interrupted\n")
+
+
+async def test_the_progress_bar_is_drawn_on_a_terminal(
+    server: ServerProcess, api: Api, tmp_path: Path
+) -> None:
+    leads = write(tmp_path / "leads.csv", LEADS)
+    run = await cli_in_terminal(
+        server.url, tmp_path, "import", str(leads), "--board", "100", "--group", "topics"
+    )
+    assert run.returncode == 0, run
+    assert "\r[" in run.stderr and "100.0% COMPLETED" in run.stderr, run.stderr  # the bar
+    assert "COMPLETED 100.0%" not in run.stderr, run.stderr  # and no plain line
+
+
+def test_progress_without_a_terminal_prints_a_line_per_new_status() -> None:
+    stream = io.StringIO()
+    progress = Progress(stream, bar=wants_bar(stream))
+    for status, percent in [("QUEUED", 0), ("QUEUED", 0), ("PROCESSING", 10), ("PROCESSING", 20)]:
+        progress.job("job 7", {"status": status, "progress_percentage": percent})
+    progress.job("job 7", {"status": "COMPLETED", "progress_percentage": 100})
+    assert stream.getvalue() == (
+        "job 7: QUEUED 0.0%\njob 7: PROCESSING 10.0%\njob 7: COMPLETED 100.0%\n"
+    )  # 20% came within LINE_INTERVAL of 10%
+
+
+def test_progress_env_chooses_bar_or_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMPORTSERVER_PROGRESS", "bar")
+    assert wants_bar(io.StringIO())
+    monkeypatch.setenv("IMPORTSERVER_PROGRESS", "lines")
+    assert not wants_bar(sys.stderr)
 
 
 def test_progress_bar_clears_the_end_of_a_longer_status() -> None:
@@ -485,7 +557,7 @@ async def test_a_report_that_cannot_be_saved_still_shows_the_outcome(
         server.url, tmp_path, "import", str(leads), "--board", "100", "--out", "reports/r.csv"
     )
     assert process.stderr is not None
-    await asyncio.wait_for(process.stderr.readuntil(b"\r["), CLI_TIMEOUT)  # polling now
+    await asyncio.wait_for(process.stderr.readuntil(b"%\n"), CLI_TIMEOUT)  # polling now
     folder.rmdir()  # gone before the report is saved
     stdout, stderr = await asyncio.wait_for(process.communicate(), CLI_TIMEOUT)
     run = Run(process.returncode or 0, stdout.decode(), stderr.decode())

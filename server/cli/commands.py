@@ -8,6 +8,7 @@ import math
 import os
 import stat
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
@@ -21,6 +22,10 @@ EXIT_ERROR = 2  # FAILED/REJECTED, a GraphQL or transport error, or a usage erro
 EXIT_INTERRUPTED = 130  # Ctrl+C, as a shell reports SIGINT
 DEFAULT_WAIT = 600.0  # seconds to wait for a job or an export to end
 BAR_WIDTH = 30  # characters of the progress bar
+# Without a terminal (a CI log, a file) a line per new status, and while the status stays
+# the same a line with its progress at most this often: a bar redrawn every second filled
+# logs with carriage returns.
+LINE_INTERVAL = 10.0  # seconds
 COUNTS = ("submitted", "created", "updated", "skipped", "invalid", "failed")
 
 DESCRIPTION = """\
@@ -31,7 +36,8 @@ A command-line client of importserver (and of any server with the same API).
          [--dry-run] [--report failed|all] [--encoding CHARSET] [--map COLUMN=INDEX[:DEFAULT]]...
          [--callback URL] [--out REPORT.csv] [--json]
       monday's bulk import: ingest_items (backfill_items with --backfill), PUT the file to the
-      pre-signed upload URL, poll fetch_job_status every second with a progress bar on stderr,
+      pre-signed upload URL, poll fetch_job_status every second with a progress bar on stderr
+      (on a terminal; else a line per new status, IMPORTSERVER_PROGRESS=bar|lines to choose),
       print the counts and the final status, save the report CSV when the server made one
       (default FILE with the suffix .report.csv).
   export --project P [--out F] [--list TITLE]... [--tag NAME]... [--assignee USER_ID]...
@@ -67,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.token:
         parser.error("a token is needed: --token T or the IMPORTSERVER_TOKEN variable")
-    progress = Progress(sys.stderr, enabled=not args.quiet)
+    progress = Progress(sys.stderr, enabled=not args.quiet, bar=wants_bar(sys.stderr))
     try:
         with Client(args.url, args.token, api_version=args.api_version) as client:
             result: int = args.run(client, args, progress)
@@ -84,6 +90,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress.finish()
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def wants_bar(stream: TextIO) -> bool:
+    """The bar on a terminal only, as common command-line tools do; `IMPORTSERVER_PROGRESS`
+    set to `bar` or `lines` overrides that."""
+    forced = os.environ.get("IMPORTSERVER_PROGRESS", "").strip().lower()
+    if forced in ("bar", "lines"):
+        return forced == "bar"
+    try:
+        return stream.isatty()
+    except ValueError:  # a closed stream
+        return False
 
 
 def positive_seconds(text: str) -> float:
@@ -354,7 +372,7 @@ def upload_and_wait(
     size: int,
     options: dict[str, Any],
 ) -> dict[str, Any]:
-    """monday's three steps with the progress bar; the final status."""
+    """monday's three steps with their progress shown; the final status."""
     group = args.group or monday.first_group(client, args.board)
     watch = JobWatch(progress)
 
@@ -362,11 +380,14 @@ def upload_and_wait(
         watch.job_id = job.job_id
         progress.message(f"job {job.job_id}: uploading {args.file} ({size} bytes)")
 
+    def polled(status: dict[str, Any]) -> None:
+        progress.job(f"job {watch.job_id}", status)
+
     try:
         return monday.run_import(
             client, args.board, group, content, size=size, backfill=args.backfill,
             options=options, timeout=args.timeout, on_started=started,
-            on_uploaded=watch.uploaded_file, on_status=progress.job, patient=True,
+            on_uploaded=watch.uploaded_file, on_status=polled, patient=True,
         )  # fmt: skip
     except (ClientError, KeyboardInterrupt):
         watch.explain(sys.stderr)
@@ -476,13 +497,18 @@ def download_file(client: Client, url: str, path: Path) -> None:
 
 
 class Progress:
-    """A one-line, carriage-return progress bar on a stream (stderr)."""
+    """Progress on a stream (stderr): a one-line, carriage-return bar on a terminal (`bar`),
+    else plain lines (`name: STATUS 40.0%`), one per new status and, while the status stays,
+    one at most every LINE_INTERVAL seconds when the progress moved."""
 
-    def __init__(self, stream: TextIO, *, enabled: bool = True) -> None:
+    def __init__(self, stream: TextIO, *, enabled: bool = True, bar: bool = True) -> None:
         self.stream = stream
         self.enabled = enabled
+        self.bar = bar
         self.drawn = False
         self.width = 0  # characters of the line drawn last
+        self.shown: tuple[str, str, float] | None = None  # the last plain line's name, status, %
+        self.shown_at = 0.0  # time.monotonic() of the last plain line
 
     def message(self, text: str) -> None:
         if self.enabled:
@@ -503,6 +529,26 @@ class Progress:
         self.drawn = True
         self.width = len(line)
 
+    def update(self, name: str, percent: float, status: str) -> None:
+        """Show `name`'s status and progress: on the bar, or as a plain line when it says
+        something new."""
+        if not self.enabled:
+            return
+        if self.bar:
+            self.draw(percent, status)
+            return
+        percent = max(0.0, min(100.0, percent))
+        now = time.monotonic()
+        shown = self.shown
+        if (
+            shown is not None
+            and shown[:2] == (name, status)
+            and (shown[2] == percent or now - self.shown_at < LINE_INTERVAL)
+        ):
+            return
+        self.message(f"{name}: {status} {percent:.1f}%")
+        self.shown, self.shown_at = (name, status, percent), now
+
     def finish(self) -> None:
         """End the bar's line, if one is drawn."""
         if self.drawn:
@@ -511,8 +557,8 @@ class Progress:
             self.drawn = False
             self.width = 0
 
-    def job(self, status: dict[str, Any]) -> None:
-        self.draw(float(status.get("progress_percentage") or 0), str(status["status"]))
+    def job(self, name: str, status: dict[str, Any]) -> None:
+        self.update(name, float(status.get("progress_percentage") or 0), str(status["status"]))
 
     def export(self, event: dict[str, Any]) -> None:
-        self.draw(float(event.get("progress") or 0), str(event.get("status")))
+        self.update("export", float(event.get("progress") or 0), str(event.get("status")))
