@@ -5,18 +5,23 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import itertools
 import json
 import os
 import pty
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
+from server.cli import monday
+from server.cli.client import Client, ClientError
 from server.cli.commands import Progress, wants_bar
 from tests.conftest import Api, ServerProcess
 from tests.importing import board_items, csv_text, item_count
@@ -486,10 +491,40 @@ async def test_a_poll_refused_with_wait_is_asked_again_after_the_wait(
     assert counts(run)["created"] == 2, run
 
 
-async def test_a_failed_poll_names_the_uploaded_job(
+async def test_a_poll_that_fails_with_an_internal_error_is_asked_again(
     server: ServerProcess, api: Api, tmp_path: Path
 ) -> None:
-    fault = {"operation": "fetch_job_status", "error": "INTERNAL_SERVER_ERROR", "count": 1}
+    fault = {"operation": "fetch_job_status", "error": "INTERNAL_SERVER_ERROR", "count": 2}
+    assert (await api.admin("POST", "/__admin/faults", fault)).status_code == 200
+    leads = write(tmp_path / "leads.csv", LEADS)
+    run = await cli(server, tmp_path, "import", str(leads), "--board", "100")
+    assert run.returncode == 0, run  # it gave up with exit 2 while the job went on
+    assert counts(run)["created"] == 2, run
+    assert run.stderr.count("status check failed (INTERNAL_SERVER_ERROR: ") == 2, run
+
+
+async def test_a_poll_that_keeps_failing_gives_up_within_the_timeout_naming_the_job(
+    server: ServerProcess, api: Api, tmp_path: Path
+) -> None:
+    fault = {"operation": "fetch_job_status", "error": "INTERNAL_SERVER_ERROR", "count": 1000}
+    assert (await api.admin("POST", "/__admin/faults", fault)).status_code == 200
+    leads = write(tmp_path / "leads.csv", LEADS)
+    run = await cli(
+        server, tmp_path, "import", str(leads), "--board", "100", "-q", "--timeout", "4"
+    )
+    assert run.returncode == 2, run
+    first, second = run.stderr.splitlines()
+    job_id = first.split(":")[0].removeprefix("job ")
+    assert first == f'job {job_id}: it goes on on the server: fetch_job_status(job_id: "{job_id}")'
+    assert second.startswith("error: INTERNAL_SERVER_ERROR: "), run
+    assert f"(job {job_id}: gave up after " in second, run
+
+
+@pytest.mark.parametrize("code", ["NOT_FOUND", "USER_UNAUTHORIZED", "BAD_USER_INPUT"])
+async def test_a_poll_refused_for_good_ends_at_once_naming_the_job(
+    server: ServerProcess, api: Api, tmp_path: Path, code: str
+) -> None:
+    fault = {"operation": "fetch_job_status", "error": code, "count": 1}
     assert (await api.admin("POST", "/__admin/faults", fault)).status_code == 200
     leads = write(tmp_path / "leads.csv", LEADS)
     run = await cli(server, tmp_path, "import", str(leads), "--board", "100", "-q")
@@ -497,7 +532,53 @@ async def test_a_failed_poll_names_the_uploaded_job(
     first, second = run.stderr.splitlines()
     job_id = first.split(":")[0].removeprefix("job ")
     assert first == f'job {job_id}: it goes on on the server: fetch_job_status(job_id: "{job_id}")'
-    assert second.startswith("error: INTERNAL_SERVER_ERROR: "), run
+    assert second.startswith(f"error: {code}: "), run
+
+
+def test_a_poll_without_connection_or_with_a_proxy_error_is_asked_again() -> None:
+    answers: list[httpx.Response | Exception] = [
+        httpx.ConnectError("Connection refused"),
+        httpx.ReadTimeout("timed out"),
+        httpx.Response(503, text="<html>Service Unavailable</html>"),
+        httpx.Response(500, json={"errors": [{"message": "boom"}]}),
+        httpx.Response(200, json={"data": {"fetch_job_status": {"status": "COMPLETED"}}}),
+    ]
+    asked: list[float] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(time.monotonic())
+        given = answers.pop(0)
+        if isinstance(given, Exception):
+            raise given
+        return given
+
+    retried: list[str] = []
+    with Client("http://server.test", "tok", transport=httpx.MockTransport(answer)) as client:
+        status = monday.wait_for_job(
+            client, "7", interval=0.05, timeout=30, patient=True,
+            on_retry=lambda error, _seconds: retried.append(error.code),
+        )  # fmt: skip
+    assert status["status"] == "COMPLETED" and answers == []
+    assert retried == ["CONNECTION_ERROR", "TIMEOUT", "HTTP_503", "GRAPHQL_ERROR"]
+    waits = [later - earlier for earlier, later in itertools.pairwise(asked)]
+    assert waits == sorted(waits), waits  # the backoff grows
+
+
+def test_a_poll_refused_for_good_is_not_asked_again() -> None:
+    asked: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        error = {"message": "Job 7 not found", "extensions": {"code": "NOT_FOUND"}}
+        return httpx.Response(200, json={"errors": [error]})
+
+    transport = httpx.MockTransport(answer)
+    with (
+        Client("http://server.test", "tok", transport=transport) as client,
+        pytest.raises(ClientError, match="NOT_FOUND"),
+    ):
+        monday.wait_for_job(client, "7", interval=0.01, timeout=30, patient=True)
+    assert len(asked) == 1
 
 
 async def test_an_argument_that_is_not_utf8_is_a_usage_error(

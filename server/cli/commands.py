@@ -383,11 +383,18 @@ def upload_and_wait(
     def polled(status: dict[str, Any]) -> None:
         progress.job(f"job {watch.job_id}", status)
 
+    def retried(error: ClientError, seconds: float) -> None:
+        progress.message(
+            f"job {watch.job_id}: status check failed ({error.code}: {error.message}); "
+            f"asking again in {seconds:.0f} s"
+        )
+
     try:
         return monday.run_import(
             client, args.board, group, content, size=size, backfill=args.backfill,
             options=options, timeout=args.timeout, on_started=started,
             on_uploaded=watch.uploaded_file, on_status=polled, patient=True,
+            on_retry=retried,
         )  # fmt: skip
     except (ClientError, KeyboardInterrupt):
         watch.explain(sys.stderr)

@@ -16,6 +16,12 @@ TERMINAL = frozenset({"COMPLETED", "FAILED", "REJECTED"})
 # The refusals that tell the client to wait (HTTP 429), with retryAfterMs or retry_in_seconds
 WAIT_CODES = frozenset({"RATE_LIMIT_EXCEEDED", "COMPLEXITY_BUDGET_EXHAUSTED"})
 LONGEST_RETRY_WAIT = 3600.0  # seconds: a longer wait asked for is cut to this
+# Failures that may pass (the server restarting, a proxy's 502, a dropped connection): a
+# patient poll asks again after a backoff doubling from POLL_INTERVAL up to LONGEST_BACKOFF.
+# Refusals that will not change (NOT_FOUND, USER_UNAUTHORIZED, BAD_USER_INPUT...) still end
+# the wait at once.
+TRANSIENT_CODES = frozenset({"TIMEOUT", "CONNECTION_ERROR", "INTERNAL_SERVER_ERROR"})
+LONGEST_BACKOFF = 10.0  # seconds
 STATUS_FIELDS = """status counts { submitted invalid skipped created updated failed }
     progress_percentage failure_reason failure_message fully_imported report_created report_url"""
 STATUS_QUERY = (
@@ -40,6 +46,8 @@ OPTION_TYPES = {
 }
 
 StatusCallback = Callable[[dict[str, Any]], None]
+# a failed status check that is asked again: the error and the seconds until then
+RetryCallback = Callable[[ClientError, float], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,21 +96,33 @@ def wait_for_job(
     timeout: float | None = None,
     on_status: StatusCallback | None = None,
     patient: bool = False,
+    on_retry: RetryCallback | None = None,
 ) -> dict[str, Any]:
     """Step 3: poll `fetch_job_status` every `interval` seconds until the job ends. `patient`:
     a poll refused with "wait" (a rate limit, the account's complexity budget, which other
-    clients of the account spend too) is asked again when the answer says, instead of
-    raising while the job goes on."""
+    clients of the account spend too) is asked again when the answer says, and one that
+    failed in a way that may pass (`is_transient`) after a short backoff, within `timeout`,
+    instead of raising while the job goes on."""
     deadline = None if timeout is None else time.monotonic() + timeout
     state = "waiting for fetch_job_status to answer"
+    failed: ClientError | None = None  # the last of the transient failures in a row
+    failures = 0
     while True:
         try:
             status = job_status(client, job_id, token=token)
-        except GraphQLError as exc:
-            delay = retry_delay(exc) if patient else None
+        except ClientError as exc:
+            if not patient:
+                raise
+            delay = retry_delay(exc) if isinstance(exc, GraphQLError) else None
+            if delay is not None:  # answered, if only to say "wait"
+                failed, failures = None, 0
+            elif is_transient(exc):
+                failed, failures = exc, failures + 1
+                delay = min(interval * 2 ** (failures - 1), LONGEST_BACKOFF)
             if delay is None:
                 raise
         else:
+            failed, failures = None, 0
             if on_status is not None:
                 on_status(status)
             if status["status"] in TERMINAL:
@@ -110,8 +130,25 @@ def wait_for_job(
             state, delay = str(status["status"]), interval
         now = time.monotonic()
         if deadline is not None and now >= deadline:
+            if failed is not None:
+                raise ClientError(
+                    failed.code,
+                    f"{failed.message} (job {job_id}: gave up after {failures} failed status "
+                    f"checks in a row, {timeout:g} seconds)",
+                ) from failed
             raise ClientError("TIMEOUT", f"job {job_id} still {state} after {timeout:g} seconds")
-        time.sleep(max(interval, delay if deadline is None else min(delay, deadline - now)))
+        wait = max(interval, delay if deadline is None else min(delay, deadline - now))
+        if failed is not None and on_retry is not None:
+            on_retry(failed, wait)
+        time.sleep(wait)
+
+
+def is_transient(error: ClientError) -> bool:
+    """Whether a failed request may succeed if asked again: no connection, no answer in
+    time, an internal server error, or an HTTP 5xx (a GraphQL one, or a proxy's own page)."""
+    if error.code in TRANSIENT_CODES or error.code.startswith("HTTP_5"):
+        return True
+    return isinstance(error, GraphQLError) and error.status_code >= 500
 
 
 def retry_delay(error: GraphQLError) -> float | None:
@@ -142,6 +179,7 @@ def run_import(
     on_uploaded: Callable[[], None] | None = None,
     on_status: StatusCallback | None = None,
     patient: bool = False,
+    on_retry: RetryCallback | None = None,
 ) -> dict[str, Any]:
     """All three steps; the final status, with its `job_id`. `content` is the file's bytes or
     a binary stream of `size` bytes; `patient` as in `wait_for_job`."""
@@ -153,7 +191,7 @@ def run_import(
         on_uploaded()
     status = wait_for_job(
         client, job.job_id, token=token, interval=interval, timeout=timeout,
-        on_status=on_status, patient=patient,
+        on_status=on_status, patient=patient, on_retry=on_retry,
     )  # fmt: skip
     return {**status, "job_id": job.job_id}
 
