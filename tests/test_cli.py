@@ -581,6 +581,40 @@ def test_a_poll_refused_for_good_is_not_asked_again() -> None:
     assert len(asked) == 1
 
 
+async def test_a_status_check_waits_no_longer_than_the_timeout_left(
+    server: ServerProcess, api: Api, tmp_path: Path
+) -> None:
+    slow = {"operation": "fetch_job_status", "error": "SLOW", "delay_ms": 12000}
+    assert (await api.admin("POST", "/__admin/faults", slow)).status_code == 200
+    leads = write(tmp_path / "leads.csv", LEADS)
+    started = time.monotonic()
+    run = await cli(
+        server, tmp_path, "import", str(leads), "--board", "100", "-q", "--timeout", "2"
+    )
+    took = time.monotonic() - started
+    assert run.returncode == 2, run
+    assert took < 9, (took, run)  # its first status check waited the 12 s (up to 60 s)
+    job_id = run.stderr.split(":")[0].removeprefix("job ")
+    assert run.stderr.splitlines()[1].startswith("error: TIMEOUT: "), run
+    assert f"(job {job_id}: gave up after 1 failed status checks" in run.stderr, run
+
+
+async def test_an_export_request_waits_no_longer_than_the_timeout(
+    server: ServerProcess, api: Api, tmp_path: Path
+) -> None:
+    slow = {"operation": "exportTodos", "error": "SLOW", "delay_ms": 12000}
+    assert (await api.admin("POST", "/__admin/faults", slow)).status_code == 200
+    started = time.monotonic()
+    run = await cli(server, tmp_path, "export", "--project", "leads", "-q", "--timeout", "2")
+    took = time.monotonic() - started
+    assert run.returncode == 2, run
+    assert took < 9, (took, run)  # exportTodos waited the 12 s (up to 60 s)
+    assert "error: TIMEOUT: " in run.stderr, run
+    assert csv_files(tmp_path) == []
+    # the slow call ends (and its export starts) in this test, not in the next one
+    await asyncio.sleep(max(0.0, 13 - took))
+
+
 async def test_an_argument_that_is_not_utf8_is_a_usage_error(
     server: ServerProcess, tmp_path: Path
 ) -> None:

@@ -55,19 +55,24 @@ def export_records(
     """Request an export and wait for its final EXPORT event; return that event (with
     `fileUrl` and `totalCount`). An export that ends in ERROR raises `ClientError`."""
     token = token or client.token
-    user_id = str(client.execute(ME, token=token)["me"]["id"])
+    deadline = None if timeout is None else time.monotonic() + timeout
+    user_id = str(client.execute(ME, token=token, deadline=deadline)["me"]["id"])
     export_input: dict[str, Any] = {"projectId": project}
     if record_filter:
         export_input["filter"] = dict(record_filter)
-    deadline = None if timeout is None else time.monotonic() + timeout
     ws: WebSocketSession
     with (
         translate_errors(),
         _translate_websocket_errors(),
-        connect_ws("/graphql", client.http, subprotocols=[PROTOCOL]) as ws,
+        connect_ws(
+            "/graphql",
+            client.http,
+            subprotocols=[PROTOCOL],
+            timeout=client.timeout_until(deadline),
+        ) as ws,  # fmt: skip
     ):
         ws.send_json({"type": "connection_init", "payload": {"Authorization": token or ""}})
-        ack = _receive(ws, ACK_TIMEOUT)
+        ack = _receive(ws, min(ACK_TIMEOUT, client.timeout_until(deadline)))
         if ack.get("type") != "connection_ack":
             raise ClientError("WEBSOCKET_ERROR", f"expected connection_ack, got {ack}")
         ws.send_json(
@@ -78,7 +83,7 @@ def export_records(
             }
         )
         replayed = _replayed_events(ws)
-        client.execute(EXPORT, {"i": export_input}, token=token)
+        client.execute(EXPORT, {"i": export_input}, token=token, deadline=deadline)
         started = False
         while True:
             event = _next_event(ws, _remaining(deadline))

@@ -9,6 +9,7 @@ business: the pytest plugin imports this module and should not pay for them.)
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator, Mapping
 from typing import IO, Any, Self
 
@@ -16,6 +17,10 @@ import httpx
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 60.0  # seconds per HTTP request
+# A request made before a deadline waits at most until it (it waited DEFAULT_TIMEOUT whatever
+# --timeout said), but at least this long: the last status check, at the deadline, may still
+# be answered.
+SHORTEST_TIMEOUT = 1.0  # seconds
 CHUNK_SIZE = 1024 * 1024  # bytes per read when downloading to a file
 ANSWER_SHOWN = 500  # characters of an unexpected answer repeated in an error message
 
@@ -150,6 +155,7 @@ class Client:
         self.url = url.rstrip("/")
         self.token = token
         self.api_version = api_version
+        self.timeout = timeout
         self.http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
 
     def __enter__(self) -> Self:
@@ -160,6 +166,15 @@ class Client:
 
     def close(self) -> None:
         self.http.close()
+
+    def timeout_until(self, deadline: float | None) -> float:
+        """Seconds one request may wait before `deadline` (a `time.monotonic()`; None: no
+        deadline): the client's timeout, or what is left until the deadline if that is less
+        (SHORTEST_TIMEOUT at least)."""
+        if deadline is None:
+            return self.timeout
+        left = deadline - time.monotonic()
+        return min(self.timeout, max(SHORTEST_TIMEOUT, left))
 
     def headers(self, token: str | None = None, api_version: str | None = None) -> dict[str, str]:
         sent: dict[str, str] = {}
@@ -188,9 +203,11 @@ class Client:
         *,
         token: str | None = None,
         api_version: str | None = None,
+        deadline: float | None = None,
     ) -> dict[str, Any]:
-        """Run a query that must succeed: its `data`, or `GraphQLError`."""
-        status_code, body = self._post(query, variables, token, api_version)
+        """Run a query that must succeed: its `data`, or `GraphQLError`. With a `deadline`
+        (a `time.monotonic()`) the request waits no longer than until then."""
+        status_code, body = self._post(query, variables, token, api_version, deadline)
         return raise_for_errors(body, status_code)
 
     def _post(
@@ -199,12 +216,14 @@ class Client:
         variables: Mapping[str, Any] | None,
         token: str | None,
         api_version: str | None,
+        deadline: float | None = None,
     ) -> tuple[int, dict[str, Any]]:
         with translate_errors(), refuse_undecodable():
             response = self.http.post(
                 "/graphql",
                 json={"query": query, "variables": dict(variables or {})},
                 headers=self.headers(token, api_version),
+                timeout=self.timeout_until(deadline),
             )
         try:
             return response.status_code, graphql_answer(response)

@@ -82,8 +82,10 @@ def start_job(
     return StartedJob(job_id=str(job["job_id"]), upload_url=str(job["upload_url"]))
 
 
-def job_status(client: Client, job_id: str, *, token: str | None = None) -> dict[str, Any]:
-    data = client.execute(STATUS_QUERY, {"id": job_id}, token=token)
+def job_status(
+    client: Client, job_id: str, *, token: str | None = None, deadline: float | None = None
+) -> dict[str, Any]:
+    data = client.execute(STATUS_QUERY, {"id": job_id}, token=token, deadline=deadline)
     return dict(data["fetch_job_status"])
 
 
@@ -109,7 +111,7 @@ def wait_for_job(
     failures = 0
     while True:
         try:
-            status = job_status(client, job_id, token=token)
+            status = job_status(client, job_id, token=token, deadline=deadline)
         except ClientError as exc:
             if not patient:
                 raise
