@@ -229,15 +229,21 @@ def _records(parent: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
     return records
 
 
+# What the database refuses for the fixture's own content: a broken constraint (an unknown
+# reference, a missing value) or a value of the wrong kind. Anything else (the connection
+# lost, the transaction ended idle, a deadlock) is the server's failure, not the fixture's.
+_REFUSALS_OF_CONTENT = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
+
+
 @contextlib.contextmanager
 def _refused_by_database() -> Iterator[None]:
-    """The database's refusals (unknown references, missing values) as InvalidFixture."""
+    """The database's refusals of the fixture's content as InvalidFixture."""
     try:
         yield
     except asyncpg.NotNullViolationError as exc:
         record = str(exc.table_name or "record").removesuffix("s")
         raise InvalidFixture(f"a new {record} needs {exc.column_name!r}") from exc
-    except asyncpg.PostgresError as exc:
+    except _REFUSALS_OF_CONTENT as exc:
         raise InvalidFixture(str(exc)) from exc
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hmac
+import logging
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -17,6 +19,8 @@ from server.api.schema import schema
 from server.errors import AppError, StorageError
 from server.services import Services
 from server.store.exports import ExportStore, OutboxMessage
+
+logger = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -103,6 +107,13 @@ async def _call(handler: Handler, request: Request) -> Response:
         # the caller's mistake unless the error says it is the server's
         status = exc.status_code if exc.status_code >= 500 else 400
         return _json({"error": exc.message, "code": exc.code}, status_code=status)
+    except Exception:
+        # the database lost mid-call, say: logged with an id, answered in the API's shape
+        # (uncaught, it was a plain-text 500), so a client may simply ask again
+        request_id = str(uuid.uuid4())
+        logger.exception("admin call failed", extra={"request_id": request_id, "action": "admin"})
+        message = f"Internal server error (request id {request_id})"
+        return _json({"error": message, "code": "INTERNAL_SERVER_ERROR"}, status_code=500)
 
 
 async def _read_body(request: Request) -> dict[str, Any]:

@@ -471,7 +471,7 @@ class GraphQLView(GraphQL[Context, None]):
                 await _error_response(error, str(uuid.uuid4()))(scope, receive, send)
                 return
             request = Request(scope, receive)
-            response = await self._gate_http(request)
+            response = await self._guarded_gate(request)
             if response is not None:
                 await response(scope, receive, send)
                 return
@@ -486,6 +486,17 @@ class GraphQLView(GraphQL[Context, None]):
             await response(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+    async def _guarded_gate(self, request: Request) -> Response | None:
+        """`_gate_http`, with an unexpected error (the database lost while it authenticates
+        or takes a fault) logged and answered as INTERNAL_SERVER_ERROR with the request's id,
+        as a resolver's is: uncaught, it was a plain-text 500 and an ASGI traceback."""
+        try:
+            return await self._gate_http(request)
+        except Exception as exc:
+            request_id = getattr(request.state, "request_id", None) or str(uuid.uuid4())
+            body = {"data": None, "errors": [format_error(exc, str(exc), request_id)]}
+            return JSONResponse(body, status_code=500)
 
     async def _gate_http(self, request: Request) -> Response | None:
         """Answer requests that must not reach GraphQL: no token, bad version, gated fields."""

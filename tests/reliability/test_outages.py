@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.blue import REPORT, put_file, start_import
+from tests.blue import REPORT, put_file, run_sql, start_import
 from tests.conftest import ADMIN_TOKEN, Api, ServerProcess, start_server, stop_server
 from tests.importing import TERMINAL, postgres_socket, start_job, upload, wait_for_job
 from tests.reliability.test_crash import all_names
@@ -182,3 +182,70 @@ async def test_healthz_says_unavailable_while_the_database_refuses_connections(
         assert await health(api, 200) == {"status": "ok"}
     finally:
         await conn.close()
+
+
+async def test_requests_while_the_database_refuses_connections_get_json_errors(
+    api: Api, lone_server: ServerProcess
+) -> None:
+    # the GraphQL gate authenticates before anything runs, and an admin call writes: both
+    # lose the database here, and must say so in their own shapes (they answered a plain-text
+    # 500 "Internal Server Error", uvicorn logging an ASGI traceback)
+    host, port = postgres_socket(lone_server)
+    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="template1")
+    try:
+        await conn.execute("ALTER DATABASE postgres ALLOW_CONNECTIONS false")
+        try:
+            await conn.execute(TERMINATE_OTHERS.replace("current_database()", "'postgres'"))
+            graphql = await api.post("{ me { id } }")
+            admin = await api.admin(
+                "POST", "/__admin/faults", {"operation": "boards", "error": "SLOW"}
+            )
+        finally:
+            await conn.execute("ALTER DATABASE postgres ALLOW_CONNECTIONS true")
+        await health(api, 200)
+    finally:
+        await conn.close()
+    assert graphql.status_code == 500, graphql.text
+    error = graphql.json()["errors"][0]
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR", error
+    assert (
+        error["message"]
+        == f"Internal server error (request id {error['extensions']['request_id']})"
+    )
+    assert admin.status_code == 500, admin.text
+    assert admin.json()["code"] == "INTERNAL_SERVER_ERROR", admin.text
+    assert "Exception in ASGI application" not in lone_server.log()
+
+
+async def test_a_fixture_the_database_fails_to_load_is_a_500_not_an_invalid_fixture(
+    api: Api, lone_server: ServerProcess
+) -> None:
+    # a deadlock (or a lost connection) while loading is the server's failure: the caller's
+    # fixture is fine and may be sent again; it was a 400 "invalid fixture: deadlock detected"
+    fixture = {
+        "accounts": [{"id": 1, "name": "Acme", "slug": "acme", "plan": "enterprise"}],
+        "boards": [
+            {"id": 990, "account_id": 1, "name": "Unlucky", "groups": [{"id": "g", "title": "G"}]}
+        ],
+    }
+    await run_sql(
+        lone_server,
+        """CREATE FUNCTION test_deadlock() RETURNS trigger AS $$
+        BEGIN
+            IF NEW.name = 'Unlucky' THEN
+                RAISE EXCEPTION 'deadlock detected' USING ERRCODE = 'deadlock_detected';
+            END IF;
+            RETURN NEW;
+        END $$ LANGUAGE plpgsql;
+        CREATE TRIGGER test_deadlock BEFORE INSERT ON boards
+            FOR EACH ROW EXECUTE FUNCTION test_deadlock();""",
+    )
+    try:
+        refused = await api.admin("POST", "/__admin/fixture", fixture)
+    finally:
+        await run_sql(
+            lone_server, "DROP TRIGGER test_deadlock ON boards; DROP FUNCTION test_deadlock();"
+        )
+    assert refused.status_code == 500, refused.text
+    assert refused.json()["code"] == "INTERNAL_SERVER_ERROR", refused.text
+    assert (await api.admin("POST", "/__admin/fixture", fixture)).status_code == 200
