@@ -119,7 +119,12 @@ class EventBus:
                 await self._hold(conn)
             except asyncio.CancelledError:
                 raise
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            except (
+                OSError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                asyncpg.InternalClientError,
+            ):
                 logger.warning("event listener lost, reconnecting", extra={"action": "listen"})
             finally:
                 self.connected.clear()
@@ -134,6 +139,10 @@ class EventBus:
         self.reconnect_hooks.append(hook)
 
     async def _after_reconnect(self) -> None:
+        try:
+            await self._replay_latest()
+        except Exception:  # the database gone again: the next reconnection replays
+            logger.exception("replay after reconnecting failed", extra={"action": "listen"})
         for hook in list(self.reconnect_hooks):
             try:
                 await hook()
@@ -152,12 +161,26 @@ class EventBus:
             await asyncio.wait_for(conn.fetchval("SELECT 1"), PING_INTERVAL)
 
     def _on_notify(self, _conn: Connection, _pid: int, _channel: str, payload: object) -> None:
-        envelope: _Envelope = orjson.loads(str(payload))
+        self._fan_out(orjson.loads(str(payload)))
+
+    def _fan_out(self, envelope: _Envelope) -> None:
         for queue in list(self.subscribers.get((envelope["board_id"], envelope["user_id"]), ())):
             try:
                 queue.put_nowait(envelope)
             except asyncio.QueueFull:
                 logger.warning("subscriber too slow, event dropped", extra={"action": "fan_out"})
+
+    async def _replay_latest(self) -> None:
+        """Give the subscribers the latest event of each import and export of theirs: what
+        was notified while the listener was away never arrives, and an import's or export's
+        end would be missed for ever. Each subscription drops what it has seen already."""
+        for board_id, user_id in list(self.subscribers):
+            rows = await self.pool.fetch(Q["latest_events"], board_id, user_id, EXPORT_STALE_AFTER)
+            for row in rows:
+                self._fan_out(
+                    {"board_id": board_id, "user_id": user_id, "seq": row["seq"],
+                     "event": row["payload"]}
+                )  # fmt: skip
 
     def on_notice(self, channel: str, hook: Callable[[str], None]) -> None:
         """Call `hook(payload)` for every NOTIFY on `channel`, sent by any process. Register
@@ -209,8 +232,11 @@ class EventBus:
                     yield row["payload"]
             while True:
                 envelope = await queue.get()
-                # older ones were covered by the state above
-                if envelope["seq"] > seen.get(envelope["event"]["type"], 0):
+                # older ones were covered by the state above, or by an event since (a replay
+                # after the listener reconnected repeats the latest)
+                kind = envelope["event"]["type"]
+                if envelope["seq"] > seen.get(kind, 0):
+                    seen[kind] = envelope["seq"]
                     yield envelope["event"]
         finally:
             self.subscribers[key].discard(queue)

@@ -14,7 +14,16 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.blue import REPORT, put_file, run_sql, start_import
+from tests.blue import (
+    REPORT,
+    next_event,
+    put_file,
+    run_sql,
+    start_import,
+    subscribe,
+    wait_for_report,
+    websocket,
+)
 from tests.conftest import ADMIN_TOKEN, Api, ServerProcess, start_server, stop_server
 from tests.importing import TERMINAL, postgres_socket, start_job, upload, wait_for_job
 from tests.reliability.test_crash import all_names
@@ -249,3 +258,38 @@ async def test_a_fixture_the_database_fails_to_load_is_a_500_not_an_invalid_fixt
     assert refused.status_code == 500, refused.text
     assert refused.json()["code"] == "INTERNAL_SERVER_ERROR", refused.text
     assert (await api.admin("POST", "/__admin/fixture", fixture)).status_code == 200
+
+
+async def test_a_subscriber_gets_the_end_of_an_import_that_ended_while_events_were_cut_off(
+    api: Api, lone_server: ServerProcess
+) -> None:
+    # the process's listening connection is lost and cannot come back while the import runs
+    # and ends (its pool's connections, open already, still work): the NOTIFY of its end
+    # reaches no one, so once the listener is back the subscriber must be given the latest
+    # state; it waited for ever
+    key = await put_file(api, "leads", "Title\nmissed 1\nmissed 2\n")
+    await asyncio.gather(*(api.gql("{ me { id } }") for _ in range(8)))  # the pool filled
+    host, port = postgres_socket(lone_server)
+    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="template1")
+    try:
+        async with websocket(lone_server.url, "graphql-transport-ws") as ws:
+            await subscribe(ws, "graphql-transport-ws", "leads", "10")
+            await asyncio.sleep(0.5)  # subscribed
+            await conn.execute("ALTER DATABASE postgres ALLOW_CONNECTIONS false")
+            try:
+                await conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = 'importserver-listener'"
+                )
+                started = await start_import(api, "leads", key, ["Title"])
+                assert started.json() == {"data": {"importTodos": True}}, started.text
+                report = await wait_for_report(api, "leads")
+                assert report["status"] == "COMPLETE", report
+            finally:
+                await conn.execute("ALTER DATABASE postgres ALLOW_CONNECTIONS true")
+            statuses = []
+            while not statuses or statuses[-1] == "IN_PROGRESS":
+                statuses.append((await next_event(ws))["status"])
+    finally:
+        await conn.close()
+    assert statuses[-1] == "COMPLETE", statuses
