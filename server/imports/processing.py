@@ -105,6 +105,10 @@ def is_transient(exc: BaseException) -> bool:
         # a deadlock or serialization failure is no fault of the rows: written again on resume
         | asyncpg.TransactionRollbackError
         | asyncpg.InterfaceError
+        # a pooled connection whose session ended while its process was frozen or the
+        # database cut it: asyncpg hands it out once more and refuses the next statement
+        # ("cannot switch to state 11; another operation (2) is in progress")
+        | asyncpg.InternalClientError
         | asyncpg.PostgresConnectionError
         | asyncpg.OperatorInterventionError
         # the database's disk full (53100) or another resource out (class 53): see diskfull
@@ -114,7 +118,9 @@ def is_transient(exc: BaseException) -> bool:
 
 async def _finish(services: Services, job: Job, status: str, *, reason: str, message: str) -> None:
     """End the job; a FAILED one reports what its committed chunks did, as the board shows."""
-    with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+    with contextlib.suppress(
+        asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError
+    ):
         current = await services.jobs.get(job.id) or job
         counts = dict(current.counts)
         if status == "FAILED":
