@@ -202,6 +202,11 @@ async def _read_body(scope: Scope, receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
+# what graphql-core's coercion of variables carries as an error's original: its own error,
+# or a scalar's refusal of a value
+_COERCION_ERRORS = (type(None), GraphQLError, ValueError, TypeError)
+
+
 def _error_response(error: AppError, request_id: str) -> JSONResponse:
     body = {"errors": [format_error(error, error.message, request_id)]}
     return JSONResponse(body, status_code=error.status_code)
@@ -681,8 +686,10 @@ class GraphQLView(GraphQL[Context, None]):
     @staticmethod
     def _format(error: GraphQLError, request_id: str) -> dict[str, Any]:
         original = error.original_error
-        if error.path is None and not isinstance(original, AppError):
-            # raised before any resolver ran (variable coercion): the caller's mistake
+        if error.path is None and isinstance(original, _COERCION_ERRORS):
+            # raised before any resolver ran (variable coercion): the caller's mistake; an
+            # extension's failure there (the database lost as the complexity is charged)
+            # stays internal, its message with it
             original = None
         formatted = format_error(original, error.message, request_id)
         if error.locations:

@@ -293,3 +293,30 @@ async def test_a_subscriber_gets_the_end_of_an_import_that_ended_while_events_we
     finally:
         await conn.close()
     assert statuses[-1] == "COMPLETE", statuses
+
+
+async def test_a_database_failure_before_any_resolver_is_an_internal_error_not_a_validation_one(
+    api: Api, lone_server: ServerProcess
+) -> None:
+    # the complexity budget is charged before the resolvers run; the database failing there
+    # was answered GRAPHQL_VALIDATION_FAILED with the driver's message
+    await run_sql(
+        lone_server,
+        """CREATE FUNCTION test_refuse_charge() RETURNS trigger AS $$
+        BEGIN
+            RAISE EXCEPTION 'secret driver detail' USING ERRCODE = 'internal_error';
+        END $$ LANGUAGE plpgsql;
+        CREATE TRIGGER test_refuse_charge BEFORE INSERT OR UPDATE ON complexity_budgets
+            FOR EACH ROW EXECUTE FUNCTION test_refuse_charge();""",
+    )
+    try:
+        response = await api.post("{ me { id } }")
+    finally:
+        await run_sql(
+            lone_server,
+            "DROP TRIGGER test_refuse_charge ON complexity_budgets; "
+            "DROP FUNCTION test_refuse_charge();",
+        )
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR", error
+    assert "secret" not in response.text, response.text
