@@ -28,6 +28,7 @@ from tests.importing import (
 )
 
 NOTHING_WRITTEN = {"Existing lead"}  # the demo board's only item
+SIGNATURE_CHECKED = 1.0  # seconds a slow upload waits after its first bytes
 
 
 async def assert_rejected(
@@ -364,7 +365,10 @@ async def test_upload_begun_in_time_that_ends_after_the_url_expired_starts_the_j
 
     async def sent_slowly() -> AsyncIterator[bytes]:
         yield body[:100]
-        # the PUT has begun, signature checked; the rest arrives half an hour later
+        # the PUT has begun; the rest arrives half an hour later. The pause lets the endpoint
+        # read the headers and check the signature first (on a busy machine its thread may
+        # not have run yet when the clock moves)
+        await asyncio.sleep(SIGNATURE_CHECKED)
         moved = await api.admin("POST", "/__admin/clock", {"advance_seconds": 1800})
         assert moved.status_code == 200, moved.text
         yield body[100:]
