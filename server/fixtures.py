@@ -38,6 +38,7 @@ COLUMN_TYPES = frozenset(
 MAX_LEVELS = 5  # boards.hierarchy_levels' CHECK
 MAX_SHOWN = 60  # characters of a bad value quoted back in a message
 RESET_ATTEMPTS = 3  # truncations tried before a reset gives up
+LOAD_ATTEMPTS = 3  # loads tried, each rolled back by a deadlock, before a load gives up
 
 
 class InvalidFixture(BadUserInput):
@@ -250,9 +251,18 @@ def _refused_by_database() -> Iterator[None]:
 async def load_fixture(pool: Pool, data: object) -> None:
     """Load one fixture document into the database, all or nothing."""
     fixture = validate(data)
-    with _refused_by_database():
-        async with pool.acquire() as conn, conn.transaction():
-            await _load(conn, fixture)
+    for attempt in range(1, LOAD_ATTEMPTS + 1):
+        try:
+            with _refused_by_database():
+                async with pool.acquire() as conn, conn.transaction():
+                    await _load(conn, fixture)
+            return
+        except asyncpg.TransactionRollbackError:
+            # its upserts met an import's chunk (or another load) locking the same rows in
+            # another order, and PostgreSQL chose the load as the victim: a server starting
+            # while another process imports into a fixture board failed to start
+            if attempt == LOAD_ATTEMPTS:
+                raise
 
 
 async def reset(

@@ -320,3 +320,45 @@ async def test_a_database_failure_before_any_resolver_is_an_internal_error_not_a
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR", error
     assert "secret" not in response.text, response.text
+
+
+async def test_a_fixture_load_a_deadlock_rolls_back_is_loaded_again(
+    api: Api, lone_server: ServerProcess
+) -> None:
+    # a server starting (its start fixture loaded) while another process imports into a
+    # fixture board can deadlock with the import's chunk; the load failed, and so the start
+    await run_sql(
+        lone_server,
+        """CREATE SEQUENCE test_deadlocks;
+        CREATE FUNCTION test_deadlock_once() RETURNS trigger AS $$
+        BEGIN
+            IF NEW.name = 'Once unlucky' AND nextval('test_deadlocks') = 1 THEN
+                RAISE EXCEPTION 'deadlock detected' USING ERRCODE = 'deadlock_detected';
+            END IF;
+            RETURN NEW;
+        END $$ LANGUAGE plpgsql;
+        CREATE TRIGGER test_deadlock_once BEFORE INSERT ON boards
+            FOR EACH ROW EXECUTE FUNCTION test_deadlock_once();""",
+    )
+    fixture = {
+        "accounts": [{"id": 1, "name": "Acme", "slug": "acme", "plan": "enterprise"}],
+        "boards": [
+            {
+                "id": 991,
+                "account_id": 1,
+                "name": "Once unlucky",
+                "groups": [{"id": "g", "title": "G"}],
+            }
+        ],
+    }
+    try:
+        loaded = await api.admin("POST", "/__admin/fixture", fixture)
+    finally:
+        await run_sql(
+            lone_server,
+            "DROP TRIGGER test_deadlock_once ON boards; DROP FUNCTION test_deadlock_once(); "
+            "DROP SEQUENCE test_deadlocks;",
+        )
+    assert loaded.status_code == 200, loaded.text
+    boards = await api.gql("{ boards(ids: [991]) { name } }")
+    assert boards == {"boards": [{"name": "Once unlucky"}]}
