@@ -48,6 +48,9 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
     ErrorMessage,
     OperationMessage,
 )
+from strawberry.subscriptions.protocols.graphql_ws.types import (
+    ConnectionInitMessage as LegacyConnectionInitMessage,
+)
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
@@ -342,7 +345,27 @@ def _with_request_ids(message: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
+class _ServerFailure(Exception):
+    """Authenticating a websocket failed on the server's side (the database lost): not the
+    client's credentials, so not the refusal strawberry would answer (4403 Forbidden)."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        super().__init__(payload["message"])
+        self.payload = payload
+
+
+INTERNAL_CLOSE_CODE = 4500  # graphql-transport-ws's internal server error
+
+
 class _LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+    async def handle_connection_init(self, message: LegacyConnectionInitMessage) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except _ServerFailure as exc:
+            # as strawberry ends a refused connection, with 1011: the server's error
+            await self.send_message({"type": "connection_error", "payload": exc.payload})
+            await self.websocket.close(code=1011, reason="")
+
     async def handle_async_results(
         self,
         operation_id: str,
@@ -440,7 +463,12 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         # it is no payload, so the connection authenticates by its headers alone
         if message.get("payload", {}) is None:
             message = {"type": message["type"], "payload": {}}
-        await super().handle_connection_init(message)
+        try:
+            await super().handle_connection_init(message)
+        except _ServerFailure as exc:
+            await self.websocket.close(
+                code=INTERNAL_CLOSE_CODE, reason=close_reason(str(exc.payload["message"]))
+            )
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -632,7 +660,12 @@ class GraphQLView(GraphQL[Context, None]):
             # the error an HTTP request gets for it
             error = format_error(exc, exc.message, context.request_id)
             raise ConnectionRejectionError(error) from exc
-        user = await auth.authenticate(self.services, headers)
+        try:
+            user = await auth.authenticate(self.services, headers)
+        except Exception as exc:
+            # logged with the request id, masked: the socket ends as a server error (it ended
+            # without a close code, uvicorn logging an ASGI traceback)
+            raise _ServerFailure(format_error(exc, str(exc), context.request_id)) from exc
         if user is None:
             raise ConnectionRejectionError({"message": "Not Authenticated"})
         context.user_or_none = user

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from httpx_ws import WebSocketDisconnect, aconnect_ws
 
 from tests.blue import (
     REPORT,
@@ -362,3 +363,41 @@ async def test_a_fixture_load_a_deadlock_rolls_back_is_loaded_again(
     assert loaded.status_code == 200, loaded.text
     boards = await api.gql("{ boards(ids: [991]) { name } }")
     assert boards == {"boards": [{"name": "Once unlucky"}]}
+
+
+async def test_a_websocket_authenticated_while_the_database_refuses_connections_ends_as_a_server_error(
+    api: Api, lone_server: ServerProcess
+) -> None:
+    # the socket was dropped without a close code (uvicorn logging an ASGI traceback); it
+    # ends with graphql-transport-ws's 4500, or graphql-ws's connection_error and 1011, not
+    # as refused credentials
+    host, port = postgres_socket(lone_server)
+    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="template1")
+    answers: dict[str, tuple[list[dict[str, Any]], int]] = {}
+    try:
+        await conn.execute("ALTER DATABASE postgres ALLOW_CONNECTIONS false")
+        try:
+            await conn.execute(TERMINATE_OTHERS.replace("current_database()", "'postgres'"))
+            for protocol in ("graphql-transport-ws", "graphql-ws"):
+                async with (
+                    httpx.AsyncClient(base_url=lone_server.url) as client,
+                    aconnect_ws("/graphql", client, subprotocols=[protocol]) as ws,
+                ):
+                    init = {"type": "connection_init", "payload": {"Authorization": "tok-ada"}}
+                    await ws.send_json(init)
+                    messages: list[dict[str, Any]] = []
+                    with pytest.raises(WebSocketDisconnect) as closed:
+                        while True:
+                            messages.append(await ws.receive_json(timeout=10))
+                    answers[protocol] = (messages, closed.value.code)
+        finally:
+            await conn.execute("ALTER DATABASE postgres ALLOW_CONNECTIONS true")
+    finally:
+        await conn.close()
+    transport_messages, transport_code = answers["graphql-transport-ws"]
+    assert (transport_messages, transport_code) == ([], 4500), answers
+    legacy_messages, legacy_code = answers["graphql-ws"]
+    assert legacy_code == 1011, answers
+    assert legacy_messages[0]["type"] == "connection_error", answers
+    assert legacy_messages[0]["payload"]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert "Exception in ASGI application" not in lone_server.log()
