@@ -615,6 +615,7 @@ async def run_schedule(chaos: Chaos, workload: Workload) -> None:
         await chaos.restart_dead()
         await chaos.step()
     workload.stop = True
+    await chaos.admin("DELETE", "/__admin/faults")  # none is left to fire after the checks
     chaos.note("the schedule stops")
     if workload.export.process < 0:
         await start_export(chaos, workload.export)
@@ -810,6 +811,8 @@ async def run(chaos: Chaos) -> None:
     finally:
         for task in (rounds, schedule):
             task.cancel()
+    await asyncio.sleep(1.0)  # a CRASH fault kills its process as the last job ends
+    await chaos.restart_dead()
     server = chaos.cluster.any_server()
     for round_ in workload.rounds:
         await check_backfill(server, round_)
