@@ -238,6 +238,7 @@ def _serve(
     # Imported here: the server process itself never needs moto.
     from moto.moto_server import werkzeug_app
 
+    _stop_model_tracking()
     reporter = _Reporter(events)
     app = SignatureCheck(
         werkzeug_app.DomainDispatcherApplication(werkzeug_app.create_backend_app),
@@ -257,6 +258,30 @@ def _serve(
     with contextlib.suppress(EOFError, OSError):
         lifeline.recv()
     server.shutdown()
+
+
+class _Untracked(list[Any]):
+    """A list that keeps nothing appended to it."""
+
+    def append(self, item: Any) -> None:
+        pass
+
+
+def _stop_model_tracking() -> None:
+    """moto appends every model it creates to its class's `instances_tracked` list, for its
+    dashboard, and never removes it: every object ever stored, overwritten or deleted stayed
+    in memory with its bytes (objects over 8 MiB in a temporary file, its descriptor open),
+    so the endpoint grew with each upload, report and export for as long as it ran."""
+    import warnings
+
+    from moto.core.model_instances import model_data
+    from moto.s3 import models  # noqa: F401  (defines the S3 models, registered in model_data)
+
+    for classes in model_data.values():
+        for cls in classes.values():
+            cls.instances_tracked = _Untracked()  # type: ignore[attr-defined]
+    # a key no longer stored is now freed untracked, and moto warns that nothing disposed of it
+    warnings.filterwarnings("ignore", "S3 key was not disposed of in time", ResourceWarning)
 
 
 def _receive_port(

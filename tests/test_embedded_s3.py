@@ -461,6 +461,30 @@ def test_header_signed_requests_pass_through_to_s3(client: Any) -> None:
     assert client.get_object(Bucket=BUCKET, Key="sdk/object.csv")["Body"].read() == CSV
 
 
+MIB = 1 << 20
+CHURN_WRITES = 1200  # small objects overwritten or written and deleted
+NOTE = {"note": "n" * 2000}
+
+
+def test_deleted_and_overwritten_objects_leave_nothing_in_memory(
+    s3: embedded_s3.EmbeddedS3, client: Any
+) -> None:
+    # moto kept a record of every object it ever stored (about 12 KiB each, long after the
+    # object was deleted or overwritten), so the endpoint grew with each write for ever
+    endpoint = psutil.Process(s3.pid)
+    for _ in range(100):  # warm up
+        client.put_object(Bucket=BUCKET, Key="churn/same.csv", Body=CSV)
+    before = endpoint.memory_info().rss
+    for n in range(CHURN_WRITES // 2):
+        # with S3's largest user metadata (2 KiB), as a record holds it
+        client.put_object(Bucket=BUCKET, Key="churn/same.csv", Body=CSV, Metadata=NOTE)
+        client.put_object(Bucket=BUCKET, Key=f"churn/{n}.csv", Body=CSV, Metadata=NOTE)
+        client.delete_object(Bucket=BUCKET, Key=f"churn/{n}.csv")
+
+    grown = endpoint.memory_info().rss - before
+    assert grown < 4 * MIB, f"the endpoint grew {grown / MIB:.1f} MiB over {CHURN_WRITES} writes"
+
+
 def client_with(s3: embedded_s3.EmbeddedS3, access_key: str, secret_key: str) -> Any:
     return boto3.client(
         "s3",
