@@ -625,13 +625,30 @@ async def run_schedule(chaos: Chaos, workload: Workload) -> None:
         await asyncio.sleep(0.3)
 
 
+# what a cut of every connection does to the test's own (asyncpg#784 for the last)
+CUT_OFF = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+)
+
+
 async def rows(server: ServerProcess, query: str) -> list[asyncpg.Record]:
+    """The rows of `query`, read again when the schedule cuts the connection."""
     host, port = postgres_socket(server)
-    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
-    try:
-        return await conn.fetch(query)
-    finally:
-        await conn.close()
+    for _ in range(20):
+        try:
+            conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
+            try:
+                return await conn.fetch(query)
+            finally:
+                with contextlib.suppress(*CUT_OFF):
+                    await conn.close()
+        except CUT_OFF:
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"the database never answered {query}")
 
 
 async def check_backfill(server: ServerProcess, round_: Round) -> None:
