@@ -80,18 +80,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=50, help="cycles left out of the growth")
     parser.add_argument("--work-dir", type=Path, help="kept after the run (default: a temp dir)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--same-queries", action="store_true",
+        help="send the same v2 query texts each round (the caches keyed by text stay warm)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     random.seed(args.seed)
     with contextlib.ExitStack() as stack:
         work = args.work_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         work.mkdir(parents=True, exist_ok=True)
-        samples = asyncio.run(_soak(work, args.cycles, args.every))
+        samples = asyncio.run(_soak(work, args.cycles, args.every, args.same_queries))
     _print_table(samples)
     _print_growth([s for s in samples if s.cycle >= args.warmup])
     return 0
 
 
-async def _soak(work: Path, cycles: int, every: int) -> list[Sample]:
+async def _soak(work: Path, cycles: int, every: int, same_queries: bool) -> list[Sample]:
     scratch = work / "tmp"
     scratch.mkdir(exist_ok=True)
     server = start_server(work, extra_env={"TMPDIR": str(scratch)})
@@ -106,13 +110,13 @@ async def _soak(work: Path, cycles: int, every: int) -> list[Sample]:
                     samples.append(await sampler.sample(api, cycle, time.monotonic() - started))
                     print(_row(samples[-1]), flush=True)
                 if cycle < cycles:
-                    await _cycle(api, server, cycle)
+                    await _cycle(api, server, cycle, same_queries)
     finally:
         stop_server(server)
     return samples
 
 
-async def _cycle(api: Api, server: ServerProcess, cycle: int) -> None:
+async def _cycle(api: Api, server: ServerProcess, cycle: int, same_queries: bool) -> None:
     """One round of ordinary client work."""
     await api.admin("POST", "/__admin/clock", {"advance_seconds": CLOCK_STEP})
     job_id = await _monday_import(api, server, cycle, backfill=False)
@@ -121,7 +125,7 @@ async def _cycle(api: Api, server: ServerProcess, cycle: int) -> None:
         await monday.job_status(api, job_id)
     await _blue_import(api, server, cycle)
     await _blue_export(api, server)
-    await _v2_queries(api, cycle)
+    await _v2_queries(api, 0 if same_queries else cycle)
     await _refused_requests(api, job_id)
     await _vanishing_sockets(server)
 
