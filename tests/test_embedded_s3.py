@@ -76,14 +76,12 @@ def s3(
 @pytest.fixture(scope="module")
 def client(s3: embedded_s3.EmbeddedS3) -> Any:
     """A botocore client, the reference signer the checks must agree with."""
-    s3_client = boto3.client(
-        "s3",
-        endpoint_url=s3.endpoint_url,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        region_name=REGION,
-        config=storage.CLIENT_CONFIG,
-    )
+    return client_with_bucket(s3)
+
+
+def client_with_bucket(s3: embedded_s3.EmbeddedS3) -> Any:
+    """A client with the right keys, and the bucket the tests use created."""
+    s3_client = client_with(s3, ACCESS_KEY, SECRET_KEY)
     s3_client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     return s3_client
 
@@ -685,16 +683,7 @@ def full_s3(asked: list[tuple[str, str]]) -> Iterator[embedded_s3.EmbeddedS3]:
 
 @pytest.fixture(scope="module")
 def full_client(full_s3: embedded_s3.EmbeddedS3) -> Any:
-    s3_client = boto3.client(
-        "s3",
-        endpoint_url=full_s3.endpoint_url,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        region_name=REGION,
-        config=storage.CLIENT_CONFIG,
-    )
-    s3_client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    return s3_client
+    return client_with_bucket(full_s3)
 
 
 def test_a_refused_presigned_put_is_minio_storage_full_and_stores_nothing(

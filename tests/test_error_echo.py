@@ -95,7 +95,7 @@ async def test_graphql_validation_messages_clip_the_value_they_repeat(api: Api, 
 async def test_graphql_validation_messages_over_a_socket_clip_the_value_too(
     api: Api, protocol: str
 ) -> None:
-    query = "subscription { job_status(job_id: \"1\", %s: 1) { __typename } }" % ("Q" * 5000)
+    query = 'subscription { job_status(job_id: "1", %s: 1) { __typename } }' % ("Q" * 5000)
     kind = "subscribe" if protocol == "graphql-transport-ws" else "start"
     async with websocket(str(api.client.base_url), protocol) as ws:
         await ws.send_json({"id": "1", "type": kind, "payload": {"query": query}})
