@@ -5,6 +5,7 @@ stuck PROCESSING (or IN_PROGRESS), and the server keeps serving."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -176,22 +177,37 @@ async def health(api: Api, wanted: int) -> dict[str, Any]:
     return dict(response.json())
 
 
-async def test_healthz_says_unavailable_while_the_database_refuses_connections(
-    api: Api, lone_server: ServerProcess
-) -> None:
-    host, port = postgres_socket(lone_server)
+TERMINATE_SERVER = TERMINATE_OTHERS.replace("current_database()", "'postgres'")
+TERMINATE_LISTENER = """SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+    WHERE application_name = 'importserver-listener'"""
+
+
+@contextlib.asynccontextmanager
+async def database_closed(
+    server: ServerProcess, terminate: str = TERMINATE_SERVER
+) -> AsyncIterator[None]:
+    """Within the block the server's database takes no new connection, and those `terminate`
+    selects are ended; afterwards it takes them again."""
+    host, port = postgres_socket(server)
     # from another database: the server's own is the one closed
     conn = await asyncpg.connect(host=host, port=port, user="postgres", database="template1")
     try:
         await conn.execute("ALTER DATABASE postgres ALLOW_CONNECTIONS false")
         try:
-            await conn.execute(TERMINATE_OTHERS.replace("current_database()", "'postgres'"))
-            assert await health(api, 503) == {"status": "unavailable"}
+            await conn.execute(terminate)
+            yield
         finally:
             await conn.execute("ALTER DATABASE postgres ALLOW_CONNECTIONS true")
-        assert await health(api, 200) == {"status": "ok"}
     finally:
         await conn.close()
+
+
+async def test_healthz_says_unavailable_while_the_database_refuses_connections(
+    api: Api, lone_server: ServerProcess
+) -> None:
+    async with database_closed(lone_server):
+        assert await health(api, 503) == {"status": "unavailable"}
+    assert await health(api, 200) == {"status": "ok"}
 
 
 async def test_requests_while_the_database_refuses_connections_get_json_errors(
@@ -200,21 +216,10 @@ async def test_requests_while_the_database_refuses_connections_get_json_errors(
     # the GraphQL gate authenticates before anything runs, and an admin call writes: both
     # lose the database here, and must say so in their own shapes (they answered a plain-text
     # 500 "Internal Server Error", uvicorn logging an ASGI traceback)
-    host, port = postgres_socket(lone_server)
-    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="template1")
-    try:
-        await conn.execute("ALTER DATABASE postgres ALLOW_CONNECTIONS false")
-        try:
-            await conn.execute(TERMINATE_OTHERS.replace("current_database()", "'postgres'"))
-            graphql = await api.post("{ me { id } }")
-            admin = await api.admin(
-                "POST", "/__admin/faults", {"operation": "boards", "error": "SLOW"}
-            )
-        finally:
-            await conn.execute("ALTER DATABASE postgres ALLOW_CONNECTIONS true")
-        await health(api, 200)
-    finally:
-        await conn.close()
+    async with database_closed(lone_server):
+        graphql = await api.post("{ me { id } }")
+        admin = await api.admin("POST", "/__admin/faults", {"operation": "boards", "error": "SLOW"})
+    await health(api, 200)
     assert graphql.status_code == 500, graphql.text
     error = graphql.json()["errors"][0]
     assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR", error
@@ -270,29 +275,17 @@ async def test_a_subscriber_gets_the_end_of_an_import_that_ended_while_events_we
     # state; it waited for ever
     key = await put_file(api, "leads", "Title\nmissed 1\nmissed 2\n")
     await asyncio.gather(*(api.gql("{ me { id } }") for _ in range(8)))  # the pool filled
-    host, port = postgres_socket(lone_server)
-    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="template1")
-    try:
-        async with websocket(lone_server.url, "graphql-transport-ws") as ws:
-            await subscribe(ws, "graphql-transport-ws", "leads", "10")
-            await asyncio.sleep(0.5)  # subscribed
-            await conn.execute("ALTER DATABASE postgres ALLOW_CONNECTIONS false")
-            try:
-                await conn.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE application_name = 'importserver-listener'"
-                )
-                started = await start_import(api, "leads", key, ["Title"])
-                assert started.json() == {"data": {"importTodos": True}}, started.text
-                report = await wait_for_report(api, "leads")
-                assert report["status"] == "COMPLETE", report
-            finally:
-                await conn.execute("ALTER DATABASE postgres ALLOW_CONNECTIONS true")
-            statuses = []
-            while not statuses or statuses[-1] == "IN_PROGRESS":
-                statuses.append((await next_event(ws))["status"])
-    finally:
-        await conn.close()
+    async with websocket(lone_server.url, "graphql-transport-ws") as ws:
+        await subscribe(ws, "graphql-transport-ws", "leads", "10")
+        await asyncio.sleep(0.5)  # subscribed
+        async with database_closed(lone_server, TERMINATE_LISTENER):
+            started = await start_import(api, "leads", key, ["Title"])
+            assert started.json() == {"data": {"importTodos": True}}, started.text
+            report = await wait_for_report(api, "leads")
+            assert report["status"] == "COMPLETE", report
+        statuses = []
+        while not statuses or statuses[-1] == "IN_PROGRESS":
+            statuses.append((await next_event(ws))["status"])
     assert statuses[-1] == "COMPLETE", statuses
 
 
@@ -371,29 +364,20 @@ async def test_a_websocket_authenticated_while_the_database_refuses_connections_
     # the socket was dropped without a close code (uvicorn logging an ASGI traceback); it
     # ends with graphql-transport-ws's 4500, or graphql-ws's connection_error and 1011, not
     # as refused credentials
-    host, port = postgres_socket(lone_server)
-    conn = await asyncpg.connect(host=host, port=port, user="postgres", database="template1")
     answers: dict[str, tuple[list[dict[str, Any]], int]] = {}
-    try:
-        await conn.execute("ALTER DATABASE postgres ALLOW_CONNECTIONS false")
-        try:
-            await conn.execute(TERMINATE_OTHERS.replace("current_database()", "'postgres'"))
-            for protocol in ("graphql-transport-ws", "graphql-ws"):
-                async with (
-                    httpx.AsyncClient(base_url=lone_server.url) as client,
-                    aconnect_ws("/graphql", client, subprotocols=[protocol]) as ws,
-                ):
-                    init = {"type": "connection_init", "payload": {"Authorization": "tok-ada"}}
-                    await ws.send_json(init)
-                    messages: list[dict[str, Any]] = []
-                    with pytest.raises(WebSocketDisconnect) as closed:
-                        while True:
-                            messages.append(await ws.receive_json(timeout=10))
-                    answers[protocol] = (messages, closed.value.code)
-        finally:
-            await conn.execute("ALTER DATABASE postgres ALLOW_CONNECTIONS true")
-    finally:
-        await conn.close()
+    async with database_closed(lone_server):
+        for protocol in ("graphql-transport-ws", "graphql-ws"):
+            async with (
+                httpx.AsyncClient(base_url=lone_server.url) as client,
+                aconnect_ws("/graphql", client, subprotocols=[protocol]) as ws,
+            ):
+                init = {"type": "connection_init", "payload": {"Authorization": "tok-ada"}}
+                await ws.send_json(init)
+                messages: list[dict[str, Any]] = []
+                with pytest.raises(WebSocketDisconnect) as closed:
+                    while True:
+                        messages.append(await ws.receive_json(timeout=10))
+                answers[protocol] = (messages, closed.value.code)
     transport_messages, transport_code = answers["graphql-transport-ws"]
     assert (transport_messages, transport_code) == ([], 4500), answers
     legacy_messages, legacy_code = answers["graphql-ws"]
