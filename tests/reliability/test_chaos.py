@@ -48,7 +48,7 @@ from tests.conftest import ADMIN_TOKEN, ServerProcess, start_server, stop_server
 from tests.importing import OPTION_TYPES, STATUS_QUERY, csv_text, postgres_socket
 from tests.test_blue_export import PIPELINE, WORKSPACE
 
-SUITE_SEEDS = [11, 12]
+SUITE_SEEDS = [12]  # one schedule in the suite (about 35 s); FUZZ_SEED and CHAOS_RUNS for more
 FIRST_SEED = int(os.environ["FUZZ_SEED"]) if os.environ.get("FUZZ_SEED") else None
 RUNS = int(os.environ.get("CHAOS_RUNS", "1"))
 SEEDS = list(range(FIRST_SEED, FIRST_SEED + RUNS)) if FIRST_SEED is not None else SUITE_SEEDS
