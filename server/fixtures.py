@@ -37,8 +37,7 @@ COLUMN_TYPES = frozenset(
 )  # fmt: skip
 MAX_LEVELS = 5  # boards.hierarchy_levels' CHECK
 MAX_SHOWN = 60  # characters of a bad value quoted back in a message
-RESET_ATTEMPTS = 3  # truncations tried before a reset gives up
-LOAD_ATTEMPTS = 3  # loads tried, each rolled back by a deadlock, before a load gives up
+ROLLBACK_ATTEMPTS = 3  # resets or loads tried, each rolled back by a deadlock, before giving up
 
 
 class InvalidFixture(BadUserInput):
@@ -251,18 +250,16 @@ def _refused_by_database() -> Iterator[None]:
 async def load_fixture(pool: Pool, data: object) -> None:
     """Load one fixture document into the database, all or nothing."""
     fixture = validate(data)
-    for attempt in range(1, LOAD_ATTEMPTS + 1):
-        try:
-            with _refused_by_database():
-                async with pool.acquire() as conn, conn.transaction():
-                    await _load(conn, fixture)
-            return
-        except asyncpg.TransactionRollbackError:
-            # its upserts met an import's chunk (or another load) locking the same rows in
-            # another order, and PostgreSQL chose the load as the victim: a server starting
-            # while another process imports into a fixture board failed to start
-            if attempt == LOAD_ATTEMPTS:
-                raise
+
+    async def load() -> None:
+        with _refused_by_database():
+            async with pool.acquire() as conn, conn.transaction():
+                await _load(conn, fixture)
+
+    # its upserts may meet an import's chunk (or another load) locking the same rows in
+    # another order: a server starting while another process imported into a fixture board
+    # failed to start
+    await _retry_rolled_back(load)
 
 
 async def reset(
@@ -272,21 +269,31 @@ async def reset(
     all or nothing: the fixture is read and checked first, and `delete_files` runs last inside
     the transaction, so a bad fixture or a storage failure leaves the database as it was."""
     fixture = read_fixture(fixture_path) if fixture_path is not None else None
-    for attempt in range(1, RESET_ATTEMPTS + 1):
+
+    async def reset_once() -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(Q["lock_data"])  # exports out of the way first
+            await conn.execute(Q["reset_all"])
+            await conn.execute(Q["reset_clock"])
+            if fixture is not None:
+                with _refused_by_database():
+                    await _load(conn, fixture)
+            await delete_files()
+
+    # the truncation's table locks may meet a running transaction's in another order (a
+    # job's chunk, a v2 write)
+    await _retry_rolled_back(reset_once)
+
+
+async def _retry_rolled_back(work: Callable[[], Awaitable[None]]) -> None:
+    """Run `work`, one transaction, again each time PostgreSQL rolls it back as a deadlock's
+    victim, up to ROLLBACK_ATTEMPTS runs in all."""
+    for attempt in range(1, ROLLBACK_ATTEMPTS + 1):
         try:
-            async with pool.acquire() as conn, conn.transaction():
-                await conn.execute(Q["lock_data"])  # exports out of the way first
-                await conn.execute(Q["reset_all"])
-                await conn.execute(Q["reset_clock"])
-                if fixture is not None:
-                    with _refused_by_database():
-                        await _load(conn, fixture)
-                await delete_files()
+            await work()
             return
         except asyncpg.TransactionRollbackError:
-            # the truncation's table locks met a running transaction's in another order
-            # (a job's chunk, a v2 write) and PostgreSQL chose the reset as the victim
-            if attempt == RESET_ATTEMPTS:
+            if attempt == ROLLBACK_ATTEMPTS:
                 raise
 
 
