@@ -16,11 +16,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
 
-from server.cli import monday
+from server.cli import client as client_module
+from server.cli import commands, monday
 from server.cli.client import Client, ClientError
 from server.cli.commands import Progress, wants_bar
 from tests.conftest import Api, ServerProcess
@@ -717,3 +719,54 @@ async def test_a_download_cut_short_leaves_no_file_to_be_taken_for_whole(tmp_pat
     assert run.returncode == 2, run
     assert "error: CONNECTION_ERROR: " in run.stderr, run
     assert folder_names(tmp_path) == []  # leads-template.csv held the first 12 bytes
+
+
+@pytest.mark.parametrize(("change", "now"), [("append", "more"), ("truncate", "fewer")])
+async def test_a_file_that_changes_during_its_upload_exits_2_without_a_traceback(
+    server: ServerProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    change: str,
+    now: str,
+) -> None:
+    leads = write(tmp_path / "leads.csv", LEADS)
+    put_file = Client.put_file
+
+    def changing_put_file(
+        client: Client, url: str, content: bytes | IO[bytes], size: int | None = None
+    ) -> None:
+        # the file is still being written (or cut) once the CLI has taken its size
+        if change == "append":
+            with leads.open("a", encoding="utf-8") as more:
+                more.write("Ada Lovelace,Done,ada@example.com\r\n")
+        else:
+            os.truncate(leads, len(LEADS) // 2)
+        put_file(client, url, content, size)
+
+    monkeypatch.setattr(Client, "put_file", changing_put_file)
+    args = ["import", str(leads), "--board", "100", "--group", "topics", "-q"]
+    status = await asyncio.to_thread(
+        commands.main, [*args, "--url", server.url, "--token", "tok-ada"]
+    )
+    stderr = capsys.readouterr().err
+    assert status == 2, stderr
+    job_line, error_line = stderr.splitlines()  # an h11 LocalProtocolError traceback before
+    assert job_line.endswith(
+        "its file may not be uploaded: the job waits until its upload URL expires"
+    )
+    assert error_line == (
+        f"error: FILE_CHANGED: the file changed while it was being uploaded ({len(LEADS)} bytes "
+        f"when the upload started, {now} now): import it again once nothing writes to it"
+    )
+
+
+def test_an_upload_of_a_file_that_grew_stops_short_of_its_declared_length(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(client_module, "CHUNK_SIZE", 4)
+    sent = []
+    with pytest.raises(ClientError, match="FILE_CHANGED"):
+        for piece in client_module.read_exactly(io.BytesIO(b"0123456789"), 8):
+            sent.append(piece)
+    assert b"".join(sent) == b"0123"  # the 8 declared bytes, once sent, were stored as the file

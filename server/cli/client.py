@@ -21,7 +21,7 @@ DEFAULT_TIMEOUT = 60.0  # seconds per HTTP request
 # --timeout said), but at least this long: the last status check, at the deadline, may still
 # be answered.
 SHORTEST_TIMEOUT = 1.0  # seconds
-CHUNK_SIZE = 1024 * 1024  # bytes per read when downloading to a file
+CHUNK_SIZE = 1024 * 1024  # bytes per read when downloading or uploading a file
 ANSWER_SHOWN = 500  # characters of an unexpected answer repeated in an error message
 
 
@@ -140,6 +140,37 @@ def s3_error(response: httpx.Response) -> ClientError:
     return ClientError(code, element("Message") or text[:500] or response.reason_phrase)
 
 
+def read_exactly(stream: IO[bytes], size: int) -> Iterator[bytes]:
+    """`stream` in pieces, `size` bytes in all, or `ClientError` FILE_CHANGED if it has more
+    or fewer: a file written to (or cut) after its size was taken failed the PUT with h11's
+    "Too much (little) data for declared Content-Length" traceback. The last piece is held
+    back until the stream is known to end there: once the declared bytes are sent, S3 stores
+    them, and an upload of the first `size` bytes of a longer file would be imported as if
+    whole."""
+    held = b""
+    left = size
+    while left:
+        piece = stream.read(min(CHUNK_SIZE, left))
+        if not piece:
+            raise file_changed(size, "fewer")
+        if held:
+            yield held
+        held = piece
+        left -= len(piece)
+    if stream.read(1):
+        raise file_changed(size, "more")
+    if held:
+        yield held
+
+
+def file_changed(size: int, now: str) -> ClientError:
+    return ClientError(
+        "FILE_CHANGED",
+        f"the file changed while it was being uploaded ({size} bytes when the upload started, "
+        f"{now} now): import it again once nothing writes to it",
+    )
+
+
 class Client:
     """GraphQL over HTTP with a token, plus the pre-signed S3 URLs the server hands out."""
 
@@ -253,10 +284,13 @@ class Client:
         """PUT a CSV to a pre-signed URL with `Content-Type: text/csv` and nothing else (an
         unsigned `x-amz-*` header would be refused)."""
         headers = {"Content-Type": "text/csv"}
+        body: bytes | IO[bytes] | Iterator[bytes] = content
         if size is not None:  # a stream is sent with its length, not chunked: S3 wants that
             headers["Content-Length"] = str(size)
+            if not isinstance(content, bytes):
+                body = read_exactly(content, size)
         with translate_errors():
-            response = self.http.put(url, content=content, headers=headers)
+            response = self.http.put(url, content=body, headers=headers)
         if response.status_code != 200:
             raise s3_error(response)
 
