@@ -138,3 +138,16 @@ async def test_a_default_item_id_is_the_key_of_rows_without_one(api: Api) -> Non
     assert status["counts"]["updated"] == 1, status
     items = await board_items(api)
     assert set(items) == {"Renamed"} and items["Renamed"]["id"] == "1000", items
+
+
+async def test_more_than_200_mapped_fields_are_refused(api: Api) -> None:
+    # Zoho's HEADER_LIMIT_EXCEEDED: "The number of fields mapped has exceeded the maximum
+    # limit of 200"; any number was accepted
+    mappings = [{"column_id": "name", "index": 0}]
+    mappings += [{"column_id": f"c{n}", "index": n} for n in range(1, 201)]
+    response = await api.post(MAPPINGS_MUTATION, {"m": mappings})
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert "exceeded the maximum limit of 200" in error["message"], error
+    at_limit = (await api.post(MAPPINGS_MUTATION, {"m": mappings[:200]})).json()
+    assert not any("maximum limit" in e["message"] for e in at_limit.get("errors", [])), at_limit

@@ -23,6 +23,8 @@ from server.store.jobs import Job
 from server.store.records import EDIT_ROLES, Board, User
 
 UPLOAD_URL_TTL = timedelta(minutes=10)
+# Zoho's HEADER_LIMIT_EXCEEDED: "The number of fields mapped has exceeded the maximum limit of 200"
+MAX_FIELD_MAPPINGS = 200
 INGEST_ROLES = EDIT_ROLES | {"CLIENT"}
 ADMIN_ONLY = "Only admin users can perform this operation."
 
@@ -267,6 +269,12 @@ def _common_options(
     """The optional Zoho-style and beyond-the-anchors options; absent ones change nothing."""
     options: dict[str, object] = {}
     if field_mappings:
+        if len(field_mappings) > MAX_FIELD_MAPPINGS:
+            raise BadUserInput(
+                f"field_mappings: {len(field_mappings)} fields are mapped; the number of fields "
+                f"mapped has exceeded the maximum limit of {MAX_FIELD_MAPPINGS}",
+                error_data={"limit": MAX_FIELD_MAPPINGS},
+            )
         if any(m.index is not None and m.index < 0 for m in field_mappings):
             raise BadUserInput("field_mappings: index must be 0 or more")
         lacking = [
