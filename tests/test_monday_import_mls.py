@@ -117,23 +117,21 @@ async def test_row_with_names_in_two_level_columns_is_invalid(api: Api) -> None:
     ]  # fmt: skip
     assert report[0]["__errors"].startswith("name: NAME_IN_SEVERAL_LEVELS: "), report
     assert "more than one level" in report[0]["__errors"]
-    # the invalid row stands at its shallowest level, so it ends Project A's branch: Phase 2
-    # may be its child, and is not moved under Project A
+    # the invalid row stands at its shallowest level, so it is the most recent level-1 row:
+    # Phase 2 would be its child, and is not moved under Project A
     assert report[1]["__errors"].startswith("name: MISSING_PARENT: "), report
     assert await hierarchy(api) == {"Project A": None}
 
 
-async def test_a_parent_comes_from_the_rows_own_branch(api: Api) -> None:
-    # Project B ends Project A's branch: the task's level-2 parent would have to follow it
+async def test_a_parent_is_the_most_recent_row_at_the_previous_level(api: Api) -> None:
+    # the doc's rule: "A row's parent is the most recent earlier row at the previous level";
+    # Project B between them does not change that Phase 1 is the task's parent
     body = "name.l1,name.l2,name.l3\nProject A,,\n,Phase 1,\nProject B,,\n,,Task\n"
     status = await run_import(api, body, board_id=MLS)
-    assert status["counts"]["created"] == 3 and status["counts"]["invalid"] == 1, status
-    report = await download_report(status)
-    assert [r["__line"] for r in report] == ["5"]
-    assert report[0]["__errors"] == (
-        "name: MISSING_PARENT: No valid row at level 2 comes before this one in its branch"
-    )
-    assert await hierarchy(api) == {"Project A": None, "Phase 1": "Project A", "Project B": None}
+    assert status["counts"]["created"] == 4 and status["counts"]["invalid"] == 0, status
+    assert await hierarchy(api) == {
+        "Project A": None, "Phase 1": "Project A", "Project B": None, "Task": "Phase 1"
+    }  # fmt: skip
 
 
 async def test_row_without_a_parent_is_invalid(api: Api) -> None:
@@ -141,7 +139,7 @@ async def test_row_without_a_parent_is_invalid(api: Api) -> None:
         "name.l1,name.l2,name.l3\n"
         ",Orphan child,\n"  # nothing above it
         "Project A,,\n"
-        ",,Skipped a level\n"  # its level-2 parent would have to come after Project A
+        ",,Skipped a level\n"  # its most recent level-2 row is the invalid orphan
         ",Phase 1,\n"
         ",,Task 1\n"
     )

@@ -126,7 +126,7 @@ class RowValidator:
     def __init__(self, parser: RowParser, scan: Scan) -> None:
         self.parser = parser
         self.scan = scan
-        # MLS: the latest valid row at each level, with whether it set rollup columns (kept
+        # MLS: the latest row at each level, valid or not, with whether it set rollup columns (kept
         # only where rows can have parents: about 0.7 µs a row otherwise spent for nothing)
         self.latest: dict[int, tuple[int, bool]] = {}
         self.multilevel = parser.header.is_multilevel
@@ -138,18 +138,25 @@ class RowValidator:
         parsed = parser.parse(line, record)
         if not isinstance(parsed, ParsedRow):
             scan.invalid[line] = errors_json(parsed)
-            # its children must not find an earlier row instead; a row naming several levels
-            # stands at the shallowest, and ends the branches below it as a valid one would
+            # it is still the most recent row at its level, so the rows that name it as their
+            # parent are invalid rather than moved under an older one; a row naming several
+            # levels stands at the shallowest
             level = parser.level_of(record) if self.multilevel else None
             if level is not None:
-                _set_latest(self.latest, level, line, False)
+                self.latest[level] = (line, False)
             return None
         if parsed.level > 1:
             parent = self.latest.get(parsed.level - 1)
-            if parent is None or parent[0] in scan.invalid:
+            if parent is None:
                 scan.invalid[line] = [
                     {"column_id": "name", "code": "MISSING_PARENT",
-                     "message": f"No valid row at level {parsed.level - 1} comes before this one in its branch"}
+                     "message": f"No row at level {parsed.level - 1} comes before this one"}
+                ]  # fmt: skip
+                return None
+            if parent[0] in scan.invalid:
+                scan.invalid[line] = [
+                    {"column_id": "name", "code": "MISSING_PARENT",
+                     "message": f"The parent row at level {parsed.level - 1} (line {parent[0]}) is invalid"}
                 ]  # fmt: skip
                 return None
             if parent[1]:
@@ -164,7 +171,9 @@ class RowValidator:
                 return None
             scan.parent_of[line] = parent[0]
         if self.multilevel:
-            _set_latest(self.latest, parsed.level, line, parser.sets_rollup(parsed))
+            # monday's rule: "A row's parent is the most recent earlier row at the previous
+            # level", whatever shallower rows came between them (no outline branches)
+            self.latest[parsed.level] = (line, parser.sets_rollup(parsed))
         return parsed
 
 
@@ -266,13 +275,6 @@ def can_stream(header: csvfile.Header) -> bool:
     """Without a hierarchy a row's validity depends on that row alone (a parent row, by
     contrast, becomes invalid when a later child sets its rollup columns)."""
     return not header.is_multilevel
-
-
-def _set_latest(latest: dict[int, tuple[int, bool]], level: int, line: int, rollup: bool) -> None:
-    """A row at `level` becomes the parent candidate there and ends every deeper branch."""
-    latest[level] = (line, rollup)
-    for deeper in [lv for lv in latest if lv > level]:
-        del latest[deeper]
 
 
 def plan_chunks(plan: Plan, path: Path, done: set[int]) -> Iterator[list[PlannedRow]]:
