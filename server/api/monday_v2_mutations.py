@@ -448,7 +448,8 @@ class MondayMutation:
         board = await _board(info, board_id, ITEM_ROLES, "edit")
         values = columnvalues.decode_object(column_values, "column_values")
         if item_name is not None:
-            values["name"] = item_name
+            # checked here so that the error names the argument given, not column_values' key
+            values["name"] = _name(item_name, "item_name")
         if "name" not in values:
             raise BadUserInput("item_name is required", error_data={"item_name": None})
         services = info.context.services
