@@ -210,9 +210,11 @@ async def test_backfill_by_a_non_admin_is_refused(api: Api) -> None:
 @pytest.mark.parametrize("mutation", ["ingest_items", "backfill_items"])
 @pytest.mark.parametrize(
     ("board_id", "group_id"),
-    [("999999", "topics"), ("300", "topics"), ("100", "nope")],
-    ids=["unknown board", "board of another account", "unknown group"],
-)
+    [("999999", "topics"), ("300", "topics"), ("100", "nope"), ("leads", "topics"),
+     ("clm4n8qwx000008l0g4oxdqn7", "topics")],
+    ids=["unknown board", "board of another account", "unknown group", "board slug",
+         "board uid"],
+)  # fmt: skip
 async def test_unknown_board_or_group_is_not_found(
     api: Api, mutation: str, board_id: str, group_id: str
 ) -> None:

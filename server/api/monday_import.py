@@ -13,7 +13,7 @@ import httpx
 import strawberry
 from strawberry import ID
 
-from server import limits
+from server import limits, numeric_ids
 from server.api.context import Info
 from server.errors import AppError, BadUserInput, NotFound, Unauthorized, clip, shown
 from server.imports import status as job_status
@@ -159,8 +159,13 @@ JobStatus = Annotated[ItemsJobStatus, strawberry.union("JobStatus")]
 
 
 async def _editable_board(info: Info, user: User, board_id: str, group_id: str) -> Board:
-    board = await info.context.services.boards.board_for_user(user, str(board_id))
-    if board is None or board.state == "deleted":
+    # a monday board id is its number, as `boards(ids:)` and the v2 mutations read it; a
+    # Blue uid or slug names a project only in the Blue operations
+    number = numeric_ids.parse_id(str(board_id))
+    board = None
+    if number is not None:
+        board = await info.context.services.boards.board_for_user(user, str(number))
+    if board is None or board.id != number or board.state == "deleted":
         raise NotFound(f"Board {clip(board_id)} not found", error_data={"board_id": board_id})
     if board.role not in INGEST_ROLES:
         raise Unauthorized(
