@@ -329,6 +329,40 @@ def _people(found: Mapping[str, Any]) -> dict[str, Any]:
     return {"personsAndTeams": shaped}
 
 
+_people_rendered = _rendered("personsAndTeams", "id", "team_id", shape=_people)
+
+
+def _people_value(
+    column: cells.Column, value: Any, directory: cells.Directory
+) -> cells.Cell | None:
+    try:
+        return _people_rendered(column, value, directory)
+    except cells.CellError as exc:
+        if exc.code not in ("PERSON_NOT_FOUND", "INACTIVE_USER"):
+            raise
+        found = _object(column, value, ("personsAndTeams", "id", "team_id"))
+        if found is None:  # a plain string is a CSV cell: the import's message says it
+            raise
+        # the import's message quotes the CSV cell the entries became ('user:999'): say
+        # which entry of the value sent is wrong, in its own terms
+        for entry in _people(found)["personsAndTeams"]:
+            entity_id, kind = entry["id"], entry["kind"]
+            if kind == "team" and directory.team(entity_id) is None:
+                raise cells.CellError(
+                    "PERSON_NOT_FOUND", f"No team with id {clip(entity_id)} in this account."
+                ) from exc
+            person = directory.person(entity_id) if kind == "person" else None
+            if kind == "person" and person is None:
+                raise cells.CellError(
+                    "PERSON_NOT_FOUND", f"No user with id {clip(entity_id)} in this account."
+                ) from exc
+            if person is not None and not person.enabled:
+                raise cells.CellError(
+                    "INACTIVE_USER", f"User {entity_id} ({person.name}) is deactivated."
+                ) from exc
+        raise
+
+
 def _tag_ids(found: Mapping[str, Any]) -> dict[str, Any]:
     ids = found.get("tag_ids")
     shaped = []
@@ -531,7 +565,7 @@ _CONVERTERS: dict[str, Convert] = {
     "phone": _rendered("phone", "countryShortName", shape=_phone, fallback=_international),
     "email": _rendered("email", "text", shape=lambda f: _strings(f, "email", "text")),
     "link": _rendered("url", "text", shape=lambda f: _strings(f, "url", "text")),
-    "people": _rendered("personsAndTeams", "id", "team_id", shape=_people),
+    "people": _people_value,
     "board_relation": _rendered("item_ids", "linkedPulseIds", shape=_linked_items),
     "checkbox": _checkbox,
     "tags": _tags,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import Api
-from tests.v2 import error_of
+from tests.v2 import change_value, error_of
 
 
 async def test_create_item_name_errors_name_the_item_name_argument(api: Api) -> None:
@@ -17,3 +17,19 @@ async def test_create_item_name_errors_name_the_item_name_argument(api: Api) -> 
         assert error["code"] == "BAD_USER_INPUT"
         assert error["message"] == "item_name must be a string of 1 to 255 characters"
         assert list(error["error_data"]) == ["item_name"]
+
+
+async def test_people_value_errors_name_the_entry_sent_not_a_csv_cell(api: Api) -> None:
+    for value, message in (
+        ({"personsAndTeams": [{"id": 11, "kind": "person"}, {"id": 999, "kind": "person"}]},
+         "No user with id 999 in this account."),
+        ({"personsAndTeams": [{"id": 77, "kind": "team"}]}, "No team with id 77 in this account."),
+        ({"id": 20}, "No user with id 20 in this account."),  # a user of another account
+        ({"team_id": 6}, "No team with id 6 in this account."),
+    ):  # fmt: skip
+        error = error_of(await change_value(api, "100", "1000", "people", value))
+        assert (error["code"], error["error_data"]["reason"]) == (
+            "ColumnValueException",
+            "PERSON_NOT_FOUND",
+        )
+        assert error["message"] == message
