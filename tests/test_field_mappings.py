@@ -151,3 +151,34 @@ async def test_more_than_200_mapped_fields_are_refused(api: Api) -> None:
     assert "exceeded the maximum limit of 200" in error["message"], error
     at_limit = (await api.post(MAPPINGS_MUTATION, {"m": mappings[:200]})).json()
     assert not any("maximum limit" in e["message"] for e in at_limit.get("errors", [])), at_limit
+
+
+@pytest.mark.parametrize(
+    ("mappings", "on_match", "unknown"),
+    [
+        ([{"column_id": "name", "index": 0}, {"column_id": "nope", "index": 1}], None, ["nope"]),
+        ([{"column_id": "name.l1", "index": 0}], None, ["name.l1"]),  # a one-level board
+        ([{"column_id": "name", "index": 0}, {"column_id": "id", "index": 1}], None, ["id"]),
+        ([{"column_id": "name", "index": 0}, {"column_id": "id", "index": 1}],
+         {"behaviour": "UPDATE", "match_column_id": "id"}, None),
+    ],
+)  # fmt: skip
+async def test_a_mapping_of_no_field_of_the_board_is_refused_by_the_mutation(
+    api: Api,
+    mappings: list[dict[str, Any]],
+    on_match: dict[str, str] | None,
+    unknown: list[str] | None,
+) -> None:
+    # Zoho's INVALID_FIELD answers the request that creates the job ("An invalid field API
+    # name throws an error"); the job was created, and REJECTED only once its file arrived
+    query = """mutation($m: [ItemsJobFieldMapping!], $o: ItemsJobOnMatchInput) {
+        ingest_items(board_id: "100", group_id: "topics", field_mappings: $m, on_match: $o)
+        { job_id } }"""
+    body = (await api.post(query, {"m": mappings, "o": on_match})).json()
+    if unknown is None:
+        assert body["data"]["ingest_items"]["job_id"], body
+        return
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert error["message"] == f"field_mappings: {unknown[0]!r} is not a column id of board 100"
+    assert error["extensions"]["error_data"] == {"column_ids": unknown}

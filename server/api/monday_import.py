@@ -199,6 +199,7 @@ async def _start_job(
         # JSON text is UTF-8, which has no lone surrogate
         where, what = found
         raise BadUserInput(f"{where} may not contain {what}", error_data={"argument": where})
+    await _check_mapped_fields(info, board, options)
     now = services.clock.now()
     async with services.pool.acquire() as conn, conn.transaction():
         try:
@@ -262,6 +263,30 @@ async def _subitems_option(
             "parent_key_header": subitems_input.parent_key_header.strip(),
         }
     }
+
+
+async def _check_mapped_fields(info: Info, board: Board, options: dict[str, object]) -> None:
+    """Each field mapping names a field of the board, as the file's processing will read it:
+    Zoho's INVALID_FIELD ("An invalid field API name throws an error") answers the request
+    that creates the job. Only indexes wait for the file. Processing checks again, for a
+    column archived or deleted in between."""
+    mappings = options.get("field_mappings")
+    if not isinstance(mappings, list):
+        return
+    columns = (await info.context.services.boards.columns([board.id]))[board.id]
+    known = {"name", *(c.id for c in columns if not c.archived)}
+    if board.hierarchy_levels > 1:
+        known |= {f"name.l{level}" for level in range(1, board.hierarchy_levels + 1)}
+    on_match = options.get("on_match")
+    if isinstance(on_match, dict) and on_match.get("match_column_id") == ITEM_ID_KEY:
+        known.add(ITEM_ID_KEY)  # the match key of find_by the record id
+    unknown = [str(m["column_id"]) for m in mappings if str(m["column_id"]) not in known]
+    if unknown:
+        raise BadUserInput(
+            f"field_mappings: {', '.join(map(shown, unknown))} is not a column id of board "
+            f"{board.id}",
+            error_data={"column_ids": unknown},
+        )
 
 
 def _common_options(
