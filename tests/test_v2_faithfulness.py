@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import Api
-from tests.v2 import change_value, error_of
+from tests.v2 import change_value, create_column, error_of
 
 
 async def test_create_item_name_errors_name_the_item_name_argument(api: Api) -> None:
@@ -33,3 +33,19 @@ async def test_people_value_errors_name_the_entry_sent_not_a_csv_cell(api: Api) 
             "PERSON_NOT_FOUND",
         )
         assert error["message"] == message
+
+
+async def test_phone_errors_give_the_library_reason_once_without_its_code(api: Api) -> None:
+    column = await create_column(api, "100", "Phone", "phone")
+    error = error_of(
+        await api.post(
+            """mutation($c: String!) { change_simple_column_value(board_id: 100, item_id: 1000,
+                column_id: $c, value: "abc US") { id } }""",
+            {"c": column},
+        )
+    )
+    assert error["error_data"]["reason"] == "INVALID_PHONE"
+    assert error["message"] == (
+        "'abc US' is not a valid phone number: the string supplied did not seem to be a phone"
+        " number."
+    )

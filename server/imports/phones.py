@@ -285,11 +285,22 @@ def _matches(desc: _Desc | None, national: str) -> bool:
     return desc.pattern.fullmatch(national) is not None
 
 
+_ERROR_TYPE = re.compile(r"^\(\d+\) ")
+
+
+def _library_reason(exc: phonenumbers.NumberParseException) -> str:
+    """phonenumbers' message without its error type number and final period, which the
+    cell's message adds: "(1) The string supplied did not seem to be a phone number." read
+    "...: (1) The string supplied did not seem to be a phone number.."."""
+    reason = _ERROR_TYPE.sub("", str(exc), count=1).rstrip(". ")
+    return reason[:1].lower() + reason[1:]
+
+
 def parse_with_library(digits: str, hint: str | None) -> Phone:
     try:
         number = phonenumbers.parse(digits, hint)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidPhone(str(exc)) from exc
+        raise InvalidPhone(_library_reason(exc)) from exc
     if not phonenumbers.is_possible_number(number):
         raise InvalidPhone("it has the wrong number of digits")
     if hint is not None and phonenumbers.country_code_for_region(hint) != number.country_code:
