@@ -182,3 +182,12 @@ async def test_a_mapping_of_no_field_of_the_board_is_refused_by_the_mutation(
     assert error["extensions"]["code"] == "BAD_USER_INPUT", error
     assert error["message"] == f"field_mappings: {unknown[0]!r} is not a column id of board 100"
     assert error["extensions"]["error_data"] == {"column_ids": unknown}
+
+
+async def test_mappings_without_the_name_are_refused_by_the_mutation(api: Api) -> None:
+    # Zoho's MANDATORY_FIELDS_NOT_MAPPED answers the create-job request; the job was created
+    # and REJECTED (INVALID_UPLOAD) only once its file arrived
+    response = await api.post(MAPPINGS_MUTATION, {"m": [{"column_id": "email", "index": 1}]})
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert error["message"].startswith("field_mappings must map 'name'"), error

@@ -287,6 +287,13 @@ async def _check_mapped_fields(info: Info, board: Board, options: dict[str, obje
             f"{board.id}",
             error_data={"column_ids": unknown},
         )
+    if not {"name", "name.l1"} & {str(m["column_id"]) for m in mappings}:
+        # Zoho's MANDATORY_FIELDS_NOT_MAPPED, also from the create-job request: every row
+        # needs the item name (a matched row may leave it empty, but the column is the file's)
+        raise BadUserInput(
+            "field_mappings must map 'name' (the item name) to a column index or a default_value",
+            error_data={"column_ids": ["name"]},
+        )
 
 
 def _common_options(
