@@ -320,8 +320,9 @@ async def process_blue_job(services: Services, job: Job) -> None:
         if processing.is_transient(exc) and job.attempt < processing.MAX_ATTEMPTS:
             # resumed from the last committed chunk once the lease runs out
             logger.warning(
-                "blue import interrupted, will resume: %s", exc, extra={"job_id": str(job.id)}
-            )
+                "blue import %s interrupted, will resume: %s",
+                job.id, processing.describe(exc), extra={"job_id": str(job.id)},
+            )  # fmt: skip
             return
         message = exc.message if isinstance(exc, csvfile.InvalidUpload) else _db_message(exc)
         if diskfull.is_full(exc):

@@ -80,7 +80,7 @@ async def process_job(services: Services, job: Job) -> None:
         if is_transient(exc) and job.attempt < MAX_ATTEMPTS:
             # the database or S3 went away, or a disk is full: leave the job claimed; when
             # the lease runs out a runner resumes it from its last committed chunk
-            logger.warning("job interrupted, will resume: %s", exc, extra=log)
+            logger.warning("job %s interrupted, will resume: %s", job.id, describe(exc), extra=log)
             return
         logger.exception("job failed", extra=log)
         await _finish(services, job, "FAILED", reason="INTERNAL_ERROR", message=_failure(exc, job))
@@ -92,8 +92,14 @@ def _failure(exc: Exception, job: Job) -> str:
     if diskfull.is_full(exc):
         return diskfull.message(exc, job.attempt)
     if is_transient(exc) or isinstance(exc, asyncpg.PostgresError | InjectedFault):
-        return f"{type(exc).__name__}: {exc}"
+        return describe(exc)
     return f"Internal error ({type(exc).__name__})"
+
+
+def describe(exc: BaseException) -> str:
+    """`Class: message`: an expected failure (`is_transient`) is logged as this one line,
+    without a traceback, which is kept for the unexpected ones."""
+    return f"{type(exc).__name__}: {exc}"
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -15,10 +15,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from server import callbacks, faults
+from server.imports import processing, subitems
 from server.imports import status as job_status
-from server.imports import subitems
 from server.imports.blue import process_blue_job
-from server.imports.processing import process_job
 from server.services import Services
 from server.store.jobs import Job
 
@@ -93,11 +92,21 @@ class Runner:
         return await self.services.jobs.claim(now + self.lease, now)
 
     async def run_job(self, job: Job) -> None:
-        process = process_blue_job if job.kind == "blue" else process_job
+        process = process_blue_job if job.kind == "blue" else processing.process_job
         work = asyncio.create_task(process(self.services, job))
         heartbeat = asyncio.create_task(self._heartbeat(job, work))
         try:
             await work
+        except Exception as exc:
+            # a job's process raises only what it could not handle: an outage met before its
+            # own try (the blue import's first reads) leaves the job claimed, and resumed
+            if not processing.is_transient(exc):
+                raise
+            logger.warning(
+                "job %s interrupted, will resume: %s", job.id, processing.describe(exc),
+                extra={"job_id": str(job.id), "action": "run"},
+            )  # fmt: skip
+            return
         except asyncio.CancelledError:
             # the heartbeat cancelled the work (lease lost): carry on with the next job; but a
             # cancel of the runner itself (shutdown) cancels the work too, and must go through,
@@ -148,8 +157,14 @@ async def _repeat(step: Callable[[], Awaitable[None]], wake: asyncio.Event, acti
             await step()
         except asyncio.CancelledError:
             raise
-        except Exception:
-            logger.exception("runner iteration failed", extra={"action": action})
+        except Exception as exc:
+            if processing.is_transient(exc):  # the database or S3 away: expected, and retried
+                logger.warning(
+                    "runner %s step failed, will retry: %s", action, processing.describe(exc),
+                    extra={"action": action},
+                )  # fmt: skip
+            else:
+                logger.exception("runner iteration failed", extra={"action": action})
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), POLL_INTERVAL)
         wake.clear()

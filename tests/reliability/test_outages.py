@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from httpx_ws import WebSocketDisconnect, aconnect_ws
 
+from server.imports import runner
 from tests.blue import (
     REPORT,
     next_event,
@@ -27,8 +29,16 @@ from tests.blue import (
     websocket,
 )
 from tests.conftest import ADMIN_TOKEN, Api, ServerProcess, start_server, stop_server
-from tests.importing import TERMINAL, postgres_socket, start_job, upload, wait_for_job
+from tests.importing import (
+    TERMINAL,
+    database_rows,
+    postgres_socket,
+    start_job,
+    upload,
+    wait_for_job,
+)
 from tests.reliability.test_crash import all_names
+from tests.reliability.test_frozen_copy import wait_in_copy
 
 ROWS = 20_000
 LEASE = "2"  # seconds: a job whose runner lost the database is taken over quickly
@@ -385,3 +395,60 @@ async def test_a_websocket_authenticated_while_the_database_refuses_connections_
     assert legacy_messages[0]["type"] == "connection_error", answers
     assert legacy_messages[0]["payload"]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     assert "Exception in ASGI application" not in lone_server.log()
+
+
+CUT_COPY = """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+WHERE state = 'active' AND wait_event = 'ClientRead' AND query LIKE 'COPY %'"""
+
+
+async def test_a_job_whose_database_connection_is_cut_logs_one_warning_line_not_a_traceback(
+    api: Api, lone_server: ServerProcess
+) -> None:
+    logged = len(lone_server.log())
+    fault = {"operation": "copy", "error": "SLOW", "delay_ms": 1000}
+    assert (await api.admin("POST", "/__admin/faults", fault)).status_code == 200
+    job = await start_job(api, mutation="backfill_items")
+    body = "name\n" + "".join(f"row {i}\n" for i in range(20))
+    assert (await upload(job["upload_url"], body)).status_code == 200
+    await wait_in_copy(lone_server)  # the job's connection, paused inside its first COPY
+    assert (await database_rows(lone_server, CUT_COPY))[0][0] == 1
+    status = await wait_for_job(api, job["job_id"])
+    assert status["status"] == "COMPLETED", status  # resumed once its lease ran out
+    log = lone_server.log()[logged:]
+    warned = re.findall(
+        rf"^\S+ \S+ WARNING \S+ job {job['job_id']} interrupted, will resume: .*$",
+        log,
+        re.MULTILINE,
+    )
+    assert len(warned) == 1, log
+    assert re.search(r"will resume: \w+Error: \S", warned[0]), warned  # its class and message
+    assert "Traceback" not in log, log
+    # (asyncio may log a future of asyncpg's that held the cut session's error as "Future
+    # exception was never retrieved": no line of the runner's, and no traceback)
+    assert not re.search(r"^\S+ \S+ ERROR server\.", log, re.MULTILINE), log
+
+
+async def test_a_runner_step_that_loses_the_database_logs_a_warning_and_a_bug_its_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    wake = asyncio.Event()
+    raised: list[Exception] = [
+        asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+        RuntimeError("a bug"),
+    ]
+
+    async def step() -> None:
+        wake.set()  # the next step at once, not after POLL_INTERVAL
+        if not raised:
+            raise asyncio.CancelledError
+        raise raised.pop(0)
+
+    with pytest.raises(asyncio.CancelledError):
+        await runner._repeat(step, wake, "run")
+    lost, bug = [r for r in caplog.records if r.name == runner.__name__]
+    assert (lost.levelname, lost.exc_info) == ("WARNING", None)
+    assert lost.getMessage() == (
+        "runner run step failed, will retry: "
+        "ConnectionDoesNotExistError: connection was closed in the middle of operation"
+    )
+    assert bug.levelname == "ERROR" and bug.exc_info is not None
