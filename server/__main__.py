@@ -6,6 +6,7 @@ import gc
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -23,19 +24,20 @@ def main(argv: list[str] | None = None) -> None:
     gc.set_threshold(*GC_THRESHOLDS)
     sys.setswitchinterval(SWITCH_INTERVAL)
     settings = load_settings(argv)
-    check_fixture(settings.fixture)
+    fixture = read_fixture(settings.fixture)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app = create_app(settings)
+    app = create_app(settings, fixture)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
 
 
-def check_fixture(path: Path | None) -> None:
-    """A fixture file the server would refuse stops the start with one line and status 2, as a
-    usage error does, before PostgreSQL or S3 start (it failed the start with a traceback)."""
+def read_fixture(path: Path | None) -> dict[str, Any] | None:
+    """The fixture file's document, read and checked once, for the runtime to load. A file the
+    server would refuse stops the start with one line and status 2, as a usage error does,
+    before PostgreSQL or S3 start (it failed the start with a traceback)."""
     if path is None:
-        return
+        return None
     try:
-        fixtures.read_fixture(path)
+        return fixtures.read_fixture(path)
     except fixtures.InvalidFixture as exc:
         sys.stderr.write(f"python -m server: error: --fixture/FIXTURE {path}: {exc}\n")
         raise SystemExit(2) from None

@@ -8,6 +8,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -44,8 +45,9 @@ FAULT_CHECK_TIMEOUT = 5.0  # seconds
 class Runtime:
     """What one process starts and must stop: embedded servers, pool, storage, background tasks."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, fixture: dict[str, Any] | None) -> None:
         self.settings = settings
+        self.fixture = fixture  # settings.fixture's document, read and checked before the start
         self.clock = Clock()
         self.embedded_s3: EmbeddedS3 | None = None
         self.embedded_postgres: db.EmbeddedPostgres | None = None
@@ -55,15 +57,14 @@ class Runtime:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> Services:
-        settings = self.settings
         self._loop = asyncio.get_running_loop()
         database_url = await self._start_postgres()
         s3_endpoint = await self._start_s3()
         # what processes killed mid-job left in the temporary folder (uploads of up to 150 MB)
         await asyncio.to_thread(scratch.sweep)
         self.services = await self._open_services(database_url, s3_endpoint)
-        if settings.fixture is not None:
-            await fixtures.load_fixture(self.services.pool, fixtures.read_fixture(settings.fixture))
+        if self.fixture is not None:
+            await fixtures.load_fixture(self.services.pool, self.fixture)
         self._start_tasks(self.services)
         logger.info("server started", extra={"action": "start", "s3": s3_endpoint})
         return self.services
@@ -172,9 +173,10 @@ class Runtime:
             await asyncio.to_thread(self.embedded_postgres.stop)
 
 
-def create_app(settings: Settings) -> Starlette:
-    """The server's app: /healthz at once, the other routes once its runtime has started."""
-    runtime = Runtime(settings)
+def create_app(settings: Settings, fixture: dict[str, Any] | None) -> Starlette:
+    """The server's app: /healthz at once, the other routes once its runtime has started and
+    loaded `fixture` (the document of `settings.fixture`, which `python -m server` has read)."""
+    runtime = Runtime(settings, fixture)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import gc
+import logging
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from server import __main__ as server_main
+from server import app as app_module
+from server.app import Runtime
 from server.settings import (
     DEFAULT_HOST,
     DEFAULT_IDLE_IN_TRANSACTION,
@@ -102,3 +107,33 @@ def test_a_fixture_file_the_server_would_refuse_is_a_usage_error_before_anything
     lines = started.stderr.splitlines()
     assert len(lines) == 1 and reason in lines[0], started.stderr
     assert not (tmp_path / "data").exists()  # no PostgreSQL was started
+
+
+def test_the_fixture_file_is_read_once_and_its_document_handed_to_the_runtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fixture = tmp_path / "fixture.json"
+    fixture.write_text('{"accounts": [{"id": 1, "name": "Shop", "slug": "shop"}]}')
+    read: list[Path] = []
+    read_bytes = Path.read_bytes
+
+    def counted(path: Path) -> bytes:
+        read.append(path)
+        return read_bytes(path)
+
+    runtimes: list[Runtime] = []
+    monkeypatch.setattr(Path, "read_bytes", counted)
+    monkeypatch.setattr(app_module, "Runtime", lambda *args: runtimes.append(Runtime(*args)))
+    monkeypatch.setattr(server_main.uvicorn, "run", lambda app, **options: None)
+    for module, name in (
+        (gc, "set_threshold"),
+        (sys, "setswitchinterval"),
+        (logging, "basicConfig"),
+    ):
+        monkeypatch.setattr(module, name, lambda *args, **kwargs: None)  # the process's, not ours
+    server_main.main(["--fixture", str(fixture), "--data-dir", str(tmp_path / "data")])
+    assert read == [fixture]
+    # what the runtime loads at its start, instead of reading (and checking) the file again
+    assert [runtime.fixture for runtime in runtimes] == [
+        {"accounts": [{"id": 1, "name": "Shop", "slug": "shop"}]}
+    ]
