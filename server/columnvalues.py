@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from server import numeric_ids
-from server.errors import AppError, BadUserInput, clip
+from server.errors import AppError, BadUserInput, clip, shown
 from server.imports import cells
 
 MAX_LONG_TEXT = 2000  # characters of a long text value, as monday documents
@@ -303,6 +303,29 @@ def _international(shape: dict[str, str]) -> dict[str, str] | None:
     return {**shape, "phone": "+" + phone} if phone.isdigit() else None
 
 
+_phone_rendered = _rendered("phone", "countryShortName", shape=_phone, fallback=_international)
+_PHONE_REFUSED = " is not a valid phone number: "
+
+
+def _phone_value(column: cells.Column, value: Any, directory: cells.Directory) -> cells.Cell | None:
+    try:
+        return _phone_rendered(column, value, directory)
+    except cells.CellError as exc:
+        found = _object(column, value, ("phone", "countryShortName"))
+        _, refused, reason = exc.message.partition(_PHONE_REFUSED)
+        if found is None or not refused:  # a plain string is a CSV cell: the import's message
+            raise
+        # the import's message quotes the CSV cell the object became ('abc US', or with the
+        # "+" tried second): quote the number sent and name its country
+        shape = _phone(found)
+        country = shape.get("countryShortName")
+        raise cells.CellError(
+            exc.code,
+            f"{shown(shape.get('phone', ''))}{f' (country {clip(country)})' if country else ''}"
+            f"{_PHONE_REFUSED}{reason}",
+        ) from exc
+
+
 def _id(value: Any) -> int | None:
     # any size: a number too large for an id is looked up, and not found, as the import's
     # parser looks up any other unknown id (the same errors either way)
@@ -562,7 +585,7 @@ _CONVERTERS: dict[str, Convert] = {
     "dropdown": _dropdown,
     "date": _date,
     "timeline": _rendered("from", "to", shape=lambda f: _strings(f, "from", "to")),
-    "phone": _rendered("phone", "countryShortName", shape=_phone, fallback=_international),
+    "phone": _phone_value,
     "email": _rendered("email", "text", shape=lambda f: _strings(f, "email", "text")),
     "link": _rendered("url", "text", shape=lambda f: _strings(f, "url", "text")),
     "people": _people_value,

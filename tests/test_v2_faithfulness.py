@@ -49,3 +49,18 @@ async def test_phone_errors_give_the_library_reason_once_without_its_code(api: A
         "'abc US' is not a valid phone number: the string supplied did not seem to be a phone"
         " number."
     )
+
+
+async def test_phone_object_errors_quote_the_number_sent_not_a_csv_cell(api: Api) -> None:
+    column = await create_column(api, "100", "Phone", "phone")
+    for value, message in (
+        ({"phone": "abc", "countryShortName": "US"},
+         "'abc' (country US) is not a valid phone number: the string supplied did not seem to"
+         " be a phone number."),
+        ({"phone": "11231234567", "countryShortName": "XX"},
+         "'11231234567' (country XX) is not a valid phone number: 'XX' is not a known country"
+         " code."),
+    ):  # fmt: skip
+        error = error_of(await change_value(api, "100", "1000", column, value))
+        assert error["error_data"]["reason"] == "INVALID_PHONE"
+        assert error["message"] == message
