@@ -64,3 +64,16 @@ async def test_phone_object_errors_quote_the_number_sent_not_a_csv_cell(api: Api
         error = error_of(await change_value(api, "100", "1000", column, value))
         assert error["error_data"]["reason"] == "INVALID_PHONE"
         assert error["message"] == message
+
+
+async def test_a_duplicate_of_a_long_named_group_keeps_names_within_255(api: Api) -> None:
+    name = "g" * 255
+    data = await api.gql(
+        """mutation($n: String!) { create_group(board_id: 100, group_name: $n) { id } }""",
+        {"n": name},
+    )
+    data = await api.gql(
+        """mutation($g: String!) { duplicate_group(board_id: 100, group_id: $g) { title } }""",
+        {"g": data["create_group"]["id"]},
+    )
+    assert data["duplicate_group"]["title"] == f"Duplicate of {name}"[:255]

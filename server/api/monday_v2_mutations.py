@@ -413,7 +413,9 @@ class MondayMutation:
     ) -> GroupType:
         board = await _board(info, board_id, EDIT_ROLES, "edit")
         source = (await _group(info, board, group_id)).record
-        title = _name(group_title, "group_title") if group_title else f"Duplicate of {source.title}"
+        # the default title is cut to a name's 255 characters, as a title given is held to them
+        default = f"Duplicate of {source.title}"[:MAX_NAME]
+        title = _name(group_title, "group_title") if group_title else default
         services = info.context.services
         async with services.pool.acquire() as conn, conn.transaction():
             group = None
