@@ -148,6 +148,24 @@ async def test_budget_reserved_for_rows_found_invalid_is_given_back(clock: Api) 
     assert status["failure_reason"] == "ACCOUNT_CAPACITY_EXCEEDED", status
 
 
+async def test_rows_whose_key_matches_several_items_take_no_item_budget(clock: Api) -> None:
+    # "The job's valid row count would exceed the remaining ... budget": a row whose key
+    # matches two items is invalid (MULTIPLE_MATCHES), found so only when it is matched
+    api = clock
+    twins = "name,email\nTwin 1,twin@example.com\nTwin 2,twin@example.com\n"
+    await run_import(api, twins, mutation="backfill_items")
+    await run_import(api, names("A", 9_500))
+    await run_import(api, names("B", 9_496))  # 4 items of the budget left
+    upsert = {"on_match": {"behaviour": "UPSERT", "match_column_id": "email"}}
+    for first in ("C", "D"):  # 3 rows, 2 of them valid: they fit in 4, then in 2
+        body = f"name,email\n{first}1,{first}1@example.com\n{first}2,{first}2@example.com\n"
+        status = await run_import(api, body + "Both,twin@example.com\n", **upsert)
+        assert status["status"] == "COMPLETED", status
+        assert status["counts"]["created"] == 2 and status["counts"]["invalid"] == 1, status
+    status = await run_import(api, "name\nPast the budget\n")
+    assert status["failure_reason"] == "ACCOUNT_CAPACITY_EXCEEDED", status
+
+
 async def test_backfill_ignores_the_item_budget_and_ingest_resumes_after_an_hour(
     clock: Api,
 ) -> None:

@@ -219,11 +219,6 @@ async def _run_scanned(
         services, job, chunks, total,
         lambda lines: worker.replanned(services.parsing, token, lines), keys,
     )  # fmt: skip
-    if streaming:
-        invalid = sum([
-            await pool.call(worker.invalid_rows, token) for pool in pools or [services.parsing]
-        ])  # fmt: skip
-        await _settle_budget(services, job, total - invalid)
     if child_scan is not None:
         parents, lost = await _parent_keys(services, job, board, header, spec.parents_by_item_id)
         children = f"{token}:children"
@@ -234,6 +229,7 @@ async def _run_scanned(
             ),
             total,
         )  # fmt: skip
+    await _settle_budget(services, job, total)
     await _complete(services, job, header, child_scan, total, tmp)
 
 
@@ -286,9 +282,19 @@ async def _size_up(
         )
         return creates + (child_scan.valid if child_scan else 0)
 
+    async def valid_rows() -> int:
+        # a key that matches several items, or a new row without a name, is found invalid
+        # only when the row is matched
+        valid = await services.parsing.call(
+            worker.count_valid, token, job, board, await asyncio.shield(matching)
+        )
+        return valid + (child_scan.valid if child_scan else 0)
+
+    matched = spec.behaviour is not None
     await _check_capacity(
-        services, job, board, totals, new_items=new_items if spec.behaviour else None
-    )
+        services, job, board, totals, new_items=new_items if matched else None,
+        valid_rows=valid_rows if matched else None,
+    )  # fmt: skip
     return _Sized(scan.header, totals.total, streaming=False, child_scan=child_scan)
 
 
@@ -550,13 +556,16 @@ async def _check_capacity(
     *,
     exact: bool = True,
     new_items: Callable[[], Awaitable[int]] | None = None,
+    valid_rows: Callable[[], Awaitable[int]] | None = None,
 ) -> bool:
     """Check the board's and the account's capacity for the valid rows, take them from the
     ingest budget and record the totals. Not `exact`: `scan.valid` counts every row (an upper
     bound, before validation); then a misfit returns False instead of rejecting the job.
     `new_items`, for a job that matches rows to items: how many items its rows create, asked
     only when the valid rows would not all fit the board (each valid row counts towards the
-    item budget, which is for creates and updates alike)."""
+    item budget, which is for creates and updates alike). `valid_rows`, for such a job: its
+    exact number of valid rows once matched, asked only when `scan.valid` would not fit the
+    ingest budget (monday rejects a job whose valid row count does not fit)."""
     if job.options.get("budget_taken") is not None:
         return True  # a resumed job: already checked and charged on its first attempt
     active = int(await services.pool.fetchval(Q["active_item_count"], board.id))
@@ -572,33 +581,42 @@ async def _check_capacity(
         )
     now = services.clock.now()
     charged = job.kind == "ingest" and not job.options.get("dry_run")
+    valid = scan.valid
+    if job.kind == "ingest" and exact and valid_rows is not None:
+        async with services.pool.acquire() as conn:
+            left = await limits.items_left(conn, job.account_id, now)
+        if valid > left:
+            valid = await valid_rows()
     async with services.pool.acquire() as conn, conn.transaction():
         if job.kind == "ingest":
             if charged:
-                fits = await limits.take_items(conn, job.account_id, scan.valid, now) is not None
+                fits = await limits.take_items(conn, job.account_id, valid, now) is not None
             else:  # a dry run: what would happen, without consuming the budget
-                fits = await limits.items_left(conn, job.account_id, now) >= scan.valid
+                fits = await limits.items_left(conn, job.account_id, now) >= valid
             if not fits and not exact:
                 return False
             if not fits:
                 available = await limits.items_left(conn, job.account_id, now)
                 raise Rejection(
                     "ACCOUNT_CAPACITY_EXCEEDED",
-                    f"The job has {scan.valid:,} valid rows but only {max(available, 0):,} of the "
+                    f"The job has {valid:,} valid rows but only {max(available, 0):,} of the "
                     f"{limits.ITEMS_PER_HOUR:,} items-per-hour budget are left",
                 )
         await services.jobs.save_progress(
             conn, job, checkpoint_line=0, counts={**job.counts, "submitted": scan.total},
             progress=0, total_rows=scan.total,
-            state={"budget_taken": scan.valid if charged else 0, "budget_at": now.isoformat()},
+            state={"budget_taken": valid if charged else 0, "budget_at": now.isoformat()},
         )  # fmt: skip
     return True
 
 
-async def _settle_budget(services: Services, job: Job, valid: int) -> None:
-    """After a streamed job: give back the budget reserved for rows that proved invalid."""
+async def _settle_budget(services: Services, job: Job, total: int) -> None:
+    """After the rows are written: give back the budget taken for rows that proved invalid
+    (a streamed file reserved every row; a key that matches several items makes a row invalid
+    only when it is matched). The budget is for valid rows, as monday counts it."""
     current = await services.jobs.get(job.id) or job
     taken = int(current.options.get("budget_taken") or 0)
+    valid = total - int(current.counts.get("invalid", 0))
     if taken <= valid:
         return
     taken_at = datetime.fromisoformat(current.options["budget_at"])

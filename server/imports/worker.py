@@ -230,12 +230,27 @@ def _plan(session: _Session, job: Any, board: Any, matches: dict[str, list[int |
 
 def count_creates(token: str, job: Any, board: Any, matches: dict[str, list[int | str]]) -> int:
     """How many of the scanned file's rows would create an item (the others update, skip or
-    are invalid): its rows planned as `plan` will, on a copy of `matches`, writing nothing."""
+    are invalid)."""
+    return _planned_outcomes(token, job, board, matches)["created"]
+
+
+def count_valid(token: str, job: Any, board: Any, matches: dict[str, list[int | str]]) -> int:
+    """How many of the scanned file's rows are valid once matched: planning makes a row whose
+    key matches several items invalid, and so one that would create an item without a name."""
+    outcomes = _planned_outcomes(token, job, board, matches)
+    return outcomes.total() - outcomes["invalid"]
+
+
+def _planned_outcomes(
+    token: str, job: Any, board: Any, matches: dict[str, list[int | str]]
+) -> collections.Counter[str]:
+    """Each outcome's rows in the scanned file, planned as `plan` will plan them, on a copy of
+    `matches`, writing nothing."""
     session = _sessions[token]
     plan = _plan(session, job, board, dict(matches))  # planning adds the file's own keys
     plan.scan = replace(session.scan, parsed=dict(session.scan.parsed))
-    return sum(
-        row.status == "created" for chunk in plan_chunks(plan, session.path, set()) for row in chunk
+    return collections.Counter(
+        row.status for chunk in plan_chunks(plan, session.path, set()) for row in chunk
     )
 
 
