@@ -144,7 +144,7 @@ class RowParser:
                 try:
                     cell = parser(raw)
                 except cell_error as exc:
-                    cell = exc.with_traceback(None)  # kept in a memo: not its frames
+                    cell = _detached(exc)  # kept in a memo
                 if memo is not None:
                     memos[position] = _remembered(memo, raw, cell)
             if cell is None:
@@ -207,6 +207,17 @@ def _remembered(memo: _Memo, raw: str, found: cells.Cell | cells.CellError | Non
     return memo
 
 
+def _detached(error: cells.CellError) -> cells.CellError:
+    """`error` fit to be kept (in a memo, as a parsed cell): without its traceback and without
+    the exception it was raised from or while handling (email_validator's, phonenumbers'),
+    whose traceback holds the parser's frames. Either would make a reference cycle through the
+    parser, freed only by the garbage collector, which the parsing worker runs rarely
+    (GC_THRESHOLDS): a job's whole state (parser, memos, scan, plan) stayed in the worker's
+    memory after the job, about 18 KiB for each small import with an invalid e-mail."""
+    error.__cause__ = error.__context__ = None
+    return error.with_traceback(None)
+
+
 def remembering(parser: cells.CellParser) -> cells.CellParser:
     """A parser of raw cells from `parser` of trimmed, non-empty ones (`compile_parser(...,
     trimmed=True)`), with the memo RowParser keeps per column, for callers that parse cell by
@@ -225,12 +236,12 @@ def remembering(parser: cells.CellParser) -> cells.CellParser:
             try:
                 found = parser(raw)
             except cells.CellError as exc:
-                found = exc.with_traceback(None)  # kept in a memo: not its frames
+                found = _detached(exc)  # kept in a memo
             if memo is not None:
                 memo = _remembered(memo, raw, found)
         if isinstance(found, cells.CellError):
-            # raised afresh each time: a re-raised exception would grow its traceback
-            raise found.with_traceback(None)
+            # a copy: the one raised takes a traceback of this frame, which holds `found`
+            raise cells.CellError(found.code, found.message)
         return found
 
     return parse
