@@ -87,7 +87,7 @@ NAMED_MUTATIONS = [
     ("create_group(board_id: 100, group_name: $t) { id }", "group_name"),
     ('duplicate_group(board_id: 100, group_id: "topics", group_title: $t) { id }', "group_title"),
     ("create_column(board_id: 100, title: $t, column_type: text) { id }", "title"),
-    ("create_item(board_id: 100, item_name: $t) { id }", "name"),
+    ("create_item(board_id: 100, item_name: $t) { id }", "item_name"),
     ("create_or_get_tag(tag_name: $t) { id }", "tag_name"),
     ("create_update(item_id: 1000, body: $t) { id }", "body"),
     (
