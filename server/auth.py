@@ -6,10 +6,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from graphql import GraphQLSyntaxError, parse
 from graphql.language import FieldNode, visit
 from graphql.language.visitor import Visitor
 
+from server.api.documents import parsed
 from server.errors import AppError, shown
 from server.services import Services
 from server.store.records import User
@@ -56,9 +56,8 @@ def version_gated_fields(query: str, version: str) -> list[str]:
     """Fields the query names that do not exist yet in the requested API version."""
     if version >= BULK_IMPORT_SINCE:
         return []
-    try:
-        document = parse(query)
-    except GraphQLSyntaxError:
+    document = parsed(query)
+    if document is None:
         return []  # strawberry reports the syntax error itself
     collector = _FieldNames()
     visit(document, collector)

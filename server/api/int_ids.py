@@ -34,6 +34,8 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from server.api.documents import is_short
+
 RETYPED_DOCUMENTS = 512  # documents with `Int` variables whose retyped copy is kept
 
 
@@ -45,7 +47,9 @@ class IntIdVariables(SchemaExtension):
         context = self.execution_context
         document = context.graphql_document
         if document is not None and _declares_int(document):
-            context.graphql_document = retyped(context.schema._schema, document)
+            # a long text's document is not kept (documents.py), nor its retyped copy
+            retype = retyped if is_short(context.query or "") else retyped.__wrapped__
+            context.graphql_document = retype(context.schema._schema, document)
         yield
 
 

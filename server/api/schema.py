@@ -11,10 +11,8 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -26,6 +24,7 @@ from server.api.blue import BlueMutation, BlueQuery, BlueSubscription
 from server.api.blue_export import BlueExportMutation
 from server.api.complexity import ComplexityBudget, ComplexityQuery
 from server.api.context import Context
+from server.api.documents import MAX_TOKENS, SharedParse, SharedValidation
 from server.api.int_ids import IntIdVariables
 from server.api.monday_import import (
     MondayImportMutation,
@@ -52,8 +51,6 @@ Subscription = merge_types("Subscription", (BlueSubscription, MondayImportSubscr
 
 MAX_DEPTH = 6  # levels of nesting, as monday documents
 MAX_ALIASES = 30  # aliases per document, fragments included
-MAX_TOKENS = 10_000  # lexer tokens per document
-PARSED_QUERIES = 512  # distinct query texts whose parse and validation are kept
 # The depth and alias limits as validation rules, built once: each QueryDepthLimiter or
 # MaxAliasesLimiter builds a rule class of its own, and the validation cache, keyed by the
 # rules too, then missed on every request (validation was 45% of a status poll's CPU).
@@ -122,10 +119,10 @@ schema = Schema(
     # factories: one extension per request, as strawberry asks
     extensions=[
         # parsing and validating the same query text again is most of a poll's cost
-        lambda: ParserCache(maxsize=PARSED_QUERIES),
+        SharedParse,
         IntIdVariables,  # before validation: it can change the document validated
         lambda: AddValidationRules(LIMIT_RULES),
-        lambda: ValidationCache(maxsize=PARSED_QUERIES),
+        SharedValidation,
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         ApiVersionGate,  # before the budget: a refused operation costs nothing
         lambda: ComplexityBudget(),

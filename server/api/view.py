@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
+import gc
 import json
 import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from graphql import GraphQLError, GraphQLSyntaxError, parse
+from graphql import GraphQLError
 from graphql.language import (
     DocumentNode,
     FieldNode,
@@ -56,17 +56,9 @@ from strawberry.types.unset import UnsetType
 
 from server import auth, events, faults
 from server.api.context import OPERATION_REQUEST_ID, Context
+from server.api.documents import parse_ahead, parsed, per_short_text, syntax_error
 from server.errors import AppError, clip, format_error
 from server.services import Services
-
-
-@functools.lru_cache(maxsize=512)
-def _document(query: str) -> DocumentNode | None:
-    """The parsed query, None when it does not parse (strawberry reports the syntax error)."""
-    try:
-        return parse(query)
-    except GraphQLSyntaxError:
-        return None
 
 
 def _operations_run(
@@ -92,7 +84,7 @@ def operation_problem(query: str, operation_name: str | None) -> str | None:
 
     strawberry runs the first operation of a document when no name is given, and graphql-core
     never sees the request without one: every transport asks this before anything runs."""
-    document = _document(query)
+    document = parsed(query)
     if document is None:
         return None
     operations = _operations_run(document, operation_name)
@@ -107,19 +99,17 @@ def refusal(query: str, operation_name: str | None) -> GraphQLError | None:
     """Why a websocket operation cannot run before it starts: its syntax error, or the
     operation it names none of. strawberry's streaming path lets a syntax error escape as an
     internal error (graphql-transport-ws sent only `complete`, graphql-ws nothing at all)."""
-    if _document(query) is None:
-        try:
-            parse(query)
-        except GraphQLSyntaxError as exc:
-            return exc
+    error = syntax_error(query)
+    if error is not None:
+        return error
     problem = operation_problem(query, operation_name)
     return None if problem is None else GraphQLError(problem)
 
 
-@functools.lru_cache(maxsize=512)
+@per_short_text
 def root_fields(query: str, operation_name: str | None = None) -> tuple[str, ...]:
     """The top-level field names of the operation that runs, through its fragments too."""
-    document = _document(query)
+    document = parsed(query)
     if document is None:
         return ()
     fragments = {
@@ -150,7 +140,7 @@ def root_fields(query: str, operation_name: str | None = None) -> tuple[str, ...
 def runs_subscription(query: str, operation_name: str | None = None) -> bool:
     """Whether the operation that runs (the one named, else the document's only one) is a
     subscription."""
-    document = _document(query)
+    document = parsed(query)
     if document is None:
         return False
     operations = _operations_run(document, operation_name)
@@ -173,6 +163,11 @@ def _replay(body: bytes) -> Receive:
 # graphql-core reads variables whole before any resolver runs: 12 MB of them held the event
 # loop for 10 s. Operations are small; files go to storage by their pre-signed URLs.
 MAX_BODY_BYTES = 5 * 1024 * 1024
+# A request this large has the garbage collector run once it is answered: graphql-core's
+# execution context is a reference cycle that holds the request's Context, and through it the
+# request and its body. The server collects rarely (GC_THRESHOLDS, raised for imports), so
+# 200 requests of 5 MB grew it by 2.8 GiB; a collection costs a few milliseconds.
+COLLECT_AFTER_BYTES = 1024 * 1024
 
 
 # what reading JSON raises besides JSONDecodeError: UnicodeDecodeError (a ValueError) for a
@@ -376,6 +371,7 @@ class _LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         _start_operation()
         complete: CompleteMessage = {"type": "complete", "id": operation_id}
         try:
+            await parse_ahead(query)
             refused = refusal(query, operation_name or None)
             if refused is not None:
                 # as strawberry answers an unknown operation name on graphql-ws
@@ -431,6 +427,7 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         _start_operation()
         query, name = operation.query, operation.operation_name or None
+        await parse_ahead(query)
         refused = refusal(query, name)
         if refused is not None:
             # closed as strawberry closes the socket for a syntax error or an unknown name
@@ -495,7 +492,7 @@ class GraphQLView(GraphQL[Context, None]):
             return
         if scope["type"] == "http":
             try:
-                receive = _replay(await _read_body(scope, receive))
+                body = await _read_body(scope, receive)
             except _BodyTooLarge:
                 error = AppError(
                     f"Request body too large: at most {MAX_BODY_BYTES} bytes",
@@ -503,22 +500,30 @@ class GraphQLView(GraphQL[Context, None]):
                 )  # fmt: skip
                 await _error_response(error, str(uuid.uuid4()))(scope, receive, send)
                 return
-            request = Request(scope, receive)
-            response = await self._guarded_gate(request)
-            if response is not None:
-                await response(scope, receive, send)
-                return
-            # the gate read the body; hand strawberry a receive that replays it
-            request = Request(scope, _replay(await request.body()))
             try:
-                response = await self.run(request)
-            except HTTPException as exc:
-                # strawberry refuses a malformed request in plain text; clients parse JSON
-                error = AppError(exc.reason, code="BAD_REQUEST", status_code=exc.status_code)
-                response = _error_response(error, request.state.request_id)
-            await response(scope, receive, send)
+                await self._answer_http(scope, _replay(body), send)
+            finally:
+                if len(body) >= COLLECT_AFTER_BYTES:
+                    del body
+                    gc.collect()
             return
         await super().__call__(scope, receive, send)
+
+    async def _answer_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = await self._guarded_gate(request)
+        if response is not None:
+            await response(scope, receive, send)
+            return
+        # the gate read the body; hand strawberry a receive that replays it
+        request = Request(scope, _replay(await request.body()))
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            # strawberry refuses a malformed request in plain text; clients parse JSON
+            error = AppError(exc.reason, code="BAD_REQUEST", status_code=exc.status_code)
+            response = _error_response(error, request.state.request_id)
+        await response(scope, receive, send)
 
     async def _guarded_gate(self, request: Request) -> Response | None:
         """`_gate_http`, with an unexpected error (the database lost while it authenticates
@@ -554,6 +559,7 @@ class GraphQLView(GraphQL[Context, None]):
             )
             return _error_response(error, request_id)
         query, operation_name = await self._operation(request)
+        await parse_ahead(query)
         problem = operation_problem(query, operation_name) if query else None
         if problem is not None:
             # a request error, as strawberry answers an unknown operation name
