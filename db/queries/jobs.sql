@@ -68,14 +68,17 @@ UPDATE import_jobs SET status = $3, counts = $4, progress = $5, failure_reason =
     failure_message = $7, report_key = $8, finished_at = $9, lease_expires_at = NULL, total_rows = coalesce($10, total_rows)
 WHERE id = $1 AND attempt = $2 AND status = 'PROCESSING'
 
--- name: row_results
+-- name: row_results_page
+-- The job's row results with lines after $3 and before $4, by line, at most $5 of them: a
+-- report is written a page at a time, so the server never holds all of a job's cells at once.
 SELECT line, status, item_id, errors, cells FROM import_rows
-WHERE job_id = $1 AND ($2 OR status NOT IN ('created', 'updated'))
+WHERE job_id = $1 AND ($2 OR status NOT IN ('created', 'updated')) AND line > $3 AND line < $4
 UNION ALL
 SELECT c.line, c.status, c.item_id, '[]'::jsonb, '[]'::jsonb
 FROM import_clean_rows r, unnest(r.lines, r.statuses, r.item_ids) AS c(line, status, item_id)
-WHERE r.job_id = $1 AND $2
+WHERE r.job_id = $1 AND $2 AND c.line > $3 AND c.line < $4
 ORDER BY line
+LIMIT $5
 
 -- name: usage_in_window
 SELECT coalesce(sum(amount), 0)::bigint AS used, min(at) AS oldest

@@ -852,22 +852,21 @@ async def _complete(
     tmp: Path,
 ) -> None:
     counts = await JobStore.outcome_counts(services.pool, job.id, total)
-    every_row = job.options.get("report") == "ALL_ROWS" or job.options.get("dry_run")
-    rows = await services.jobs.row_results(job.id, clean=bool(every_row))
-    parent_rows = [r for r in rows if r.line < subitems.CHILD_LINE_OFFSET]
-    child_rows = [
-        dataclasses.replace(r, line=r.line - subitems.CHILD_LINE_OFFSET)
-        for r in rows
-        if r.line >= subitems.CHILD_LINE_OFFSET
-    ]
+    clean = bool(job.options.get("report") == "ALL_ROWS" or job.options.get("dry_run"))
+    parents = range(subitems.CHILD_LINE_OFFSET)
     report_key = await _put_report(
-        services, tmp, f"{REPORT_PREFIX}{job.id}.csv", header.names, parent_rows,
+        services, tmp, f"{REPORT_PREFIX}{job.id}.csv", header.names,
+        services.jobs.row_results(job.id, clean=clean, lines=parents),
         named=not job.options.get("field_mappings"),
     )  # fmt: skip
     if child_scan is not None:
-        child_key = await _put_report(
-            services, tmp, subitems.report_key(job), child_scan.header_names, child_rows
+        children = services.jobs.row_results(
+            job.id, clean=clean, lines=range(subitems.CHILD_LINE_OFFSET, 2**31 - 1)
         )
+        child_key = await _put_report(
+            services, tmp, subitems.report_key(job), child_scan.header_names, children,
+            line_offset=subitems.CHILD_LINE_OFFSET,
+        )  # fmt: skip
         await services.jobs.merge_options(job, {"subitems_report": child_key is not None})
     await services.jobs.finish(
         job, status="COMPLETED", counts=counts, progress=100, now=services.clock.now(),
@@ -880,14 +879,24 @@ async def _put_report(
     tmp: Path,
     key: str,
     header: list[str],
-    rows: list[RowResult],
+    pages: AsyncIterator[list[RowResult]],
     *,
     named: bool = True,
+    line_offset: int = 0,
 ) -> str | None:
-    if not rows:
+    """Write the report a page of rows at a time (in a thread) and store it; None if it
+    has no rows. `line_offset` is taken off each row's stored line."""
+    rows = await anext(pages, None)
+    if rows is None:
         return None
     path = tmp / key.replace("/", "_")
     faults.check_scratch_write("report", path)
-    await asyncio.to_thread(report.write_report, path, header, rows, named=named)
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = report.Report(out, header, named=named)
+        while rows is not None:
+            if line_offset:
+                rows = [dataclasses.replace(r, line=r.line - line_offset) for r in rows]
+            await asyncio.to_thread(writer.write_rows, rows)
+            rows = await anext(pages, None)
     await services.storage.put_file(key, str(path))
     return key
