@@ -107,12 +107,16 @@ def render_timestamp(moment: dt.datetime | None) -> str:
 
 def split_names(text: str) -> list[str]:
     """Comma-separated names, trimmed, empty pieces dropped, duplicates removed in order."""
-    seen: dict[str, None] = {}
+    names: list[str] = []
+    # the lower-cased names kept so far, as a set: rebuilt for each piece, a cell of 16,000
+    # tags took 12 s of the parsing worker (and a 1 MB one hours), every job waiting on it
+    seen: set[str] = set()
     for piece in text.split(","):
         name = piece.strip()
-        if name and name.lower() not in {s.lower() for s in seen}:
-            seen[name] = None
-    return list(seen)
+        if name and name.lower() not in seen:
+            seen.add(name.lower())
+            names.append(name)
+    return names
 
 
 def join_names(names: Iterable[str]) -> str:
