@@ -101,13 +101,35 @@ def test_every_parse_stops_at_the_token_limit() -> None:
 
 
 def test_long_texts_are_kept_only_for_their_requests() -> None:
-    short_before = documents._parsed_short.cache_info().currsize
+    kept_before = len(documents._kept.documents)
     for n in range(documents.LONG_TEXTS_KEPT + 5):
         query = f"{{ me {{ id }} }} # {n} " + "x" * documents.SHORT_TEXT
         assert documents.parsed(query) is not None
         assert view.root_fields(query) == ("me",)
-    assert documents._parsed_long.cache_info().currsize == documents.LONG_TEXTS_KEPT
-    assert documents._parsed_short.cache_info().currsize == short_before
+        assert not documents.is_kept(query)
+    assert len(documents._passing.documents) == documents.LONG_TEXTS_KEPT
+    assert len(documents._kept.documents) == kept_before
+
+
+def test_the_query_caches_hold_documents_of_few_tokens_only() -> None:
+    # 512 distinct 10 KB texts of 10,000 tokens each were kept, parsed and validated: the
+    # server grew 1.5 GiB, and its rare full collections held the event loop a second
+    kept_before = len(documents._kept.documents)
+    for n in range(20):
+        query = f"query Q{n} {{ me {{ " + "id " * documents.KEPT_TOKENS + "} }"
+        assert documents.parsed(query) is not None and view.root_fields(query) == ("me",)
+        assert not documents.is_kept(query)
+    assert len(documents._kept.documents) == kept_before
+    small = "query Small { me { id name } }"
+    assert documents.parsed(small) is not None and documents.is_kept(small)
+
+
+def test_a_syntax_error_is_told_from_the_one_parse() -> None:
+    # parsing 5 MB again to its 10,000th token, to say why it failed, held the loop 0.3 s
+    query = "{ me { " + "id " * (documents.MAX_TOKENS + 10) + "} }"
+    first = documents.syntax_error(query)
+    assert first is not None and first.__traceback__ is None
+    assert documents.syntax_error(query) is first
 
 
 async def test_large_requests_leave_no_memory_behind(api: Api, server: ServerProcess) -> None:

@@ -8,15 +8,17 @@ run it: all of them take it from here.
   names took 35 s of CPU on the event loop, the server answering nothing meanwhile.
 - Its lexer reads about 3 MB of text a second whatever the text holds (a comment, a string):
   a long text is parsed in a thread (`parse_ahead`) so the event loop keeps answering.
-- Parses and validations are kept per text for short texts only (polls, v2 queries repeat
-  theirs). Keyed by a 5 MB text, 40 distinct requests grew the server by 750 MiB: a long
-  text is kept only for the request it came with (the last few of them).
+- Parses and validations are kept per text for short texts of few tokens only (polls, v2
+  queries repeat theirs). Keyed by a 5 MB text, 40 distinct requests grew the server by
+  750 MiB; 512 texts of 10,000 tokens, 1.5 GiB: such a text is kept only for the request it
+  came with (the last few of them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -26,58 +28,109 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
 MAX_TOKENS = 10_000  # lexer tokens per document
-PARSED_QUERIES = 512  # distinct short query texts whose parse and validation are kept
-SHORT_TEXT = 16 * 1024  # characters: a text kept in the caches; longer ones parse in a thread
-LONG_TEXTS_KEPT = 4  # long texts whose parse is kept, for the requests running them
+PARSED_QUERIES = 512  # distinct query texts whose parse and validation are kept
+SHORT_TEXT = 16 * 1024  # characters: a longer text is parsed in a thread and never kept
+# A document takes about 300 bytes a token with what is kept beside it (its validation, its
+# root fields): 512 distinct texts of 10,000 tokens (10 KB each) grew the server 1.5 GiB, and
+# a full garbage collection walking them held the event loop a second.
+KEPT_TOKENS = 1_000  # tokens of a document kept in the caches
+LONG_TEXTS_KEPT = 4  # documents not kept, held for the requests running them
 
 T = TypeVar("T")
 
 
-def _parse(query: str) -> DocumentNode | None:
+_Parse = DocumentNode | GraphQLSyntaxError  # a text's document, or why it has none
+
+
+def _parse(query: str) -> _Parse:
     try:
         return graphql_parse(query, max_tokens=MAX_TOKENS)
-    except GraphQLSyntaxError:
-        return None
+    except GraphQLSyntaxError as exc:
+        # kept without its traceback: the parser's frames hold the lexer's chain of tokens
+        return exc.with_traceback(None)
 
 
-_parsed_short = functools.lru_cache(maxsize=PARSED_QUERIES)(_parse)
-_parsed_long = functools.lru_cache(maxsize=LONG_TEXTS_KEPT)(_parse)
+def _token_count(parse: _Parse) -> int:
+    token = parse.loc.start_token if isinstance(parse, DocumentNode) and parse.loc else None
+    count = 0
+    while token is not None:
+        count += 1
+        token = token.next
+    return count
 
 
-def is_short(query: str) -> bool:
-    return len(query) <= SHORT_TEXT
+class _Documents:
+    """The documents of the last `size` texts placed, by text."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.documents: OrderedDict[str, _Parse] = OrderedDict()
+
+    def __contains__(self, query: str) -> bool:
+        return query in self.documents
+
+    def get(self, query: str) -> _Parse:
+        self.documents.move_to_end(query)
+        return self.documents[query]
+
+    def place(self, query: str, parse: _Parse) -> None:
+        self.documents[query] = parse
+        while len(self.documents) > self.size:
+            self.documents.popitem(last=False)
+
+
+_kept = _Documents(PARSED_QUERIES)  # short texts of few tokens (polls, v2 queries repeat theirs)
+_passing = _Documents(LONG_TEXTS_KEPT)  # the others, for the requests running them
+
+
+def is_kept(query: str) -> bool:
+    """Whether the text's document is kept, and what is made of it may be kept too."""
+    return query in _kept
+
+
+def _place(query: str, parse: _Parse) -> None:
+    if len(query) <= SHORT_TEXT and _token_count(parse) <= KEPT_TOKENS:
+        _kept.place(query, parse)
+    else:
+        _passing.place(query, parse)
+
+
+def _parsed(query: str) -> _Parse:
+    for documents in (_kept, _passing):
+        if query in documents:
+            return documents.get(query)
+    parse = _parse(query)
+    _place(query, parse)
+    return parse
 
 
 def parsed(query: str) -> DocumentNode | None:
-    """The parsed query, None when it does not parse or has too many tokens (strawberry then
-    parses it again, within the same limit, and reports the error)."""
-    return _parsed_short(query) if is_short(query) else _parsed_long(query)
+    """The parsed query, None when it does not parse or has too many tokens (`syntax_error`
+    says why)."""
+    parse = _parsed(query)
+    return parse if isinstance(parse, DocumentNode) else None
 
 
 async def parse_ahead(query: str) -> None:
     """Parse a long text in a thread before the request's checks ask for its document."""
-    if not is_short(query):
-        await asyncio.to_thread(parsed, query)
+    if len(query) > SHORT_TEXT and query not in _passing:
+        _place(query, await asyncio.to_thread(_parse, query))
 
 
 def syntax_error(query: str) -> GraphQLSyntaxError | None:
-    """Why the query does not parse (too many tokens included); None when it does."""
-    if parsed(query) is not None:
-        return None
-    try:
-        graphql_parse(query, max_tokens=MAX_TOKENS)
-    except GraphQLSyntaxError as exc:
-        return exc
-    return None
+    """Why the query does not parse (too many tokens included); None when it does. Taken
+    from the one parse: parsing 5 MB again to its 10,000th token held the event loop 0.3 s."""
+    parse = _parsed(query)
+    return parse if isinstance(parse, GraphQLSyntaxError) else None
 
 
-def per_short_text(function: Callable[[str, str | None], T]) -> Callable[[str, str | None], T]:
-    """`function` of a query text (and operation name), its results kept for short texts."""
+def per_kept_text(function: Callable[[str, str | None], T]) -> Callable[[str, str | None], T]:
+    """`function` of a query text (and operation name), its results kept for kept texts."""
     cached = functools.lru_cache(maxsize=PARSED_QUERIES)(function)
 
     @functools.wraps(function)
     def call(query: str, operation_name: str | None = None) -> T:
-        return cached(query, operation_name) if is_short(query) else function(query, operation_name)
+        return cached(query, operation_name) if is_kept(query) else function(query, operation_name)
 
     return call
 
@@ -91,8 +144,8 @@ def validated(
     document: DocumentNode,
     rules: tuple[type[ASTValidationRule], ...],
 ) -> list[GraphQLError]:
-    """The document's validation errors, kept for a short text's document."""
-    validate = _validated if is_short(query) else validate_document
+    """The document's validation errors, kept for a kept text's document."""
+    validate = _validated if is_kept(query) else validate_document
     return validate(schema, document, rules)
 
 
@@ -108,7 +161,7 @@ class SharedParse(SchemaExtension):
 
 
 class SharedValidation(SchemaExtension):
-    """strawberry's ValidationCache, keeping only short texts' documents."""
+    """strawberry's ValidationCache, keeping only kept texts' documents."""
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context

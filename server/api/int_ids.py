@@ -34,7 +34,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from server.api.documents import is_short
+from server.api.documents import is_kept
 
 RETYPED_DOCUMENTS = 512  # documents with `Int` variables whose retyped copy is kept
 
@@ -48,7 +48,7 @@ class IntIdVariables(SchemaExtension):
         document = context.graphql_document
         if document is not None and _declares_int(document):
             # a long text's document is not kept (documents.py), nor its retyped copy
-            retype = retyped if is_short(context.query or "") else retyped.__wrapped__
+            retype = retyped if is_kept(context.query or "") else retyped.__wrapped__
             context.graphql_document = retype(context.schema._schema, document)
         yield
 

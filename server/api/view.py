@@ -56,7 +56,7 @@ from strawberry.types.unset import UnsetType
 
 from server import auth, events, faults
 from server.api.context import OPERATION_REQUEST_ID, Context
-from server.api.documents import parse_ahead, parsed, per_short_text, syntax_error
+from server.api.documents import parse_ahead, parsed, per_kept_text, syntax_error
 from server.errors import AppError, clip, format_error
 from server.services import Services
 
@@ -106,7 +106,7 @@ def refusal(query: str, operation_name: str | None) -> GraphQLError | None:
     return None if problem is None else GraphQLError(problem)
 
 
-@per_short_text
+@per_kept_text
 def root_fields(query: str, operation_name: str | None = None) -> tuple[str, ...]:
     """The top-level field names of the operation that runs, through its fragments too."""
     document = parsed(query)
@@ -560,6 +560,11 @@ class GraphQLView(GraphQL[Context, None]):
             return _error_response(error, request_id)
         query, operation_name = await self._operation(request)
         await parse_ahead(query)
+        invalid = syntax_error(query) if query else None
+        if invalid is not None:
+            # strawberry's answer, without the parse it would run again on the event loop
+            result = ExecutionResult(data=None, errors=[invalid])
+            return JSONResponse(await self.process_result(request, result))
         problem = operation_problem(query, operation_name) if query else None
         if problem is not None:
             # a request error, as strawberry answers an unknown operation name
