@@ -20,6 +20,10 @@ from server.store.records import Board
 # large; a chunk of long rows ends at CHUNK_BYTES of cells, so memory stays bounded.
 CHUNK_ROWS = 1000
 CHUNK_BYTES = 4 * 1024 * 1024
+# Each cell costs a reference and an object in every copy of a chunk (the worker's, its
+# pickle, the server's), whatever its length: counted by characters alone, a row of a million
+# empty cells weighed nothing, and a chunk of 40 of them grew the server by 426 MB.
+CELL_BYTES = 16
 # The first chunk is smaller, and each next one twice as large up to CHUNK_ROWS: the database
 # waits idle until the parsing worker hands over the first chunk, which a 1,000-row chunk
 # delays by 30-50 ms (measured by `python -m bench`).
@@ -247,11 +251,16 @@ def validated_chunks(
 
 
 def _record_size(record: tuple[int, list[str]]) -> int:
-    return sum(map(len, record[1]))
+    return cells_size(record[1])
 
 
 def planned_size(row: PlannedRow) -> int:
-    return sum(map(len, row.cells))
+    return cells_size(row.cells)
+
+
+def cells_size(cells: list[str]) -> int:
+    """What a row's cells weigh in a chunk: their characters, and CELL_BYTES for each cell."""
+    return sum(map(len, cells)) + CELL_BYTES * len(cells)
 
 
 def chunked(items: Iterable[T], size: Callable[[T], int]) -> Iterator[list[T]]:

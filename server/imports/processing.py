@@ -25,7 +25,7 @@ import asyncpg
 from server import diskfull, faults, limits, scratch, sql
 from server.db import Connection
 from server.errors import StorageError
-from server.imports import csvfile, report, subitems, worker
+from server.imports import csvfile, planning, report, subitems, worker
 from server.imports.matchkeys import KeyChanges, KeysChanged
 from server.imports.planning import Rejection
 from server.imports.worker import ParserSpec
@@ -55,6 +55,7 @@ ROW_LIMITS = {"ingest": 10_000, "backfill": 20_000}  # data rows per file
 BOARD_ITEM_LIMIT = 100_000  # active items a board may hold
 MAX_ATTEMPTS = 5  # claims of one job before a transient failure ends it FAILED
 REPORT_PREFIX = "reports/"
+REPORT_PAGE_ROWS = 500  # row results read at a time for a report, at most
 
 
 async def process_job(services: Services, job: Job) -> None:
@@ -856,12 +857,12 @@ async def _complete(
     parents = range(subitems.CHILD_LINE_OFFSET)
     report_key = await _put_report(
         services, tmp, f"{REPORT_PREFIX}{job.id}.csv", header.names,
-        services.jobs.row_results(job.id, clean=clean, lines=parents),
+        _report_pages(services, job, clean=clean, lines=parents),
         named=not job.options.get("field_mappings"),
     )  # fmt: skip
     if child_scan is not None:
-        children = services.jobs.row_results(
-            job.id, clean=clean, lines=range(subitems.CHILD_LINE_OFFSET, 2**31 - 1)
+        children = _report_pages(
+            services, job, clean=clean, lines=range(subitems.CHILD_LINE_OFFSET, 2**31 - 1)
         )
         child_key = await _put_report(
             services, tmp, subitems.report_key(job), child_scan.header_names, children,
@@ -872,6 +873,28 @@ async def _complete(
         job, status="COMPLETED", counts=counts, progress=100, now=services.clock.now(),
         report_key=report_key, total_rows=total,
     )  # fmt: skip
+
+
+async def _report_pages(
+    services: Services, job: Job, *, clean: bool, lines: range
+) -> AsyncIterator[list[RowResult]]:
+    """The job's row results with lines in `lines`, a page at a time: a page starts at one
+    row and doubles up to REPORT_PAGE_ROWS while its cells stay under planning.CHUNK_BYTES
+    (a row of a million cells is a page of its own)."""
+    limit, after = 1, lines.start - 1
+    while True:
+        page = await services.jobs.row_results_page(
+            job.id, clean=clean, lines=range(after + 1, lines.stop), limit=limit
+        )
+        if not page:
+            return
+        yield page
+        after = page[-1].line
+        weight = sum(planning.cells_size(r.cells) for r in page)
+        if weight < planning.CHUNK_BYTES // 2:
+            limit = min(2 * limit, REPORT_PAGE_ROWS)
+        else:
+            limit = max(1, limit * planning.CHUNK_BYTES // (2 * weight))
 
 
 async def _put_report(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
@@ -14,7 +14,6 @@ from server.store.records import Row, from_row
 
 Q = sql.queries("jobs")
 
-RESULTS_PAGE = 500  # row results read at a time for a report
 EMPTY_COUNTS = {"submitted": 0, "invalid": 0, "skipped": 0, "created": 0, "updated": 0, "failed": 0}
 
 
@@ -245,22 +244,16 @@ class JobStore:
         rows = await self.pool.fetch(Q["unclean_row_results"], job_id, limit)
         return [_row_result(r) for r in rows]
 
-    async def row_results(
-        self, job_id: uuid.UUID, *, clean: bool = True, lines: range = range(2**31 - 1)
-    ) -> AsyncIterator[list[RowResult]]:
-        """The job's row results with lines in `lines`, by line, a page at a time; without
-        `clean`, only rows not created or updated. Pages, not one list: the rows keep their
-        cells, and a job's could fill the server's memory (150 MB of invalid rows grew it by
-        as much again, twice over)."""
-        after = lines.start - 1
-        while True:
-            rows = await self.pool.fetch(
-                Q["row_results_page"], job_id, clean, after, lines.stop, RESULTS_PAGE
-            )
-            if not rows:
-                return
-            yield [_row_result(r) for r in rows]
-            after = rows[-1]["line"]
+    async def row_results_page(
+        self, job_id: uuid.UUID, *, clean: bool, lines: range, limit: int
+    ) -> list[RowResult]:
+        """Up to `limit` of the job's row results with lines in `lines`, by line; without
+        `clean`, only rows not created or updated. A page, not all of them: the rows keep
+        their cells, and a job's could fill the server's memory."""
+        rows = await self.pool.fetch(
+            Q["row_results_page"], job_id, clean, lines.start - 1, lines.stop, limit
+        )
+        return [_row_result(r) for r in rows]
 
     async def finish(
         self,
