@@ -123,10 +123,22 @@ ORDER BY archived, position, id
 -- name: tags_of_board
 SELECT id, name FROM tags WHERE board_id = $1
 
--- name: create_tag
-INSERT INTO tags (account_id, board_id, name) VALUES ($1, $2, $3)
-ON CONFLICT (board_id, lower(name)) DO UPDATE SET name = tags.name
-RETURNING id
+-- name: create_tags
+-- The tags named $3 (by a chunk of records), created on board $2 where it has none of that
+-- name in any case: each name's position in $3 (from 1) and its tag's id. One statement for
+-- the chunk: a round trip for each tag took 17 s for a cell of 200,000 of them.
+WITH given AS (
+    SELECT name, n FROM unnest($3::text[]) WITH ORDINALITY AS t(name, n)
+), created AS (
+    INSERT INTO tags (account_id, board_id, name)
+    SELECT $1, $2, name FROM (
+        SELECT DISTINCT ON (lower(name)) name, n FROM given ORDER BY lower(name), n
+    ) AS firsts
+    ORDER BY n
+    ON CONFLICT (board_id, lower(name)) DO UPDATE SET name = tags.name
+    RETURNING id, name
+)
+SELECT given.n, created.id FROM given JOIN created ON lower(created.name) = lower(given.name)
 
 -- name: board_members_directory
 SELECT u.id, u.name, u.email FROM board_members m JOIN users u ON u.id = m.user_id

@@ -561,7 +561,7 @@ async def _create_records(
     item ids, in order."""
     for record in good:
         await _create_missing_list(conn, target, record)
-        await _create_missing_tags(conn, target, record)
+    await _create_missing_tags(conn, target, good)
     default_group = await _default_group(conn, target)
     ids = [r["id"] for r in await conn.fetch(Q["allocate_item_ids"], len(good))]
     await _insert_items(conn, target, _item_rows(target, good, ids, default_group, now))
@@ -581,13 +581,21 @@ async def _create_missing_list(conn: Connection, target: BlueTarget, record: Rec
         )
 
 
-async def _create_missing_tags(conn: Connection, target: BlueTarget, record: Record) -> None:
+async def _create_missing_tags(conn: Connection, target: BlueTarget, records: list[Record]) -> None:
+    """Create the tags the records name that the board lacks, in one statement."""
+    missing: dict[str, str] = {}  # lower-cased name -> the first spelling
+    for record in records:
+        for tag in record.tags:
+            if tag.lower() not in target.tags:
+                missing.setdefault(tag.lower(), tag)
+    if not missing:
+        return
+    keys = list(missing)
     board = target.board
-    for tag in record.tags:
-        if tag.lower() not in target.tags:
-            target.tags[tag.lower()] = await conn.fetchval(
-                Q["create_tag"], board.account_id, board.id, tag
-            )
+    for row in await conn.fetch(
+        Q["create_tags"], board.account_id, board.id, list(missing.values())
+    ):
+        target.tags[keys[row["n"] - 1]] = row["id"]
 
 
 async def _default_group(conn: Connection, target: BlueTarget) -> str:
