@@ -168,3 +168,17 @@ async def test_long_websocket_operations_leave_no_memory_behind(
             assert (await ws.receive_json(timeout=30))["type"] == "complete"
     grown = process.memory_info().rss - before
     assert grown < 35 * MIB, f"the server grew {grown / MIB:.0f} MiB"
+
+
+async def test_variables_of_more_than_ten_thousand_values_are_refused_before_coercion(
+    api: Api,
+) -> None:
+    # graphql-core coerces a variable value by value, on the event loop, before anything
+    # runs: 600,000 ids (4.5 MB) held it 2.4 s a request, 1.9 million over a websocket 8.6 s
+    query = "query($ids: [ID!]) { boards(ids: $ids) { id } }"
+    response = await api.post(query, {"ids": [str(n) for n in range(20_000)]})
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "more than 10000 values" in error["message"]
+    data = await api.gql(query, {"ids": ["100", *(str(n) for n in range(10**6, 10**6 + 9_000))]})
+    assert data["boards"] == [{"id": "100"}]

@@ -33,6 +33,7 @@ from server.api.monday_import import (
 )
 from server.api.monday_v2 import MondayQuery
 from server.api.monday_v2_mutations import MondayMutation
+from server.api.variable_values import VariableValuesLimit
 from server.errors import AppError, format_error
 
 Query = merge_types(
@@ -123,6 +124,7 @@ schema = Schema(
         IntIdVariables,  # before validation: it can change the document validated
         lambda: AddValidationRules(LIMIT_RULES),
         SharedValidation,
+        VariableValuesLimit,  # before graphql-core coerces them, value by value
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         ApiVersionGate,  # before the budget: a refused operation costs nothing
         lambda: ComplexityBudget(),
