@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
 import logging
 import re
 import uuid
@@ -27,7 +28,7 @@ import asyncpg
 from server import diskfull, errors, events, faults, scratch, sql
 from server.db import Connection
 from server.imports import blue_fields as bf
-from server.imports import cells, csvfile, processing, transfer, worker
+from server.imports import cells, csvfile, planning, processing, transfer, worker
 from server.imports.rows import encode_document
 from server.services import Services
 from server.store import directory as directory_store
@@ -45,6 +46,9 @@ RECORD_COLUMNS = [
     "id", "board_id", "group_id", "name", "position", "creator_id", "created_at", "updated_at",
     "done", "start_date", "due_date", "description", "color", "column_values",
 ]  # fmt: skip
+# Item-tag and item-assignee pairs per statement: the arrays are built and encoded on the
+# event loop, and a chunk's million pairs (500 records of 2,000 tags) held it 1 s at once.
+PAIRS_AT_ONCE = 20_000
 TODO_IMPORT_LIMIT = 2_500  # records per file for accounts not on the enterprise plan
 NUMBERED_LIST_IDS = 100  # list ids tried with a number before a random suffix
 EVENT_STATUS = {"FAILED": "ERROR", "CANCELLED": "CANCELLED"}  # a job's end, as events name it
@@ -239,7 +243,11 @@ def record_chunks(
     people: People,
     done: set[int],
 ) -> Iterator[list[Record]]:
+    """The file's records parsed, in chunks of CHUNK_ROWS, or fewer once their cells, tags
+    and assignees weigh planning.CHUNK_BYTES: 500 records of 2,000 tags each were a million
+    names to unpickle in the server, which held its event loop for half a second."""
     chunk: list[Record] = []
+    size = 0
     for index, (line, raw) in enumerate(csvfile.read_records(path)):
         if index == 0 and is_header_row(raw, header.headers):
             continue
@@ -248,9 +256,11 @@ def record_chunks(
         record = parse_record(line, raw, header, parsers, people)
         record.document, record.values = encode_document(record.values), {}
         chunk.append(record)
-        if len(chunk) >= CHUNK_ROWS:
+        names = len(record.tags) + len(record.assignee_ids)
+        size += planning.cells_size(raw) + planning.CELL_BYTES * names
+        if len(chunk) >= CHUNK_ROWS or size >= planning.CHUNK_BYTES:
             yield chunk
-            chunk = []
+            chunk, size = [], 0
     if chunk:
         yield chunk
 
@@ -566,9 +576,9 @@ async def _create_records(
     ids = [r["id"] for r in await conn.fetch(Q["allocate_item_ids"], len(good))]
     await _insert_items(conn, target, _item_rows(target, good, ids, default_group, now))
     target.position += len(good)
-    assignees = [(i, u) for i, r in zip(ids, good, strict=True) for u in r.assignee_ids]
+    assignees = ((i, u) for i, r in zip(ids, good, strict=True) for u in r.assignee_ids)
     await _insert_pairs(conn, Q["add_assignees"], assignees)
-    tags = [(i, target.tags[t.lower()]) for i, r in zip(ids, good, strict=True) for t in r.tags]
+    tags = ((i, target.tags[t.lower()]) for i, r in zip(ids, good, strict=True) for t in r.tags)
     await _insert_pairs(conn, Q["add_item_tags"], tags)
     return ids
 
@@ -635,10 +645,10 @@ async def _insert_items(conn: Connection, target: BlueTarget, rows: list[tuple[A
     await conn.execute(Q["insert_records"], target.board.id, columns[0], *columns[2:-1], documents)
 
 
-async def _insert_pairs(conn: Connection, query: str, pairs: list[tuple[int, int]]) -> None:
-    """Run `query` on the pairs as two arrays, unless there are none."""
-    if pairs:
-        await conn.execute(query, [p[0] for p in pairs], [p[1] for p in pairs])
+async def _insert_pairs(conn: Connection, query: str, pairs: Iterator[tuple[int, int]]) -> None:
+    """Run `query` on the pairs as two arrays, PAIRS_AT_ONCE pairs at a time."""
+    while batch := list(itertools.islice(pairs, PAIRS_AT_ONCE)):
+        await conn.execute(query, [p[0] for p in batch], [p[1] for p in batch])
 
 
 async def _create_list(conn: Connection, board_id: int, group_id: str, title: str) -> str:
