@@ -30,10 +30,12 @@ from strawberry.schema.schema import validate_document
 MAX_TOKENS = 10_000  # lexer tokens per document
 PARSED_QUERIES = 512  # distinct query texts whose parse and validation are kept
 SHORT_TEXT = 16 * 1024  # characters: a longer text is parsed in a thread and never kept
-# A document takes about 300 bytes a token with what is kept beside it (its validation, its
-# root fields): 512 distinct texts of 10,000 tokens (10 KB each) grew the server 1.5 GiB, and
-# a full garbage collection walking them held the event loop a second.
-KEPT_TOKENS = 1_000  # tokens of a document kept in the caches
+# A kept document takes up to about 900 bytes a token with its validation errors: 512
+# distinct texts of 10,000 tokens (10 KB each) grew the server 1.5 GiB, and a full garbage
+# collection walking them held the event loop a second; 512 of 1,000 tokens took 140 MiB, of
+# 200 tokens 94 MiB. Kept queries are repeated ones (polls, v2 reads: the tests' largest has
+# 143 tokens).
+KEPT_TOKENS = 200  # tokens of a document kept in the caches
 LONG_TEXTS_KEPT = 4  # documents not kept, held for the requests running them
 
 T = TypeVar("T")
