@@ -637,8 +637,11 @@ class GraphQLView(GraphQL[Context, None]):
             return "", None
         if not isinstance(body, dict):
             return "", None  # batches are refused
-        name = body.get("operationName")
-        return str(body.get("query") or ""), name if isinstance(name, str) and name else None
+        query, name = body.get("query"), body.get("operationName")
+        # a query that is no string is strawberry's to refuse (HTTP 400)
+        return query if isinstance(query, str) else "", name if isinstance(
+            name, str
+        ) and name else None
 
     def decode_json(self, data: str | bytes) -> object:
         # strawberry turns only a JSONDecodeError into a 400 (HTTP) or a 4400 close (a socket):
