@@ -58,7 +58,8 @@ SELECT (SELECT count(*) FROM matching) AS total,
                  FROM item_tags it JOIN tags t ON t.id = it.tag_id
                  WHERE it.item_id = i.id), '{}') AS tags,
        coalesce((SELECT jsonb_object_agg(v.key, (v.value -> 'value')::jsonb)
-                 FROM json_each(i.column_values) AS v), '{}') AS custom_values
+                 FROM json_each(i.column_values) AS v), '{}') AS custom_values,
+       octet_length(i.column_values::text) AS values_bytes
 FROM matching m
 JOIN items i ON i.id = m.id
 LEFT JOIN users c ON c.id = i.creator_id

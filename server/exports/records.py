@@ -32,7 +32,8 @@ logger = logging.getLogger(__name__)
 
 EXPORT_URL_TTL = timedelta(hours=24)
 EXPORT_WINDOW = timedelta(seconds=50)  # at most one export per user in this window
-BATCH_ROWS = 500  # records per database fetch, file write and progress event
+BATCH_ROWS = 500  # records per progress event, and per database fetch at most
+BATCH_BYTES = 4 * 1024 * 1024  # a batch's records weigh about this much at most (one can be more)
 IN_PROGRESS_CAP = 99.0  # percent; 100 is kept for the finished, uploaded file
 # Exports of one process that read at once. Each holds a pooled connection for its whole read
 # (one snapshot) and takes a second one to publish each batch's event: with as many exports
@@ -232,21 +233,25 @@ async def _write_and_upload(run: _Export, record_filter: RecordFilter, key: str)
             faults.check_scratch_write("export", path)
             await asyncio.to_thread(file.write, template.csv_text([layout.header]))
             written = 0
-            batches = store.record_batches(board.id, record_filter, BATCH_ROWS)
+            batches = store.record_batches(board.id, record_filter, BATCH_ROWS, BATCH_BYTES)
             async with contextlib.aclosing(batches):
                 async for batch in batches:
-                    rows = [_row(board, layout, directory, record) for record in batch.records]
-                    await asyncio.to_thread(file.write, template.csv_text(rows))
-                    written += len(rows)
+                    # rendered and written off the event loop, row by row: a batch of long
+                    # descriptions held the loop (and built its whole CSV text) for seconds
+                    rows = (_row(board, layout, directory, record) for record in batch.records)
+                    await asyncio.to_thread(template.write_csv, file, rows)
+                    written += len(batch.records)
                     # never decreasing, and 100 only once the file is uploaded; two decimals,
                     # as an import's events give it
                     run.progress = max(
                         run.progress,
                         min(IN_PROGRESS_CAP, round(written * 100 / batch.total, 2)),
                     )
-                    if written == len(rows):  # the first batch
+                    if written == len(batch.records):  # the first batch
                         await _hold_if_asked(services, faults.EXPORT_BATCH)
-                    await run.publish("IN_PROGRESS", reading=True)
+                    # every BATCH_ROWS records (a batch of heavy records is fewer) and at the end
+                    if written % BATCH_ROWS == 0 or written == batch.total:
+                        await run.publish("IN_PROGRESS", reading=True)
         await _hold_if_asked(services, faults.EXPORT_UPLOAD)
         await services.storage.put_file(key, path)
     return written

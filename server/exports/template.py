@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TextIO
 
 from server.imports import blue_fields, cells
 from server.services import Services
@@ -75,10 +75,15 @@ def layout(columns: Iterable[ColumnRecord]) -> Layout:
     return Layout(fields=tuple(fields))
 
 
+def write_csv(out: TextIO, rows: Iterable[Sequence[str]]) -> None:
+    """Write `rows` to `out` as RFC 4180 CSV, every cell neutralised."""
+    csv.writer(out).writerows([blue_fields.neutralise(cell) for cell in row] for row in rows)
+
+
 def csv_text(rows: Iterable[Sequence[str]]) -> str:
     """RFC 4180 CSV of `rows`, every cell neutralised."""
     out = io.StringIO()
-    csv.writer(out).writerows([blue_fields.neutralise(cell) for cell in row] for row in rows)
+    write_csv(out, rows)
     return out.getvalue()
 
 
