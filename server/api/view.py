@@ -166,7 +166,14 @@ MAX_BODY_BYTES = 5 * 1024 * 1024
 # A request this large has the garbage collector run once it is answered: graphql-core's
 # execution context is a reference cycle that holds the request's Context, and through it the
 # request and its body. The server collects rarely (GC_THRESHOLDS, raised for imports), so
-# 200 requests of 5 MB grew it by 2.8 GiB; a collection costs a few milliseconds.
+# 200 requests of 5 MB grew it by 2.8 GiB. The collection is a full one, though it costs
+# 1-4 ms on a fresh server but 60-100 ms once the query caches are full (512 kept documents,
+# about 240,000 objects), 175-440 ms after a request of 150,000 JSON objects; gc.collect(1)
+# costs 0.3-1 ms. The young generations are not enough: a collection promotes what is alive
+# then, the documents kept for the last few long texts (LONG_TEXTS_KEPT) among them, which
+# leave that cache as old garbage: 24 websocket operations of 4 MB left 111 MiB of texts
+# behind with gc.collect(1) (34-38 MiB, the documents still kept, with a full collection),
+# and with gc.collect(0) 15 requests of 150,000 JSON objects grew the server 345 MiB.
 COLLECT_AFTER_BYTES = 1024 * 1024
 
 
