@@ -177,13 +177,13 @@ MAX_BODY_BYTES = 5 * 1024 * 1024
 COLLECT_AFTER_BYTES = 1024 * 1024
 
 
-def _collect_after(query: str) -> None:
-    """Run the garbage collector after a websocket operation of a long text (characters, at
-    least COLLECT_AFTER_BYTES bytes): its parsed document is a reference cycle (the lexer's
-    tokens link both ways) that holds the text twice over, and a socket's operations make
-    few objects, so the rare collections left 20 operations of 5 MB holding 190 MiB after
-    their socket closed."""
-    if len(query) >= COLLECT_AFTER_BYTES:
+def _collect_after(size: int) -> None:
+    """Run the garbage collector after an HTTP request of a `size`-byte body, or a websocket
+    operation of a `size`-character query text, of at least COLLECT_AFTER_BYTES. A websocket
+    operation's parsed document is a reference cycle too (the lexer's tokens link both ways)
+    holding its text twice over, and a socket's operations make few objects, so the rare
+    collections left 20 operations of 5 MB holding 190 MiB after their socket closed."""
+    if size >= COLLECT_AFTER_BYTES:
         gc.collect()
 
 
@@ -417,7 +417,7 @@ class _LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             await self.send_message(complete)
         finally:
             self.tasks.pop(operation_id, None)
-            _collect_after(query)
+            _collect_after(len(query))
 
     async def send_message(self, message: OperationMessage) -> None:
         await super().send_message(cast(OperationMessage, _with_request_ids(cast(Any, message))))
@@ -446,7 +446,7 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         try:
             await self._run_operation(operation)
         finally:
-            _collect_after(operation.query)
+            _collect_after(len(operation.query))
 
     async def _run_operation(self, operation: Operation[Context, None]) -> None:
         _start_operation()
@@ -524,12 +524,12 @@ class GraphQLView(GraphQL[Context, None]):
                 )  # fmt: skip
                 await _error_response(error, str(uuid.uuid4()))(scope, receive, send)
                 return
+            size = len(body)
             try:
                 await self._answer_http(scope, _replay(body), send)
             finally:
-                if len(body) >= COLLECT_AFTER_BYTES:
-                    del body
-                    gc.collect()
+                del body  # not held through the collection
+                _collect_after(size)
             return
         await super().__call__(scope, receive, send)
 

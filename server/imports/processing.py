@@ -22,7 +22,7 @@ from typing import NamedTuple, Protocol, TypeVar
 
 import asyncpg
 
-from server import diskfull, faults, limits, scratch, sql
+from server import batching, diskfull, faults, limits, scratch, sql
 from server.db import Connection
 from server.errors import StorageError
 from server.imports import csvfile, planning, report, subitems, worker
@@ -891,10 +891,7 @@ async def _report_pages(
         yield page
         after = page[-1].line
         weight = sum(planning.cells_size(r.cells) for r in page)
-        if weight < planning.CHUNK_BYTES // 2:
-            limit = min(2 * limit, REPORT_PAGE_ROWS)
-        else:
-            limit = max(1, limit * planning.CHUNK_BYTES // (2 * weight))
+        limit = batching.next_size(limit, weight, REPORT_PAGE_ROWS, planning.CHUNK_BYTES)
 
 
 async def _put_report(

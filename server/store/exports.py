@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Self
 
-from server import sql
+from server import batching, sql
 from server.db import Connection, Pool
 from server.store.records import Row, from_row
 
@@ -85,13 +85,6 @@ class ExportRecord:
             tags=tuple(row["tags"]),
             values=row["custom_values"],
         )
-
-
-def next_batch_size(size: int, weight: int, max_rows: int, max_bytes: int) -> int:
-    """The records to fetch next, after `size` records that weighed `weight` bytes."""
-    if weight < max_bytes // 2:
-        return min(2 * size, max_rows)
-    return max(1, size * max_bytes // (2 * weight))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,7 +167,7 @@ class ExportStore:
                 yield Batch(records=records, total=rows[0]["total"])
                 fetched += len(rows)
                 size = min(
-                    next_batch_size(size, sum(r.weight for r in records), max_rows, max_bytes),
+                    batching.next_size(size, sum(r.weight for r in records), max_rows, max_bytes),
                     max_rows - fetched % max_rows,
                 )
 
