@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import psutil
+import pytest
 
 from tests.blue import SUBSCRIBE
 from tests.conftest import Api, ServerProcess
@@ -87,21 +88,12 @@ async def settled(api: Api, server: ServerProcess, sockets: int) -> tuple[float,
         await asyncio.sleep(0.2)
 
 
-async def test_subscribers_that_vanish_leave_no_subscription_and_no_socket(
-    api: Api, server: ServerProcess
+@pytest.mark.parametrize("subscribe", [True, False], ids=["subscribed", "never_initialised"])
+async def test_clients_that_vanish_leave_no_subscription_and_no_socket(
+    api: Api, server: ServerProcess, subscribe: bool
 ) -> None:
     before = open_sockets(server)
     for _ in range(CLIENTS):
-        await asyncio.to_thread(open_and_vanish, server.url, subscribe=True)
-
-    assert await settled(api, server, before) == (0.0, before)
-
-
-async def test_clients_that_never_initialise_and_vanish_leave_no_socket(
-    api: Api, server: ServerProcess
-) -> None:
-    before = open_sockets(server)
-    for _ in range(CLIENTS):
-        await asyncio.to_thread(open_and_vanish, server.url, subscribe=False)
+        await asyncio.to_thread(open_and_vanish, server.url, subscribe=subscribe)
 
     assert await settled(api, server, before) == (0.0, before)

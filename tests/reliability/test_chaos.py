@@ -46,6 +46,7 @@ from server.settings import DEFAULT_REGION, EMBEDDED_ACCESS_KEY, EMBEDDED_SECRET
 from tests.blue import IMPORT, REPORT, SUBSCRIBE
 from tests.conftest import ADMIN_TOKEN, ServerProcess, start_server, stop_server
 from tests.importing import OPTION_TYPES, STATUS_QUERY, csv_text, postgres_socket
+from tests.reliability import test_outages as outages
 from tests.test_blue_export import PIPELINE, WORKSPACE
 
 SUITE_SEEDS = [12]  # one schedule in the suite (about 35 s); FUZZ_SEED and CHAOS_RUNS for more
@@ -65,8 +66,6 @@ CHAOS_SECONDS = 22.0  # how long the schedule runs (it stops earlier once every 
 SETTLE_SECONDS = 60.0  # how long the jobs get to end once the schedule stopped
 REQUEST_TIMEOUT = 5.0  # seconds a client call waits for one process
 UPSERT_BOARD = 800
-TERMINATE_OTHERS = """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-    WHERE datname = current_database() AND pid <> pg_backend_pid()"""
 EXPORT_EVENTS = 400  # at most this many websocket messages are read for the export
 
 
@@ -292,16 +291,7 @@ class Chaos:
         seconds = self.rng.uniform(0.3, 1.5)
         self.faults.append("cut:database")
         self.note(f"cutting the database for {seconds:.1f}s")
-        host, port = postgres_socket(self.cluster.any_server())
-        conn = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
-        cut = 0
-        try:
-            end = time.monotonic() + seconds
-            while time.monotonic() < end:
-                cut += int(await conn.fetchval(TERMINATE_OTHERS))
-                await asyncio.sleep(0.05)
-        finally:
-            await conn.close()
+        cut = await outages.cut_database(self.cluster.any_server(), seconds)
         self.note(f"cut the database for {seconds:.1f}s ({cut} connections)")
 
     async def s3_read_error(self) -> None:
@@ -651,15 +641,24 @@ async def rows(server: ServerProcess, query: str) -> list[asyncpg.Record]:
     raise AssertionError(f"the database never answered {query}")
 
 
-async def check_backfill(server: ServerProcess, round_: Round) -> None:
-    status = round_.statuses["backfill"]
+async def names_written_once(
+    server: ServerProcess, board: int, prefix: str, what: str, outcome: object
+) -> list[asyncpg.Record]:
+    """The active items of `board` named `prefix ...`, each name once (else fail, naming
+    `what` and the job's `outcome`)."""
     found = await rows(
         server,
-        "SELECT name, count(*) AS n FROM items WHERE board_id = 100 "
-        f"AND name LIKE 'bf{round_.prefix} %' AND state = 'active' GROUP BY name",
+        f"SELECT name, count(*) AS n FROM items WHERE board_id = {board} "
+        f"AND name LIKE '{prefix} %' AND state = 'active' GROUP BY name",
     )
     twice = [r["name"] for r in found if r["n"] > 1]
-    assert not twice, f"backfill rows written twice: {twice[:5]} ({len(twice)}); {status}"
+    assert not twice, f"{what} written twice: {twice[:5]} ({len(twice)}); {outcome}"
+    return found
+
+
+async def check_backfill(server: ServerProcess, round_: Round) -> None:
+    status = round_.statuses["backfill"]
+    found = await names_written_once(server, 100, f"bf{round_.prefix}", "backfill rows", status)
     counts = status["counts"]
     if status["status"] == "COMPLETED":
         assert counts["created"] == BACKFILL_ROWS == len(found), (status, len(found))
@@ -705,13 +704,7 @@ def key_number(email: str) -> int:
 
 async def check_blue(server: ServerProcess, round_: Round) -> None:
     report = round_.statuses["blue"]
-    found = await rows(
-        server,
-        "SELECT name, count(*) AS n FROM items WHERE board_id = 700 "
-        f"AND name LIKE 'rec{round_.prefix} %' AND state = 'active' GROUP BY name",
-    )
-    twice = [r["name"] for r in found if r["n"] > 1]
-    assert not twice, f"records written twice: {twice[:5]} ({len(twice)}); {report}"
+    found = await names_written_once(server, 700, f"rec{round_.prefix}", "records", report)
     if report["status"] == "COMPLETE":
         assert report["imported"] == BLUE_ROWS == len(found), (report, len(found))
     else:
